@@ -1,0 +1,395 @@
+"""The VGG backbone: building it, finding weights for it, and saying honestly where they came from.
+
+``load_vgg`` returns a frozen, ``eval()``-mode :class:`VGGFeatures` — torchvision's
+``vgg16().features`` (or vgg19) with ImageNet normalisation in front — and a
+:class:`WeightsStatus` telling where the weights came from and whether they are trained.
+
+Weight resolution for ``weights="auto"``, first hit wins:
+
+1. an explicit path, or the ``PERCEPTUAL_VIZ_WEIGHTS`` environment variable;
+2. torch hub's cache (``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth`` — torchvision's file);
+3. the Hugging Face cache (``timm/vgg16.tv_in1k`` ``model.safetensors``; same features layout);
+4. torchvision's download, with a short timeout — skipped when ``PERCEPTUAL_VIZ_OFFLINE=1`` or
+   ``HF_HUB_OFFLINE=1``;
+5. untrained weights, seeded and deterministic (torchvision's Kaiming initialisation).
+
+Accepted files: a full torchvision VGG state dict, a features-only one (keys with or without
+the ``features.`` prefix), either as ``.pth``/``.pt`` (always ``torch.load(weights_only=True)``)
+or ``.safetensors``. A file that does not fit gets a :class:`WeightsError` naming the missing or
+unexpected keys or the mismatched shapes; nothing is ever partially loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import VGG16_Weights, VGG19_Weights
+from torchvision.models.vgg import cfgs, make_layers
+
+from .layers import LayerInfo, check_arch, layers
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+UNTRAINED_SEED = 0
+DOWNLOAD_TIMEOUT_S = 10.0
+WEIGHTS_ENV = "PERCEPTUAL_VIZ_WEIGHTS"
+OFFLINE_ENVS = ("PERCEPTUAL_VIZ_OFFLINE", "HF_HUB_OFFLINE")
+
+_CFG_KEY = {"vgg16": "D", "vgg19": "E"}
+_TV_URL = {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url}
+_HF_REPO = {"vgg16": "timm/vgg16.tv_in1k", "vgg19": "timm/vgg19.tv_in1k"}
+# Keys of a full checkpoint that are not part of ``features`` and are fine to ignore.
+_HEAD_PREFIXES = ("classifier.", "pre_logits.", "head.", "avgpool.")
+
+
+class WeightsError(ValueError):
+    """A weights file or request that cannot be honoured; the message says exactly why."""
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """Where the backbone's weights came from."""
+
+    source: str  # "file" | "torch-hub-cache" | "hf-cache" | "download" | "untrained"
+    trained: bool
+    location: str | None  # file name (no directories) or repo id, for display
+    message: str  # one line for a status bar / CLI
+
+    def as_dict(self) -> dict[str, object]:
+        return {"source": self.source, "trained": self.trained, "location": self.location}
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → cuda, then mps, then cpu; anything else is passed to ``torch.device``."""
+    if str(device) != "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' requested but CUDA is not available here")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class VGGFeatures(nn.Module):
+    """ImageNet normalisation followed by VGG's convolutional ``features`` — nothing else.
+
+    Input: RGB float in [0, 1], shape (N, 3, H, W) (grey (N, 1, H, W) is repeated to 3 channels).
+    ``forward(x, names)`` runs once, up to the deepest requested layer, and returns the named
+    activations. Pre-activation (conv) outputs are cloned before torchvision's in-place ReLU can
+    overwrite them.
+    """
+
+    def __init__(self, arch: str, features: nn.Sequential, status: WeightsStatus) -> None:
+        super().__init__()
+        self.arch = check_arch(arch)
+        self.features = features
+        self.status = status
+        self.layers: tuple[LayerInfo, ...] = layers(self.arch)
+        self._by_name = {info.name: info for info in self.layers}
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.fingerprint = _fingerprint(features)  # identifies the weights, for cache keys
+        self.forward_count = 0  # forward passes run; tests and the cache use it to prove reuse
+        self._count_lock = threading.Lock()
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def info(self, name: str) -> LayerInfo:
+        if name not in self._by_name:
+            valid = ", ".join(self._by_name)
+            raise ValueError(f"{self.arch} has no layer {name!r}; valid names: {valid}")
+        return self._by_name[name]
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """[0,1] RGB (or grey) → ImageNet-normalised RGB."""
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"expected images of shape (N, 3, H, W) or (N, 1, H, W), got {tuple(x.shape)}")
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def forward(self, x: torch.Tensor, names: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """Named activations of ``x`` ([0,1] RGB) for ``names``, in one pass."""
+        wanted = {self.info(n).index: n for n in names}
+        if not wanted:
+            return {}
+        last = max(wanted)
+        mods = self.features
+        with self._count_lock:
+            self.forward_count += 1
+        h = self.normalize(x)
+        out: dict[str, torch.Tensor] = {}
+        for i in range(last + 1):
+            h = mods[i](h)
+            if i in wanted:
+                nxt = mods[i + 1] if i + 1 < len(mods) else None
+                inplace_next = isinstance(nxt, nn.ReLU) and nxt.inplace and i < last
+                out[wanted[i]] = h.clone() if inplace_next else h
+        return out
+
+
+# --------------------------------------------------------------------------- weights files
+
+
+def _fingerprint(features: nn.Sequential) -> str:
+    """A short hash of the first and last conv weights: distinguishes any two weight sets."""
+    convs = [m for m in features if isinstance(m, nn.Conv2d)]
+    h = hashlib.blake2b(digest_size=8)
+    for m in (convs[0], convs[-1]):
+        h.update(m.weight.detach().to("cpu", torch.float32).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes") for k in OFFLINE_ENVS)
+
+
+def _build_features(arch: str) -> nn.Sequential:
+    """torchvision's ``features`` for ``arch``, with torchvision's init under a fixed seed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        feats = make_layers(cfgs[_CFG_KEY[arch]])
+        for m in feats.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    return feats
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` or torch file safely (``weights_only=True``) into CPU tensors."""
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"weights file not found: {p.name}")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd: object = load_file(str(p), device="cpu")
+        else:
+            sd = torch.load(str(p), map_location="cpu", weights_only=True)
+    except WeightsError:
+        raise
+    except Exception as exc:  # unreadable, pickled code, not a checkpoint at all
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"could not read {p.name} as a safe weights file (weights_only=True): {first[:200]}"
+        ) from None
+    # Common wrappers: {"state_dict": ...}, {"model": ...}
+    if isinstance(sd, Mapping):
+        for key in ("state_dict", "model"):
+            inner = sd.get(key)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
+                sd = inner
+                break
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise WeightsError(f"{p.name} does not contain a state dict of tensors")
+    return dict(sd)
+
+
+def _short(keys: list[str], n: int = 6) -> str:
+    more = f" … (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def features_state_dict(sd: Mapping[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
+    """Map a full / features-only / prefixed state dict onto ``features``' keys, or explain why not.
+
+    Raises :class:`WeightsError` listing missing keys, unexpected keys and mismatched shapes.
+    """
+    arch = check_arch(arch)
+    expected = _build_features_shapes(arch)
+    has_prefix = any(k.startswith("features.") for k in sd)
+    mapped: dict[str, torch.Tensor] = {}
+    unexpected: list[str] = []
+    for k, v in sd.items():
+        if has_prefix:
+            if k.startswith("features."):
+                mapped[k[len("features.") :]] = v
+            elif not k.startswith(_HEAD_PREFIXES):
+                unexpected.append(k)
+        else:
+            mapped[k] = v
+    unexpected += [k for k in mapped if k not in expected]
+    missing = [k for k in expected if k not in mapped]
+    shapes = [
+        f"{k} {tuple(mapped[k].shape)} (expected {expected[k]})"
+        for k in expected
+        if k in mapped and tuple(mapped[k].shape) != expected[k]
+    ]
+    if missing or unexpected or shapes:
+        n_conv = sum(1 for k in mapped if k.endswith(".weight") and mapped[k].ndim == 4)
+        parts = [f"weights do not fit {arch}"]
+        if n_conv and n_conv != sum(1 for k in expected if k.endswith(".weight")):
+            parts.append(f"(the file has {n_conv} conv layers; vgg16 has 13, vgg19 has 16)")
+        if missing:
+            parts.append(f"missing keys: {_short(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_short(unexpected)}")
+        if shapes:
+            parts.append(f"mismatched shapes: {_short(shapes, 3)}")
+        raise WeightsError("; ".join(parts))
+    return {k: mapped[k].float() for k in expected}
+
+
+_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}
+
+
+def _build_features_shapes(arch: str) -> dict[str, tuple[int, ...]]:
+    if arch not in _SHAPES:
+        with torch.device("meta"):
+            feats = make_layers(cfgs[_CFG_KEY[arch]])
+        _SHAPES[arch] = {k: tuple(v.shape) for k, v in feats.state_dict().items()}
+    return _SHAPES[arch]
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _hub_cache_file(arch: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_TV_URL[arch])
+
+
+def _hf_cache_file(arch: str) -> Path | None:
+    """``model.safetensors`` of ``timm/<arch>.tv_in1k`` in the Hugging Face cache, if present."""
+    hub = os.environ.get("HF_HUB_CACHE")
+    if not hub:
+        home = os.environ.get("HF_HOME") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface"
+        )
+        hub = os.path.join(home, "hub")
+    repo_dir = Path(hub) / ("models--" + _HF_REPO[arch].replace("/", "--"))
+    snapshots = repo_dir / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    ref = repo_dir / "refs" / "main"
+    order = [snapshots / ref.read_text().strip()] if ref.is_file() else []
+    order += sorted(snapshots.iterdir())
+    for snap in order:
+        f = snap / "model.safetensors"
+        if f.is_file():
+            return f
+    return None
+
+
+def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
+    """torchvision's weights through torch hub, failing fast when the host is unreachable."""
+    host = "download.pytorch.org"
+    with socket.create_connection((host, 443), timeout=min(timeout, 3.0)):
+        pass
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        return torch.hub.load_state_dict_from_url(
+            _TV_URL[arch], map_location="cpu", progress=False, weights_only=True
+        )
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _untrained_status(arch: str, why: str) -> WeightsStatus:
+    return WeightsStatus(
+        "untrained",
+        False,
+        None,
+        f"UNTRAINED {arch} weights (seeded random filters; {why}) — feature maps and perceptual "
+        "scores show what a random network sees, not an ImageNet-trained one.",
+    )
+
+
+def resolve_weights(
+    arch: str = "vgg16", weights: str | os.PathLike[str] = "auto", *, timeout: float = DOWNLOAD_TIMEOUT_S
+) -> tuple[dict[str, torch.Tensor] | None, WeightsStatus]:
+    """Find weights for ``arch``: (features state dict or None for untrained, status).
+
+    ``weights``: ``"auto"`` (the chain in the module docstring), ``"imagenet"`` (the same chain
+    without the untrained fallback: raises if no trained weights can be had), ``"untrained"``,
+    or a path to a file.
+    """
+    arch = check_arch(arch)
+    w = os.fspath(weights) if isinstance(weights, os.PathLike) else str(weights)
+    if w == "untrained":
+        return None, _untrained_status(arch, "requested")
+    if w not in ("auto", "imagenet"):
+        sd = features_state_dict(read_state_dict(w), arch)
+        name = Path(w).name
+        return sd, WeightsStatus("file", True, name, f"{arch} weights from file {name}")
+    env = os.environ.get(WEIGHTS_ENV, "").strip()
+    if env:
+        sd = features_state_dict(read_state_dict(env), arch)
+        name = Path(env).name
+        return sd, WeightsStatus("file", True, name, f"{arch} weights from ${WEIGHTS_ENV} ({name})")
+    hub = _hub_cache_file(arch)
+    if hub.is_file():
+        sd = features_state_dict(read_state_dict(hub), arch)
+        return sd, WeightsStatus(
+            "torch-hub-cache",
+            True,
+            hub.name,
+            f"ImageNet {arch} weights (torchvision, from the torch hub cache)",
+        )
+    hf = _hf_cache_file(arch)
+    if hf is not None:
+        sd = features_state_dict(read_state_dict(hf), arch)
+        return sd, WeightsStatus(
+            "hf-cache",
+            True,
+            _HF_REPO[arch],
+            f"ImageNet {arch} weights ({_HF_REPO[arch]}, from the Hugging Face cache)",
+        )
+    why = "offline mode is set"
+    if not _offline():
+        try:
+            sd = features_state_dict(_download(arch, timeout), arch)
+            return sd, WeightsStatus(
+                "download",
+                True,
+                os.path.basename(_TV_URL[arch]),
+                f"ImageNet {arch} weights (torchvision, downloaded)",
+            )
+        except WeightsError:
+            raise
+        except Exception as exc:  # no network, timeout, HTTP error
+            why = f"download failed: {type(exc).__name__}"
+    if w == "imagenet":
+        raise WeightsError(
+            f"no ImageNet {arch} weights available ({why}); pass a file with --weights or "
+            f"${WEIGHTS_ENV}, or place torchvision's {os.path.basename(_TV_URL[arch])} in the torch hub cache"
+        )
+    return None, _untrained_status(arch, f"no trained weights found; {why}")
+
+
+def load_vgg(
+    arch: str = "vgg16",
+    weights: str | os.PathLike[str] = "auto",
+    device: str | torch.device = "auto",
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> VGGFeatures:
+    """A frozen, eval-mode :class:`VGGFeatures` on ``device`` with ``.status`` telling its weights."""
+    arch = check_arch(arch)
+    sd, status = resolve_weights(arch, weights, timeout=timeout)
+    feats = _build_features(arch)
+    if sd is not None:
+        feats.load_state_dict(sd, strict=True)
+    return VGGFeatures(arch, feats, status).to(pick_device(device))

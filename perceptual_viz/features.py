@@ -1,0 +1,211 @@
+"""Images → named VGG activations: the resize policy, and a byte-bounded LRU feature cache.
+
+The cache is what makes the UI instant when only the view changes: activations are keyed by
+(image content, arch, weights, analysis size, layer), so asking again for a layer that was
+computed before costs no forward pass, and scoring a new degradation against the same clean
+image forwards only the degraded one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .backbone import VGGFeatures
+
+# --------------------------------------------------------------------------- resize policy
+
+
+@dataclass(frozen=True)
+class Resize:
+    """How images are resized before the network sees them.
+
+    ``mode``: ``"none"`` (as given), ``"shorter"`` (shorter side → ``size``, aspect kept), or
+    ``"fixed"`` (exactly ``size`` × ``size``, as the reference loss's ``resize=True`` → 224 × 224).
+    """
+
+    mode: str = "shorter"
+    size: int = 224
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("none", "shorter", "fixed"):
+            raise ValueError(f"resize mode must be none, shorter or fixed, not {self.mode!r}")
+        if self.mode != "none" and not 32 <= int(self.size) <= 4096:
+            raise ValueError(f"resize size must be between 32 and 4096 px, not {self.size}")
+
+    @classmethod
+    def parse(cls, spec: str | int | None) -> Resize:
+        """``None``/"none"/"original" → none; ``224`` or "224" → shorter side 224; "224x224" → fixed."""
+        if spec is None:
+            return cls("none", 0)
+        s = str(spec).strip().lower()
+        if s in ("none", "original", "0"):
+            return cls("none", 0)
+        try:
+            if "x" in s:
+                h, w = (int(v) for v in s.split("x"))
+                if h != w:
+                    raise ValueError
+                return cls("fixed", h)
+            return cls("shorter", int(s))
+        except ValueError:
+            raise ValueError(
+                f"size {spec!r} not understood: use N (shorter side N px), NxN (fixed, e.g. 224x224) or none"
+            ) from None
+
+    def target(self, height: int, width: int) -> tuple[int, int]:
+        """Output (H, W) for an input of (height, width)."""
+        if self.mode == "none":
+            return height, width
+        if self.mode == "fixed":
+            return self.size, self.size
+        scale = self.size / min(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def describe(self) -> str:
+        return {
+            "none": "original size",
+            "shorter": f"shorter side resized to {self.size} px",
+            "fixed": f"resized to {self.size}×{self.size} (reference)",
+        }[self.mode]
+
+    def __str__(self) -> str:
+        return {"none": "none", "shorter": str(self.size), "fixed": f"{self.size}x{self.size}"}[self.mode]
+
+
+def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) to ``size`` (antialiased when shrinking); no-op if equal."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink).clamp_(0, 1)
+
+
+def prepare(x: torch.Tensor, resize: Resize, device: torch.device | None = None) -> torch.Tensor:
+    """(C,H,W)/(N,C,H,W) [0,1] float, grey or RGB → (N,3,H',W') float32 on ``device``, resized."""
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected (N, 3, H, W) or (N, 1, H, W) images, got {tuple(x.shape)}")
+    x = x.to(device=device or x.device, dtype=torch.float32)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    return resize_images(x, resize.target(x.shape[-2], x.shape[-1]))
+
+
+def image_key(x: torch.Tensor | np.ndarray) -> str:
+    """A content hash of one image (shape, dtype and bytes), used as a cache key."""
+    arr = x.detach().to("cpu").numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{arr.shape}|{arr.dtype}|".encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def _default_budget() -> int:
+    return int(float(os.environ.get("PERCEPTUAL_VIZ_CACHE_MB", "512")) * 2**20)
+
+
+class FeatureCache:
+    """A thread-safe LRU of activations, bounded in bytes.
+
+    Entries are keyed by (model id, image key, layer). The model id names arch and weights,
+    the image key names content and size (see :func:`image_key`), so different users' images
+    never collide and a change of weights never serves stale maps. Cached tensors are shared:
+    treat them as read-only.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = _default_budget() if max_bytes is None else int(max_bytes)
+        self._data: OrderedDict[tuple[str, str, str], torch.Tensor] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+    def _get(self, key: tuple[str, str, str]) -> torch.Tensor | None:
+        t = self._data.get(key)
+        if t is not None:
+            self._data.move_to_end(key)
+        return t
+
+    def _put(self, key: tuple[str, str, str], t: torch.Tensor) -> None:
+        size = t.numel() * t.element_size()
+        if size > self.max_bytes:
+            return
+        old = self._data.pop(key, None)
+        if old is not None:
+            self._bytes -= old.numel() * old.element_size()
+        self._data[key] = t
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, ev = self._data.popitem(last=False)
+            self._bytes -= ev.numel() * ev.element_size()
+
+    def features(
+        self,
+        model: VGGFeatures,
+        images: torch.Tensor,
+        keys: Sequence[str],
+        names: Sequence[str],
+    ) -> dict[str, torch.Tensor]:
+        """Activations ``names`` of ``images`` (N, 3, H, W, all the same size), using the cache.
+
+        ``keys[i]`` identifies image i (content + size). Images whose layers are all cached cost
+        nothing; the others go through **one** batched forward pass together.
+        """
+        if len(keys) != images.shape[0]:
+            raise ValueError("one key per image is required")
+        mid = model_id(model)
+        names = list(dict.fromkeys(names))
+        found: list[dict[str, torch.Tensor]] = []
+        todo: list[int] = []
+        with self._lock:
+            for i, k in enumerate(keys):
+                got = {n: t for n in names if (t := self._get((mid, k, n))) is not None}
+                found.append(got)
+                if len(got) < len(names):
+                    todo.append(i)
+            self.hits += len(keys) - len(todo)
+            self.misses += len(todo)
+        if todo:
+            batch = images if len(todo) == len(keys) else images[todo]
+            with torch.inference_mode():
+                fresh = model(batch, names)
+            with self._lock:
+                for j, i in enumerate(todo):
+                    for n in names:
+                        # a slice would keep the whole batch alive and escape the byte budget
+                        t = fresh[n][j : j + 1]
+                        t = t.clone() if len(todo) > 1 else t
+                        found[i][n] = t
+                        self._put((mid, keys[i], n), t)
+        return {n: torch.cat([f[n] for f in found]) for n in names}
+
+
+def model_id(model: VGGFeatures) -> str:
+    """Names arch + weights for cache keys (two models with the same weights share entries)."""
+    return f"{model.arch}|{model.fingerprint}|{model.device}"

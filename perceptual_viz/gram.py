@@ -1,0 +1,70 @@
+"""Gram matrices (style) and style distances.
+
+For a feature map F of one layer reshaped to A of shape (N, C, M) with M = H·W, the Gram matrix
+is G = A Aᵀ (N, C, C): entry (i, j) says how strongly channels i and j fire together.
+
+Normalisations (``norm``), always shown next to the numbers because raw values grow with size:
+
+- ``"none"``  — G = A Aᵀ; style distance = mean |G_a − G_b| (the reference loss: L1 of Grams).
+- ``"chw"``   — G = A Aᵀ / (C·H·W); style distance = mean |G_a − G_b|.
+- ``"gatys"`` — G = A Aᵀ; style distance = 1/(4 N_l² M_l²) · Σ (G_a − G_b)² (Gatys et al.),
+  with N_l = C channels and M_l = H·W.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+GRAM_NORMS = ("none", "chw", "gatys")
+FORMULAS = {
+    "none": "G = F Fᵀ;  E = mean |G_a − G_b|",
+    "chw": "G = F Fᵀ / (C·H·W);  E = mean |G_a − G_b|",
+    "gatys": "G = F Fᵀ;  E = 1/(4 N² M²) · Σ (G_a − G_b)²,  N = C, M = H·W",
+}
+
+
+def _check(norm: str) -> str:
+    if norm not in GRAM_NORMS:
+        raise ValueError(f"gram normalisation must be one of {', '.join(GRAM_NORMS)}, not {norm!r}")
+    return norm
+
+
+def gram(features: torch.Tensor, norm: str = "none") -> torch.Tensor:
+    """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram)."""
+    _check(norm)
+    n, c, h, w = features.shape
+    a = features.float().reshape(n, c, h * w)
+    with torch.autocast(device_type=a.device.type, enabled=False):
+        g = torch.bmm(a, a.transpose(1, 2))
+    if norm == "chw":
+        g = g / (c * h * w)
+    return g
+
+
+def gram_distance(fa: torch.Tensor, fb: torch.Tensor, norm: str = "none") -> torch.Tensor:
+    """Per-image style distance (N,) between two feature maps of one layer."""
+    _check(norm)
+    ga, gb = gram(fa, norm), gram(fb, norm)
+    d = ga - gb
+    if norm == "gatys":
+        c, m = fa.shape[1], fa.shape[2] * fa.shape[3]
+        return d.pow(2).sum(dim=(1, 2)) / (4.0 * c * c * m * m)
+    return d.abs().mean(dim=(1, 2))
+
+
+def style_distances(
+    fa: Mapping[str, torch.Tensor],
+    fb: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    norm: str = "chw",
+) -> dict[str, torch.Tensor]:
+    """Per-layer style distances {name: (N,)} for the layers ``names``."""
+    return {n: gram_distance(fa[n], fb[n], norm) for n in names}
+
+
+def top_channels_by_energy(g: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the ``k`` channels with the largest diagonal G_ii (energy), descending."""
+    diag = torch.diagonal(g, dim1=-2, dim2=-1)
+    return torch.argsort(diag, dim=-1, descending=True)[..., :k]

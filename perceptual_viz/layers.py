@@ -1,0 +1,106 @@
+"""Standard names for every layer of torchvision's VGG16/VGG19 ``features``.
+
+Each layer gets the name used in the literature (conv1_1, relu1_1, …, pool5), its index in
+``torchvision.models.vgg16().features``, its channel count, its block (1–5), and its receptive
+field and stride in input pixels. Blocks are sliced as in the reference perceptual loss:
+block 1 = ``features[:4]`` (→ relu1_2), block 2 = ``features[4:9]`` (→ relu2_2), … so a pool
+layer belongs to the block that follows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Arch = Literal["vgg16", "vgg19"]
+Kind = Literal["conv", "relu", "pool"]
+
+# Convolutions per stage, as in torchvision's cfgs "D" (vgg16) and "E" (vgg19).
+_CONVS_PER_STAGE: dict[str, tuple[int, ...]] = {
+    "vgg16": (2, 2, 3, 3, 3),
+    "vgg19": (2, 2, 4, 4, 4),
+}
+_STAGE_CHANNELS = (64, 128, 256, 512, 512)
+ARCHS: tuple[str, ...] = tuple(_CONVS_PER_STAGE)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One module of ``vgg.features`` with its standard name."""
+
+    name: str  # e.g. "relu3_3"
+    index: int  # position in torchvision's ``features`` Sequential
+    kind: Kind
+    block: int  # 1..5, reference slicing (pool_k belongs to block k+1; pool5 to block 5)
+    channels: int
+    receptive_field: int  # side of the input square that influences one output pixel
+    stride: int  # input pixels between neighbouring output pixels
+
+    @property
+    def downsample(self) -> int:
+        """Alias of ``stride``: a map of this layer is ``H / downsample`` pixels high."""
+        return self.stride
+
+
+def _build(arch: str) -> tuple[LayerInfo, ...]:
+    layers: list[LayerInfo] = []
+    rf, jump, index = 1, 1, 0
+    for stage, (n_conv, ch) in enumerate(zip(_CONVS_PER_STAGE[arch], _STAGE_CHANNELS, strict=True), start=1):
+        for i in range(1, n_conv + 1):
+            rf += 2 * jump  # 3×3 conv, stride 1
+            layers.append(LayerInfo(f"conv{stage}_{i}", index, "conv", stage, ch, rf, jump))
+            layers.append(LayerInfo(f"relu{stage}_{i}", index + 1, "relu", stage, ch, rf, jump))
+            index += 2
+        rf += jump  # 2×2 max-pool, stride 2
+        jump *= 2
+        block = min(stage + 1, 5)
+        layers.append(LayerInfo(f"pool{stage}", index, "pool", block, ch, rf, jump))
+        index += 1
+    return tuple(layers)
+
+
+_LAYERS: dict[str, tuple[LayerInfo, ...]] = {a: _build(a) for a in ARCHS}
+
+
+def check_arch(arch: str) -> str:
+    """Return ``arch`` lower-cased, or raise ``ValueError`` naming the choices."""
+    a = str(arch).lower()
+    if a not in _LAYERS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return a
+
+
+def layers(arch: str = "vgg16") -> tuple[LayerInfo, ...]:
+    """All named layers of ``arch`` in forward order."""
+    return _LAYERS[check_arch(arch)]
+
+
+def layer(arch: str, name: str) -> LayerInfo:
+    """The layer called ``name`` (e.g. ``"relu3_3"``); ``ValueError`` with the valid names."""
+    for info in layers(arch):
+        if info.name == name:
+            return info
+    valid = ", ".join(i.name for i in layers(arch))
+    raise ValueError(f"{arch} has no layer {name!r}; valid names: {valid}")
+
+
+def block_outputs(arch: str = "vgg16", pre_relu: bool = False) -> tuple[str, ...]:
+    """The last ReLU (or, with ``pre_relu``, the last conv) of each of the 5 blocks.
+
+    vgg16 → relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (the reference slicing of the brief);
+    vgg19 → relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
+    """
+    out = []
+    for stage, n_conv in enumerate(_CONVS_PER_STAGE[check_arch(arch)], start=1):
+        out.append(f"{'conv' if pre_relu else 'relu'}{stage}_{n_conv}")
+    return tuple(out)
+
+
+def resolve_layer(arch: str, spec: int | str, pre_relu: bool = False) -> str:
+    """A layer name from a block index (0–4, as ``feature_layers`` in the reference) or a name."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        outs = block_outputs(arch, pre_relu=pre_relu)
+        if not 0 <= spec < len(outs):
+            raise ValueError(f"block index {spec} out of range 0..{len(outs) - 1}")
+        return outs[spec]
+    return layer(arch, str(spec)).name

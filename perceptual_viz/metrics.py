@@ -1,0 +1,232 @@
+"""Image-quality metrics, batched and device-agnostic: MSE, PSNR, SSIM, perceptual, LPIPS.
+
+All functions take (N, C, H, W) float tensors in [0, 1] (``data_range`` = 1) on any device and
+return one value per image, shape (N,). Pixel metrics and SSIM always run in fp32, even under
+``torch.autocast``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+# SSIM constants of Wang, Bovik, Sheikh & Simoncelli (2004).
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def _fp32(*xs: torch.Tensor) -> list[torch.Tensor]:
+    return [x.float() for x in xs]
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    if x.shape != y.shape:
+        raise ValueError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.ndim != 4:
+        raise ValueError(f"expected (N, C, H, W) tensors, got {x.ndim} dimensions")
+
+
+def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per image, (N,)."""
+    _check_pair(x, y)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x, y = _fp32(x, y)
+        return (x - y).pow(2).mean(dim=(1, 2, 3))
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image, (N,); ``inf`` for identical images."""
+    m = mse(x, y)
+    return torch.where(
+        m > 0, 10 * torch.log10(data_range**2 / m.clamp_min(1e-30)), torch.full_like(m, math.inf)
+    )
+
+
+def squared_error_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(x − y)² averaged over colour channels, (N, H, W)."""
+    _check_pair(x, y)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x, y = _fp32(x, y)
+        return (x - y).pow(2).mean(dim=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _gaussian_1d(size: int, sigma: float, device: str) -> torch.Tensor:
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    return (g / g.sum()).to(device=device, dtype=torch.float32)
+
+
+def _blur_valid(t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian filter over each channel of (N, C, H, W), 'valid' region only."""
+    c = t.shape[1]
+    k = g.numel()
+    t = F.conv2d(t, g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(t, g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+
+
+def ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    data_range: float = 1.0,
+    *,
+    return_map: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Structural similarity (Wang et al. 2004) per image, (N,).
+
+    Gaussian window 11 × 11, σ = 1.5, K1 = 0.01, K2 = 0.03, population (co)variances, computed
+    over the valid region (no padding), averaged over the map and over colour channels — the
+    same as scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=1.0, channel_axis=-1)``.
+
+    With ``return_map`` also returns the SSIM map averaged over channels, (N, H − 10, W − 10):
+    pixel (i, j) of the map is centred on pixel (i + 5, j + 5) of the image.
+    """
+    _check_pair(x, y)
+    if min(x.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} px")
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x, y = _fp32(x, y)
+        c = x.shape[1]
+        g = _gaussian_1d(SSIM_WINDOW, SSIM_SIGMA, str(x.device))
+        # One grouped filter pass over μx, μy, E[x²], E[y²], E[xy].
+        stats = _blur_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), g)
+        mx, my, exx, eyy, exy = stats.split(c, dim=1)
+        c1 = (SSIM_K1 * data_range) ** 2
+        c2 = (SSIM_K2 * data_range) ** 2
+        mx2, my2, mxy = mx * mx, my * my, mx * my
+        vx, vy, cxy = exx - mx2, eyy - my2, exy - mxy
+        smap = ((2 * mxy + c1) * (2 * cxy + c2)) / ((mx2 + my2 + c1) * (vx + vy + c2))
+        score = smap.mean(dim=(1, 2, 3))
+        if return_map:
+            return score, smap.mean(dim=1)
+        return score
+
+
+# --------------------------------------------------------------------------- perceptual
+
+
+@dataclass
+class LayerScores:
+    """A weighted sum over layers and its per-layer terms (each (N,), before weighting)."""
+
+    total: torch.Tensor
+    layers: dict[str, torch.Tensor]
+    weights: dict[str, float]
+    label: str  # how the number was computed, for display
+
+
+def _layer_weights(
+    names: Sequence[str], weights: Sequence[float] | Mapping[str, float] | None
+) -> dict[str, float]:
+    if weights is None:
+        return dict.fromkeys(names, 1.0)
+    if isinstance(weights, Mapping):
+        return {n: float(weights.get(n, 1.0)) for n in names}
+    if len(weights) != len(names):
+        raise ValueError(f"{len(weights)} layer weights given for {len(names)} layers")
+    return {n: float(w) for n, w in zip(names, weights, strict=True)}
+
+
+PERCEPTUAL_CRITERIA = ("l1", "mse")
+
+
+def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: str = "l1") -> torch.Tensor:
+    """Distance of two feature maps of one layer per image, (N,), in fp32.
+
+    ``"l1"``: mean |φ(x) − φ(y)| (the reference); ``"mse"``: 1/N_l · ‖φ(x) − φ(y)‖², N_l = C·H·W.
+    """
+    if criterion not in PERCEPTUAL_CRITERIA:
+        raise ValueError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
+    with torch.autocast(device_type=fa.device.type, enabled=False):
+        d = fa.float() - fb.float()
+        d = d.abs() if criterion == "l1" else d.pow(2)
+        return d.mean(dim=(1, 2, 3))
+
+
+def perceptual_distance(
+    fa: Mapping[str, torch.Tensor],
+    fb: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    weights: Sequence[float] | Mapping[str, float] | None = None,
+    criterion: str = "l1",
+) -> LayerScores:
+    """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms."""
+    w = _layer_weights(names, weights)
+    per = {n: feature_distance(fa[n], fb[n], criterion) for n in names}
+    total = sum(w[n] * per[n] for n in names)
+    label = "Σ mean|Δφ|" if criterion == "l1" else "Σ w·‖Δφ‖²/N"
+    return LayerScores(total, per, w, label)  # type: ignore[arg-type]
+
+
+def feature_distance_maps(
+    fa: Mapping[str, torch.Tensor],
+    fb: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    size: tuple[int, int],
+    criterion: str = "l1",
+) -> dict[str, torch.Tensor]:
+    """Per-layer spatial distance (channel mean of |Δφ| or Δφ²), upsampled to ``size``: (N, H, W)."""
+    out = {}
+    for n in names:
+        with torch.autocast(device_type=fa[n].device.type, enabled=False):
+            d = fa[n].float() - fb[n].float()
+            d = (d.abs() if criterion == "l1" else d.pow(2)).mean(dim=1, keepdim=True)
+            out[n] = F.interpolate(d, size=size, mode="bilinear", align_corners=False)[:, 0]
+    return out
+
+
+# --------------------------------------------------------------------------- LPIPS
+
+
+def lpips_available() -> bool:
+    """True when the optional ``lpips`` package (which ships the linear weights) is installed."""
+    return importlib.util.find_spec("lpips") is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _lpips_lin_cpu() -> tuple[torch.Tensor, ...] | None:
+    spec = importlib.util.find_spec("lpips")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "weights", "v0.1", "vgg.pth")
+    if not os.path.isfile(path):
+        return None
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    return tuple(sd[f"lin{i}.model.1.weight"].float().view(-1) for i in range(5))
+
+
+def lpips_vgg(
+    fa: Mapping[str, torch.Tensor], fb: Mapping[str, torch.Tensor], names: Sequence[str]
+) -> LayerScores | None:
+    """LPIPS-VGG (Zhang et al. 2018, v0.1) from the 5 block outputs of a VGG16, or ``None``.
+
+    ``names`` are relu1_2 … relu5_3. LPIPS's input scaling equals ImageNet normalisation, so the
+    features of our backbone are exactly the ones the ``lpips`` package computes. Each layer is
+    unit-normalised over channels, squared differences are weighted by the package's linear
+    weights, averaged over space, and summed over layers.
+    """
+    lins = _lpips_lin_cpu()
+    if lins is None:
+        return None
+    if len(names) != 5:
+        raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
+    per = {}
+    for n, lin in zip(names, lins, strict=True):
+        with torch.autocast(device_type=fa[n].device.type, enabled=False):
+            a, b = fa[n].float(), fb[n].float()
+            a = a / (a.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+            b = b / (b.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+            w = lin.to(a.device).view(1, -1, 1, 1)
+            per[n] = ((a - b).pow(2) * w).sum(dim=1).mean(dim=(1, 2))
+    total = sum(per.values())
+    return LayerScores(total, per, dict.fromkeys(names, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests never touch the network: offline mode is forced for the whole session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["PERCEPTUAL_VIZ_OFFLINE"] = "1"
+os.environ.pop("PERCEPTUAL_VIZ_WEIGHTS", None)
+
+import numpy as np
+import pytest
+import torch
+
+from perceptual_viz.backbone import load_vgg
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory, monkeypatch):
+    """Point torch hub / HF caches at empty folders so a developer's cache never changes a test."""
+    root = tmp_path_factory.getbasetemp() / "empty-caches"
+    monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(root / "hf"))
+    monkeypatch.setenv("PERCEPTUAL_VIZ_OFFLINE", "1")
+    monkeypatch.delenv("PERCEPTUAL_VIZ_WEIGHTS", raising=False)
+    torch.hub.set_dir(str(root / "torch" / "hub"))
+
+
+@pytest.fixture(scope="session")
+def vgg16():
+    """Untrained (seeded) VGG16 on CPU, shared: tests must not mutate it."""
+    return load_vgg("vgg16", "untrained", "cpu")
+
+
+def _photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    return getattr(skimage.data, name)().astype(np.float32) / 255.0
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """Three real photographs (HxWx3 float32 in [0,1]) that scikit-image ships offline."""
+    return {n: _photo(n) for n in ("astronaut", "chelsea", "coffee")}
+
+
+def to_tensor(a: np.ndarray) -> torch.Tensor:
+    """HxWx3 numpy → (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
