@@ -370,7 +370,7 @@ def resolve_weights(
         except WeightsError:
             raise
         except Exception as exc:  # no network, timeout, HTTP error
-            why = f"download failed: {type(exc).__name__}"
+            why = f"torchvision download failed ({type(exc).__name__})"
     if w == "imagenet":
         raise WeightsError(
             f"no ImageNet {arch} weights available ({why}); pass a file with --weights or "

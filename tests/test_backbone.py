@@ -214,7 +214,7 @@ def test_download_failure_is_reported_and_falls_back(monkeypatch):
 
     monkeypatch.setattr(bb, "_download", unreachable)
     _, status = resolve_weights("vgg16", "auto")
-    assert status.source == "untrained" and "download failed: TimeoutError" in status.message
+    assert status.source == "untrained" and "download failed (TimeoutError)" in status.message
     with pytest.raises(WeightsError, match="no ImageNet vgg16 weights available"):
         resolve_weights("vgg16", "imagenet")
 

@@ -35,8 +35,12 @@ def test_pre_relu_output_survives_inplace_relu(vgg16):
 
 def test_one_forward_stops_at_deepest_layer(vgg16, monkeypatch):
     calls = []
+
+    def spy(f, i):
+        return lambda x: (calls.append(i), f(x))[1]
+
     for i, m in enumerate(vgg16.features):
-        monkeypatch.setattr(m, "forward", (lambda f, i: lambda x: (calls.append(i), f(x))[1])(m.forward, i))
+        monkeypatch.setattr(m, "forward", spy(m.forward, i))
     before = vgg16.forward_count
     out = vgg16(_img(), ["relu1_2", "relu3_3"])
     assert set(out) == {"relu1_2", "relu3_3"}

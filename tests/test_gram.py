@@ -38,7 +38,8 @@ def test_gram_batch_symmetry_and_identity():
     for norm in ("none", "chw", "gatys"):
         assert torch.all(gram_distance(f, f, norm) == 0)
     d = style_distances({"a": f}, {"a": f.flip(-1)}, ["a"], "none")["a"]
-    assert torch.allclose(d, torch.zeros(3), atol=1e-3), "Gram ignores layout: a mirrored map has the same Gram"
+    # Gram ignores layout: a mirrored map has the same Gram
+    assert torch.allclose(d, torch.zeros(3), atol=1e-3)
 
 
 def test_gram_is_fp32_under_autocast():

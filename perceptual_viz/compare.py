@@ -1,0 +1,185 @@
+"""Score clean-vs-degraded pairs: MSE, PSNR, SSIM, perceptual, style and LPIPS from one forward.
+
+``score_pairs`` takes one clean image and K degraded versions of it (already prepared to the
+analysis size, see :func:`perceptual_viz.features.prepare`), runs **one** batched VGG pass over
+whatever the feature cache does not already hold (so re-scoring a new strength forwards only
+the degraded image), and returns one :class:`PairScores` per degraded image.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from . import metrics
+from .backbone import VGGFeatures
+from .features import FeatureCache, image_key
+from .gram import FORMULAS, style_distances
+from .layers import block_outputs
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Which layers and formulas the scores use; defaults follow the reference loss."""
+
+    layers: tuple[str, ...] | None = None  # None → block outputs 1–4 (relu1_2 … relu4_3)
+    layer_weights: tuple[float, ...] | None = None  # None → 1 each
+    criterion: str = "l1"  # "l1" (reference) | "mse" (1/N_l ‖Δφ‖²)
+    style_layers: tuple[str, ...] | None = None  # None → same as ``layers``
+    gram_norm: str = "chw"  # "none" (reference) | "chw" | "gatys"
+    lpips: bool = True
+
+    def feature_layers(self, arch: str) -> tuple[str, ...]:
+        return self.layers or block_outputs(arch)[:4]
+
+    def gram_layers(self, arch: str) -> tuple[str, ...]:
+        return self.style_layers or self.feature_layers(arch)
+
+
+@dataclass
+class PairScores:
+    """Scores of one degraded image against the clean one (plain floats, ready for JSON)."""
+
+    mse: float
+    psnr: float  # inf for identical images
+    ssim: float
+    perceptual: dict[str, float]  # per layer, unweighted
+    perceptual_total: float
+    perceptual_label: str
+    style: dict[str, float]
+    style_total: float
+    style_label: str
+    lpips: float | None
+    lpips_layers: dict[str, float] | None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mse": self.mse,
+            "psnr": None if math.isinf(self.psnr) else self.psnr,
+            "ssim": self.ssim,
+            "perceptual": {
+                "total": self.perceptual_total,
+                "layers": self.perceptual,
+                "formula": self.perceptual_label,
+            },
+            "style": {"total": self.style_total, "layers": self.style, "formula": self.style_label},
+            "lpips": self.lpips,
+        }
+
+
+@dataclass
+class PairBatch:
+    """Everything ``score_pairs`` computed, for callers that also draw maps."""
+
+    scores: list[PairScores]
+    clean_features: dict[str, torch.Tensor]  # (1, C, h, w) per layer
+    degraded_features: dict[str, torch.Tensor]  # (K, C, h, w) per layer
+    seconds: float
+    device: str
+
+
+def _floats(t: torch.Tensor) -> list[float]:
+    return [float(v) for v in t.detach().to("cpu", torch.float64)]
+
+
+def score_pairs(
+    model: VGGFeatures,
+    clean: torch.Tensor,
+    degraded: torch.Tensor,
+    *,
+    settings: ScoreSettings | None = None,
+    cache: FeatureCache | None = None,
+    clean_key: str | None = None,
+) -> PairBatch:
+    """Score each of ``degraded`` (K, 3, H, W) against ``clean`` (1, 3, H, W); one VGG pass.
+
+    Both must already be on ``model.device``, in [0, 1], at the same size. ``cache`` (optional)
+    reuses the clean image's activations across calls.
+    """
+    s = settings or ScoreSettings()
+    if clean.ndim != 4 or clean.shape[0] != 1:
+        raise ValueError("clean must be one image of shape (1, 3, H, W)")
+    if degraded.ndim != 4 or degraded.shape[1:] != clean.shape[1:]:
+        raise ValueError(
+            f"degraded images {tuple(degraded.shape)} must match the clean image {tuple(clean.shape)}"
+        )
+    t0 = time.perf_counter()
+    arch = model.arch
+    feat_names = s.feature_layers(arch)
+    style_names = s.gram_layers(arch)
+    lp_names = _lpips_layers(s, arch)
+    names = score_names(s, arch)
+
+    k = degraded.shape[0]
+    batch = torch.cat([clean, degraded])
+    if cache is not None:
+        keys = [clean_key or image_key(clean[0])] + [image_key(d) for d in degraded]
+        feats = cache.features(model, batch, keys, names)
+    else:
+        with torch.inference_mode():
+            feats = model(batch, names)
+    fc = {n: f[:1] for n, f in feats.items()}
+    fd = {n: f[1:] for n, f in feats.items()}
+    fce = {n: f.expand(k, *f.shape[1:]) for n, f in fc.items()}
+    ce = clean.expand(k, *clean.shape[1:])
+
+    with torch.inference_mode():
+        mse = _floats(metrics.mse(ce, degraded))
+        psnr = _floats(metrics.psnr(ce, degraded))
+        ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
+        perc = metrics.perceptual_distance(fce, fd, feat_names, s.layer_weights, s.criterion)
+        sty = style_distances(fce, fd, style_names, s.gram_norm)
+        lp = metrics.lpips_vgg(fce, fd, lp_names) if lp_names else None
+
+    perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
+    perc_total = _floats(perc.total)
+    sty_layers = {n: _floats(v) for n, v in sty.items()}
+    sty_total = [sum(sty_layers[n][i] for n in style_names) for i in range(k)]
+    lp_total = _floats(lp.total) if lp is not None else None
+    lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
+    perc_label = (
+        "Σ_l mean|φ_l(a) − φ_l(b)| (L1, reference)"
+        if s.criterion == "l1"
+        else "Σ_l w_l · ‖φ_l(a) − φ_l(b)‖² / N_l (size-normalised MSE)"
+    )
+    style_label = f"Σ_l style distance, Gram normalisation '{s.gram_norm}': {FORMULAS[s.gram_norm]}"
+    scores = [
+        PairScores(
+            mse=mse[i],
+            psnr=psnr[i],
+            ssim=ssim[i],
+            perceptual={n: v[i] for n, v in perc_layers.items()},
+            perceptual_total=perc_total[i],
+            perceptual_label=perc_label,
+            style={n: v[i] for n, v in sty_layers.items()},
+            style_total=sty_total[i],
+            style_label=style_label,
+            lpips=lp_total[i] if lp_total is not None else None,
+            lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
+        )
+        for i in range(k)
+    ]
+    return PairBatch(scores, fc, fd, time.perf_counter() - t0, str(model.device))
+
+
+def lpips_unavailable_reason(arch: str) -> str | None:
+    """Why LPIPS is not reported, or ``None`` when it is."""
+    if not metrics.lpips_available():
+        return "LPIPS unavailable: the optional 'lpips' package is not installed"
+    if arch != "vgg16":
+        return "LPIPS unavailable: its linear weights are calibrated for VGG16 only"
+    return None
+
+
+def _lpips_layers(settings: ScoreSettings, arch: str) -> tuple[str, ...]:
+    return block_outputs(arch) if settings.lpips and lpips_unavailable_reason(arch) is None else ()
+
+
+def score_names(settings: ScoreSettings, arch: str) -> list[str]:
+    """Every layer a scoring run needs, in order (for pre-warming the cache)."""
+    lp = _lpips_layers(settings, arch)
+    return list(dict.fromkeys([*settings.feature_layers(arch), *settings.gram_layers(arch), *lp]))

@@ -1,0 +1,139 @@
+"""The command line: JSON contract, table, feature grid, weights report, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from perceptual_viz.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "assets" / "samples" / "chelsea.png"
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([*args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compare_json_contract(capsys):
+    code, out, err = run_cli(
+        capsys, "compare", str(SAMPLE), "--degrade", "noise=0.1", "--size", "64", "--json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    for key in ("mse", "psnr", "ssim", "perceptual", "style", "lpips", "arch", "weights", "device", "size"):
+        assert key in d, key
+    assert set(d["perceptual"]) >= {"total", "layers"} and set(d["style"]) >= {"total", "layers"}
+    assert d["weights"] == {"source": "untrained", "trained": False, "location": None}
+    assert "UNTRAINED" in err, "untrained weights are announced, not hidden"
+    assert d["arch"] == "vgg16" and d["device"] == "cpu" and d["size"] == [64, 96]
+    assert 0.005 < d["mse"] < 0.015  # σ = 0.1 noise, a little clipped
+    assert d["psnr"] == pytest.approx(-10 * np.log10(d["mse"]), abs=1e-3)
+    assert 0 < d["ssim"] < 0.9
+    assert d["perceptual"]["total"] == pytest.approx(sum(d["perceptual"]["layers"].values()), rel=1e-6)
+    assert isinstance(d["lpips"], float) and d["lpips"] > 0
+
+
+def test_compare_two_files_of_different_sizes(tmp_path, capsys):
+    img = Image.open(SAMPLE).convert("RGB")
+    other = tmp_path / "out.png"
+    img.resize((200, 150)).save(other)
+    code, out, _err = run_cli(capsys, "compare", str(SAMPLE), str(other), "--size", "64", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert any("resized" in n for n in d["notes"])
+    assert d["ssim"] > 0.5
+
+
+def test_compare_identical_psnr_is_null_in_json_and_infinite_in_table(capsys):
+    code, out, _ = run_cli(capsys, "compare", str(SAMPLE), str(SAMPLE), "--size", "48", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["psnr"] is None and d["mse"] == 0 and d["ssim"] == pytest.approx(1, abs=1e-6)
+    code, out, _ = run_cli(capsys, "compare", str(SAMPLE), str(SAMPLE), "--size", "48")
+    assert code == 0 and "∞" in out and "UNTRAINED" in out
+    assert "LPIPS-VGG" in out and "perceptual total" in out
+
+
+def test_vgg19_reports_lpips_unavailable(capsys):
+    code, out, _ = run_cli(
+        capsys, "compare", str(SAMPLE), "--degrade", "blur=2", "--size", "48", "--arch", "vgg19"
+    )
+    assert code == 0 and "VGG16 only" in out and "relu3_4" in out
+    code, out, _ = run_cli(
+        capsys, "compare", str(SAMPLE), "--degrade", "blur=2", "--size", "48", "--arch", "vgg19", "--json"
+    )
+    assert json.loads(out)["lpips"] is None
+
+
+def test_features_grid(tmp_path, capsys):
+    out_png = tmp_path / "grid.png"
+    code, out, _ = run_cli(
+        capsys,
+        "features",
+        str(SAMPLE),
+        "--layer",
+        "relu3_3",
+        "--top",
+        "16",
+        "--size",
+        "64",
+        "--out",
+        str(out_png),
+    )
+    assert code == 0, out
+    pic = Image.open(out_png)
+    assert pic.mode == "RGB" and pic.width > 4 * 16 and pic.height > 4 * 16
+    assert "256 channels" in out and "receptive field 40 px" in out
+
+
+def test_weights_command(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "weights")
+    assert code == 0 and "source: untrained" in out and "offline" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "missing.png", "--degrade", "noise=0.1"], "file not found: missing.png"),
+        (["compare", str(SAMPLE)], "exactly one"),
+        (["compare", str(SAMPLE), str(SAMPLE), "--degrade", "noise=0.1"], "exactly one"),
+        (["compare", str(SAMPLE), "--degrade", "wobble=3"], "wobble"),
+        (["compare", str(SAMPLE), "--degrade", "blur=99"], "out of range"),
+        (["compare", str(SAMPLE), "--degrade", "noise=0.1", "--size", "banana"], "size 'banana'"),
+        (["compare", str(SAMPLE), "--degrade", "noise=0.1", "--weights", "nope.pth"], "not found: nope.pth"),
+        (["features", str(SAMPLE), "--layer", "relu9_1", "--out", "x.png"], "no layer 'relu9_1'"),
+        (["features", str(SAMPLE), "--top", "100", "--out", "x.png"], "between 1 and 64"),
+    ],
+)
+def test_user_errors_are_one_line(capsys, args, message):
+    code, _out, err = run_cli(capsys, *args)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if not ln.startswith("warning:")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_module_entry_point_bad_image_no_traceback(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(os.urandom(256))
+    env = {**os.environ, "PERCEPTUAL_VIZ_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "perceptual_viz", "compare", str(bad), "--degrade", "noise=0.1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert str(tmp_path) not in proc.stderr

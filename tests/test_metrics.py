@@ -1,0 +1,143 @@
+"""Metrics against independent references: scikit-image SSIM, the lpips package, hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from perceptual_viz import metrics
+from perceptual_viz.degrade import degrade
+from perceptual_viz.layers import block_outputs
+
+from .conftest import to_tensor
+
+WANG = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "chelsea", "coffee"])
+@pytest.mark.parametrize(("name", "strength"), [("noise", 0.08), ("blur", 2.0), ("jpeg", 20)])
+def test_ssim_matches_scikit_image(photos, photo, name, strength):
+    clean = to_tensor(photos[photo])
+    deg = degrade(clean, name, strength, seed=1)
+    ref = structural_similarity(
+        clean[0].permute(1, 2, 0).double().numpy(), deg[0].permute(1, 2, 0).double().numpy(), **WANG
+    )
+    ours = metrics.ssim(clean, deg).item()
+    assert abs(ours - ref) <= 1e-5, (ours, ref)
+    assert 0 < ours < 1
+
+
+def test_ssim_batch_map_identity_and_grey(photos):
+    a = to_tensor(photos["coffee"])
+    b = degrade(a, "noise", 0.1, seed=0)
+    batch = metrics.ssim(torch.cat([a, a]), torch.cat([a, b]))
+    assert batch[0].item() == pytest.approx(1.0, abs=1e-6)
+    assert batch[1].item() == pytest.approx(metrics.ssim(a, b).item(), abs=1e-7)
+    score, smap = metrics.ssim(a, b, return_map=True)
+    assert smap.shape == (1, a.shape[2] - 10, a.shape[3] - 10)
+    assert smap.mean().item() == pytest.approx(score.item(), abs=1e-6)
+    grey_a, grey_b = a[:, :1], b[:, :1]
+    ref = structural_similarity(
+        grey_a[0, 0].double().numpy(), grey_b[0, 0].double().numpy(), **{**WANG, "channel_axis": None}
+    )
+    assert metrics.ssim(grey_a, grey_b).item() == pytest.approx(ref, abs=1e-5)
+
+
+def test_ssim_is_fp32_under_autocast(photos):
+    a = to_tensor(photos["chelsea"])
+    b = degrade(a, "blur", 1.5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s = metrics.ssim(a.bfloat16(), b.bfloat16())
+    assert s.dtype == torch.float32
+    ref = metrics.ssim(a.bfloat16().float(), b.bfloat16().float())
+    assert s.item() == pytest.approx(ref.item(), abs=1e-6)
+
+
+def test_ssim_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.ssim(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 33))
+    with pytest.raises(ValueError, match="at least 11"):
+        metrics.ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_mse_psnr_by_hand():
+    x = torch.zeros(2, 3, 4, 4)
+    y = x.clone()
+    y[0] += 0.1  # every pixel off by 0.1 → MSE 0.01 → PSNR 20 dB
+    y[1, 0, 0, 0] = 1.0  # one pixel of 48 off by 1 → MSE 1/48
+    m = metrics.mse(x, y)
+    assert m[0].item() == pytest.approx(0.01, rel=1e-5)
+    assert m[1].item() == pytest.approx(1 / 48, rel=1e-6)
+    p = metrics.psnr(x, y)
+    assert p[0].item() == pytest.approx(20.0, abs=1e-4)
+    assert p[1].item() == pytest.approx(10 * math.log10(48), abs=1e-4)
+    assert math.isinf(metrics.psnr(x, x)[0].item())
+    emap = metrics.squared_error_map(x, y)
+    assert emap.shape == (2, 4, 4) and emap[1, 0, 0].item() == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- perceptual
+
+
+def test_perceptual_distance_matches_direct_formula(vgg16, photos):
+    a = to_tensor(photos["astronaut"])[..., :96, :96]
+    b = degrade(a, "noise", 0.1, seed=3)
+    names = list(block_outputs("vgg16")[:4])
+    fa, fb = vgg16(a, names), vgg16(b, names)
+    res = metrics.perceptual_distance(fa, fb, names)
+    direct = sum((fa[n] - fb[n]).abs().mean() for n in names)
+    assert res.total.item() == pytest.approx(direct.item(), rel=1e-6)
+    w = [1.0, 0.75, 0.5, 0.25]
+    res2 = metrics.perceptual_distance(fa, fb, names, w, criterion="mse")
+    direct2 = sum(wi * (fa[n] - fb[n]).pow(2).sum() / fa[n].numel() for wi, n in zip(w, names, strict=True))
+    assert res2.total.item() == pytest.approx(direct2.item(), rel=1e-5)
+    assert res2.weights == dict(zip(names, w, strict=True))
+    maps = metrics.feature_distance_maps(fa, fb, names, (96, 96))
+    assert all(m.shape == (1, 96, 96) for m in maps.values())
+    # the map of the deepest layer, averaged, is close to that layer's L1 distance
+    assert maps[names[0]].mean().item() == pytest.approx(res.layers[names[0]].item(), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- LPIPS
+
+
+@pytest.fixture(scope="module")
+def lpips_pkg_with_our_backbone(vgg16):
+    lpips = pytest.importorskip("lpips")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lpips.LPIPS(net="vgg", pretrained=True, pnet_rand=True, verbose=False).eval()
+    ours = vgg16.features.state_dict()
+    net = ref.net
+    for sl in (net.slice1, net.slice2, net.slice3, net.slice4, net.slice5):
+        sl.load_state_dict({k: ours[k] for k in sl.state_dict()})
+    return ref
+
+
+@pytest.mark.parametrize("size", [64, 160])
+def test_lpips_matches_lpips_package(vgg16, photos, lpips_pkg_with_our_backbone, size):
+    names = block_outputs("vgg16")
+    clean = torch.cat([to_tensor(photos[p])[..., :size, :size] for p in ("astronaut", "chelsea", "coffee")])
+    deg = torch.cat([degrade(clean, "noise", 0.05), degrade(clean, "blur", 2.0), degrade(clean, "jpeg", 10)])
+    clean3 = clean.repeat(3, 1, 1, 1)
+    with torch.no_grad():
+        ref = lpips_pkg_with_our_backbone(clean3 * 2 - 1, deg * 2 - 1).flatten()
+        ours = metrics.lpips_vgg(vgg16(clean3, names), vgg16(deg, names), names).total
+    assert ref.abs().min() > 0
+    assert (ours - ref).abs().max().item() <= 1e-6, (ours, ref)
+
+
+def test_lpips_reported_unavailable_without_package(monkeypatch, vgg16):
+    monkeypatch.setattr(metrics.importlib.util, "find_spec", lambda name: None)
+    metrics._lpips_lin_cpu.cache_clear()
+    try:
+        assert not metrics.lpips_available()
+        x = torch.rand(1, 3, 32, 32)
+        names = block_outputs("vgg16")
+        assert metrics.lpips_vgg(vgg16(x, names), vgg16(x, names), names) is None
+    finally:
+        metrics._lpips_lin_cpu.cache_clear()
