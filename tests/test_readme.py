@@ -1,0 +1,38 @@
+"""README stays true: its Python example runs, and .ci/run calls exactly its test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _bash_blocks() -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", README, re.S)]
+
+
+def test_readme_gives_two_setup_commands_and_ci_runs_the_test_one():
+    blocks = _bash_blocks()
+    assert len(blocks) == 2, "exactly two set-up commands: run, and test"
+    run, test = blocks
+    assert run.startswith("python -m pip install -r requirements.txt && ")
+    assert test == "python -m pip install -r requirements-dev.txt && python -m pytest"
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test in ci, ".ci/run must call exactly README's test command"
+
+
+def test_readme_python_example_runs(capsys):
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+    out = capsys.readouterr().out
+    assert "UNTRAINED" in out
+
+
+def test_app_py_says_plainly_it_is_not_the_app_yet():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "not built yet" in proc.stderr and "perceptual_viz compare" in proc.stderr
