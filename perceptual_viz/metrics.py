@@ -70,6 +70,8 @@ def _blur_valid(t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Separable Gaussian filter over each channel of (N, C, H, W), 'valid' region only."""
     c = t.shape[1]
     k = g.numel()
+    if t.device.type == "cpu":  # oneDNN's depthwise conv is ~2× faster channels-last on CPU
+        t = t.contiguous(memory_format=torch.channels_last)
     t = F.conv2d(t, g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
     return F.conv2d(t, g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
 

@@ -1,0 +1,741 @@
+"""Timing of perceptual_viz against peer libraries, printed as ratios (ours / peer; < 1 = we are faster).
+
+    python benchmarks/run.py                 # full run (~2–3 min on a 2-core CPU)
+    python benchmarks/run.py --quick         # smoke run: smallest sizes, few repeats (< 30 s)
+    python benchmarks/run.py --device cuda --json results.json
+
+Sections: (1) SSIM vs pytorch_msssim, piq, kornia and scikit-image, with a value check on a real
+photo pair; (2) scoring one pair with ``score_pairs`` (with and without the feature cache) vs the
+``lpips`` package scoring LPIPS alone, on the same VGG16 weights; (3) a bare VGG16 forward.
+Each number is the median of several timed runs after warm-up. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PERCEPTUAL_VIZ_OFFLINE", "1")
+
+import argparse
+import datetime
+import importlib
+import importlib.metadata
+import json
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from perceptual_viz.backbone import VGGFeatures, load_vgg
+from perceptual_viz.compare import score_pairs
+from perceptual_viz.features import FeatureCache
+from perceptual_viz.metrics import ssim as ours_ssim
+
+NOISE_SIGMA = 0.1
+SEED = 0
+# SSIM of Wang et al. (2004) as every implementation below is asked to compute it.
+WIN, SIGMA = 11, 1.5
+SKIMAGE_KW: dict[str, Any] = {
+    "gaussian_weights": True,
+    "sigma": SIGMA,
+    "use_sample_covariance": False,
+    "data_range": 1.0,
+    "channel_axis": -1,
+}
+SK_LABEL = "skimage (CPU, float64)"
+LP_LABEL = "lpips.LPIPS vgg (LPIPS only)"
+TV_LABEL = "torchvision features[:30]"
+LPNET_LABEL = "lpips net (5 slices)"
+PEER_DISTS = {
+    "pytorch_msssim": "pytorch-msssim",
+    "piq": "piq",
+    "kornia": "kornia",
+    "skimage": "scikit-image",
+    "lpips": "lpips",
+}
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How each measurement is repeated: warm-up runs, then between min and max timed runs."""
+
+    warmup: int
+    min_repeats: int
+    max_repeats: int
+    budget_s: float  # aim for about this much timed work per measurement
+
+
+@dataclass
+class Timing:
+    """Median and spread of the timed runs, in milliseconds."""
+
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    n: int
+
+
+@dataclass
+class Row:
+    """One line of the results table: our timing vs one peer's, on the same target."""
+
+    section: str
+    target: str
+    ours: Timing | None
+    peer: str
+    peer_timing: Timing | None
+    note: str = ""  # "not installed", "failed: …" — replaces the peer's timing
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours is None or self.peer_timing is None or self.peer_timing.median_ms <= 0:
+            return None
+        return self.ours.median_ms / self.peer_timing.median_ms
+
+
+@dataclass
+class Value:
+    """One implementation's value on the value-check pair, and its distance to the reference."""
+
+    check: str
+    implementation: str
+    value: float | None
+    reference: str
+    abs_diff: float | None
+    note: str = ""
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work so the clock measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Job:
+    """One thing to time: ``run(make_input())``, the input being made outside the timed region."""
+
+    run: Callable[[Any], object]
+    make_input: Callable[[], Any] | None = None
+
+
+def _time_once(job: Job, device: torch.device) -> float:
+    arg = job.make_input() if job.make_input is not None else None
+    sync(device)
+    t0 = time.perf_counter()
+    job.run(arg)
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def _failed(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0][:60] if str(exc).strip() else ""
+    return f"failed: {type(exc).__name__}" + (f": {first}" if first else "")
+
+
+def measure_group(jobs: dict[str, Job | None], plan: Plan, device: torch.device) -> dict[str, Timing | str]:
+    """Time several jobs on one target: warm each up, then run them round-robin and take medians.
+
+    Interleaving (ours, peer 1, peer 2, …, rotated each round) makes background load on a shared
+    machine hit every implementation alike, so the ratios stay fair even when absolute times
+    wobble. A ``None`` job is "not installed"; a job that raises becomes "failed: …", not a crash.
+    """
+    out: dict[str, Timing | str] = {}
+    live: dict[str, Job] = {}
+    est: dict[str, float] = {}
+    for name, job in jobs.items():
+        if job is None:
+            out[name] = "not installed"
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for _ in range(max(plan.warmup, 1)):
+                    est[name] = _time_once(job, device)
+            live[name] = job
+        except Exception as exc:
+            out[name] = _failed(exc)
+    round_s = sum(est[n] for n in live)
+    n = plan.max_repeats if round_s <= 0 else int(plan.budget_s * len(live) / round_s)
+    n = max(plan.min_repeats, min(plan.max_repeats, n))
+    times: dict[str, list[float]] = {name: [] for name in live}
+    names = list(live)
+    for r in range(n):
+        k = r % len(names) if names else 0
+        for name in names[k:] + names[:k]:
+            if name not in live:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    times[name].append(_time_once(live[name], device) * 1e3)
+            except Exception as exc:
+                out[name] = _failed(exc)
+                del live[name]
+    for name in live:
+        ts = times[name]
+        out[name] = Timing(statistics.median(ts), min(ts), max(ts), len(ts))
+    return out
+
+
+class CpuMeter:
+    """CPU time other processes used while we ran (from /proc/stat), to flag a noisy machine."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.busy0 = self._busy()
+        self.own0 = time.process_time()
+
+    @staticmethod
+    def _busy() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except (OSError, IndexError):
+            return None
+        ticks = [int(v) for v in fields]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def others_share(self) -> float | None:
+        """Fraction of all cores' time used by other processes since construction, or None."""
+        busy = self._busy()
+        if busy is None or self.busy0 is None:
+            return None
+        wall = time.perf_counter() - self.t0
+        others = (busy - self.busy0) - (time.process_time() - self.own0)
+        return max(0.0, others) / (wall * (os.cpu_count() or 1))
+
+
+def try_import(name: str) -> ModuleType | None:
+    """The peer module, or ``None`` when it is not installed (or does not import)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
+    except Exception as exc:  # installed but broken: say so, then treat it as missing
+        print(f"WARNING: {name} is installed but does not import: {_failed(exc)[8:]}", file=sys.stderr)
+        return None
+
+
+_T_START = time.perf_counter()
+
+
+def progress(msg: str) -> None:
+    print(f"  [{time.perf_counter() - _T_START:5.1f} s] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+ASSET_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "samples" / "astronaut.png"
+
+
+def astronaut() -> np.ndarray:
+    """The astronaut photo, 512×512×3 float32 in [0, 1]: scikit-image's copy, else the repo's asset."""
+    try:
+        import skimage.data
+
+        img = skimage.data.astronaut()
+    except ImportError:
+        from PIL import Image
+
+        with Image.open(ASSET_PHOTO) as im:
+            img = np.asarray(im.convert("RGB"))
+    return img.astype(np.float32) / 255.0
+
+
+def noisy(a: np.ndarray, seed: int) -> np.ndarray:
+    """``a`` + N(0, σ²) noise, σ = 0.1, clipped to [0, 1], float32."""
+    rng = np.random.default_rng(seed)
+    return np.clip(a + NOISE_SIGMA * rng.standard_normal(a.shape), 0.0, 1.0).astype(np.float32)
+
+
+def to_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """H×W×3 (or N×H×W×3) numpy → (N, 3, H, W) float32 tensor on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = t[None] if t.ndim == 3 else t
+    return t.permute(0, 3, 1, 2).contiguous().to(device)
+
+
+def resized(a: np.ndarray, size: int) -> np.ndarray:
+    """Antialiased bilinear resize of an H×W×3 photo to size×size."""
+    if a.shape[:2] == (size, size):
+        return a
+    t = torch.from_numpy(a).permute(2, 0, 1)[None]
+    t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return t.clamp(0, 1)[0].permute(1, 2, 0).contiguous().numpy()
+
+
+# --------------------------------------------------------------------------- SSIM
+
+
+def ssim_impls(peers: dict[str, ModuleType | None]) -> dict[str, Callable[..., Any] | None]:
+    """Each peer's SSIM on (N, 3, H, W) tensors with the Wang settings, or ``None`` if missing."""
+    pm, piq, kornia = peers["pytorch_msssim"], peers["piq"], peers["kornia"]
+    return {
+        "pytorch_msssim": None
+        if pm is None
+        else lambda x, y: pm.ssim(x, y, data_range=1, size_average=False, win_size=WIN, win_sigma=SIGMA),
+        "piq": None
+        if piq is None
+        else lambda x, y: piq.ssim(
+            x, y, data_range=1.0, downsample=False, reduction="none", kernel_size=WIN, kernel_sigma=SIGMA
+        ),
+        "kornia": None
+        if kornia is None
+        else lambda x, y: kornia.metrics.ssim(x, y, window_size=WIN, max_val=1.0, padding="valid").mean(
+            dim=(1, 2, 3)
+        ),
+    }
+
+
+def skimage_ssim(
+    peers: dict[str, ModuleType | None],
+) -> Callable[[np.ndarray, np.ndarray], list[float]] | None:
+    """scikit-image's SSIM over a batch of H×W×3 float64 arrays (it has no batch axis: a loop)."""
+    if peers["skimage"] is None:
+        return None
+    from skimage.metrics import structural_similarity
+
+    def run(a: np.ndarray, b: np.ndarray) -> list[float]:
+        return [float(structural_similarity(a[i], b[i], **SKIMAGE_KW)) for i in range(a.shape[0])]
+
+    return run
+
+
+def ssim_values(peers: dict[str, ModuleType | None], device: torch.device) -> list[Value]:
+    """Every implementation's SSIM on astronaut vs astronaut + noise, next to scikit-image's."""
+    clean = astronaut()
+    deg = noisy(clean, SEED)
+    x, y = to_tensor(clean, device), to_tensor(deg, device)
+    sk = skimage_ssim(peers)
+    ref = sk(clean[None].astype(np.float64), deg[None].astype(np.float64))[0] if sk else None
+    check = f"SSIM astronaut {clean.shape[0]}²"
+    out = [
+        Value(
+            check,
+            "skimage (float64)",
+            ref,
+            "skimage",
+            0.0 if ref is not None else None,
+            "" if sk else "not installed",
+        )
+    ]
+    impls: dict[str, Callable[..., Any] | None] = {"ours": ours_ssim, **ssim_impls(peers)}
+    for name, fn in impls.items():
+        if fn is None:
+            out.append(Value(check, name, None, "skimage", None, "not installed"))
+            continue
+        try:
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                v = float(fn(x, y).reshape(-1)[0])
+        except Exception as exc:
+            out.append(Value(check, name, None, "skimage", None, f"failed: {type(exc).__name__}"))
+            continue
+        out.append(Value(check, name, v, "skimage", abs(v - ref) if ref is not None else None))
+    return out
+
+
+def rows_from(
+    section: str, target: str, res: dict[str, Timing | str], ours: str, peers: Sequence[str]
+) -> list[Row]:
+    """Table rows for one target: ``res[ours]`` against each of ``peers``."""
+    mine = res[ours]
+    if not isinstance(mine, Timing):  # our own code failing is a bug, not a table entry
+        raise RuntimeError(f"{target}: ours {mine}")
+    rows = []
+    for p in peers:
+        t = res[p]
+        rows.append(
+            Row(
+                section,
+                target,
+                mine,
+                p,
+                t if isinstance(t, Timing) else None,
+                t if isinstance(t, str) else "",
+            )
+        )
+    return rows
+
+
+def bench_ssim(
+    peers: dict[str, ModuleType | None], device: torch.device, cases: Sequence[tuple[int, int]], plan: Plan
+) -> list[Row]:
+    """SSIM timing at each (size, batch): ours vs each peer on the same tensors."""
+    rows: list[Row] = []
+    photo = astronaut()
+    sk = skimage_ssim(peers)
+    for size, batch in cases:
+        clean = np.stack([resized(photo, size)] * batch)
+        deg = np.stack([noisy(clean[i], SEED + i) for i in range(batch)])
+        x, y = to_tensor(clean, device), to_tensor(deg, device)
+        a64, b64 = clean.astype(np.float64), deg.astype(np.float64)
+        target = f"SSIM {size}² b{batch}"
+        progress(target)
+
+        def torch_job(fn: Callable[..., Any], x: torch.Tensor = x, y: torch.Tensor = y) -> Job:
+            def run(_: object) -> object:
+                with torch.inference_mode():
+                    return fn(x, y)
+
+            return Job(run)
+
+        jobs: dict[str, Job | None] = {"ours": torch_job(lambda x, y: ours_ssim(x, y, data_range=1.0))}
+        for name, fn in ssim_impls(peers).items():
+            jobs[name] = None if fn is None else torch_job(fn)
+        jobs[SK_LABEL] = None if sk is None else Job(lambda _, a=a64, b=b64: sk(a, b))
+        res = measure_group(jobs, plan, device)
+        rows += rows_from("SSIM", target, res, "ours", [n for n in jobs if n != "ours"])
+    return rows
+
+
+# --------------------------------------------------------------------------- scoring a pair
+
+
+def make_lpips(peers: dict[str, ModuleType | None], model: VGGFeatures) -> torch.nn.Module | None:
+    """``lpips.LPIPS`` (VGG, v0.1 linear weights) with our backbone's weights copied into its slices."""
+    lp_mod = peers["lpips"]
+    if lp_mod is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lp = lp_mod.LPIPS(net="vgg", pretrained=True, pnet_rand=True, verbose=False)
+    sd = {k: v.detach().cpu() for k, v in model.features.state_dict().items()}
+    for i in range(1, 6):
+        sl = getattr(lp.net, f"slice{i}")
+        sl.load_state_dict({k: sd[k] for k in sl.state_dict()})
+    return lp.to(model.device).eval().requires_grad_(False)
+
+
+def bench_scoring(
+    model: VGGFeatures, lp: torch.nn.Module | None, sizes: Sequence[int], plan: Plan
+) -> tuple[list[Row], list[Value], dict[str, Any]]:
+    """``score_pairs`` (no cache / clean features cached) vs ``lpips.LPIPS`` on the same pair."""
+    device = model.device
+    rows: list[Row] = []
+    values: list[Value] = []
+    checks: dict[str, Any] = {}
+    photo = astronaut()
+    for size in sizes:
+        clean_np = resized(photo, size)
+        clean = to_tensor(clean_np, device)
+        deg = to_tensor(noisy(clean_np, SEED), device)
+        target = f"score pair {size}²"
+        progress(target)
+
+        def run_nocache(_: object, clean: torch.Tensor = clean, deg: torch.Tensor = deg) -> object:
+            with torch.inference_mode():
+                return score_pairs(model, clean, deg)
+
+        # Cached: same clean image and FeatureCache, a fresh degraded image per call (made untimed).
+        cache = FeatureCache()
+        seeds = iter(range(SEED + 1, SEED + 1_000_000))
+        score_pairs(model, clean, deg, cache=cache)  # prime the cache with the clean image
+        hits0, misses0 = cache.hits, cache.misses
+
+        def fresh(clean_np: np.ndarray = clean_np, seeds: Iterator[int] = seeds) -> torch.Tensor:
+            return to_tensor(noisy(clean_np, next(seeds)), device)
+
+        def run_cached(d: torch.Tensor, clean: torch.Tensor = clean, cache: FeatureCache = cache) -> object:
+            with torch.inference_mode():
+                return score_pairs(model, clean, d, cache=cache)
+
+        a, b = clean * 2 - 1, deg * 2 - 1  # lpips wants [-1, 1]
+
+        def run_lpips(_: object, a: torch.Tensor = a, b: torch.Tensor = b) -> object:
+            with torch.inference_mode():
+                return lp(a, b) if lp is not None else None
+
+        res = measure_group(
+            {
+                "no cache": Job(run_nocache),
+                "clean cached": Job(run_cached, fresh),
+                LP_LABEL: None if lp is None else Job(run_lpips),
+            },
+            plan,
+            device,
+        )
+        # Proof the cached job did what it says: per call, one hit (clean) and one miss (degraded).
+        t_cached = res["clean cached"]
+        n_cached = t_cached.n + max(plan.warmup, 1) if isinstance(t_cached, Timing) else 0
+        checks[target] = {
+            "cached_calls": n_cached,
+            "clean_hits": cache.hits - hits0,
+            "degraded_misses": cache.misses - misses0,
+        }
+        if cache.hits - hits0 != n_cached or cache.misses - misses0 != n_cached:
+            print(f"WARNING: {target}: the clean image was not always served from the cache", file=sys.stderr)
+        for label in ("no cache", "clean cached"):
+            rows += rows_from("score", f"{target}, {label}", {**res, "ours": res[label]}, "ours", [LP_LABEL])
+
+        ours_lp = score_pairs(model, clean, deg).scores[0].lpips
+        if lp is None:
+            values.append(
+                Value(f"LPIPS {size}²", "ours (score_pairs)", ours_lp, "lpips", None, "lpips not installed")
+            )
+            continue
+        with torch.inference_mode():
+            ref = float(lp(a, b).reshape(-1)[0])
+        values.append(Value(f"LPIPS {size}²", "lpips package", ref, "lpips", 0.0))
+        diff = abs(ours_lp - ref) if ours_lp is not None else None
+        values.append(Value(f"LPIPS {size}²", "ours (score_pairs)", ours_lp, "lpips", diff))
+    return rows, values, checks
+
+
+# --------------------------------------------------------------------------- bare forward
+
+
+def bench_forward(
+    model: VGGFeatures, lp: torch.nn.Module | None, size: int, batch: int, plan: Plan
+) -> list[Row]:
+    """VGG16 → relu5_3 on a batch: our wrapper vs torchvision's plain ``features[:30]`` and lpips' net."""
+    device = model.device
+    x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(SEED)).to(device)
+    xn = model.normalize(x)
+    target = f"VGG16→relu5_3 {size}² b{batch}"
+    progress(target)
+    plain = model.features[:30]  # the same modules (same weights), without our wrapper
+
+    def run_ours(_: object) -> object:
+        with torch.inference_mode():
+            return model(x, ["relu5_3"])
+
+    def run_plain(_: object) -> object:
+        with torch.inference_mode():
+            return plain(xn)
+
+    def run_lp_net(_: object) -> object:
+        with torch.inference_mode():
+            return lp.net(xn) if lp is not None else None
+
+    jobs = {
+        "ours": Job(run_ours),
+        TV_LABEL: Job(run_plain),
+        LPNET_LABEL: None if lp is None else Job(run_lp_net),
+    }
+    res = measure_group(jobs, plan, device)
+    return rows_from("forward", target, res, "ours", [TV_LABEL, LPNET_LABEL])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment(
+    device: torch.device, args: argparse.Namespace, peers: dict[str, ModuleType | None]
+) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "device": str(device),
+        "mode": "quick" if args.quick else "full",
+        "peers": {
+            name: (version(dist) or "?") if peers.get(name) is not None else None
+            for name, dist in PEER_DISTS.items()
+        },
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def fmt_ms(t: Timing | None) -> str:
+    if t is None:
+        return "-"
+    ms = t.median_ms
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 1e3 else f"{ms:.0f}"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+
+
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int], groups: Sequence[str]
+) -> str:
+    """A plain aligned text table; a rule between rows of different ``groups``."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        cw = enumerate(zip(cells, widths, strict=True))
+        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in cw]
+        return " | ".join(parts).rstrip()
+
+    rule = "-+-".join("-" * w for w in widths)
+    out = [line(header), rule]
+    for i, r in enumerate(rows):
+        if i and groups[i] != groups[i - 1]:
+            out.append(rule)
+        out.append(line(r))
+    return "\n".join(out)
+
+
+def print_report(env: dict[str, Any], plan: Plan, rows: list[Row], values: list[Value]) -> None:
+    print("perceptual_viz benchmarks — ratio = ours / peer (< 1: ours is faster)")
+    print(f"date      {env['date']}")
+    threads = f"threads {env['torch_threads']} (interop {env['torch_interop_threads']})"
+    print(f"torch     {env['torch']} · {threads} · python {env['python']}")
+    print(f"cpu       {env['cpu']} ({env['cpu_count']} logical cores)")
+    print(f"device    {env['device']}" + (f" ({env['gpu']})" if "gpu" in env else ""))
+    peers = ", ".join(f"{k} {v}" if v else f"{k} (not installed)" for k, v in env["peers"].items())
+    print(f"peers     {peers}")
+    print(
+        f"method    {plan.warmup} warm-up run(s) each, then {plan.min_repeats}–{plan.max_repeats} timed runs "
+        f"(~{plan.budget_s:g} s per implementation), ours and peers interleaved round-robin; median; "
+        f"time.perf_counter, CUDA synchronised; inference_mode; mode {env['mode']}"
+    )
+    print("weights   untrained seeded VGG16 for ours, copied into lpips' slices (same network both sides)")
+    print()
+    print("Values on the same photo pair (astronaut + N(0, 0.1²) noise, seed 0, clipped to [0, 1]):")
+    vrows = [
+        [
+            v.check,
+            v.implementation,
+            "-" if v.value is None else f"{v.value:.8f}",
+            v.reference,
+            v.note or ("-" if v.abs_diff is None else f"{v.abs_diff:.1e}"),
+        ]
+        for v in values
+    ]
+    print(
+        table(
+            ["check", "implementation", "value", "reference", "|Δ| vs reference"],
+            vrows,
+            {2, 4},
+            [v.check for v in values],
+        )
+    )
+    print()
+    print("Timing (ms, median):")
+    trows = [
+        [r.target, fmt_ms(r.ours), r.peer, r.note or fmt_ms(r.peer_timing), fmt_ratio(r.ratio)] for r in rows
+    ]
+    print(
+        table(
+            ["target", "ours (ms)", "peer", "peer (ms)", "ratio (ours/peer)"],
+            trows,
+            {1, 3, 4},
+            [r.target for r in rows],
+        )
+    )
+    print()
+    print(
+        "score pair = ours: MSE+PSNR+SSIM+perceptual+style+LPIPS (one batched VGG16 pass to relu5_3); "
+        "peer: LPIPS only."
+    )
+    print(
+        "clean cached = same clean image and FeatureCache, a fresh degraded image per call "
+        "(only it is forwarded)."
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda requested but CUDA is not available")
+    return torch.device(name)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--quick", action="store_true", help="smallest sizes, few repeats (smoke test, < 30 s)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = pick_device(args.device)
+    if args.quick:
+        plan = Plan(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.3)
+        ssim_cases, score_sizes = [(256, 1)], [224]
+    else:
+        plan = Plan(warmup=2, min_repeats=5, max_repeats=30, budget_s=2.5)
+        ssim_cases, score_sizes = [(256, 1), (512, 1), (512, 8)], [224, 512]
+    t0 = time.perf_counter()
+    meter = CpuMeter()
+    peers = {name: try_import(name) for name in PEER_DISTS}
+    env = environment(device, args, peers)
+    progress("peers imported")
+    torch.manual_seed(SEED)
+
+    progress("SSIM values")
+    values = ssim_values(peers, device)
+    rows = bench_ssim(peers, device, ssim_cases, plan)
+    model = load_vgg("vgg16", "untrained", device)
+    lp = make_lpips(peers, model)
+    progress("models ready")
+    score_rows, lp_values, checks = bench_scoring(model, lp, score_sizes, plan)
+    rows += score_rows
+    values += lp_values
+    rows += bench_forward(model, lp, 224, 2, plan)
+    env["wall_s"] = round(time.perf_counter() - t0, 1)
+    share = meter.others_share()
+    env["other_processes_cpu_share"] = None if share is None else round(share, 3)
+
+    print_report(env, plan, rows, values)
+    print(f"total wall time {env['wall_s']} s")
+    if share is not None:
+        print(
+            f"background load: other processes used {share:.0%} of the CPU during the run"
+            + (" — absolute times are noisy; ratios are fairer (interleaved)" if share > 0.1 else "")
+        )
+    if args.json is not None:
+        data = {
+            "environment": env,
+            "plan": asdict(plan),
+            "values": [asdict(v) for v in values],
+            "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
+            "cache_checks": checks,
+        }
+        args.json.write_text(json.dumps(data, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Smoke test of benchmarks/run.py: it runs, prints its tables, and our SSIM matches scikit-image.
+
+No timing is asserted: timings depend on the machine and its load, and belong in the benchmark's
+output, not in unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("skimage")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "run.py"
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.split("|")]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    """Output and JSON of one ``run.py --quick`` in a subprocess, offline."""
+    out_json = tmp_path_factory.mktemp("bench") / "results.json"
+    env = {**os.environ, "PERCEPTUAL_VIZ_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json", str(out_json)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout, json.loads(out_json.read_text())
+
+
+@pytest.mark.slow
+def test_quick_run_prints_ssim_row_and_ratio_column(quick_run: tuple[str, dict]) -> None:
+    out, _ = quick_run
+    lines = out.splitlines()
+    header = next((ln for ln in lines if ln.startswith("target") and "ratio" in ln), None)
+    assert header is not None, out
+    assert _cells(header) == ["target", "ours (ms)", "peer", "peer (ms)", "ratio (ours/peer)"]
+    ssim_rows = [_cells(ln) for ln in lines[lines.index(header) + 1 :] if ln.startswith("SSIM")]
+    assert ssim_rows, out
+    assert all(len(r) == 5 for r in ssim_rows)
+    for r in ssim_rows:
+        float(r[1])  # ours (ms) is a number
+    # scikit-image is installed (imported above), so at least its row has a numeric ratio.
+    sk = [r for r in ssim_rows if r[2].startswith("skimage")]
+    assert sk, out
+    assert float(sk[0][4]) > 0
+
+
+@pytest.mark.slow
+def test_quick_run_ssim_value_matches_skimage(quick_run: tuple[str, dict]) -> None:
+    out, data = quick_run
+    values = {}
+    for ln in out.splitlines():
+        c = _cells(ln)
+        if len(c) == 5 and c[0].startswith("SSIM astronaut"):
+            values[c[1]] = float(c[2]) if c[2] != "-" else None
+    assert values.get("ours") is not None, out
+    assert values.get("skimage (float64)") is not None, out
+    assert abs(values["ours"] - values["skimage (float64)"]) < 1e-5
+    # The JSON dump carries the same values.
+    by_impl = {v["implementation"]: v for v in data["values"] if v["check"].startswith("SSIM")}
+    assert abs(by_impl["ours"]["value"] - values["ours"]) < 1e-7
+    assert data["rows"] and all("ratio" in r for r in data["rows"])
+
+
+@pytest.mark.slow
+def test_quick_run_cache_is_used_and_lpips_matches_package(quick_run: tuple[str, dict]) -> None:
+    _, data = quick_run
+    assert data["cache_checks"]
+    for check in data["cache_checks"].values():
+        # every cached call found the clean image in the cache and forwarded only the degraded one
+        assert check["clean_hits"] == check["cached_calls"] == check["degraded_misses"] > 0
+    lp = {v["implementation"]: v["value"] for v in data["values"] if v["check"].startswith("LPIPS")}
+    if lp.get("lpips package") is None:
+        pytest.skip("lpips not installed")
+    assert abs(lp["ours (score_pairs)"] - lp["lpips package"]) < 1e-5
