@@ -1,22 +1,70 @@
-"""Perceptual Loss Lab web app — not built yet.
+"""Perceptual Loss Lab — the web app. ``python app.py --help`` for options.
 
-The Gradio teaching UI is the next piece of work (it sits on the engine in ``perceptual_viz``).
-Until it lands this file says so honestly instead of pretending to be the app; the engine is
-usable today from the command line and from Python.
+Runs unchanged as a Hugging Face Space (``app_file: app.py``): the model is created at module
+level, compute functions are wrapped in ``spaces.GPU`` on ZeroGPU, and the Space's
+``GRADIO_SERVER_NAME`` / ``PORT`` are honoured. Locally it binds to 127.0.0.1 unless told otherwise.
 """
 
+from __future__ import annotations
+
+import argparse
+import os
 import sys
+from pathlib import Path
 
-MESSAGE = """\
-Perceptual Loss Lab: the web app is not built yet.
+ROOT = Path(__file__).resolve().parent
+MAX_FILE_SIZE = "20mb"
 
-The engine works today from the command line:
-  python -m perceptual_viz compare assets/samples/astronaut.png --degrade jpeg=10
-  python -m perceptual_viz features assets/samples/chelsea.png --layer relu3_3 --top 16 --out grid.png
-  python -m perceptual_viz weights
-and from Python:  from perceptual_viz import PerceptualLoss, load_vgg
-"""
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    p = argparse.ArgumentParser(description="Perceptual Loss Lab: see why perceptual loss works.")
+    p.add_argument("--arch", default=env("PERCEPTUAL_VIZ_ARCH", "vgg16"), choices=("vgg16", "vgg19"))
+    p.add_argument(
+        "--weights",
+        default=env("PERCEPTUAL_VIZ_WEIGHTS", "auto"),
+        help="auto | imagenet | untrained | PATH (env PERCEPTUAL_VIZ_WEIGHTS)",
+    )
+    p.add_argument("--device", default=env("PERCEPTUAL_VIZ_DEVICE", "auto"), help="auto | cpu | cuda | mps")
+    p.add_argument(
+        "--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address (env GRADIO_SERVER_NAME)"
+    )
+    port = int(env("GRADIO_SERVER_PORT", env("PORT", "7860")))
+    p.add_argument("--port", type=int, default=port, help="port (env GRADIO_SERVER_PORT)")
+    p.add_argument("--concurrency", type=int, default=int(env("PERCEPTUAL_VIZ_CONCURRENCY", "2")))
+    return p.parse_args(argv)
+
+
+def create(args: argparse.Namespace):
+    """Build the pool (models load here, at module level on Spaces) and the Blocks."""
+    from perceptual_viz.ui.layout import build_demo
+    from perceptual_viz.ui.models import ModelPool
+
+    pool = ModelPool(args.arch, args.weights, args.device)
+    pool.get(args.arch)  # load now: the first request should not wait for weight resolution
+    return build_demo(pool)
+
+
+def launch(demo, args: argparse.Namespace, **kwargs):
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    return demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[str(ROOT / "assets")],
+        show_error=True,
+        footer_links=["api"],
+        **kwargs,
+    )
+
+
+args = parse_args([] if "pytest" in sys.modules else None)
+try:
+    demo = create(args)
+except Exception as exc:  # a bad --weights file etc.: one clear line, no traceback
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
-    print(MESSAGE, file=sys.stderr)
-    sys.exit(1)
+    launch(demo, args)

@@ -94,11 +94,13 @@ def score_pairs(
     settings: ScoreSettings | None = None,
     cache: FeatureCache | None = None,
     clean_key: str | None = None,
+    store_degraded: bool = True,
 ) -> PairBatch:
     """Score each of ``degraded`` (K, 3, H, W) against ``clean`` (1, 3, H, W); one VGG pass.
 
     Both must already be on ``model.device``, in [0, 1], at the same size. ``cache`` (optional)
-    reuses the clean image's activations across calls.
+    reuses the clean image's activations across calls; ``store_degraded=False`` keeps one-off
+    degraded images (a sweep) out of it.
     """
     s = settings or ScoreSettings()
     if clean.ndim != 4 or clean.shape[0] != 1:
@@ -118,7 +120,7 @@ def score_pairs(
     batch = torch.cat([clean, degraded])
     if cache is not None:
         keys = [clean_key or image_key(clean[0])] + [image_key(d) for d in degraded]
-        feats = cache.features(model, batch, keys, names)
+        feats = cache.features(model, batch, keys, names, store=[True] + [store_degraded] * k)
     else:
         with torch.inference_mode():
             feats = model(batch, names)

@@ -110,6 +110,31 @@ def image_key(x: torch.Tensor | np.ndarray) -> str:
     return h.hexdigest()
 
 
+# --------------------------------------------------------------------------- every layer, cheaply
+
+
+def source_conv(model: VGGFeatures, name: str) -> str:
+    """The conv layer a layer is computed from: itself, the conv before a ReLU, or the last conv
+    of the stage a pool closes."""
+    info = model.info(name)
+    if info.kind != "pool":
+        return f"conv{name[4:]}" if info.kind == "relu" else name
+    return model.layers[info.index - 2].name  # pool_k follows relu_k_last, which follows conv_k_last
+
+
+def derive(model: VGGFeatures, name: str, conv: torch.Tensor) -> torch.Tensor:
+    """Activation ``name`` from the output of :func:`source_conv` — exact, no network pass.
+
+    ReLU is ``clamp_min(0)`` and pool is a 2 × 2 max-pool of that, so caching only the 13 (or 16)
+    conv outputs lets a viewer switch between all 31 (37) layers without running VGG again.
+    """
+    kind = model.info(name).kind
+    if kind == "conv":
+        return conv
+    relu = conv.clamp_min(0)
+    return relu if kind == "relu" else F.max_pool2d(relu, kernel_size=2, stride=2)
+
+
 # --------------------------------------------------------------------------- cache
 
 
@@ -171,16 +196,33 @@ class FeatureCache:
         images: torch.Tensor,
         keys: Sequence[str],
         names: Sequence[str],
+        store: bool | Sequence[bool] = True,
     ) -> dict[str, torch.Tensor]:
         """Activations ``names`` of ``images`` (N, 3, H, W, all the same size), using the cache.
 
-        ``keys[i]`` identifies image i (content + size). Images whose layers are all cached cost
-        nothing; the others go through **one** batched forward pass together.
+        ``keys[i]`` identifies image i (content + size). Only conv outputs are stored; ReLU and
+        pool layers are derived from them exactly (:func:`derive`). Images whose convs are all
+        cached cost nothing; the others go through **one** batched forward pass together.
+        ``store`` (per image, or for all) says whether fresh activations are kept: a sweep keeps
+        the clean image and lets its many one-off degraded images pass through.
         """
         if len(keys) != images.shape[0]:
             raise ValueError("one key per image is required")
+        keep = [store] * len(keys) if isinstance(store, bool) else list(store)
+        wanted = list(dict.fromkeys(names))
+        src = {n: source_conv(model, n) for n in wanted}
+        convs = self._convs(model, images, keys, list(dict.fromkeys(src.values())), keep)
+        return {n: derive(model, n, convs[src[n]]) for n in wanted}
+
+    def _convs(
+        self,
+        model: VGGFeatures,
+        images: torch.Tensor,
+        keys: Sequence[str],
+        names: list[str],
+        keep: list[bool],
+    ) -> dict[str, torch.Tensor]:
         mid = model_id(model)
-        names = list(dict.fromkeys(names))
         found: list[dict[str, torch.Tensor]] = []
         todo: list[int] = []
         with self._lock:
@@ -198,14 +240,30 @@ class FeatureCache:
             with self._lock:
                 for j, i in enumerate(todo):
                     for n in names:
-                        # a slice would keep the whole batch alive and escape the byte budget
                         t = fresh[n][j : j + 1]
-                        t = t.clone() if len(todo) > 1 else t
                         found[i][n] = t
-                        self._put((mid, keys[i], n), t)
+                        if keep[i]:
+                            # a slice would keep the whole batch alive and escape the byte budget
+                            self._put((mid, keys[i], n), t.clone() if len(todo) > 1 else t)
         return {n: torch.cat([f[n] for f in found]) for n in names}
 
 
 def model_id(model: VGGFeatures) -> str:
     """Names arch + weights for cache keys (two models with the same weights share entries)."""
     return f"{model.arch}|{model.fingerprint}|{model.device}"
+
+
+def all_convs(model: VGGFeatures) -> list[str]:
+    return [i.name for i in model.layers if i.kind == "conv"]
+
+
+def layer_activations(
+    model: VGGFeatures, cache: FeatureCache, x: torch.Tensor, key: str, names: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Activations ``names`` of one image (1, 3, H, W) for a viewer.
+
+    The first call caches every conv output of the image (one forward pass); any later request
+    for any layer of the same image is derived from the cache without a forward pass.
+    """
+    cache.features(model, x, [key], all_convs(model))
+    return cache.features(model, x, [key], names)

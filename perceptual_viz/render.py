@@ -185,7 +185,9 @@ def channel_grid(
     tile: int = 96,
     pad: int = 2,
     columns: int | None = None,
-    labels: bool = True,
+    labels: bool | Sequence[int] = True,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Image.Image:
     """Tile the chosen channels of a (C, h, w) feature map into one RGB picture.
 
@@ -194,7 +196,9 @@ def channel_grid(
     layer (``scope="layer"``: one min..max over all shown channels). With n tiles and
     ``cols = columns or ceil(sqrt(n))``, ``rows = ceil(n / cols)`` the image is exactly
     ``cols*tw + (cols+1)*pad`` × ``rows*th + (rows+1)*pad`` px on a white background.
-    With ``labels`` each tile shows its channel index in the top-left corner.
+    With ``labels`` each tile shows its channel index in the top-left corner (or, when
+    ``labels`` is a sequence, those numbers — for a map that holds only the chosen channels).
+    With ``scope="layer"``, ``vmin``/``vmax`` pin the shared scale (e.g. one scale for two grids).
     """
     lut = _lut(cmap)
     a = _as_chw(fmap)
@@ -211,14 +215,13 @@ def channel_grid(
     if tile < 1 or pad < 0 or (columns is not None and columns < 1):
         raise ValueError("tile must be >= 1, pad >= 0 and columns >= 1")
 
-    longer = max(h, w)
-    th, tw = max(1, round(tile * h / longer)), max(1, round(tile * w / longer))
+    n = len(idx)
+    th, tw, cols, rows = grid_geometry(n, h, w, tile=tile, columns=columns)
     sel = a[idx]  # (n, h, w) copy
     sel = sel[:, _nearest_index(th, h)][:, :, _nearest_index(tw, w)]  # (n, th, tw)
 
-    n = len(idx)
     if scope == "layer":
-        lo, hi = _range(sel, None, None)
+        lo, hi = _range(sel, vmin, vmax)
         tiles = lut[_indices(sel, lo, hi)]
     else:
         finite = np.isfinite(sel)
@@ -235,8 +238,6 @@ def channel_grid(
         np.nan_to_num(scaled, copy=False, nan=0.0)
         tiles = lut[scaled.astype(np.uint8)]  # (n, th, tw, 3)
 
-    cols = columns if columns is not None else max(1, math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / cols)
     canvas = np.empty((rows * th + (rows + 1) * pad, cols * tw + (cols + 1) * pad, 3), np.uint8)
     canvas[...] = _BACKGROUND
     origins = []
@@ -246,10 +247,11 @@ def channel_grid(
         canvas[y : y + th, x : x + tw] = tiles[j]
         origins.append((x, y))
     img = Image.fromarray(canvas)
-    if labels and th >= 12 and tw >= 8:
+    if labels is not False and th >= 12 and tw >= 8:
+        names = idx if labels is True else [int(v) for v in labels]
         draw = ImageDraw.Draw(img)
         font = _font()
-        for (x, y), ch in zip(origins, idx, strict=True):
+        for (x, y), ch in zip(origins, names, strict=True):
             text = str(ch)
             left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
             bw, bh = min(right - left + 2, tw), min(bottom - top + 1, th)
@@ -324,6 +326,29 @@ def colorbar(
     if label:
         draw.text((gap, (height - lab_h) // 2), label, fill=(0, 0, 0), font=font)
     return img
+
+
+def grid_geometry(
+    n: int, h: int, w: int, *, tile: int = 96, columns: int | None = None
+) -> tuple[int, int, int, int]:
+    """(tile height, tile width, columns, rows) of a :func:`channel_grid` of ``n`` (h × w) maps."""
+    longer = max(h, w)
+    th, tw = max(1, round(tile * h / longer)), max(1, round(tile * w / longer))
+    cols = columns if columns is not None else max(1, math.ceil(math.sqrt(n)))
+    return th, tw, cols, math.ceil(n / cols)
+
+
+def grid_cell_at(
+    x: float, y: float, n: int, h: int, w: int, *, tile: int = 96, pad: int = 2, columns: int | None = None
+) -> int | None:
+    """Which tile (0..n-1) of a :func:`channel_grid` holds pixel (x, y); ``None`` on padding."""
+    th, tw, cols, _ = grid_geometry(n, h, w, tile=tile, columns=columns)
+    q, rx = divmod(int(x) - pad, tw + pad)
+    r, ry = divmod(int(y) - pad, th + pad)
+    if x < pad or y < pad or rx >= tw or ry >= th or q >= cols:
+        return None
+    j = r * cols + q
+    return j if j < n else None
 
 
 def upsample(values: Any, size: tuple[int, int], nearest: bool = False) -> np.ndarray:

@@ -29,10 +29,3 @@ def test_readme_python_example_runs(capsys):
     out = capsys.readouterr().out
     assert "UNTRAINED" in out
 
-
-def test_app_py_says_plainly_it_is_not_the_app_yet():
-    import subprocess
-    import sys
-
-    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and "not built yet" in proc.stderr and "perceptual_viz compare" in proc.stderr

@@ -1,0 +1,483 @@
+"""The Gradio 6 Blocks: four tabs wired to the endpoints in :mod:`perceptual_viz.ui.views`.
+
+Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
+``/overview``, ``/feature_grid``, ``/channel``, ``/gram``, ``/gram_pair``, ``/compare``,
+``/sweep``, ``/status``. Everything else (sample clicks, grid clicks, slider ranges) is a private
+UI event. User mistakes surface as ``gr.Error`` with one clear sentence and no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from ..backbone import WeightsError
+from ..degrade import DEGRADATIONS
+from ..gram import GRAM_NORMS
+from ..images import ImageError, load_image
+from ..layers import ARCHS, block_outputs, layers
+from ..render import COLORMAPS
+from . import text, views
+from .models import ModelPool, gpu
+
+log = logging.getLogger("perceptual_viz.app")
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "assets" / "samples"
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
+PATTERNS = ("grating_h_16.png", "grating_d_16.png", "checkerboard.png", "text.png", "patches.png")
+
+
+def samples() -> list[str]:
+    return [str(ASSETS / n) for n in (*PHOTOS, *PATTERNS) if (ASSETS / n).is_file()]
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user mistakes into ``gr.Error`` (no traceback); log and hide anything else."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ImageError, WeightsError, ValueError, KeyError) as exc:
+            msg = str(exc).strip("'\"") or type(exc).__name__
+            raise gr.Error(msg, print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            log.exception("internal error in %s", fn.__name__)
+            raise gr.Error(
+                "Internal error: the request failed; please try again.", print_exception=False
+            ) from None
+
+    return wrapper
+
+
+def _layer_choices(arch: str) -> list[str]:
+    return [i.name for i in layers(arch)]
+
+
+# The shared models and cache, set once by ``build_demo`` (hysts-style module-level model, so
+# ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user lives here.
+_POOL: ModelPool | None = None
+
+
+def _pool() -> ModelPool:
+    if _POOL is None:
+        raise RuntimeError("build_demo() has not been called")
+    return _POOL
+
+
+def _analysis(image: Image.Image | None, arch: str, size: str, what: str = "an image"):
+    model = _pool().get(arch)
+    loaded = load_image(views.require(image, what))
+    return model, views.analyse(model, loaded, size)
+
+
+def status_line(arch: str) -> str:
+    m = _pool().get(arch)
+    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
+
+
+@gpu(duration=30)
+def overview(image: Image.Image | None, arch: str, size: str, cmap: str):
+    model, a = _analysis(image, arch, size)
+    notes = " · ".join(a.notes)
+    return views.overview(model, _pool().cache, a, cmap), notes
+
+
+@gpu(duration=20)
+def feature_grid(
+    image: Image.Image | None,
+    arch: str,
+    size: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    cmap: str,
+):
+    model, a = _analysis(image, arch, size)
+    g = views.layer_grid(model, _pool().cache, a, layer, int(k), sort, scope, cmap)
+    state = {"channels": g.channels, "hw": list(g.fmap_hw), "layer": layer}
+    return g.picture, g.colorbar, g.caption, g.channels[0], state
+
+
+@gpu(duration=20)
+def channel(
+    image: Image.Image | None, arch: str, size: str, layer: str, channel: float, cmap: str, alpha: float
+):
+    model, a = _analysis(image, arch, size)
+    v = views.channel_detail(model, _pool().cache, a, layer, int(channel), cmap, float(alpha))
+    return v.picture, v.colorbar, v.stats
+
+
+@gpu(duration=30)
+def gram(
+    image_a: Image.Image | None,
+    image_b: Image.Image | None,
+    arch: str,
+    size: str,
+    layer: str,
+    norm: str,
+    top: float,
+    cmap: str,
+):
+    model, a = _analysis(image_a, arch, size, "image A")
+    b = None
+    if image_b is not None:
+        _, b = _analysis(image_b, arch, size)
+        b, _note = views.match_size(a, b)
+    g = views.gram_view(model, _pool().cache, a, b, layer, norm, int(top), cmap)
+    pics = g.pictures + [(None, "")] * (3 - len(g.pictures))
+    dist = g.distances if g.distances is not None else pd.DataFrame({"layer": [], "style distance": []})
+    state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
+    formula = f"**Normalisation '{norm}':** `{g.formula}`"
+    return pics[0][0], pics[1][0], pics[2][0], g.colorbar, formula, dist, state
+
+
+@gpu(duration=20)
+def gram_pair(image: Image.Image | None, arch: str, size: str, layer: str, i: float, j: float, cmap: str):
+    model, a = _analysis(image, arch, size, "image A")
+    pics, txt = views.gram_pair(model, _pool().cache, a, layer, int(i), int(j), cmap)
+    return pics, txt
+
+
+@gpu(duration=40)
+def compare(
+    clean: Image.Image | None,
+    degraded: Image.Image | None,
+    source: str,
+    degradation: str,
+    strength: float,
+    seed: float,
+    arch: str,
+    size: str,
+    layer: str,
+):
+    model, c = _analysis(clean, arch, size, "a clean image")
+    d = None
+    if source == "upload":
+        _, d = _analysis(degraded, arch, size, "the degraded image (or pick a degradation)")
+    r = views.compare(model, _pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
+    pair = (views.to_pil(c.array), r.degraded)
+    return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores
+
+
+@gpu(duration=90)
+def sweep(
+    clean: Image.Image | None,
+    names: list[str],
+    k: float,
+    seed: float,
+    arch: str,
+    size: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
+):
+    model, c = _analysis(clean, arch, size, "a clean image")
+    r = views.sweep(model, _pool().cache, c, list(names), int(k), int(seed), progress=progress)
+    plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
+    return (*plots, r.table, r.thumbnails, r.info)
+
+
+# --------------------------------------------------------------------------- private UI events
+
+
+def _channel_from_click(state: dict | None, evt: gr.SelectData):
+    if not state:
+        raise gr.Error("show a layer first", print_exception=False)
+    x, y = evt.index
+    ch = views.channel_at_click(state["channels"], tuple(state["hw"]), x, y)
+    return gr.update() if ch is None else ch
+
+
+def _pair_from_click(state: dict | None, evt: gr.SelectData):
+    if not state:
+        raise gr.Error("compute the Gram matrix first", print_exception=False)
+    x, y = evt.index
+    chans, s = state["channels"], state["scale"]
+    r, c = int(y) // s, int(x) // s
+    if not (0 <= r < len(chans) and 0 <= c < len(chans)):
+        return gr.update(), gr.update()
+    return chans[r], chans[c]
+
+
+def _strength_slider(name: str):
+    d = DEGRADATIONS[name]
+    step = 1 if d.integer else (d.maximum - d.minimum) / 200
+    return gr.update(
+        minimum=d.minimum, maximum=d.maximum, value=d.default, step=step, label=f"{d.label}: {d.param}"
+    )
+
+
+def _layer_dropdowns(arch: str):
+    names = _layer_choices(arch)
+    outs = list(block_outputs(arch))
+    return (
+        gr.update(choices=names, value=outs[2]),
+        gr.update(choices=outs, value=outs[1]),
+        gr.update(choices=names, value=outs[1]),
+    )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _image(label: str, **kw: Any) -> gr.Image:
+    return gr.Image(
+        label=label,
+        type="pil",
+        image_mode=None,
+        format="png",
+        sources=["upload", "webcam", "clipboard"],
+        height=300,
+        **kw,
+    )
+
+
+def _shown(label: str, **kw: Any) -> gr.Image:
+    return gr.Image(label=label, format="png", interactive=False, buttons=["download", "fullscreen"], **kw)
+
+
+def build_demo(pool: ModelPool) -> gr.Blocks:
+    """The whole app. ``pool`` holds the models and cache shared by every user."""
+    global _POOL
+    _POOL = pool
+    arch0 = pool.arch
+    outs0 = list(block_outputs(arch0))
+    photos = samples()
+    deg_names = list(DEGRADATIONS)
+    d0 = DEGRADATIONS["jpeg"]
+
+    with gr.Blocks(title="Perceptual Loss Lab") as demo:
+        gr.Markdown(text.INTRO)
+        status = gr.Markdown(status_line(arch0), elem_id="status")
+        with gr.Row():
+            arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
+            size = gr.Dropdown(
+                list(views.SIZES), value="224", label="Analysis size (shorter side, px)", scale=1
+            )
+            cmap = gr.Dropdown(list(COLORMAPS[:4]), value="viridis", label="Colour map", scale=1)
+
+        with gr.Tabs():
+            # ----------------------------------------------------------------- feature maps
+            with gr.Tab("Feature maps", id="features"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        f_img = _image("Image", elem_id="f_img")
+                        gr.Examples(photos, inputs=[f_img], label="Samples: photos and test patterns")
+                        f_notes = gr.Markdown()
+                    with gr.Column(scale=3):
+                        gr.Markdown("### Shallow → deep: the strongest channels of each block")
+                        f_over = gr.Gallery(
+                            label="Block outputs", columns=5, height=260, format="png", elem_id="overview"
+                        )
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        f_layer = gr.Dropdown(
+                            _layer_choices(arch0), value=outs0[2], label="Layer", elem_id="f_layer"
+                        )
+                        f_k = gr.Slider(1, 64, value=16, step=1, label="Channels shown (top k)")
+                        f_sort = gr.Radio(["mean", "max", "index"], value="mean", label="Order channels by")
+                        f_scope = gr.Radio(
+                            ["channel", "layer"],
+                            value="channel",
+                            label="Colour scaling: per channel or shared across the layer",
+                        )
+                        gr.Markdown(text.FEATURES)
+                    with gr.Column(scale=2):
+                        f_caption = gr.Markdown(elem_id="grid_caption")
+                        f_grid = _shown("Channel grid (click a tile)", elem_id="grid")
+                        f_bar = _shown("Colour bar", height=70, show_label=False)
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            f_channel = gr.Number(value=0, precision=0, label="Channel", minimum=0)
+                            f_alpha = gr.Slider(0, 1, value=0.6, step=0.05, label="Overlay opacity")
+                        f_detail = _shown("Channel over the image", elem_id="detail")
+                        f_dbar = _shown("Colour bar", height=70, show_label=False)
+                        f_stats = gr.JSON(label="Statistics")
+                f_state = gr.State()
+
+            # ----------------------------------------------------------------- Gram matrices
+            with gr.Tab("Gram matrices", id="gram"):
+                with gr.Row():
+                    g_a = _image("Image A", elem_id="g_a")
+                    g_b = _image("Image B (optional: compare styles)", elem_id="g_b")
+                gr.Examples([[p, None] for p in photos[:6]], inputs=[g_a, g_b], label="Samples")
+                with gr.Row():
+                    g_layer = gr.Dropdown(outs0, value=outs0[1], label="Layer")
+                    g_norm = gr.Radio(
+                        list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)"
+                    )
+                    g_top = gr.Slider(4, 128, value=32, step=4, label="Top-N channels by energy (G_ii)")
+                    g_btn = gr.Button("Compute Gram matrices", variant="primary")
+                g_formula = gr.Markdown()
+                with gr.Row():
+                    g_ga = _shown("G_A (click a cell)", elem_id="gram_a")
+                    g_gb = _shown("G_B")
+                    g_gd = _shown("|G_A − G_B|")
+                g_bar = _shown("Colour bar", height=70, show_label=False)
+                g_dist = gr.BarPlot(
+                    x="layer", y="style distance", label="Style distance per layer", height=240
+                )
+                with gr.Row():
+                    g_i = gr.Number(value=0, precision=0, label="channel i", minimum=0)
+                    g_j = gr.Number(value=1, precision=0, label="channel j", minimum=0)
+                    g_pbtn = gr.Button("Show pair")
+                g_ptext = gr.Markdown()
+                g_pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
+                gr.Markdown(text.GRAM)
+                g_state = gr.State()
+
+            # ----------------------------------------------------------------- compare
+            with gr.Tab("Compare", id="compare"):
+                with gr.Row():
+                    with gr.Column():
+                        c_clean = _image("Clean image", elem_id="c_clean")
+                        gr.Examples(photos[:6], inputs=[c_clean], label="Samples")
+                    with gr.Column():
+                        c_source = gr.Radio(
+                            [("apply a degradation", "degrade"), ("upload a degraded image", "upload")],
+                            value="degrade",
+                            label="Degraded image",
+                        )
+                        c_deg = gr.Dropdown(deg_names, value="jpeg", label="Degradation")
+                        c_strength = gr.Slider(
+                            d0.minimum, d0.maximum, value=d0.default, step=1, label=f"{d0.label}: {d0.param}"
+                        )
+                        c_seed = gr.Number(value=0, precision=0, label="Seed")
+                        c_up = _image("Degraded image (your model's output)", elem_id="c_up")
+                        c_layer = gr.Dropdown(
+                            _layer_choices(arch0), value=outs0[1], label="Layer for side-by-side channels"
+                        )
+                        c_btn = gr.Button("Compare", variant="primary", elem_id="compare_btn")
+                c_info = gr.Markdown(elem_id="compare_info")
+                with gr.Row():
+                    c_slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil")
+                    with gr.Column():
+                        c_table = gr.Dataframe(label="Scores", interactive=False, elem_id="scores", wrap=True)
+                        c_bars = gr.BarPlot(
+                            x="layer",
+                            y="perceptual distance",
+                            label="Per-layer perceptual distance",
+                            height=220,
+                        )
+                c_maps = gr.Gallery(label="Where they differ", columns=6, height=230, format="png")
+                c_side = gr.Gallery(
+                    label="Same channels, clean vs degraded, one scale", columns=3, height=260, format="png"
+                )
+                c_json = gr.JSON(label="All scores (JSON)")
+                gr.Markdown(text.COMPARE)
+
+            # ----------------------------------------------------------------- sweep
+            with gr.Tab("Sweep", id="sweep"):
+                with gr.Row():
+                    with gr.Column():
+                        s_clean = _image("Clean image", elem_id="s_clean")
+                        gr.Examples(photos[:6], inputs=[s_clean], label="Samples")
+                    with gr.Column():
+                        s_names = gr.CheckboxGroup(
+                            deg_names, value=["noise", "blur", "jpeg", "brightness"], label="Degradations"
+                        )
+                        s_k = gr.Slider(2, 8, value=5, step=1, label="Severity levels (K)")
+                        s_seed = gr.Number(value=0, precision=0, label="Seed")
+                        s_btn = gr.Button("Run sweep", variant="primary")
+                        gr.Markdown(text.SWEEP)
+                s_info = gr.Markdown()
+                with gr.Row():
+                    s_plots = [
+                        gr.LinePlot(
+                            x="level",
+                            y="relative value",
+                            color="degradation",
+                            title=m,
+                            y_lim=[0, 1.05],
+                            height=220,
+                        )
+                        for m in views.SWEEP_METRICS
+                    ]
+                s_table = gr.Dataframe(label="Raw values", interactive=False)
+                s_thumbs = gr.Gallery(label="The degraded images", columns=8, height=220, format="png")
+
+        # ------------------------------------------------------------------- events
+        gr_private = {"api_visibility": "private", "queue": False}
+        arch.change(status_line, [arch], [status], api_name="status")
+        arch.change(_layer_dropdowns, [arch], [f_layer, g_layer, c_layer], **gr_private)
+        c_deg.change(_strength_slider, [c_deg], [c_strength], **gr_private)
+
+        grid_in = [f_img, arch, size, f_layer, f_k, f_sort, f_scope, cmap]
+        grid_out = [f_grid, f_bar, f_caption, f_channel, f_state]
+        chan_in = [f_img, arch, size, f_layer, f_channel, cmap, f_alpha]
+        chan_out = [f_detail, f_dbar, f_stats]
+        show_channel = dict(
+            fn=user_errors(channel),
+            inputs=chan_in,
+            outputs=chan_out,
+            api_visibility="private",
+            api_name="ui_channel",
+        )
+        show_grid = dict(
+            fn=user_errors(feature_grid),
+            inputs=grid_in,
+            outputs=grid_out,
+            api_visibility="private",
+            api_name="ui_grid",
+        )
+
+        over_ev = gr.on(
+            [f_img.change, arch.change, size.change],
+            user_errors(overview),
+            [f_img, arch, size, cmap],
+            [f_over, f_notes],
+            api_name="overview",
+            trigger_mode="always_last",
+        )
+        over_ev.success(**show_grid).success(**show_channel)
+        gr.on(
+            [f_layer.change, f_k.release, f_sort.change, f_scope.change, cmap.change],
+            user_errors(feature_grid),
+            grid_in,
+            grid_out,
+            api_name="feature_grid",
+            trigger_mode="always_last",
+        ).success(**show_channel)
+        f_grid.select(_channel_from_click, [f_state], [f_channel], **gr_private).success(**show_channel)
+        gr.on(
+            [f_channel.submit, f_alpha.release],
+            user_errors(channel),
+            chan_in,
+            chan_out,
+            api_name="channel",
+            trigger_mode="always_last",
+        )
+
+        gram_in = [g_a, g_b, arch, size, g_layer, g_norm, g_top, cmap]
+        gram_out = [g_ga, g_gb, g_gd, g_bar, g_formula, g_dist, g_state]
+        gr.on([g_btn.click, g_a.change, g_b.change], user_errors(gram), gram_in, gram_out, api_name="gram")
+        pair_in = [g_a, arch, size, g_layer, g_i, g_j, cmap]
+        g_ga.select(_pair_from_click, [g_state], [g_i, g_j], **gr_private).success(
+            user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_visibility="private", api_name="ui_pair"
+        )
+        g_pbtn.click(user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair")
+
+        cmp_in = [c_clean, c_up, c_source, c_deg, c_strength, c_seed, arch, size, c_layer]
+        cmp_out = [c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json]
+        gr.on(
+            [c_btn.click, c_strength.release, c_clean.change],
+            user_errors(compare),
+            cmp_in,
+            cmp_out,
+            api_name="compare",
+            trigger_mode="always_last",
+        )
+
+        sw_in = [s_clean, s_names, s_k, s_seed, arch, size]
+        s_btn.click(user_errors(sweep), sw_in, [*s_plots, s_table, s_thumbs, s_info], api_name="sweep")
+    return demo

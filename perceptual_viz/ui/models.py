@@ -1,0 +1,80 @@
+"""The app's shared, read-only resources: one frozen VGG per architecture and one feature cache.
+
+Both are safe to share between users: models are never modified after loading, and the cache
+is keyed by image content, so one user's entries are only ever served for the same pixels.
+Nothing per-user lives here. ``gpu`` wraps compute functions in ``spaces.GPU`` on Hugging Face
+ZeroGPU Spaces and is a no-op everywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg
+from ..features import FeatureCache
+from ..layers import ARCHS
+
+try:  # Hugging Face ZeroGPU: present on Spaces, absent locally.
+    import spaces  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the environment
+    spaces = None
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gpu(duration: int) -> Callable[[F], F]:
+    """``@spaces.GPU(duration=…)`` on ZeroGPU, identity elsewhere."""
+    if spaces is None:
+        return lambda fn: fn
+    return spaces.GPU(duration=duration)  # pragma: no cover
+
+
+class ModelPool:
+    """Lazily loaded models per architecture, plus the shared byte-bounded feature cache.
+
+    ``weights`` (a path, "auto", "imagenet" or "untrained") applies to ``arch``; the other
+    architecture resolves "auto". If an explicit file does not fit the other architecture, that
+    one falls back to untrained weights and its status says why.
+    """
+
+    def __init__(
+        self,
+        arch: str = "vgg16",
+        weights: str | os.PathLike[str] = "auto",
+        device: str = "auto",
+        cache_mb: float | None = None,
+    ) -> None:
+        self.arch = arch
+        self.weights = weights
+        self.device = device
+        self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20))
+        self._models: dict[str, VGGFeatures] = {}
+        self._lock = threading.Lock()
+
+    def get(self, arch: str | None = None) -> VGGFeatures:
+        arch = arch or self.arch
+        if arch not in ARCHS:
+            raise ValueError(f"unknown architecture {arch!r}")
+        with self._lock:
+            if arch not in self._models:
+                self._models[arch] = self._load(arch)
+            return self._models[arch]
+
+    def _load(self, arch: str) -> VGGFeatures:
+        spec = self.weights if arch == self.arch else "auto"
+        try:
+            return load_vgg(arch, spec, self.device)
+        except WeightsError as exc:
+            if arch == self.arch:
+                raise
+            model = load_vgg(arch, "untrained", self.device)
+            model.status = WeightsStatus(
+                "untrained",
+                False,
+                None,
+                f"UNTRAINED {arch} weights: the weights given do not fit {arch} ({exc})",
+            )
+            return model
