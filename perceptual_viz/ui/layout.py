@@ -242,6 +242,13 @@ def _image(label: str, **kw: Any) -> gr.Image:
     )
 
 
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def _md(value: str = "", **kw: Any) -> gr.Markdown:
+    return gr.Markdown(value, latex_delimiters=LATEX, **kw)
+
+
 def _shown(label: str, **kw: Any) -> gr.Image:
     return gr.Image(label=label, format="png", interactive=False, buttons=["download", "fullscreen"], **kw)
 
@@ -257,7 +264,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
     d0 = DEGRADATIONS["jpeg"]
 
     with gr.Blocks(title="Perceptual Loss Lab") as demo:
-        gr.Markdown(text.INTRO)
+        _md(text.INTRO)
         status = gr.Markdown(status_line(arch0), elem_id="status")
         with gr.Row():
             arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
@@ -291,7 +298,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                             value="channel",
                             label="Colour scaling: per channel or shared across the layer",
                         )
-                        gr.Markdown(text.FEATURES)
+                        _md(text.FEATURES)
                     with gr.Column(scale=2):
                         f_caption = gr.Markdown(elem_id="grid_caption")
                         f_grid = _shown("Channel grid (click a tile)", elem_id="grid")
@@ -333,7 +340,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     g_pbtn = gr.Button("Show pair")
                 g_ptext = gr.Markdown()
                 g_pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
-                gr.Markdown(text.GRAM)
+                _md(text.GRAM)
                 g_state = gr.State()
 
             # ----------------------------------------------------------------- compare
@@ -374,7 +381,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     label="Same channels, clean vs degraded, one scale", columns=3, height=260, format="png"
                 )
                 c_json = gr.JSON(label="All scores (JSON)")
-                gr.Markdown(text.COMPARE)
+                _md(text.COMPARE)
 
             # ----------------------------------------------------------------- sweep
             with gr.Tab("Sweep", id="sweep"):
@@ -389,7 +396,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                         s_k = gr.Slider(2, 8, value=5, step=1, label="Severity levels (K)")
                         s_seed = gr.Number(value=0, precision=0, label="Seed")
                         s_btn = gr.Button("Run sweep", variant="primary")
-                        gr.Markdown(text.SWEEP)
+                        _md(text.SWEEP)
                 s_info = gr.Markdown()
                 with gr.Row():
                     s_plots = [

@@ -97,7 +97,9 @@ def overview(
         f = acts[n][0]
         chans = rank_channels(f.mean(dim=(1, 2)).view(-1, 1, 1), "mean", OVERVIEW_CHANNELS)
         pic = channel_grid(f[chans], labels=chans, cmap=cmap, tile=GRID_TILE, columns=2)
-        out.append((pic, f"block {block}: " + _layer_caption(model, n, tuple(f.shape))))
+        info = model.info(n)
+        c, h, w = f.shape
+        out.append((pic, f"{block}: {n} · {c}×{h}×{w} · RF {info.receptive_field} px"))
     return out
 
 
