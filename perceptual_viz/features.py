@@ -104,6 +104,8 @@ def prepare(x: torch.Tensor, resize: Resize, device: torch.device | None = None)
 def image_key(x: torch.Tensor | np.ndarray) -> str:
     """A content hash of one image (shape, dtype and bytes), used as a cache key."""
     arr = x.detach().to("cpu").numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if arr.ndim == 4 and arr.shape[0] == 1:  # (1, C, H, W) and (C, H, W) are the same image
+        arr = arr[0]
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{arr.shape}|{arr.dtype}|".encode())
     h.update(np.ascontiguousarray(arr).tobytes())

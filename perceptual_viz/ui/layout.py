@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,21 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     label="Same channels, clean vs degraded, one scale", columns=3, height=260, format="png"
                 )
                 c_json = gr.JSON(label="All scores (JSON)")
+                on_spaces = bool(os.environ.get("SPACE_ID"))
+
+                def compare_example(clean: Image.Image | None, degradation: str, strength: float):
+                    return compare(clean, None, "degrade", degradation, strength, 0, arch0, "224", outs0[1])
+
+                gr.Examples(
+                    [[photos[1], "jpeg", 10], [photos[0], "blur", 3.0], [photos[2], "brightness", 0.2]],
+                    inputs=[c_clean, c_deg, c_strength],
+                    outputs=[c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json],
+                    fn=user_errors(compare_example),
+                    cache_examples=on_spaces,  # lazily cached on Spaces; plain input-fillers locally
+                    cache_mode="lazy" if on_spaces else None,
+                    label="Try: the same photo, three kinds of damage",
+                    api_visibility="private",
+                )
                 _md(text.COMPARE)
 
             # ----------------------------------------------------------------- sweep

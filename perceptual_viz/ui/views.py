@@ -386,8 +386,9 @@ def side_by_side(
     cmap: str = "viridis",
 ) -> list[tuple[Image.Image, str]]:
     """The same top-k channels (ranked on the clean image) of both, on one shared scale, and Δ."""
-    fc = _acts(model, cache, clean, [layer])[layer][0]
-    fd = _acts(model, cache, degraded, [layer])[layer][0]
+    both = torch.cat([clean.tensor, degraded.tensor])
+    f = cache.features(model, both, [clean.key, degraded.key], [layer])[layer]
+    fc, fd = f[0], f[1]
     chans = rank_channels(fc.mean(dim=(1, 2)).view(-1, 1, 1), "mean", int(k))
     a, b = fc[chans], fd[chans]
     lo, hi = float(torch.minimum(a.min(), b.min())), float(torch.maximum(a.max(), b.max()))
