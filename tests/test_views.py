@@ -105,6 +105,7 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
     assert len(g.pictures) == 3 and (g.distances["style distance"] > 0).all()
     assert len(g.channels) == 16 and g.pictures[0][0].size == (16 * (384 // 16),) * 2
     pics, txt = views.gram_pair(vgg16, cache, chelsea, "relu2_2", 3, 5)
+    assert [t for _, t in pics] == ["F_3", "F_5", "F_3 ⊙ F_5"]
     f = vgg16(chelsea.tensor, ["relu2_2"])["relu2_2"][0]
     assert txt.startswith("G[3, 5] = Σ F_3 · F_5 = ")
     assert float(txt.split("= ")[2].split()[0]) == pytest.approx(float((f[3] * f[5]).sum()), rel=1e-3)
