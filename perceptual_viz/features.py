@@ -247,6 +247,10 @@ class FeatureCache:
                         if keep[i]:
                             # a slice would keep the whole batch alive and escape the byte budget
                             self._put((mid, keys[i], n), t.clone() if len(todo) > 1 else t)
+        if len(found) == 1:
+            return found[0]
+        if len(todo) == len(keys):
+            return fresh
         return {n: torch.cat([f[n] for f in found]) for n in names}
 
 

@@ -171,7 +171,7 @@ def _font() -> ImageFont.ImageFont:
     return ImageFont.load_default()  # type: ignore[return-value]
 
 
-def _nearest_index(n_out: int, n_in: int) -> np.ndarray:
+def nearest_index(n_out: int, n_in: int) -> np.ndarray:
     """Source indices for nearest-neighbour resampling (pixel-centre convention, as PIL)."""
     return np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.intp), n_in - 1)
 
@@ -218,7 +218,7 @@ def channel_grid(
     n = len(idx)
     th, tw, cols, rows = grid_geometry(n, h, w, tile=tile, columns=columns)
     sel = a[idx]  # (n, h, w) copy
-    sel = sel[:, _nearest_index(th, h)][:, :, _nearest_index(tw, w)]  # (n, th, tw)
+    sel = sel[:, nearest_index(th, h)][:, :, nearest_index(tw, w)]  # (n, th, tw)
 
     if scope == "layer":
         lo, hi = _range(sel, vmin, vmax)
