@@ -357,8 +357,14 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                             label="Degraded image",
                         )
                         c_deg = gr.Dropdown(deg_names, value="jpeg", label="Degradation")
+                        # Bounds wide enough for every degradation, so API callers are not held to
+                        # the first one's range; the page narrows them to the chosen degradation
+                        # (and degrade() checks each range with a clear message).
                         c_strength = gr.Slider(
-                            d0.minimum, d0.maximum, value=d0.default, step=1, label=f"{d0.label}: {d0.param}"
+                            min(d.minimum for d in DEGRADATIONS.values()),
+                            max(d.maximum for d in DEGRADATIONS.values()),
+                            value=d0.default,
+                            label=f"{d0.label}: {d0.param}",
                         )
                         c_seed = gr.Number(value=0, precision=0, label="Seed")
                         c_up = _image("Degraded image (your model's output)", elem_id="c_up")
@@ -433,7 +439,9 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
         gr_private = {"api_visibility": "private", "queue": False}
         arch.change(status_line, [arch], [status], api_name="status")
         arch.change(_layer_dropdowns, [arch], [f_layer, g_layer, c_layer], **gr_private)
-        c_deg.change(_strength_slider, [c_deg], [c_strength], **gr_private)
+        # .input (a user's choice), not .change: an example sets degradation and strength together.
+        c_deg.input(_strength_slider, [c_deg], [c_strength], **gr_private)
+        demo.load(_strength_slider, [c_deg], [c_strength], **gr_private)
 
         grid_in = [f_img, arch, size, f_layer, f_k, f_sort, f_scope, cmap]
         grid_out = [f_grid, f_bar, f_caption, f_channel, f_state]
