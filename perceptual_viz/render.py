@@ -276,7 +276,8 @@ def colorbar(
 ) -> Image.Image:
     """A colour bar with end ticks and min/max text (and optional label) on white.
 
-    Horizontal: a ``length`` × ``thickness`` strip, low values on the left, text underneath.
+    Horizontal: a ``length`` × ``thickness`` strip, low values on the left, min/max underneath and
+    the label on a line of its own below them.
     Vertical: a ``thickness`` × ``length`` strip, high values on top, text to the right.
     """
     lut = _lut(cmap)
@@ -298,8 +299,8 @@ def colorbar(
     tick = 3
     if horizontal:
         strip = np.broadcast_to(ramp[None, :, :], (thickness, length, 3))
-        width = max(length, lo_w + hi_w + lab_w + 12)
-        height = thickness + tick + text_h + 2
+        width = max(length, lo_w + hi_w + 8, lab_w)
+        height = thickness + tick + text_h + 2 + (text_h + 2 if label else 0)
         img = Image.new("RGB", (width, height), _BACKGROUND)
         img.paste(Image.fromarray(np.ascontiguousarray(strip)), (0, 0))
         draw = ImageDraw.Draw(img)
@@ -310,7 +311,7 @@ def colorbar(
         draw.text((0, ty), lo_s, fill=(0, 0, 0), font=font)
         draw.text((max(length - hi_w, lo_w + 4), ty), hi_s, fill=(0, 0, 0), font=font)
         if label:
-            draw.text(((length - lab_w) // 2, ty), label, fill=(0, 0, 0), font=font)
+            draw.text((max(0, (length - lab_w) // 2), ty + text_h + 2), label, fill=(0, 0, 0), font=font)
         return img
     strip = np.broadcast_to(ramp[::-1, None, :], (length, thickness, 3))
     gap = thickness + tick + 2

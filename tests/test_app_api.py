@@ -284,7 +284,7 @@ def test_gram_single_image_sets_only_g_a(client):
     assert gb is None and gd is None
     assert Path(bar).is_file()
     assert "'chw'" in formula and FORMULAS["chw"] in formula
-    assert dist["data"] == []
+    assert dist is None  # no bar chart with one image (an empty table would break its axis)
 
 
 def test_gram_same_image_twice_has_zero_style_distance(client):

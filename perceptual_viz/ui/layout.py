@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 from PIL import Image
 
 from ..backbone import WeightsError
@@ -138,7 +137,7 @@ def gram(
         b, _note = views.match_size(a, b)
     g = views.gram_view(model, _pool().cache, a, b, layer, norm, int(top), cmap)
     pics = g.pictures + [(None, "")] * (3 - len(g.pictures))
-    dist = g.distances if g.distances is not None else pd.DataFrame({"layer": [], "style distance": []})
+    dist = g.distances  # None with one image: an empty float-typed table would break the axis
     state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
     formula = f"**Normalisation '{norm}':** `{g.formula}`"
     return pics[0][0], pics[1][0], pics[2][0], g.colorbar, formula, dist, state
@@ -280,12 +279,17 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=1):
                         f_img = _image("Image", elem_id="f_img")
-                        gr.Examples(photos, inputs=[f_img], label="Samples: photos and test patterns")
+                        gr.Examples(
+                            photos,
+                            inputs=[f_img],
+                            label="Samples: photos and test patterns",
+                            examples_per_page=12,
+                        )
                         f_notes = gr.Markdown()
                     with gr.Column(scale=3):
                         gr.Markdown("### Shallow → deep: the strongest channels of each block")
                         f_over = gr.Gallery(
-                            label="Block outputs", columns=5, height=260, format="png", elem_id="overview"
+                            label="Block outputs", columns=5, height=200, format="png", elem_id="overview"
                         )
                 with gr.Row():
                     with gr.Column(scale=1):
@@ -376,7 +380,13 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 with gr.Row():
                     c_slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil")
                     with gr.Column():
-                        c_table = gr.Dataframe(label="Scores", interactive=False, elem_id="scores", wrap=True)
+                        c_table = gr.Dataframe(
+                            label="Scores",
+                            interactive=False,
+                            elem_id="scores",
+                            wrap=True,
+                            column_widths=["18%", "18%", "64%"],
+                        )
                         c_bars = gr.BarPlot(
                             x="layer",
                             y="perceptual distance",
@@ -429,6 +439,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                             title=m,
                             y_lim=[0, 1.05],
                             height=220,
+                            min_width=300,
                         )
                         for m in views.SWEEP_METRICS
                     ]
@@ -491,7 +502,14 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
 
         gram_in = [g_a, g_b, arch, size, g_layer, g_norm, g_top, cmap]
         gram_out = [g_ga, g_gb, g_gd, g_bar, g_formula, g_dist, g_state]
-        gr.on([g_btn.click, g_a.change, g_b.change], user_errors(gram), gram_in, gram_out, api_name="gram")
+        gr.on(
+            [g_btn.click, g_a.change, g_b.change],
+            user_errors(gram),
+            gram_in,
+            gram_out,
+            api_name="gram",
+            trigger_mode="always_last",  # a second upload during a run must not be dropped
+        )
         pair_in = [g_a, arch, size, g_layer, g_i, g_j, cmap]
         g_ga.select(_pair_from_click, [g_state], [g_i, g_j], **gr_private).success(
             user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_visibility="private", api_name="ui_pair"

@@ -369,6 +369,8 @@ def compare(
     res = score_pairs(model, clean.tensor, degraded.tensor, settings=s, cache=cache, clean_key=clean.key)
     sc = res.scores[0]
     reason = lpips_unavailable_reason(model.arch)
+    if reason is None and not model.status.trained:
+        reason = "LPIPS's learned weights on an UNTRAINED backbone: computed, but not calibrated"
     table = _score_table(sc, reason)
     names = list(sc.perceptual)
     layers = pd.DataFrame({"layer": names, "perceptual distance": [sc.perceptual[n] for n in names]})
