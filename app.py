@@ -10,10 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent
-MAX_FILE_SIZE = "20mb"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,20 +41,6 @@ def create(args: argparse.Namespace):
     return build_demo(pool)
 
 
-def launch(demo, args: argparse.Namespace, **kwargs):
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    return demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        max_file_size=MAX_FILE_SIZE,
-        allowed_paths=[str(ROOT / "assets")],
-        show_error=True,
-        footer_links=["api"],
-        **kwargs,
-    )
-
-
 args = parse_args([] if "pytest" in sys.modules else None)
 try:
     demo = create(args)
@@ -67,4 +49,6 @@ except Exception as exc:  # a bad --weights file etc.: one clear line, no traceb
     sys.exit(2)
 
 if __name__ == "__main__":
-    launch(demo, args)
+    from perceptual_viz.ui.serve import launch
+
+    launch(demo, args.host, args.port, args.concurrency)

@@ -46,3 +46,29 @@ def photos() -> dict[str, np.ndarray]:
 def to_tensor(a: np.ndarray) -> torch.Tensor:
     """HxWx3 numpy → (1, 3, H, W) float32 tensor."""
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
+
+
+@pytest.fixture(scope="module")
+def launched_app():
+    """(pool, url): the app served exactly as ``app.py`` serves it, on a free local port.
+
+    Module-scoped: each test module that needs a server gets one, closed after the module.
+    """
+    import socket
+
+    from perceptual_viz.ui.layout import build_demo
+    from perceptual_viz.ui.models import ModelPool
+    from perceptual_viz.ui.serve import launch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from tests
+        pool = ModelPool("vgg16", "untrained", "cpu")
+        demo = build_demo(pool)
+        launch(demo, "127.0.0.1", port, 2, prevent_thread_lock=True, quiet=True)
+        try:
+            yield pool, f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,6 @@ from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.render import grid_geometry  # noqa: E402
-from perceptual_viz.ui.layout import build_demo  # noqa: E402
-from perceptual_viz.ui.models import ModelPool  # noqa: E402
 from perceptual_viz.ui.views import SWEEP_METRICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,34 +44,11 @@ SCORE_KEYS = {"mse", "psnr", "ssim", "perceptual", "style", "lpips", "device", "
 # --------------------------------------------------------------------------- fixtures
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app():
-    """(pool, client): the whole app on a free local port, torn down after the module."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        pool = ModelPool("vgg16", "untrained", "cpu")
-        demo = build_demo(pool)
-        demo.queue(default_concurrency_limit=2)
-        port = _free_port()
-        demo.launch(
-            server_name="127.0.0.1",
-            server_port=port,
-            prevent_thread_lock=True,
-            quiet=True,
-            max_file_size="20mb",
-            allowed_paths=[str(ROOT / "assets")],
-        )
-        try:
-            client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
-            yield pool, client
-        finally:
-            demo.close()
+def app(launched_app):
+    """(pool, client) against the app served as app.py serves it."""
+    pool, url = launched_app
+    return pool, gradio_client.Client(url, verbose=False)
 
 
 @pytest.fixture(scope="module")

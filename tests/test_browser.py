@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -54,37 +53,13 @@ def _sync_playwright():
     return sync_playwright
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def app_url():
-    """The app, launched in-process on a free port, closed after the module."""
+def app_url(launched_app):
+    """The app, served as app.py serves it (after checking a browser is there to drive)."""
     if not CHROMIUM.is_file():
         _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
     _sync_playwright()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from the test
-        from perceptual_viz.ui.layout import build_demo
-        from perceptual_viz.ui.models import ModelPool
-
-        demo = build_demo(ModelPool("vgg16", "untrained", "cpu"))
-        demo.queue(default_concurrency_limit=2)
-        port = _free_port()
-        demo.launch(
-            server_name="127.0.0.1",
-            server_port=port,
-            prevent_thread_lock=True,
-            quiet=True,
-            allowed_paths=[str(ROOT / "assets")],
-        )
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+    return launched_app[1]
 
 
 @pytest.fixture
