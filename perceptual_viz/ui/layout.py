@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
 from ..backbone import WeightsError
 from ..degrade import DEGRADATIONS
@@ -64,6 +63,8 @@ def _layer_choices(arch: str) -> list[str]:
     return [i.name for i in layers(arch)]
 
 
+Upload = str | None  # the path of a file Gradio received (see ImageInput), or nothing
+
 # The shared models and cache, set once by ``build_demo`` (hysts-style module-level model, so
 # ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user lives here.
 _POOL: ModelPool | None = None
@@ -75,7 +76,7 @@ def _pool() -> ModelPool:
     return _POOL
 
 
-def _analysis(image: Image.Image | None, arch: str, size: str, what: str = "an image"):
+def _analysis(image: Upload, arch: str, size: str, what: str = "an image"):
     model = _pool().get(arch)
     loaded = load_image(views.require(image, what))
     return model, views.analyse(model, loaded, size)
@@ -87,7 +88,7 @@ def status_line(arch: str) -> str:
 
 
 @gpu(duration=30)
-def overview(image: Image.Image | None, arch: str, size: str, cmap: str):
+def overview(image: Upload, arch: str, size: str, cmap: str):
     model, a = _analysis(image, arch, size)
     notes = " · ".join(a.notes)
     return views.overview(model, _pool().cache, a, cmap), notes
@@ -95,7 +96,7 @@ def overview(image: Image.Image | None, arch: str, size: str, cmap: str):
 
 @gpu(duration=20)
 def feature_grid(
-    image: Image.Image | None,
+    image: Upload,
     arch: str,
     size: str,
     layer: str,
@@ -111,9 +112,7 @@ def feature_grid(
 
 
 @gpu(duration=20)
-def channel(
-    image: Image.Image | None, arch: str, size: str, layer: str, channel: float, cmap: str, alpha: float
-):
+def channel(image: Upload, arch: str, size: str, layer: str, channel: float, cmap: str, alpha: float):
     model, a = _analysis(image, arch, size)
     v = views.channel_detail(model, _pool().cache, a, layer, int(channel), cmap, float(alpha))
     return v.picture, v.colorbar, v.stats
@@ -121,8 +120,8 @@ def channel(
 
 @gpu(duration=30)
 def gram(
-    image_a: Image.Image | None,
-    image_b: Image.Image | None,
+    image_a: Upload,
+    image_b: Upload,
     arch: str,
     size: str,
     layer: str,
@@ -144,7 +143,7 @@ def gram(
 
 
 @gpu(duration=20)
-def gram_pair(image: Image.Image | None, arch: str, size: str, layer: str, i: float, j: float, cmap: str):
+def gram_pair(image: Upload, arch: str, size: str, layer: str, i: float, j: float, cmap: str):
     model, a = _analysis(image, arch, size, "image A")
     pics, txt = views.gram_pair(model, _pool().cache, a, layer, int(i), int(j), cmap)
     return pics, txt
@@ -152,8 +151,8 @@ def gram_pair(image: Image.Image | None, arch: str, size: str, layer: str, i: fl
 
 @gpu(duration=40)
 def compare(
-    clean: Image.Image | None,
-    degraded: Image.Image | None,
+    clean: Upload,
+    degraded: Upload,
     source: str,
     degradation: str,
     strength: float,
@@ -173,7 +172,7 @@ def compare(
 
 @gpu(duration=90)
 def sweep(
-    clean: Image.Image | None,
+    clean: Upload,
     names: list[str],
     k: float,
     seed: float,
@@ -230,16 +229,36 @@ def _layer_dropdowns(arch: str):
 # --------------------------------------------------------------------------- layout
 
 
+def _upload_path(component: gr.Image, payload: Any) -> str | None:
+    """Preprocessing for image inputs: the uploaded file's path, undecoded.
+
+    Gradio's own preprocessing opens every upload with PIL before our code runs, so a hostile
+    file (a decompression bomb, random bytes, a truncated PNG) would fail there with a generic
+    message. This way :func:`perceptual_viz.images.load_image` is the only decoder, with its
+    guards and specific messages. The path is safe to open: Gradio has already checked that it
+    lies in its own upload folder, so a client cannot point it at another file on the server.
+    (Set on the instance, not by subclassing, which would make Gradio look for a custom
+    component's frontend.)
+    """
+    if payload is None:
+        return None
+    if getattr(payload, "path", None) is None:  # a data: URL — let Gradio decode it
+        return gr.Image.preprocess(component, payload)
+    return str(payload.path)
+
+
 def _image(label: str, **kw: Any) -> gr.Image:
-    return gr.Image(
+    img = gr.Image(
         label=label,
-        type="pil",
+        type="filepath",
         image_mode=None,
         format="png",
         sources=["upload", "webcam", "clipboard"],
         height=300,
         **kw,
     )
+    img.preprocess = functools.partial(_upload_path, img)  # type: ignore[method-assign]
+    return img
 
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -400,7 +419,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 c_json = gr.JSON(label="All scores (JSON)")
                 on_spaces = bool(os.environ.get("SPACE_ID"))
 
-                def compare_example(clean: Image.Image | None, degradation: str, strength: float):
+                def compare_example(clean: Upload, degradation: str, strength: float):
                     return compare(clean, None, "degrade", degradation, strength, 0, arch0, "224", outs0[1])
 
                 gr.Examples(
