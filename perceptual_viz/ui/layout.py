@@ -8,14 +8,17 @@ UI event. User mistakes surface as ``gr.Error`` with one clear sentence and no t
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import torch
 
 from ..backbone import WeightsError
 from ..degrade import DEGRADATIONS
@@ -27,6 +30,8 @@ from . import text, views
 from .models import ModelPool, gpu
 
 log = logging.getLogger("perceptual_viz.app")
+# Longest a sweep may run before it stops with a message (other requests are bounded by size).
+TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets" / "samples"
@@ -50,6 +55,20 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise gr.Error(msg, print_exception=False) from None
         except gr.Error:
             raise
+        except TimeoutError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except torch.OutOfMemoryError:
+            # The GPU path's only recovery: free what we hold and run this request on the CPU.
+            if ON_CPU.get():
+                raise gr.Error("Out of memory even on the CPU: try a smaller analysis size.") from None
+            log.warning("GPU out of memory in %s; retrying on the CPU", fn.__name__)
+            _pool().release_gpu_memory()
+            gr.Warning("The GPU ran out of memory: this result was computed on the CPU (slower).")
+            token = ON_CPU.set(True)
+            try:
+                return wrapper(*args, **kwargs)
+            finally:
+                ON_CPU.reset(token)
         except Exception:
             log.exception("internal error in %s", fn.__name__)
             raise gr.Error(
@@ -76,8 +95,12 @@ def _pool() -> ModelPool:
     return _POOL
 
 
+# Set while a request is retried on the CPU after a CUDA out-of-memory error.
+ON_CPU: contextvars.ContextVar[bool] = contextvars.ContextVar("perceptual_viz_on_cpu", default=False)
+
+
 def _analysis(image: Upload, arch: str, size: str, what: str = "an image"):
-    model = _pool().get(arch)
+    model = _pool().get(arch, cpu=ON_CPU.get())
     loaded = load_image(views.require(image, what))
     return model, views.analyse(model, loaded, size)
 
@@ -180,8 +203,11 @@ def sweep(
     size: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ):
+    deadline = time.monotonic() + TIME_LIMIT_S
     model, c = _analysis(clean, arch, size, "a clean image")
-    r = views.sweep(model, _pool().cache, c, list(names), int(k), int(seed), progress=progress)
+    r = views.sweep(
+        model, _pool().cache, c, list(names), int(k), int(seed), progress=progress, deadline=deadline
+    )
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
     return (*plots, r.table, r.thumbnails, r.info)
 

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
+
 from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg
 from ..features import FeatureCache
 from ..layers import ARCHS
@@ -51,26 +53,34 @@ class ModelPool:
         self.weights = weights
         self.device = device
         self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20))
-        self._models: dict[str, VGGFeatures] = {}
+        self._models: dict[tuple[str, str], VGGFeatures] = {}
         self._lock = threading.Lock()
 
-    def get(self, arch: str | None = None) -> VGGFeatures:
+    def get(self, arch: str | None = None, cpu: bool = False) -> VGGFeatures:
+        """The model for ``arch``; with ``cpu`` a CPU copy (the fallback after a GPU OOM)."""
         arch = arch or self.arch
         if arch not in ARCHS:
             raise ValueError(f"unknown architecture {arch!r}")
+        key = (arch, "cpu" if cpu else self.device)
         with self._lock:
-            if arch not in self._models:
-                self._models[arch] = self._load(arch)
-            return self._models[arch]
+            if key not in self._models:
+                self._models[key] = self._load(arch, key[1])
+            return self._models[key]
 
-    def _load(self, arch: str) -> VGGFeatures:
+    def release_gpu_memory(self) -> None:
+        """After a CUDA out-of-memory error: drop cached activations and CUDA's cached blocks."""
+        self.cache.clear()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _load(self, arch: str, device: str) -> VGGFeatures:
         spec = self.weights if arch == self.arch else "auto"
         try:
-            return load_vgg(arch, spec, self.device)
+            return load_vgg(arch, spec, device)
         except WeightsError as exc:
             if arch == self.arch:
                 raise
-            model = load_vgg(arch, "untrained", self.device)
+            model = load_vgg(arch, "untrained", device)
             model.status = WeightsStatus(
                 "untrained",
                 False,

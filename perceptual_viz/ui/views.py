@@ -447,7 +447,8 @@ def side_by_side(
 
 SWEEP_METRICS = ("MSE", "1 − SSIM", "perceptual", "style", "LPIPS")
 # Pixels per VGG batch in a sweep: 72 images at 224² (all of 9 degradations × 8 levels) go
-# through in one pass; at 512² the batch is split so activations stay near 2 GB.
+# through in one pass; at 512² the batch is split so activations stay near 2 GB (and a time
+# limit can stop a sweep between batches).
 SWEEP_PIXELS = 72 * 224 * 224
 
 
@@ -467,6 +468,7 @@ def sweep(
     k: int = 5,
     seed: int = 0,
     progress=None,
+    deadline: float | None = None,
 ) -> SweepResult:
     """Every chosen degradation at ``k`` severity levels, scored in one batched VGG pass."""
     if not names:
@@ -488,6 +490,11 @@ def sweep(
     per = max(1, SWEEP_PIXELS // (clean.size[0] * clean.size[1]))
     scores = []
     for i in range(0, len(batch), per):
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the sweep hit the time limit after {i} of {len(batch)} images; "
+                "try fewer degradations, fewer levels or a smaller analysis size"
+            )
         part = torch.cat(batch[i : i + per])
         res = score_pairs(model, clean.tensor, part, cache=cache, clean_key=clean.key, store_degraded=False)
         scores += res.scores

@@ -1,0 +1,70 @@
+"""The GPU out-of-memory fallback (simulated: there is no GPU here) and the sweep time limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import torch
+
+from perceptual_viz.ui import layout, views
+from perceptual_viz.ui.models import ModelPool
+
+SAMPLE = str(Path(__file__).resolve().parents[1] / "assets" / "samples" / "chelsea.png")
+
+
+@pytest.fixture
+def pool(monkeypatch):
+    p = ModelPool("vgg16", "untrained", "cpu")
+    monkeypatch.setattr(layout, "_POOL", p)
+    return p
+
+
+def test_cuda_oom_is_retried_on_the_cpu_with_a_warning(pool, monkeypatch):
+    real = views.layer_grid
+    seen = []
+
+    def flaky(model, *args, **kwargs):
+        seen.append((layout.ON_CPU.get(), str(model.device)))
+        if len(seen) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return real(model, *args, **kwargs)
+
+    warnings = []
+    monkeypatch.setattr(views, "layer_grid", flaky)
+    monkeypatch.setattr(layout.gr, "Warning", lambda msg, *a, **k: warnings.append(msg))
+    released = []
+    monkeypatch.setattr(pool.cache, "clear", lambda: released.append("cache"))
+    fn = layout.user_errors(layout.feature_grid)
+    picture, _bar, caption, _first, _state = fn(
+        SAMPLE, "vgg16", "224", "relu2_2", 4, "mean", "channel", "viridis"
+    )
+    assert seen == [(False, "cpu"), (True, "cpu")], "second attempt runs with the CPU fallback set"
+    assert caption.startswith("relu2_2") and picture.size[0] > 0
+    assert warnings and "ran out of memory" in warnings[0]
+    assert not layout.ON_CPU.get(), "the fallback flag does not leak into later requests"
+    assert released == ["cache"], "cached activations are dropped before the retry"
+
+
+def test_oom_on_the_cpu_too_is_a_clear_error(pool, monkeypatch):
+    def always(*a, **k):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(views, "layer_grid", always)
+    monkeypatch.setattr(layout.gr, "Warning", lambda *a, **k: None)
+    fn = layout.user_errors(layout.feature_grid)
+    with pytest.raises(gr.Error, match="smaller analysis size"):
+        fn(SAMPLE, "vgg16", "224", "relu2_2", 4, "mean", "channel", "viridis")
+
+
+def test_cpu_fallback_model_is_separate_and_on_cpu(pool):
+    main, fallback = pool.get("vgg16"), pool.get("vgg16", cpu=True)
+    assert fallback.device.type == "cpu" and fallback.fingerprint == main.fingerprint
+
+
+def test_sweep_stops_at_its_time_limit_with_a_message(pool, monkeypatch):
+    monkeypatch.setattr(layout, "TIME_LIMIT_S", -1.0)  # already past the deadline
+    fn = layout.user_errors(layout.sweep)
+    with pytest.raises(gr.Error, match="time limit"):
+        fn(SAMPLE, ["noise"], 3, 0, "vgg16", "224", progress=None)
