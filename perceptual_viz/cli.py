@@ -102,12 +102,20 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.{digits}f}"
 
 
+def _load(path: str, which: str | None):
+    """``load_image``; when a command reads two images, the message says which one is bad."""
+    try:
+        return load_image(path)
+    except ImageError as exc:
+        raise ImageError(f"{which}: {exc}") if which else exc from None
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     if (args.degraded is None) == (args.degrade is None):
         raise CLIError("give either a DEGRADED image or --degrade NAME=STRENGTH (exactly one)")
     resize = Resize.parse(args.size)
     device = pick_device(args.device)
-    clean_img = load_image(args.clean)
+    clean_img = _load(args.clean, "clean image" if args.degraded else None)
     clean = prepare(clean_img.tensor(), resize, device)
     notes = [f"clean: {n}" for n in clean_img.notes]
     if args.degrade is not None:
@@ -115,7 +123,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         deg = degrade(clean, name, strength, seed=args.seed)
         what = f"{name}={strength:g} (seed {args.seed})"
     else:
-        deg_img = load_image(args.degraded)
+        deg_img = _load(args.degraded, "degraded image")
         notes += [f"degraded: {n}" for n in deg_img.notes]
         deg = prepare(deg_img.tensor(), resize, device)
         if deg.shape[-2:] != clean.shape[-2:]:

@@ -137,3 +137,12 @@ def test_module_entry_point_bad_image_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert str(tmp_path) not in proc.stderr
+
+
+def test_with_two_images_the_error_says_which_one(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    code, _, err = run_cli(capsys, "compare", str(SAMPLE), str(bad))
+    assert code == 2 and err.strip().startswith("error: degraded image: the file is not an image")
+    code, _, err = run_cli(capsys, "compare", str(bad), str(SAMPLE))
+    assert code == 2 and err.strip().startswith("error: clean image: ")

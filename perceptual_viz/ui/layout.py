@@ -99,9 +99,13 @@ def _pool() -> ModelPool:
 ON_CPU: contextvars.ContextVar[bool] = contextvars.ContextVar("perceptual_viz_on_cpu", default=False)
 
 
-def _analysis(image: Upload, arch: str, size: str, what: str = "an image"):
+def _analysis(image: Upload, arch: str, size: str, what: str = "an image", which: str | None = None):
+    """Model and prepared image; ``which`` names the image in errors when a request has two."""
     model = _pool().get(arch, cpu=ON_CPU.get())
-    loaded = load_image(views.require(image, what))
+    try:
+        loaded = load_image(views.require(image, what))
+    except ImageError as exc:
+        raise ImageError(f"{which}: {exc}") if which else exc from None
     return model, views.analyse(model, loaded, size)
 
 
@@ -152,10 +156,10 @@ def gram(
     top: float,
     cmap: str,
 ):
-    model, a = _analysis(image_a, arch, size, "image A")
+    model, a = _analysis(image_a, arch, size, "image A", "image A")
     b = None
     if image_b is not None:
-        _, b = _analysis(image_b, arch, size)
+        _, b = _analysis(image_b, arch, size, "image B", "image B")
         b, _note = views.match_size(a, b)
     g = views.gram_view(model, _pool().cache, a, b, layer, norm, int(top), cmap)
     pics = g.pictures + [(None, "")] * (3 - len(g.pictures))
@@ -184,10 +188,10 @@ def compare(
     size: str,
     layer: str,
 ):
-    model, c = _analysis(clean, arch, size, "a clean image")
+    model, c = _analysis(clean, arch, size, "a clean image", "clean image")
     d = None
     if source == "upload":
-        _, d = _analysis(degraded, arch, size, "the degraded image (or pick a degradation)")
+        _, d = _analysis(degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image")
     r = views.compare(model, _pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
     pair = (views.to_pil(c.array), r.degraded)
     return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores
