@@ -3,10 +3,12 @@
     python benchmarks/run.py                 # full run (~2–3 min on a 2-core CPU)
     python benchmarks/run.py --quick         # smoke run: smallest sizes, few repeats (< 30 s)
     python benchmarks/run.py --device cuda --json results.json
+    python benchmarks/run.py --no-load       # skip the last section (the app under concurrent users)
 
 Sections: (1) SSIM vs pytorch_msssim, piq, kornia and scikit-image, with a value check on a real
 photo pair; (2) scoring one pair with ``score_pairs`` (with and without the feature cache) vs the
-``lpips`` package scoring LPIPS alone, on the same VGG16 weights; (3) a bare VGG16 forward.
+``lpips`` package scoring LPIPS alone, on the same VGG16 weights; (3) a bare VGG16 forward;
+(4) the app under concurrent users (benchmarks/load.py: 20 clients × 5 requests, 5 × 3 in --quick).
 Each number is the median of several timed runs after warm-up. See benchmarks/README.md.
 """
 
@@ -20,6 +22,7 @@ import argparse
 import datetime
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import platform
 import statistics
@@ -669,6 +672,27 @@ def print_report(env: dict[str, Any], plan: Plan, rows: list[Row], values: list[
     )
 
 
+# --------------------------------------------------------------------------- load
+
+
+def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
+    """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
+    spec = importlib.util.spec_from_file_location(
+        "perceptual_viz_bench_load", Path(__file__).with_name("load.py")
+    )
+    if spec is None or spec.loader is None:
+        raise RuntimeError("benchmarks/load.py not found")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(mod)
+    clients, per_client = (5, 3) if quick else (20, 5)
+    progress(f"load: {clients} clients × {per_client} requests")
+    summary = mod.run(clients, per_client, device.type)
+    print()
+    print(mod.report(summary))
+    return summary
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -685,6 +709,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--quick", action="store_true", help="smallest sizes, few repeats (smoke test, < 30 s)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    p.add_argument(
+        "--load",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="end with the app under concurrent users (benchmarks/load.py); --no-load skips it",
+    )
     return p.parse_args(argv)
 
 
@@ -725,6 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"background load: other processes used {share:.0%} of the CPU during the run"
             + (" — absolute times are noisy; ratios are fairer (interleaved)" if share > 0.1 else "")
         )
+    load = load_section(args.quick, device) if args.load else None
     if args.json is not None:
         data = {
             "environment": env,
@@ -732,9 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "values": [asdict(v) for v in values],
             "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
             "cache_checks": checks,
+            "load": load,
         }
         args.json.write_text(json.dumps(data, indent=2))
-    return 0
+    return 1 if load is not None and load["errors"] else 0  # an error under load is a bug
 
 
 if __name__ == "__main__":

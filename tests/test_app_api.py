@@ -494,3 +494,28 @@ def test_compare_new_strength_runs_vgg_once(client, pool):
     second = _compare(client, COFFEE, deg="jpeg", strength=70)[-1]
     assert second["mse"] < first["mse"]
     assert model.forward_count == n + 1, f"{model.forward_count - n} forward passes for one new image"
+
+
+def test_vgg19_layers_are_accepted_through_the_api(client):
+    out = client.predict(
+        handle_file(str(CHELSEA)),
+        "vgg19",
+        "224",
+        "conv5_4",
+        4,
+        "mean",
+        "channel",
+        "viridis",
+        api_name="/feature_grid",
+    )
+    assert out[2].startswith("conv5_4 · 512×14×21")
+
+
+def test_all_compute_events_share_one_concurrency_group(app):
+    from perceptual_viz.ui import layout
+
+    demo = layout.build_demo(app[0])  # same pool: the launched app is unaffected
+    named = {fn.api_name: fn.concurrency_id for fn in demo.fns.values()}
+    for api in ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare", "sweep", "status"):
+        assert named[api] == "vgg", api  # one group: the queue's limit bounds the whole app
+    assert named["ui_grid"] == named["ui_channel"] == named["ui_pair"] == "vgg"

@@ -30,6 +30,9 @@ from . import text, views
 from .models import ModelPool, gpu
 
 log = logging.getLogger("perceptual_viz.app")
+# Every event that runs VGG shares one concurrency group, so the queue's limit (serve.launch)
+# bounds the whole app, not each endpoint separately.
+COMPUTE = {"concurrency_id": "vgg"}
 # Longest a sweep may run before it stops with a message (other requests are bounded by size).
 TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
 
@@ -343,7 +346,11 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=1):
                         f_layer = gr.Dropdown(
-                            _layer_choices(arch0), value=outs0[2], label="Layer", elem_id="f_layer"
+                            _layer_choices(arch0),
+                            value=outs0[2],
+                            label="Layer",
+                            elem_id="f_layer",
+                            allow_custom_value=True,  # API callers may name any layer of either arch
                         )
                         f_k = gr.Slider(1, 64, value=16, step=1, label="Channels shown (top k)")
                         f_sort = gr.Radio(["mean", "max", "index"], value="mean", label="Order channels by")
@@ -373,7 +380,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     g_b = _image("Image B (optional: compare styles)", elem_id="g_b")
                 gr.Examples([[p, None] for p in photos[:6]], inputs=[g_a, g_b], label="Samples")
                 with gr.Row():
-                    g_layer = gr.Dropdown(outs0, value=outs0[1], label="Layer")
+                    g_layer = gr.Dropdown(outs0, value=outs0[1], label="Layer", allow_custom_value=True)
                     g_norm = gr.Radio(
                         list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)"
                     )
@@ -422,7 +429,10 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                         c_seed = gr.Number(value=0, precision=0, label="Seed")
                         c_up = _image("Degraded image (your model's output)", elem_id="c_up")
                         c_layer = gr.Dropdown(
-                            _layer_choices(arch0), value=outs0[1], label="Layer for side-by-side channels"
+                            _layer_choices(arch0),
+                            value=outs0[1],
+                            label="Layer for side-by-side channels",
+                            allow_custom_value=True,
                         )
                         c_btn = gr.Button("Compare", variant="primary", elem_id="compare_btn")
                 c_info = gr.Markdown(elem_id="compare_info")
@@ -497,7 +507,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
 
         # ------------------------------------------------------------------- events
         gr_private = {"api_visibility": "private", "queue": False}
-        arch.change(status_line, [arch], [status], api_name="status")
+        arch.change(status_line, [arch], [status], api_name="status", **COMPUTE)  # may load a model
         arch.change(_layer_dropdowns, [arch], [f_layer, g_layer, c_layer], **gr_private)
         # .input (a user's choice), not .change: an example sets degradation and strength together.
         c_deg.input(_strength_slider, [c_deg], [c_strength], **gr_private)
@@ -513,6 +523,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             outputs=chan_out,
             api_visibility="private",
             api_name="ui_channel",
+            **COMPUTE,
         )
         show_grid = dict(
             fn=user_errors(feature_grid),
@@ -520,6 +531,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             outputs=grid_out,
             api_visibility="private",
             api_name="ui_grid",
+            **COMPUTE,
         )
 
         over_ev = gr.on(
@@ -528,6 +540,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             [f_img, arch, size, cmap],
             [f_over, f_notes],
             api_name="overview",
+            **COMPUTE,
             trigger_mode="always_last",
         )
         over_ev.success(**show_grid).success(**show_channel)
@@ -537,6 +550,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             grid_in,
             grid_out,
             api_name="feature_grid",
+            **COMPUTE,
             trigger_mode="always_last",
         ).success(**show_channel)
         f_grid.select(_channel_from_click, [f_state], [f_channel], **gr_private).success(**show_channel)
@@ -546,6 +560,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             chan_in,
             chan_out,
             api_name="channel",
+            **COMPUTE,
             trigger_mode="always_last",
         )
 
@@ -557,13 +572,19 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             gram_in,
             gram_out,
             api_name="gram",
+            **COMPUTE,
             trigger_mode="always_last",  # a second upload during a run must not be dropped
         )
         pair_in = [g_a, arch, size, g_layer, g_i, g_j, cmap]
         g_ga.select(_pair_from_click, [g_state], [g_i, g_j], **gr_private).success(
-            user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_visibility="private", api_name="ui_pair"
+            user_errors(gram_pair),
+            pair_in,
+            [g_pair, g_ptext],
+            api_visibility="private",
+            api_name="ui_pair",
+            **COMPUTE,
         )
-        g_pbtn.click(user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair")
+        g_pbtn.click(user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair", **COMPUTE)
 
         cmp_in = [c_clean, c_up, c_source, c_deg, c_strength, c_seed, arch, size, c_layer]
         cmp_out = [c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json]
@@ -573,9 +594,12 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             cmp_in,
             cmp_out,
             api_name="compare",
+            **COMPUTE,
             trigger_mode="always_last",
         )
 
         sw_in = [s_clean, s_names, s_k, s_seed, arch, size]
-        s_btn.click(user_errors(sweep), sw_in, [*s_plots, s_table, s_thumbs, s_info], api_name="sweep")
+        s_btn.click(
+            user_errors(sweep), sw_in, [*s_plots, s_table, s_thumbs, s_info], api_name="sweep", **COMPUTE
+        )
     return demo

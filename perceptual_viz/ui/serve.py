@@ -17,7 +17,8 @@ QUEUE_MAX_SIZE = 64
 def launch(
     demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, concurrency: int = 2, **kwargs: Any
 ) -> Any:
-    """Queue with ``concurrency`` workers, no share link, uploads capped, only ``assets/`` served."""
+    """At most ``concurrency`` VGG requests at once (all compute events share one concurrency
+    group), no share link, uploads capped, only ``assets/`` served."""
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_MAX_SIZE)
     return demo.launch(
         server_name=host,

@@ -1,0 +1,384 @@
+"""Load benchmark: the app under a classroom of concurrent users, launched in-process, offline.
+
+    python benchmarks/load.py                         # 20 clients × 5 mixed requests (~40 s on 2 cores)
+    python benchmarks/load.py --clients 5 --requests 3
+
+Each simulated user has its own ``gradio_client.Client`` and its own images, and sends a mix of
+``/compare`` (various degradations and strengths), ``/feature_grid`` (various layers and k),
+``/channel``, ``/overview`` and ``/gram``; all users start together. The app is served exactly as
+``app.py`` serves it (:func:`perceptual_viz.ui.serve.launch`: queue concurrency 2, untrained VGG16,
+analysis size 224). The report gives request count, errors, p50/p95/max latency per endpoint
+and overall (latency = from sending the request to having every output file, so it includes the
+time spent waiting in the queue), and the throughput. ``tests/test_load.py`` runs the same
+workload and checks every result against the same request computed alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PERCEPTUAL_VIZ_OFFLINE", "1")
+
+import argparse
+import contextlib
+import hashlib
+import io
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
+
+SAMPLES = ROOT / "assets" / "samples"
+SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
+WARMUP_SAMPLE = "patches.png"  # not used by the workload's images
+ARCH, SIZE = "vgg16", "224"
+
+DEGS = tuple(DEGRADATIONS)
+GRID = (
+    ("conv1_2", 4),
+    ("relu2_2", 16),
+    ("pool2", 9),
+    ("relu3_3", 25),
+    ("conv4_1", 64),
+    ("relu4_3", 1),
+    ("pool5", 12),
+    ("relu5_1", 36),
+)
+CHANNEL = (
+    ("relu1_2", 64),
+    ("conv2_1", 128),
+    ("relu3_3", 256),
+    ("pool3", 256),
+    ("relu4_2", 512),
+    ("conv5_3", 512),
+)
+BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+NORMS = ("none", "chw", "gatys")
+CMAPS = ("viridis", "magma", "inferno", "gray")
+SORTS = ("mean", "max", "index")
+SCOPES = ("channel", "layer")
+ENDPOINTS = ("/compare", "/feature_grid", "/channel", "/overview", "/gram")
+
+
+# --------------------------------------------------------------------------- images
+
+
+def make_images(folder: Path, n: int = 12, size: int = 224) -> list[Path]:
+    """``n`` distinct PNGs made from the bundled samples (crops, flips, colour shifts), deterministic.
+
+    Most are ``size`` × ``size``; every fourth is wider, so the workload also has a non-square
+    analysis size and a /gram pair that needs resizing.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k in range(n):
+        with Image.open(SAMPLES / SOURCES[k % len(SOURCES)]) as src:
+            im = src.convert("RGB")
+        w = size + (56 if k % 4 == 3 else 0)
+        ox = (k * 37) % (im.width - w + 1)
+        oy = (k * 53) % (im.height - size + 1)
+        im = im.crop((ox, oy, ox + w, oy + size))
+        if (k // len(SOURCES)) % 2:
+            im = ImageOps.mirror(im)
+        shift = np.array([(k * 29) % 61 - 30, (k * 17) % 41 - 20, (k * 11) % 31 - 15], np.int16)
+        arr = np.clip(np.asarray(im, np.int16) + shift, 0, 255).astype(np.uint8)
+        if k % 3 == 2:
+            arr = np.ascontiguousarray(arr[..., ::-1])
+        path = folder / f"load_{k:02d}.png"
+        Image.fromarray(arr).save(path)
+        out.append(path)
+    return out
+
+
+def content_hash(path: Path) -> str:
+    with Image.open(path) as im:
+        return hashlib.sha256(np.asarray(im.convert("RGB")).tobytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call. Image arguments are local paths (uploaded by :func:`call`)."""
+
+    client: int
+    endpoint: str
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        shown = [a.name if isinstance(a, Path) else repr(a) for a in self.args]
+        return f"client {self.client}: {self.endpoint}({', '.join(shown)})"
+
+
+def _strength(name: str, i: int) -> float:
+    """One of four in-range severities of ``name``, varying with the client."""
+    return float(DEGRADATIONS[name].levels(4)[(i // 3) % 4])
+
+
+def client_requests(i: int, images: Sequence[Path], per_client: int = 5) -> list[Request]:
+    """Client ``i``'s mixed requests, on its own pair of images (P, Q)."""
+    n = len(images)
+    p = images[i % n]
+    q = images[(i % n + 1 + i // n) % n]
+    deg_a, deg_b = DEGS[i % len(DEGS)], DEGS[(i * 4 + 5) % len(DEGS)]
+    layer, k = GRID[i % len(GRID)]
+    ch_layer, ch_count = CHANNEL[i % len(CHANNEL)]
+    cmap = CMAPS[i % len(CMAPS)]
+    compare_a = Request(
+        i, "/compare", (p, None, "degrade", deg_a, _strength(deg_a, i), i, ARCH, SIZE, BLOCKS[i % 4])
+    )
+    if i % 5 == 4:  # a user uploading their own "degraded" image (another picture, resized)
+        compare_b = Request(i, "/compare", (p, q, "upload", "jpeg", 20.0, 0, ARCH, SIZE, BLOCKS[(i + 1) % 4]))
+    else:
+        compare_b = Request(
+            i, "/compare", (q, None, "degrade", deg_b, _strength(deg_b, i + 1), 7 * i, ARCH, SIZE, "relu3_3")
+        )
+    templates = [
+        compare_a,
+        Request(i, "/feature_grid", (p, ARCH, SIZE, layer, k, SORTS[i % 3], SCOPES[i % 2], cmap)),
+        Request(i, "/channel", (p, ARCH, SIZE, ch_layer, (i * 37) % ch_count, cmap, (i % 5) / 4)),
+        Request(i, "/overview", (q, ARCH, SIZE, CMAPS[(i + 1) % len(CMAPS)])),
+        Request(
+            i,
+            "/gram",
+            (p, None if i % 3 == 0 else q, ARCH, SIZE, BLOCKS[i % 5], NORMS[i % 3], 4 + 4 * (i % 32), cmap),
+        ),
+        compare_b,
+    ]
+    del templates[len(templates) - 1 if i % 6 == 0 else i % 6]  # five of six; at least one compare
+    r = i % len(templates)  # users start on different endpoints
+    return (templates[r:] + templates[:r])[:per_client]
+
+
+def workload(images: Sequence[Path], clients: int = 20, per_client: int = 5) -> list[list[Request]]:
+    """One list of requests per client."""
+    if not 1 <= per_client <= 5:
+        raise ValueError("per_client must be between 1 and 5")
+    return [client_requests(i, images, per_client) for i in range(clients)]
+
+
+# --------------------------------------------------------------------------- serving and calling
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def launch_app(cache_mb: float | None = None, device: str = "cpu") -> tuple[Any, Any, str]:
+    """(pool, demo, url): the app served in-process as ``app.py`` serves it, untrained VGG16, loopback.
+
+    Close it with ``demo.close()``. Note that ``build_demo`` points the app's endpoints at
+    ``pool`` for the whole process (a module-level pool), so run one app at a time.
+    """
+    from perceptual_viz.ui.layout import build_demo
+    from perceptual_viz.ui.models import ModelPool
+    from perceptual_viz.ui.serve import launch
+
+    port = free_port()
+    pool = ModelPool(ARCH, "untrained", device, cache_mb=cache_mb)
+    demo = build_demo(pool)
+    launch(demo, "127.0.0.1", port, 2, prevent_thread_lock=True, quiet=True)
+    return pool, demo, f"http://127.0.0.1:{port}/"
+
+
+def make_client(url: str, download_dir: Path) -> Any:
+    """A ``gradio_client.Client`` with its own download folder (clients never share output files)."""
+    from gradio_client import Client
+
+    download_dir.mkdir(parents=True, exist_ok=True)
+    return Client(
+        url, verbose=False, download_files=str(download_dir), analytics_enabled=False, max_workers=2
+    )
+
+
+def call(client: Any, req: Request) -> Any:
+    from gradio_client import handle_file
+
+    args = [handle_file(str(a)) if isinstance(a, Path) else a for a in req.args]
+    return client.predict(*args, api_name=req.endpoint)
+
+
+@dataclass
+class Outcome:
+    request: Request
+    seconds: float
+    result: Any = None
+    error: str | None = None
+
+
+def run_concurrent(
+    url: str, plan: Sequence[Sequence[Request]], download_root: Path, timeout_s: float = 900.0
+) -> tuple[list[Outcome], float]:
+    """Every client's requests, one thread and one ``Client`` per client, all starting together.
+
+    Returns the outcomes (in plan order) and the wall time. Raises if the run exceeds
+    ``timeout_s`` (the threads are daemons, so a stuck server cannot hang the caller forever).
+    """
+    clients = [make_client(url, download_root / f"client{i:02d}") for i in range(len(plan))]
+    results: list[list[Outcome]] = [[] for _ in plan]
+    start = threading.Barrier(len(plan) + 1)
+
+    def user(i: int) -> None:
+        start.wait(timeout=120)
+        for req in plan[i]:
+            t0 = time.perf_counter()
+            try:
+                res = call(clients[i], req)
+                results[i].append(Outcome(req, time.perf_counter() - t0, res))
+            except Exception as exc:
+                msg = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+                results[i].append(Outcome(req, time.perf_counter() - t0, None, msg))
+
+    threads = [
+        threading.Thread(target=user, args=(i,), name=f"load-user-{i}", daemon=True) for i in range(len(plan))
+    ]
+    try:
+        for t in threads:
+            t.start()
+        start.wait(timeout=120)
+        t0 = time.perf_counter()
+        deadline = t0 + timeout_s
+        for t in threads:
+            t.join(max(0.0, deadline - time.perf_counter()))
+        wall = time.perf_counter() - t0
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:
+            raise RuntimeError(f"load run not finished after {timeout_s:.0f} s: {', '.join(stuck)}")
+    finally:
+        for c in clients:
+            c.close()
+    return [o for r in results for o in r], wall
+
+
+# --------------------------------------------------------------------------- report
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
+
+
+def summarize(outcomes: Sequence[Outcome], wall: float, clients: int, per_client: int) -> dict[str, Any]:
+    rows = {}
+    for name in (*ENDPOINTS, "all"):
+        mine = [o for o in outcomes if name in ("all", o.request.endpoint)]
+        if not mine:
+            continue
+        secs = [o.seconds for o in mine]
+        rows[name] = {
+            "requests": len(mine),
+            "errors": sum(o.error is not None for o in mine),
+            "p50_s": round(percentile(secs, 50), 3),
+            "p95_s": round(percentile(secs, 95), 3),
+            "max_s": round(max(secs), 3),
+        }
+    return {
+        "clients": clients,
+        "requests_per_client": per_client,
+        "requests": len(outcomes),
+        "errors": sum(o.error is not None for o in outcomes),
+        "error_messages": [f"{o.request}: {o.error}" for o in outcomes if o.error is not None][:10],
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(outcomes) / wall, 3) if wall > 0 else None,
+        "endpoints": rows,
+    }
+
+
+def report(summary: dict[str, Any]) -> str:
+    head = ["endpoint", "requests", "errors", "p50 (s)", "p95 (s)", "max (s)"]
+    body = [
+        [
+            name,
+            str(r["requests"]),
+            str(r["errors"]),
+            f"{r['p50_s']:.2f}",
+            f"{r['p95_s']:.2f}",
+            f"{r['max_s']:.2f}",
+        ]
+        for name, r in summary["endpoints"].items()
+    ]
+    widths = [max(len(row[c]) for row in (head, *body)) for c in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        return " | ".join(
+            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    rule = "-+-".join("-" * w for w in widths)
+    out = [
+        f"Load: {summary['clients']} clients × {summary['requests_per_client']} mixed requests, all at once "
+        f"(a gradio_client.Client and a thread each; app served as app.py serves it; untrained {ARCH}, "
+        f"size {SIZE})",
+        line(head),
+        rule,
+        *(line(b) for b in body[:-1]),
+        rule,
+        line(body[-1]),
+        f"{summary['requests']} requests, {summary['errors']} errors, wall {summary['wall_s']:.1f} s, "
+        f"throughput {summary['throughput_rps']:.2f} requests/s "
+        "(latency = queue wait + compute + transfer, per request)",
+    ]
+    out += [f"ERROR {m}" for m in summary["error_messages"]]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def run(
+    clients: int = 20, per_client: int = 5, device: str = "cpu", workdir: Path | None = None
+) -> dict[str, Any]:
+    """Launch the app, warm it up, run the workload concurrently; the summary (see :func:`report`)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    with tempfile.TemporaryDirectory(prefix="pviz-load-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        images = make_images(root / "images", 12)
+        plan = workload(images, clients, per_client)
+        pool, demo, url = launch_app(device=device)
+        try:
+            warm = make_client(url, root / "warmup")
+            try:  # first forward pass, first PNG encodes: not part of the measurement
+                call(
+                    warm,
+                    Request(
+                        -1, "/channel", (SAMPLES / WARMUP_SAMPLE, ARCH, SIZE, "relu3_3", 0, "viridis", 0.5)
+                    ),
+                )
+            finally:
+                warm.close()
+            pool.cache.clear()
+            outcomes, wall = run_concurrent(url, plan, root / "clients")
+        finally:
+            with contextlib.redirect_stdout(io.StringIO()):  # "Closing server running on port …"
+                demo.close()
+    return summarize(outcomes, wall, clients, per_client)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="The app under concurrent load (in-process, offline).")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--requests", type=int, default=5, help="requests per client (1–5)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    args = p.parse_args(argv)
+    summary = run(args.clients, args.requests, args.device)
+    print(report(summary))
+    return 1 if summary["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
