@@ -141,3 +141,13 @@ def test_lpips_reported_unavailable_without_package(monkeypatch, vgg16):
         assert metrics.lpips_vgg(vgg16(x, names), vgg16(x, names), names) is None
     finally:
         metrics._lpips_lin_cpu.cache_clear()
+
+
+def test_ssim_batch_chunks_give_the_same_values(photos, monkeypatch):
+    a = torch.cat([to_tensor(photos[p])[..., :96, :96] for p in ("astronaut", "chelsea", "coffee")])
+    b = degrade(a, "noise", 0.1, seed=2)
+    whole = metrics.ssim(a, b)
+    monkeypatch.setattr(metrics, "SSIM_CHUNK_PIXELS", 2 * 96 * 96)  # chunks of 2 images: 2 + 1
+    score, smap = metrics.ssim(a, b, return_map=True)
+    torch.testing.assert_close(score, whole, rtol=0, atol=1e-7)
+    assert smap.shape == (3, 86, 86)
