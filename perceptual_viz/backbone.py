@@ -102,6 +102,9 @@ class VGGFeatures(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.fingerprint = _fingerprint(features)  # identifies the weights, for cache keys
         self.forward_count = 0  # forward passes run; tests and the cache use it to prove reuse
+        # The GPU path: the forward runs under autocast in this dtype on CUDA (None: fp32 there
+        # too). Distances, Grams and SSIM always cast to fp32 themselves.
+        self.amp_dtype: torch.dtype | None = None
         self._count_lock = threading.Lock()
         self.requires_grad_(False)
         self.eval()
@@ -133,14 +136,17 @@ class VGGFeatures(nn.Module):
         mods = self.features
         with self._count_lock:
             self.forward_count += 1
-        h = self.normalize(x)
+        # channels-last: oneDNN and cuDNN run VGG's convolutions ~25% faster in this layout.
+        h = self.normalize(x).contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
-        for i in range(last + 1):
-            h = mods[i](h)
-            if i in wanted:
-                nxt = mods[i + 1] if i + 1 < len(mods) else None
-                inplace_next = isinstance(nxt, nn.ReLU) and nxt.inplace and i < last
-                out[wanted[i]] = h.clone() if inplace_next else h
+        amp = self.amp_dtype is not None and h.device.type == "cuda"
+        with torch.autocast("cuda", dtype=self.amp_dtype or torch.float16, enabled=amp):
+            for i in range(last + 1):
+                h = mods[i](h)
+                if i in wanted:
+                    nxt = mods[i + 1] if i + 1 < len(mods) else None
+                    inplace_next = isinstance(nxt, nn.ReLU) and nxt.inplace and i < last
+                    out[wanted[i]] = h.clone() if inplace_next else h
         return out
 
 
@@ -385,11 +391,20 @@ def load_vgg(
     device: str | torch.device = "auto",
     *,
     timeout: float = DOWNLOAD_TIMEOUT_S,
+    amp: bool = True,
 ) -> VGGFeatures:
-    """A frozen, eval-mode :class:`VGGFeatures` on ``device`` with ``.status`` telling its weights."""
+    """A frozen, eval-mode :class:`VGGFeatures` on ``device`` with ``.status`` telling its weights.
+
+    On CUDA the forward runs under autocast (bf16 where supported, else fp16) unless ``amp`` is
+    False; on CPU and MPS it is fp32.
+    """
     arch = check_arch(arch)
     sd, status = resolve_weights(arch, weights, timeout=timeout)
     feats = _build_features(arch)
     if sd is not None:
         feats.load_state_dict(sd, strict=True)
-    return VGGFeatures(arch, feats, status).to(pick_device(device))
+    dev = pick_device(device)
+    model = VGGFeatures(arch, feats, status).to(dev, memory_format=torch.channels_last)
+    if dev.type == "cuda" and amp:
+        model.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return model

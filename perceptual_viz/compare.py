@@ -17,7 +17,7 @@ import torch
 from . import metrics
 from .backbone import VGGFeatures
 from .features import FeatureCache, image_key
-from .gram import FORMULAS, style_distances
+from .gram import FORMULAS, gram, style_distances
 from .layers import block_outputs
 
 
@@ -117,25 +117,32 @@ def score_pairs(
     names = score_names(s, arch)
 
     k = degraded.shape[0]
-    batch = torch.cat([clean, degraded])
+    grams_c = None
     if cache is not None:
-        keys = [clean_key or image_key(clean[0])] + [image_key(d) for d in degraded]
-        feats = cache.features(model, batch, keys, names, store=[True] + [store_degraded] * k)
+        ckey = clean_key or image_key(clean)
+        keys = [image_key(d) for d in degraded]
+        fc, fd = cache.pair(model, clean, ckey, degraded, keys, names, store_degraded)
+        # The clean image's Grams are the same on every re-score: keep them with its activations.
+        grams_c = {
+            n: cache.memo(model, ckey, f"gram:{s.gram_norm}:{n}", lambda n=n: gram(fc[n], s.gram_norm))
+            for n in style_names
+        }
     else:
         with torch.inference_mode():
-            feats = model(batch, names)
-    fc = {n: f[:1] for n, f in feats.items()}
-    fd = {n: f[1:] for n, f in feats.items()}
-    fce = {n: f.expand(k, *f.shape[1:]) for n, f in fc.items()}
+            feats = model(torch.cat([clean, degraded]), names)
+        fc = {n: f[:1] for n, f in feats.items()}
+        fd = {n: f[1:] for n, f in feats.items()}
     ce = clean.expand(k, *clean.shape[1:])
 
+    # Feature metrics broadcast the clean image's (1, …) features against the K degraded ones,
+    # so its Grams and LPIPS normalisation are computed once, not K times.
     with torch.inference_mode():
         mse = _floats(metrics.mse(ce, degraded))
         psnr = _floats(metrics.psnr(ce, degraded))
         ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
-        perc = metrics.perceptual_distance(fce, fd, feat_names, s.layer_weights, s.criterion)
-        sty = style_distances(fce, fd, style_names, s.gram_norm)
-        lp = metrics.lpips_vgg(fce, fd, lp_names) if lp_names else None
+        perc = metrics.perceptual_distance(fc, fd, feat_names, s.layer_weights, s.criterion)
+        sty = style_distances(fc, fd, style_names, s.gram_norm, grams_c)
+        lp = metrics.lpips_vgg(fc, fd, lp_names) if lp_names else None
 
     perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
     perc_total = _floats(perc.total)

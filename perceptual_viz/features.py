@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,6 +215,53 @@ class FeatureCache:
         src = {n: source_conv(model, n) for n in wanted}
         convs = self._convs(model, images, keys, list(dict.fromkeys(src.values())), keep)
         return {n: derive(model, n, convs[src[n]]) for n in wanted}
+
+    def memo(
+        self, model: VGGFeatures, key: str, tag: str, compute: Callable[[], torch.Tensor]
+    ) -> torch.Tensor:
+        """A tensor derived from image ``key`` (e.g. its Gram matrix at a layer), computed once
+        and kept under the same byte budget and LRU order as the activations."""
+        k = (model_id(model), key, tag)
+        with self._lock:
+            t = self._get(k)
+        if t is None:
+            t = compute()
+            with self._lock:
+                self._put(k, t)
+        return t
+
+    def pair(
+        self,
+        model: VGGFeatures,
+        clean: torch.Tensor,
+        clean_key: str,
+        others: torch.Tensor,
+        other_keys: Sequence[str],
+        names: Sequence[str],
+        store_others: bool = True,
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Activations of one clean image (1, …) and of K others (K, …), kept apart.
+
+        One forward pass covers whatever is missing; when the clean image is cached (the usual
+        case when re-scoring) its activations come back as stored and only the others run, with
+        no concatenation of large tensors either way.
+        """
+        mid = model_id(model)
+        srcs = {source_conv(model, n) for n in names}
+        with self._lock:
+            clean_cached = all((mid, clean_key, n) in self._data for n in srcs)
+        if clean_cached:
+            fc = self.features(model, clean, [clean_key], names)
+            fd = self.features(model, others, other_keys, names, store=store_others)
+            return fc, fd
+        both = self.features(
+            model,
+            torch.cat([clean, others]),
+            [clean_key, *other_keys],
+            names,
+            store=[True] + [store_others] * len(other_keys),
+        )
+        return {n: t[:1] for n, t in both.items()}, {n: t[1:] for n, t in both.items()}
 
     def _convs(
         self,

@@ -44,12 +44,16 @@ def gram(features: torch.Tensor, norm: str = "none") -> torch.Tensor:
 
 
 def gram_distance(fa: torch.Tensor, fb: torch.Tensor, norm: str = "none") -> torch.Tensor:
-    """Per-image style distance (N,) between two feature maps of one layer."""
+    """Per-image style distance (N,) between two feature maps of one layer (batch 1 broadcasts)."""
     _check(norm)
-    ga, gb = gram(fa, norm), gram(fb, norm)
+    return grams_distance(gram(fa, norm), gram(fb, norm), norm, fa.shape[1], fa.shape[2] * fa.shape[3])
+
+
+def grams_distance(ga: torch.Tensor, gb: torch.Tensor, norm: str, c: int, m: int) -> torch.Tensor:
+    """Style distance from Gram matrices already computed with :func:`gram` (``c`` channels,
+    ``m`` = H·W positions, needed by Gatys' normalisation)."""
     d = ga - gb
     if norm == "gatys":
-        c, m = fa.shape[1], fa.shape[2] * fa.shape[3]
         return d.pow(2).sum(dim=(1, 2)) / (4.0 * c * c * m * m)
     return d.abs().mean(dim=(1, 2))
 
@@ -59,9 +63,18 @@ def style_distances(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     norm: str = "chw",
+    grams_a: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Per-layer style distances {name: (N,)} for the layers ``names``."""
-    return {n: gram_distance(fa[n], fb[n], norm) for n in names}
+    """Per-layer style distances {name: (N,)} for the layers ``names``.
+
+    ``grams_a`` may hold A's Grams already (e.g. a clean image's, kept in the feature cache).
+    """
+    out = {}
+    for n in names:
+        ga = grams_a[n] if grams_a is not None else gram(fa[n], norm)
+        f = fb[n]
+        out[n] = grams_distance(ga, gram(f, norm), _check(norm), f.shape[1], f.shape[2] * f.shape[3])
+    return out
 
 
 def top_channels_by_energy(g: torch.Tensor, k: int) -> torch.Tensor:

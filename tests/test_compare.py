@@ -62,6 +62,9 @@ def test_rescoring_a_new_strength_forwards_only_the_degraded_image(vgg16, clean,
     fresh = score_pairs(vgg16, clean, degrade(clean, "blur", 3.0)).scores[0]
     assert sizes == [1, 2], "without a cache both images are forwarded, together"
     assert again.perceptual_total == pytest.approx(fresh.perceptual_total, rel=1e-6)
+    assert again.style_total == pytest.approx(fresh.style_total, rel=1e-6)  # memoised clean Grams
+    assert again.lpips == pytest.approx(fresh.lpips, rel=1e-6)
+    assert any(tag.startswith("gram:") for _, _, tag in cache._data), "the clean Grams are kept"
 
 
 def test_settings_change_formulas(vgg16, clean):
