@@ -298,11 +298,32 @@ def _hf_cache_file(arch: str) -> Path | None:
     return None
 
 
+def _reachable(host: str, timeout: float) -> bool:
+    """Can we open a TCP connection to ``host`` within ``timeout`` seconds — DNS included?
+
+    ``create_connection``'s timeout does not cover name resolution, which can hang for many
+    seconds on a machine without a resolver, so the probe runs in a daemon thread and we stop
+    waiting after ``timeout`` whatever it is doing.
+    """
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            ok.append(False)
+
+    t = threading.Thread(target=probe, name="weights-probe", daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(ok and ok[0])
+
+
 def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
     """torchvision's weights through torch hub, failing fast when the host is unreachable."""
-    host = "download.pytorch.org"
-    with socket.create_connection((host, 443), timeout=min(timeout, 3.0)):
-        pass
+    if not _reachable("download.pytorch.org", min(timeout, 3.0)):
+        raise ConnectionError("download.pytorch.org is not reachable")
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:

@@ -238,3 +238,15 @@ def test_pick_device_auto_is_cpu_here_and_cuda_request_is_checked():
 def test_unknown_arch():
     with pytest.raises(ValueError, match="choose one of vgg16, vgg19"):
         load_vgg("resnet50", "untrained")
+
+
+def test_reachability_probe_does_not_block_on_a_hanging_resolver(monkeypatch):
+    import time
+
+    def hang(*a, **k):
+        time.sleep(30)  # a resolver that never answers
+
+    monkeypatch.setattr(bb.socket, "create_connection", hang)
+    t0 = time.monotonic()
+    assert bb._reachable("download.pytorch.org", 0.3) is False
+    assert time.monotonic() - t0 < 2.0
