@@ -27,8 +27,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     port = int(env("GRADIO_SERVER_PORT", env("PORT", "7860")))
     p.add_argument("--port", type=int, default=port, help="port (env GRADIO_SERVER_PORT)")
-    p.add_argument("--concurrency", type=int, default=int(env("PERCEPTUAL_VIZ_CONCURRENCY", "2")))
+    p.add_argument(
+        "--concurrency",
+        default=env("PERCEPTUAL_VIZ_CONCURRENCY", "auto"),
+        help="requests running VGG at once: auto = 2 on CPU, 8 on CUDA (micro-batched into shared passes)",
+    )
     return p.parse_args(argv)
+
+
+def concurrency(args: argparse.Namespace) -> int:
+    """2 on a CPU (compute-bound: more would only add latency), 8 on CUDA, where concurrent
+    requests are micro-batched into shared forward passes."""
+    if str(args.concurrency) != "auto":
+        return int(args.concurrency)
+    from perceptual_viz.backbone import pick_device
+
+    return 8 if pick_device(args.device).type == "cuda" else 2
 
 
 def create(args: argparse.Namespace):
@@ -51,4 +65,4 @@ except Exception as exc:  # a bad --weights file etc.: one clear line, no traceb
 if __name__ == "__main__":
     from perceptual_viz.ui.serve import launch
 
-    launch(demo, args.host, args.port, args.concurrency)
+    launch(demo, args.host, args.port, concurrency(args))

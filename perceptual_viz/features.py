@@ -153,8 +153,12 @@ class FeatureCache:
     treat them as read-only.
     """
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(
+        self, max_bytes: int | None = None, batcher: Callable[..., dict[str, torch.Tensor]] | None = None
+    ) -> None:
         self.max_bytes = _default_budget() if max_bytes is None else int(max_bytes)
+        # Optional: a MicroBatcher, so concurrent requests share forward passes (the GPU path).
+        self.batcher = batcher
         self._data: OrderedDict[tuple[str, str, str], torch.Tensor] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -285,7 +289,7 @@ class FeatureCache:
         if todo:
             batch = images if len(todo) == len(keys) else images[todo]
             with torch.inference_mode():
-                fresh = model(batch, names)
+                fresh = self.batcher(model, batch, names) if self.batcher else model(batch, names)
             with self._lock:
                 for j, i in enumerate(todo):
                     for n in names:

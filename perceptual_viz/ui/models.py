@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import torch
 
-from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg
+from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg, pick_device
+from ..batching import MicroBatcher
 from ..features import FeatureCache
 from ..layers import ARCHS
 
@@ -52,7 +53,11 @@ class ModelPool:
         self.arch = arch
         self.weights = weights
         self.device = device
-        self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20))
+        # On a GPU, concurrent requests share forward passes (on a 2-core CPU that gains nothing).
+        batch = os.environ.get("PERCEPTUAL_VIZ_MICROBATCH", "auto")
+        on_gpu = pick_device(device).type == "cuda"
+        batcher = MicroBatcher() if batch == "1" or (batch == "auto" and on_gpu) else None
+        self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20), batcher=batcher)
         self._models: dict[tuple[str, str], VGGFeatures] = {}
         self._lock = threading.Lock()
 
