@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,33 +22,13 @@ from perceptual_viz.images import (
     to_pil,
 )
 
+from .hostile import encode, png_declaring
+
 
 def _png_bytes(im: Image.Image, **kw: object) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="PNG", **kw)
     return buf.getvalue()
-
-
-def _encode(im: Image.Image, fmt: str, **kw: object) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def _chunk(tag: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(tag + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", crc)
-
-
-def _png_declaring(w: int, h: int) -> bytes:
-    """A tiny (< 100 bytes) PNG whose header declares w×h greyscale pixels."""
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + _chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +177,7 @@ def test_truncated_header_is_corrupt_not_unknown(photo: np.ndarray) -> None:
 
 
 def test_truncated_jpeg(photo: np.ndarray) -> None:
-    data = _encode(Image.fromarray(photo), "JPEG", quality=90)
+    data = encode(Image.fromarray(photo), "JPEG", quality=90)
     with pytest.raises(ImageError, match="corrupt or truncated"):
         load_image(data[: len(data) // 2])
 
@@ -228,7 +207,7 @@ def test_min_side_parameter() -> None:
 
 def test_declared_size_bomb(tmp_path: Path) -> None:
     p = tmp_path / "bomb.png"
-    p.write_bytes(_png_declaring(20000, 20000))
+    p.write_bytes(png_declaring(20000, 20000))
     assert p.stat().st_size < 200
     with pytest.raises(ImageError, match=r"20000×20000 = 400,000,000 pixels.*50,000,000"):
         load_image(p)
@@ -236,10 +215,10 @@ def test_declared_size_bomb(tmp_path: Path) -> None:
 
 def test_declared_size_over_our_limit_but_under_pillows(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"declares 10000×8000 .* limit of 50,000,000"):
-        load_image(_png_declaring(10000, 8000))
+        load_image(png_declaring(10000, 8000))
     # A custom limit is checked before decoding: the IDAT here is far too small to decode.
     with pytest.raises(ImageError, match=r"declares 300×200 = 60,000 pixels.*limit of 1,000"):
-        load_image(_png_declaring(300, 200), max_pixels=1000)
+        load_image(png_declaring(300, 200), max_pixels=1000)
 
 
 def test_tiny_bmp_declaring_huge_size() -> None:
@@ -279,7 +258,7 @@ def test_uint16_array() -> None:
 
 
 def test_cmyk_jpeg() -> None:
-    data = _encode(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), "JPEG", quality=95)
+    data = encode(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), "JPEG", quality=95)
     r = load_image(data)
     assert "CMYK converted to RGB" in r.notes
     red = r.array[20, 20]
@@ -361,7 +340,7 @@ def test_exif_rotated_jpeg(tmp_path: Path) -> None:
 
 
 def test_jpeg_without_orientation_has_no_note(photo: np.ndarray) -> None:
-    r = load_image(_encode(Image.fromarray(photo), "JPEG"))
+    r = load_image(encode(Image.fromarray(photo), "JPEG"))
     assert r.notes == [] and r.array.shape == (128, 128, 3)
 
 
