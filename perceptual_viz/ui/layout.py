@@ -85,7 +85,7 @@ def _layer_choices(arch: str) -> list[str]:
     return [i.name for i in layers(arch)]
 
 
-Upload = str | None  # the path of a file Gradio received (see ImageInput), or nothing
+Upload = str | None  # the path of a file Gradio received (see _upload_path), or nothing
 
 # The shared models and cache, set once by ``build_demo`` (hysts-style module-level model, so
 # ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user lives here.
