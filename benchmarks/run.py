@@ -1,15 +1,21 @@
 """Timing of perceptual_viz against peer libraries, printed as ratios (ours / peer; < 1 = we are faster).
 
-    python benchmarks/run.py                 # full run (~2–3 min on a 2-core CPU)
-    python benchmarks/run.py --quick         # smoke run: smallest sizes, few repeats (< 30 s)
+    python benchmarks/run.py                 # full run (a few minutes on a 2-core CPU)
+    python benchmarks/run.py --quick         # smoke run: reduced targets, few repeats (< 60 s)
     python benchmarks/run.py --device cuda --json results.json
-    python benchmarks/run.py --no-load       # skip the last section (the app under concurrent users)
+    python benchmarks/run.py --no-load       # skip the app under concurrent users
+    python benchmarks/run.py --quick --cold-start   # quick, plus the app's cold start
 
 Sections: (1) SSIM vs pytorch_msssim, piq, kornia and scikit-image, with a value check on a real
 photo pair; (2) scoring one pair with ``score_pairs`` (with and without the feature cache) vs the
 ``lpips`` package scoring LPIPS alone, on the same VGG16 weights; (3) a bare VGG16 forward;
-(4) the app under concurrent users (benchmarks/load.py: 20 clients × 5 requests, 5 × 3 in --quick).
-Each number is the median of several timed runs after warm-up. See benchmarks/README.md.
+(4) view changes after an upload at 512 (no forward pass, PNG encoding included); (5) a sweep of
+K degradation levels vs a bare batched forward of K+1 images; on CUDA, autocast on/off and
+MicroBatcher vs sequential; (6) the app under concurrent users (benchmarks/load.py: 20 clients ×
+5 requests, 5 × 3 in --quick); (7) the app's cold start offline with empty caches (full run, or
+--cold-start). It ends with the TARGETS table: one row per goal, with a ✓/✗ verdict. Each number
+is the median of several timed runs after warm-up. See benchmarks/README.md and
+docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -25,11 +31,16 @@ import importlib.metadata
 import importlib.util
 import json
 import platform
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -38,14 +49,20 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perceptual_viz.backbone import VGGFeatures, load_vgg
+from perceptual_viz.batching import MicroBatcher
 from perceptual_viz.compare import score_pairs
 from perceptual_viz.features import FeatureCache
+from perceptual_viz.images import load_image
+from perceptual_viz.layers import block_outputs
 from perceptual_viz.metrics import ssim as ours_ssim
+from perceptual_viz.ui import views
 
+ROOT = Path(__file__).resolve().parents[1]
 NOISE_SIGMA = 0.1
 SEED = 0
 # SSIM of Wang et al. (2004) as every implementation below is asked to compute it.
@@ -539,6 +556,387 @@ def bench_forward(
     return rows_from("forward", target, res, "ours", [TV_LABEL, LPNET_LABEL])
 
 
+# --------------------------------------------------------------------------- view changes
+
+
+VIEW_LAYERS = ("conv1_2", "relu1_2", "relu3_3", "pool4", "relu5_3")
+VIEW_BUDGET_MS = 100.0
+
+
+def _png(*pictures: Image.Image) -> int:
+    """Encode each picture as PNG exactly as the app's endpoints do (serve.png_file); total bytes."""
+    from perceptual_viz.ui.serve import png_file
+
+    return sum(Path(png_file(pic)).stat().st_size for pic in pictures)
+
+
+def view_changes(quick: bool) -> list[tuple[str, Callable[..., int]]]:
+    """The view changes a user makes after an upload: (label, fn(model, cache, analysis) → PNG bytes)."""
+    steps: list[tuple[str, Callable[..., int]]] = []
+    for i, layer in enumerate(VIEW_LAYERS):
+        for k in (16, 64):
+            sort, scope = ("mean", "max")[i % 2], ("channel", "layer")[(i + k // 16) % 2]
+            cmap = ("viridis", "magma", "inferno", "gray")[(i + k) % 4]
+
+            kw = {"layer": layer, "k": k, "sort": sort, "scope": scope, "cmap": cmap}
+
+            def grid(m: Any, c: Any, a: Any, kw: dict[str, Any] = kw) -> int:
+                v = views.layer_grid(m, c, a, **kw)
+                return _png(v.picture, v.colorbar)
+
+            steps.append((f"grid {layer} k{k} {sort}/{scope}/{cmap}", grid))
+    for layer, ch, cmap in (("relu1_2", 5, "viridis"), ("relu3_3", 100, "magma"), ("relu5_3", 300, "gray")):
+
+        def detail(m: Any, c: Any, a: Any, layer: str = layer, ch: int = ch, cm: str = cmap) -> int:
+            v = views.channel_detail(m, c, a, layer, ch, cmap=cm)
+            return _png(v.picture, v.colorbar)
+
+        steps.append((f"channel {layer}[{ch}] {cmap}", detail))
+    if quick:  # fewer steps: every kind of change once
+        steps = [steps[0], steps[3], steps[6], steps[9], steps[-1]]
+    return steps
+
+
+@dataclass
+class ViewResult:
+    size: str
+    steps: int
+    rounds: int
+    median_ms: float
+    max_ms: float
+    slowest: str
+    forward_passes: int
+    png_bytes: int
+
+
+def bench_views(model: VGGFeatures, quick: bool) -> ViewResult:
+    """View changes after an upload at analysis size 512: server time incl. PNG encoding, no forward."""
+    progress("view changes 512")
+    a = views.analyse(model, load_image(ASSET_PHOTO), "512")
+    cache = FeatureCache()
+    views.overview(model, cache, a)  # the upload: the one forward pass, fills the cache
+    steps = view_changes(quick)
+    for _, fn in steps:  # warm-up (allocators, colour maps, PIL)
+        fn(model, cache, a)
+    before = model.forward_count
+    rounds = 1 if quick else 3
+    times: list[tuple[float, str]] = []
+    png = 0
+    for _ in range(rounds):
+        for label, fn in steps:
+            sync(model.device)
+            t0 = time.perf_counter()
+            png = fn(model, cache, a)
+            sync(model.device)
+            times.append(((time.perf_counter() - t0) * 1e3, label))
+    passes = model.forward_count - before
+    worst = max(times)
+    return ViewResult(
+        "×".join(map(str, a.size[::-1])),
+        len(steps),
+        rounds,
+        statistics.median(t for t, _ in times),
+        worst[0],
+        worst[1],
+        passes,
+        png,
+    )
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def bench_sweep(model: VGGFeatures, k: int, size: int, plan: Plan) -> tuple[dict[str, Timing | str], int]:
+    """``views.sweep`` of K noise levels (fresh cache: clean + K images) vs a bare forward of K+1."""
+    device = model.device
+    progress(f"sweep K={k} {size}²")
+    photo = Image.fromarray((resized(astronaut(), size) * 255).round().astype(np.uint8))
+    clean = views.analyse(model, load_image(photo), str(size))
+    x = torch.rand(k + 1, 3, *clean.size, generator=torch.Generator().manual_seed(SEED)).to(device)
+    names = list(block_outputs(model.arch))
+    passes: list[int] = []
+
+    def run_sweep(_: object) -> object:
+        n0 = model.forward_count
+        with torch.inference_mode():
+            r = views.sweep(model, FeatureCache(), clean, ["noise"], k=k)
+        passes.append(model.forward_count - n0)
+        return r
+
+    def run_bare(_: object) -> object:
+        with torch.inference_mode():
+            return model(x, names)
+
+    res = measure_group({"sweep": Job(run_sweep), "bare": Job(run_bare)}, plan, device)
+    return res, max(passes) if passes else -1
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def _clean_env(tmp: Path) -> dict[str, str]:
+    """The environment of a fresh machine: no offline switch, empty torch / HF caches."""
+    drop = ("PERCEPTUAL_VIZ_OFFLINE", "HF_HUB_OFFLINE", "PERCEPTUAL_VIZ_WEIGHTS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    for var, sub in (
+        ("TORCH_HOME", "torch"),
+        ("HF_HOME", "hf"),
+        ("HF_HUB_CACHE", "hf/hub"),
+        ("HUGGINGFACE_HUB_CACHE", "hf/hub"),
+        ("XDG_CACHE_HOME", "xdg"),
+    ):
+        env[var] = str(tmp / sub)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cold_start(timeout_s: float = 180.0) -> dict[str, Any]:
+    """``python app.py`` on a machine without network and with empty caches: seconds to ready
+    (GET / answers) and to the first /overview response; separately, how long weight resolution took."""
+    progress("cold start")
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="pv-cold-") as td:
+        tmp = Path(td)
+        env = _clean_env(tmp)
+        # Weight resolution alone, in a fresh interpreter with the same environment.
+        code = (
+            "import json, time; from perceptual_viz.backbone import resolve_weights; "
+            "t = time.perf_counter(); sd, st = resolve_weights('vgg16', 'auto'); "
+            "print(json.dumps([time.perf_counter() - t, st.source, st.message]))"
+        )
+        r = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        if r.returncode == 0 and r.stdout.strip():
+            secs, source, message = json.loads(r.stdout.strip().splitlines()[-1])
+            out["weights_s"], out["weights_source"], out["weights_message"] = secs, source, message
+        else:
+            out["error"] = f"resolve_weights failed: {(r.stderr or r.stdout).strip()[-200:]}"
+            return out
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/"
+        log = (tmp / "app.log").open("w")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                if proc.poll() is not None:
+                    log.close()
+                    tail = (tmp / "app.log").read_text()[-300:]
+                    out["error"] = f"app exited with {proc.returncode}: {tail}"
+                    return out
+                if time.perf_counter() - t0 > timeout_s:
+                    out["error"] = f"no answer within {timeout_s:.0f} s"
+                    return out
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.1)
+            out["ready_s"] = time.perf_counter() - t0
+            from gradio_client import Client, handle_file
+
+            t1 = time.perf_counter()
+            client = Client(url, verbose=False, download_files=str(tmp / "dl"), analytics_enabled=False)
+            client.predict(handle_file(str(ASSET_PHOTO)), "vgg16", "224", "viridis", api_name="/overview")
+            t2 = time.perf_counter()
+            out["overview_s"] = t2 - t1
+            out["first_response_s"] = t2 - t0
+        except Exception as exc:
+            out["error"] = _failed(exc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+    return out
+
+
+# --------------------------------------------------------------------------- CUDA only
+
+
+def bench_cuda_extras(model: VGGFeatures, plan: Plan) -> list[Row]:
+    """GPU path: autocast on vs off for the VGG forward; micro-batched concurrent requests vs sequential."""
+    device = model.device
+    names = list(block_outputs(model.arch))
+    rows: list[Row] = []
+    x = torch.rand(8, 3, 224, 224, generator=torch.Generator().manual_seed(SEED)).to(device)
+    fp32 = load_vgg("vgg16", "untrained", device, amp=False)
+    target = "VGG16 forward 224² b8, autocast"
+    progress(target)
+
+    def fwd(m: VGGFeatures) -> Job:
+        def run(_: object) -> object:
+            with torch.inference_mode():
+                return m(x, names)
+
+        return Job(run)
+
+    res = measure_group({"ours": fwd(model), "autocast off (fp32)": fwd(fp32)}, plan, device)
+    rows += rows_from("cuda", f"{target} on ({model.amp_dtype})", res, "ours", ["autocast off (fp32)"])
+    del fp32
+
+    n_req = 8
+    singles = [x[i : i + 1] for i in range(n_req)]
+    target = f"{n_req} concurrent requests 224² b1"
+    progress(target)
+    batcher = MicroBatcher()
+
+    def run_batched(_: object) -> object:
+        with ThreadPoolExecutor(n_req) as pool:
+            return list(pool.map(lambda im: batcher(model, im, names), singles))
+
+    def run_sequential(_: object) -> object:
+        with torch.inference_mode():
+            return [model(im, names) for im in singles]
+
+    res = measure_group({"ours": Job(run_batched), "sequential": Job(run_sequential)}, plan, device)
+    rows += rows_from("cuda", f"{target}, MicroBatcher", res, "ours", ["sequential"])
+    return rows
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass
+class Target:
+    """One row of the TARGETS table: the goal of the issue and whether this run meets it."""
+
+    target: str
+    ours: str
+    peer: str
+    ratio: str
+    goal: str
+    verdict: str  # "✓", "✗" or "—" (report only / not measurable)
+
+
+def _mark(ok: bool | None) -> str:
+    return "—" if ok is None else "✓" if ok else "✗"
+
+
+def ssim_targets(rows: list[Row], values: list[Value], goal: float = 0.7) -> list[Target]:
+    """Per SSIM case: ours vs the fastest peer measured, and the value check against scikit-image."""
+    diffs = [v.abs_diff for v in values if v.check.startswith("SSIM") and v.implementation == "ours"]
+    same = bool(diffs) and diffs[0] is not None and diffs[0] <= 1e-5
+    out = []
+    for target in dict.fromkeys(r.target for r in rows if r.section == "SSIM"):
+        rs = [r for r in rows if r.target == target and r.peer_timing is not None]
+        if not rs:
+            out.append(Target(target, "-", "no peer measured", "-", f"≤ {goal:g}× fastest peer", "—"))
+            continue
+        best = min(rs, key=lambda r: r.peer_timing.median_ms)  # type: ignore[union-attr]
+        ratio = best.ratio
+        ok = ratio is not None and ratio <= goal and same
+        out.append(
+            Target(
+                target,
+                f"{fmt_ms(best.ours)} ms",
+                f"{best.peer} {fmt_ms(best.peer_timing)} ms",
+                f"{fmt_ratio(ratio)}×",
+                f"≤ {goal:g}× fastest peer; same value as skimage ±1e-5 ({'yes' if same else 'NO'})",
+                _mark(ok),
+            )
+        )
+    return out
+
+
+def score_targets(rows: list[Row]) -> list[Target]:
+    out = []
+    for r in rows:
+        if r.section != "score":
+            continue
+        goal = 0.6 if r.target.endswith("clean cached") else 1.0
+        ok = None if r.ratio is None else r.ratio <= goal
+        out.append(
+            Target(
+                r.target,
+                f"{fmt_ms(r.ours)} ms",
+                f"lpips (LPIPS only) {r.note or fmt_ms(r.peer_timing) + ' ms'}",
+                "-" if r.ratio is None else f"{fmt_ratio(r.ratio)}×",
+                f"≤ {goal:g}× lpips",
+                _mark(ok),
+            )
+        )
+    return out
+
+
+def view_target(v: ViewResult) -> Target:
+    ok = v.max_ms <= VIEW_BUDGET_MS and v.forward_passes == 0
+    return Target(
+        f"view change {v.size} ({v.steps} kinds × {v.rounds}, incl. PNG)",
+        f"median {v.median_ms:.1f} ms · max {v.max_ms:.1f} ms · forward passes: {v.forward_passes}",
+        "—",
+        f"{v.max_ms / VIEW_BUDGET_MS:.2f}× budget",
+        f"every change ≤ {VIEW_BUDGET_MS:g} ms, 0 forward passes",
+        _mark(ok),
+    )
+
+
+def sweep_target(k: int, size: int, res: dict[str, Timing | str], passes: int, goal: float = 1.2) -> Target:
+    ours, bare = res["sweep"], res["bare"]
+    target = f"sweep K={k} {size}² (noise)"
+    if not isinstance(ours, Timing) or not isinstance(bare, Timing):
+        return Target(target, str(ours), str(bare), "-", f"≤ {goal:g}× bare forward", "✗")
+    ratio = ours.median_ms / bare.median_ms
+    return Target(
+        target,
+        f"{fmt_ms(ours)} ms · forward passes: {passes}",
+        f"bare forward b{k + 1} {fmt_ms(bare)} ms",
+        f"{fmt_ratio(ratio)}×",
+        f"≤ {goal:g}× bare forward, 1 pass",
+        _mark(ratio <= goal and passes == 1),
+    )
+
+
+def cold_target(c: dict[str, Any] | None) -> Target:
+    target = "app cold start, no network, empty caches"
+    if c is None:
+        return Target(target, "skipped (pass --cold-start)", "—", "—", "report only", "—")
+    if "error" in c and "ready_s" not in c:
+        return Target(target, c["error"][:80], "—", "—", "report only", "—")
+    ours = f"ready {c['ready_s']:.1f} s · first /overview {c.get('first_response_s', float('nan')):.1f} s"
+    return Target(
+        target,
+        ours + f" · weights {c['weights_s']:.2f} s",
+        "—",
+        "—",
+        "report only; weights resolution ≤ 5 s",
+        "—",
+    )
+
+
+def print_targets(targets: list[Target]) -> None:
+    print()
+    print("TARGETS (issue 'Fast everywhere it matters'; ratio = ours / peer, or / budget):")
+    print(
+        table(
+            ["target", "ours", "peer", "ratio", "goal", "verdict"],
+            [[t.target, t.ours, t.peer, t.ratio, t.goal, t.verdict] for t in targets],
+            {3},
+            [t.target.split()[0] for t in targets],
+        )
+    )
+    n_ok = sum(t.verdict == "✓" for t in targets)
+    n_bad = sum(t.verdict == "✗" for t in targets)
+    print(f"met {n_ok}, not met {n_bad}, report only {len(targets) - n_ok - n_bad}")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -707,13 +1105,20 @@ def pick_device(name: str) -> torch.device:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--quick", action="store_true", help="smallest sizes, few repeats (smoke test, < 30 s)")
+    p.add_argument("--quick", action="store_true", help="reduced targets, few repeats (smoke test, < 60 s)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     p.add_argument(
         "--load",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="end with the app under concurrent users (benchmarks/load.py); --no-load skips it",
+    )
+    p.add_argument(
+        "--cold-start",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time `python app.py` from launch to first response, offline with empty caches "
+        "(default: on in a full run, off in --quick)",
     )
     return p.parse_args(argv)
 
@@ -723,10 +1128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = pick_device(args.device)
     if args.quick:
         plan = Plan(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.3)
-        ssim_cases, score_sizes = [(256, 1)], [224]
+        ssim_cases, score_sizes, sweep_k = [(256, 1)], [224], 4
     else:
         plan = Plan(warmup=2, min_repeats=5, max_repeats=30, budget_s=2.5)
-        ssim_cases, score_sizes = [(256, 1), (512, 1), (512, 8)], [224, 512]
+        ssim_cases, score_sizes, sweep_k = [(256, 1), (256, 8), (512, 1), (512, 8)], [224, 512], 8
+    run_cold = (not args.quick) if args.cold_start is None else args.cold_start
     t0 = time.perf_counter()
     meter = CpuMeter()
     peers = {name: try_import(name) for name in PEER_DISTS}
@@ -744,11 +1150,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows += score_rows
     values += lp_values
     rows += bench_forward(model, lp, 224, 2, plan)
+    view = bench_views(model, args.quick)
+    sweep_res, sweep_passes = bench_sweep(model, sweep_k, 224, plan)
+    cuda_rows = bench_cuda_extras(model, plan) if device.type == "cuda" else []
+    rows += cuda_rows
     env["wall_s"] = round(time.perf_counter() - t0, 1)
     share = meter.others_share()
     env["other_processes_cpu_share"] = None if share is None else round(share, 3)
 
     print_report(env, plan, rows, values)
+    print()
+    print(
+        f"View changes at {view.size} after one upload ({view.steps} kinds × {view.rounds} rounds, "
+        f"each incl. PNG encoding): median {view.median_ms:.1f} ms, max {view.max_ms:.1f} ms "
+        f"({view.slowest})"
+    )
+    print(f"forward passes: {view.forward_passes}")
+    sw, bare = sweep_res["sweep"], sweep_res["bare"]
+    print(
+        f"Sweep K={sweep_k} at 224² (views.sweep, fresh cache: degrade + score + thumbnails): "
+        f"{fmt_ms(sw) if isinstance(sw, Timing) else sw} ms in {sweep_passes} forward pass(es); "
+        f"bare forward of {sweep_k + 1} images: {fmt_ms(bare) if isinstance(bare, Timing) else bare} ms"
+    )
+    if device.type != "cuda":
+        print("CUDA-only rows (autocast on vs off, MicroBatcher vs sequential): not run, device is cpu")
     print(f"total wall time {env['wall_s']} s")
     if share is not None:
         print(
@@ -756,6 +1181,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (" — absolute times are noisy; ratios are fairer (interleaved)" if share > 0.1 else "")
         )
     load = load_section(args.quick, device) if args.load else None
+    cold = cold_start() if run_cold else None
+    if cold is not None:
+        print()
+        if "weights_s" in cold:
+            slow = cold["weights_s"] > 5
+            print(
+                f"Cold start: weight resolution took {cold['weights_s']:.3f} s → {cold['weights_source']} — "
+                + ("> 5 s: BLOCKS on a timeout" if slow else "≤ 5 s: does not block on timeouts")
+            )
+            print(f"  status: {cold['weights_message']}")
+        if "ready_s" in cold:
+            print(
+                f"Cold start: GET / answers after {cold['ready_s']:.1f} s; first /overview (224, via "
+                f"gradio_client) done after {cold.get('first_response_s', float('nan')):.1f} s "
+                f"(the call itself {cold.get('overview_s', float('nan')):.1f} s)"
+            )
+        if "error" in cold:
+            print(f"Cold start: {cold['error']}")
+    targets = [
+        *ssim_targets(rows, values),
+        *score_targets(rows),
+        view_target(view),
+        sweep_target(sweep_k, 224, sweep_res, sweep_passes),
+        cold_target(cold),
+    ]
+    print_targets(targets)
     if args.json is not None:
         data = {
             "environment": env,
@@ -763,6 +1214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "values": [asdict(v) for v in values],
             "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
             "cache_checks": checks,
+            "views": asdict(view),
+            "sweep": {
+                "k": sweep_k,
+                "forward_passes": sweep_passes,
+                **{n: asdict(t) if isinstance(t, Timing) else t for n, t in sweep_res.items()},
+            },
+            "cold_start": cold,
+            "targets": [asdict(t) for t in targets],
             "load": load,
         }
         args.json.write_text(json.dumps(data, indent=2))

@@ -49,7 +49,9 @@ def test_quick_run_prints_ssim_row_and_ratio_column(quick_run: tuple[str, dict])
     header = next((ln for ln in lines if ln.startswith("target") and "ratio" in ln), None)
     assert header is not None, out
     assert _cells(header) == ["target", "ours (ms)", "peer", "peer (ms)", "ratio (ours/peer)"]
-    ssim_rows = [_cells(ln) for ln in lines[lines.index(header) + 1 :] if ln.startswith("SSIM")]
+    body = lines[lines.index(header) + 1 :]
+    body = body[: body.index("")] if "" in body else body  # the timing table ends at a blank line
+    ssim_rows = [_cells(ln) for ln in body if ln.startswith("SSIM")]
     assert ssim_rows, out
     assert all(len(r) == 5 for r in ssim_rows)
     for r in ssim_rows:
@@ -88,3 +90,42 @@ def test_quick_run_cache_is_used_and_lpips_matches_package(quick_run: tuple[str,
     if lp.get("lpips package") is None:
         pytest.skip("lpips not installed")
     assert abs(lp["ours (score_pairs)"] - lp["lpips package"]) < 1e-5
+
+
+@pytest.mark.slow
+def test_quick_run_prints_targets_table_with_verdicts(quick_run: tuple[str, dict]) -> None:
+    out, data = quick_run
+    lines = out.splitlines()
+    assert any(ln.startswith("TARGETS") for ln in lines), out
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("TARGETS"))
+    header = _cells(lines[start + 1])
+    assert header == ["target", "ours", "peer", "ratio", "goal", "verdict"], lines[start + 1]
+    block = []
+    for ln in lines[start + 2 :]:
+        if ln and set(ln) <= set("-+"):  # a rule between groups of rows
+            continue
+        if "|" not in ln:  # the table ends at the summary line
+            break
+        block.append(ln)
+    rows = [_cells(ln) for ln in block]
+    assert all(len(r) == 6 for r in rows), block
+    targets = {r[0]: r for r in rows}
+    # every row has a verdict: met, not met, or report only
+    assert targets and all(r[5] in ("✓", "✗", "—") for r in targets.values()), out
+    names = list(targets)
+    assert any(n.startswith("SSIM 256² b1") for n in names), names
+    assert any(n.startswith("score pair 224², no cache") for n in names), names
+    assert any(n.startswith("score pair 224², clean cached") for n in names), names
+    assert any(n.startswith("sweep K=4") for n in names), names
+    # the view-change row: no forward pass after the upload
+    view = [r for n, r in targets.items() if n.startswith("view change")]
+    assert view, names
+    assert "forward passes: 0" in view[0][1], view[0]
+    assert "forward passes: 0" in lines
+    assert data["views"]["forward_passes"] == 0
+    assert {t["verdict"] for t in data["targets"]} <= {"✓", "✗", "—"}
+    # cold start is skipped in --quick unless asked for; CUDA-only rows say so on a CPU
+    cold = [r for n, r in targets.items() if n.startswith("app cold start")]
+    assert cold and cold[0][5] == "—"
+    if data["environment"]["device"] == "cpu":
+        assert any(ln.startswith("CUDA-only rows") for ln in lines), out

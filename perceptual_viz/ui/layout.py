@@ -28,6 +28,7 @@ from ..layers import ARCHS, block_outputs, layers
 from ..render import COLORMAPS
 from . import text, views
 from .models import ModelPool, gpu
+from .serve import png_file
 
 log = logging.getLogger("perceptual_viz.app")
 # Every event that runs VGG shares one concurrency group, so the queue's limit (serve.launch)
@@ -121,7 +122,7 @@ def status_line(arch: str) -> str:
 def overview(image: Upload, arch: str, size: str, cmap: str):
     model, a = _analysis(image, arch, size)
     notes = " · ".join(a.notes)
-    return views.overview(model, _pool().cache, a, cmap), notes
+    return [(png_file(p), c) for p, c in views.overview(model, _pool().cache, a, cmap)], notes
 
 
 @gpu(duration=20)
@@ -138,14 +139,14 @@ def feature_grid(
     model, a = _analysis(image, arch, size)
     g = views.layer_grid(model, _pool().cache, a, layer, int(k), sort, scope, cmap)
     state = {"channels": g.channels, "hw": list(g.fmap_hw), "layer": layer}
-    return g.picture, g.colorbar, g.caption, g.channels[0], state
+    return png_file(g.picture), png_file(g.colorbar), g.caption, g.channels[0], state
 
 
 @gpu(duration=20)
 def channel(image: Upload, arch: str, size: str, layer: str, channel: float, cmap: str, alpha: float):
     model, a = _analysis(image, arch, size)
     v = views.channel_detail(model, _pool().cache, a, layer, int(channel), cmap, float(alpha))
-    return v.picture, v.colorbar, v.stats
+    return png_file(v.picture), png_file(v.colorbar), v.stats
 
 
 @gpu(duration=30)

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
@@ -29,3 +33,22 @@ def launch(
         footer_links=["api"],
         **kwargs,
     )
+
+
+def png_file(img: Image.Image) -> str:
+    """Encode a picture as PNG for the browser, fast, straight into Gradio's file cache.
+
+    Gradio would encode returned PIL images itself at zlib level 6; level 1 is ~3× quicker for
+    our pictures (a 786² channel grid: ~90 → ~30 ms) for ~5% more bytes, and on a view change
+    the encoding is most of the server's time. Still lossless. A path inside Gradio's cache is
+    served as is, without another copy.
+    """
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    data = buf.getvalue()
+    folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()[:40]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "image.png"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
