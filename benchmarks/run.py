@@ -659,7 +659,7 @@ def bench_sweep(model: VGGFeatures, k: int, size: int, plan: Plan) -> tuple[dict
     def run_sweep(_: object) -> object:
         n0 = model.forward_count
         with torch.inference_mode():
-            r = views.sweep(model, FeatureCache(), clean, ["noise"], k=k)
+            r = views.sweep(model, clean, ["noise"], k=k)
         passes.append(model.forward_count - n0)
         return r
 

@@ -235,6 +235,11 @@ def _lpips_lin_cpu() -> tuple[torch.Tensor, ...] | None:
     return tuple(sd[f"lin{i}.model.1.weight"].float().view(-1) for i in range(5))
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10)."""
+    return x / (x.pow(2).sum(dim=1, keepdim=True).sqrt_().add_(1e-10))
+
+
 def lpips_vgg(
     fa: Mapping[str, torch.Tensor], fb: Mapping[str, torch.Tensor], names: Sequence[str]
 ) -> LayerScores | None:
@@ -253,10 +258,11 @@ def lpips_vgg(
     per = {}
     for n, lin in zip(names, lins, strict=True):
         with torch.autocast(device_type=fa[n].device.type, enabled=False):
-            a, b = fa[n].float(), fb[n].float()
-            a = a / (a.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
-            b = b / (b.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
-            w = lin.to(a.device).view(1, -1, 1, 1)
-            per[n] = ((a - b).pow(2) * w).sum(dim=1).mean(dim=(1, 2))
+            # A batch-1 ``fa`` (a clean image) broadcasts against ``fb``: normalised once.
+            a, b = _unit(fa[n].float()), _unit(fb[n].float())
+            d = (a - b).pow_(2)
+            # Σ_c w_c · d_c as a matrix–vector product over the channel axis (contiguous for the
+            # channels-last activations VGG produces).
+            per[n] = (d.permute(0, 2, 3, 1) @ lin.to(d.device)).mean(dim=(1, 2))
     total = sum(per.values())
     return LayerScores(total, per, dict.fromkeys(names, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]

@@ -112,16 +112,15 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
 
 
 def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monkeypatch):
-    views.overview(vgg16, cache, chelsea)  # the clean image is cached
     n0 = vgg16.forward_count
-    whole = views.sweep(vgg16, cache, chelsea, ["noise", "blur"], k=4)
+    whole = views.sweep(vgg16, chelsea, ["noise", "blur"], k=4)
     assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.info
     assert len(whole.table) == 8 and len(whole.thumbnails) == 8
     for name in ("noise", "blur"):
         mse = whole.table[whole.table.degradation == name]["MSE"].tolist()
         assert mse == sorted(mse)
     monkeypatch.setattr(views, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
-    split = views.sweep(vgg16, cache, chelsea, ["noise", "blur"], k=4)
+    split = views.sweep(vgg16, chelsea, ["noise", "blur"], k=4)
     assert "batches of 3" in split.info
     assert split.table["perceptual"].tolist() == pytest.approx(whole.table["perceptual"].tolist(), rel=1e-5)
     rel = whole.plot[whole.plot.metric == "MSE"]["relative value"]
@@ -136,7 +135,7 @@ def test_errors_are_user_messages(vgg16, cache, chelsea):
     with pytest.raises(ValueError, match="no layer"):
         views.layer_grid(vgg16, cache, chelsea, "relu9_9", 4)
     with pytest.raises(ValueError, match="at least one"):
-        views.sweep(vgg16, cache, chelsea, [], 3)
+        views.sweep(vgg16, chelsea, [], 3)
     from perceptual_viz.images import ImageError
 
     with pytest.raises(ImageError, match="upload"):

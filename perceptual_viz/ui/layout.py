@@ -213,9 +213,7 @@ def sweep(
 ):
     deadline = time.monotonic() + TIME_LIMIT_S
     model, c = _analysis(clean, arch, size, "a clean image")
-    r = views.sweep(
-        model, _pool().cache, c, list(names), int(k), int(seed), progress=progress, deadline=deadline
-    )
+    r = views.sweep(model, c, list(names), int(k), int(seed), progress=progress, deadline=deadline)
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
     return (*plots, r.table, r.thumbnails, r.info)
 

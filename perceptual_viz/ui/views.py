@@ -462,7 +462,6 @@ class SweepResult:
 
 def sweep(
     model: VGGFeatures,
-    cache: FeatureCache,
     clean: Analysis,
     names: list[str],
     k: int = 5,
@@ -496,7 +495,9 @@ def sweep(
                 "try fewer degradations, fewer levels or a smaller analysis size"
             )
         part = torch.cat(batch[i : i + per])
-        res = score_pairs(model, clean.tensor, part, cache=cache, clean_key=clean.key, store_degraded=False)
+        # No cache: one-off images are not worth storing, and a plain forward of clean + K (ReLU
+        # outputs only) costs no more than the K alone plus the copies the cache's layout needs.
+        res = score_pairs(model, clean.tensor, part)
         scores += res.scores
     rows = []
     for (n, lvl, s), sc in zip(meta, scores, strict=True):
