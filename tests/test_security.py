@@ -125,3 +125,10 @@ def test_every_torch_load_uses_weights_only():
                     calls.append((path.name, node.lineno, ok))
     assert calls, "the scan found the loaders"
     assert all(ok for *_, ok in calls), [c for c in calls if not c[2]]
+
+
+def test_old_files_are_removed_from_gradios_cache(launched_app):
+    from perceptual_viz.ui import layout
+
+    demo = layout.build_demo(launched_app[0])
+    assert demo.delete_cache == (1800, 3600)

@@ -314,7 +314,8 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
     deg_names = list(DEGRADATIONS)
     d0 = DEGRADATIONS["jpeg"]
 
-    with gr.Blocks(title="Perceptual Loss Lab") as demo:
+    # A long day: every 30 min, uploads and pictures older than an hour leave Gradio's cache.
+    with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
         _md(text.INTRO)
         status = gr.Markdown(status_line(arch0), elem_id="status")
         with gr.Row():
