@@ -311,7 +311,7 @@ def _reachable(host: str, timeout: float) -> bool:
         try:
             socket.create_connection((host, 443), timeout=timeout).close()
             ok.append(True)
-        except OSError:
+        except Exception:  # a probe never raises: unreachable is the answer
             ok.append(False)
 
     t = threading.Thread(target=probe, name="weights-probe", daemon=True)
