@@ -28,6 +28,7 @@ from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.render import grid_geometry  # noqa: E402
+from perceptual_viz.ui import views  # noqa: E402
 from perceptual_viz.ui.views import SWEEP_METRICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def _size(path: str) -> tuple[int, int]:
 
 
 def _grid_size(n: int, h: int, w: int, *, columns: int | None = None, pad: int = 2) -> tuple[int, int]:
-    th, tw, cols, rows = grid_geometry(n, h, w, tile=96, columns=columns)
+    th, tw, cols, rows = grid_geometry(n, h, w, tile=views.grid_tile(n), columns=columns)
     return cols * tw + (cols + 1) * pad, rows * th + (rows + 1) * pad
 
 

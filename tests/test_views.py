@@ -11,7 +11,7 @@ from perceptual_viz.features import FeatureCache, image_key, layer_activations
 from perceptual_viz.images import load_image
 from perceptual_viz.render import grid_geometry
 from perceptual_viz.ui import views
-from perceptual_viz.ui.views import GRID_PAD, GRID_TILE
+from perceptual_viz.ui.views import GRID_PAD
 
 from .conftest import to_tensor
 
@@ -53,18 +53,20 @@ def test_view_changes_never_forward(vgg16, cache, chelsea):
     assert vgg16.forward_count == n0
 
 
-def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea):
-    g = views.layer_grid(vgg16, cache, chelsea, "relu2_2", 10)
-    th, tw, cols, rows = grid_geometry(10, *g.fmap_hw, tile=GRID_TILE)
+@pytest.mark.parametrize("k", [10, 30, 50])
+def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
+    g = views.layer_grid(vgg16, cache, chelsea, "relu2_2", k)
+    th, tw, cols, rows = grid_geometry(k, *g.fmap_hw, tile=views.grid_tile(k))
     assert g.picture.size == (cols * tw + (cols + 1) * GRID_PAD, rows * th + (rows + 1) * GRID_PAD)
-    for j in range(10):
+    for j in range(k):
         r, q = divmod(j, cols)
         x = GRID_PAD + q * (tw + GRID_PAD) + tw // 2
         y = GRID_PAD + r * (th + GRID_PAD) + th // 2
         assert views.channel_at_click(g.channels, g.fmap_hw, x, y) == g.channels[j]
     assert views.channel_at_click(g.channels, g.fmap_hw, 0, 0) is None  # padding
-    last_row_empty_x = GRID_PAD + (cols - 1) * (tw + GRID_PAD) + 1
-    assert views.channel_at_click(g.channels, g.fmap_hw, last_row_empty_x, g.picture.size[1] - 3) is None
+    if rows * cols > k:  # the last cell of the last row is empty
+        last_row_empty_x = GRID_PAD + (cols - 1) * (tw + GRID_PAD) + 1
+        assert views.channel_at_click(g.channels, g.fmap_hw, last_row_empty_x, g.picture.size[1] - 3) is None
 
 
 def test_channel_stats_are_those_of_the_map(vgg16, cache, chelsea):
