@@ -23,7 +23,7 @@ import torch
 from ..backbone import WeightsError
 from ..degrade import DEGRADATIONS
 from ..gram import GRAM_NORMS
-from ..images import ImageError, load_image
+from ..images import ImageError, load_image, to_pil
 from ..layers import ARCHS, block_outputs, layers
 from ..render import COLORMAPS
 from . import text, views
@@ -197,7 +197,7 @@ def compare(
     if source == "upload":
         _, d = _analysis(degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image")
     r = views.compare(model, _pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
-    pair = (views.to_pil(c.array), r.degraded)
+    pair = (to_pil(c.tensor), r.degraded)
     return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores
 
 

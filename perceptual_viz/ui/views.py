@@ -23,7 +23,7 @@ from ..compare import ScoreSettings, lpips_unavailable_reason, score_names, scor
 from ..degrade import DEGRADATIONS, degrade
 from ..features import FeatureCache, Resize, image_key, layer_activations, prepare, resize_images
 from ..gram import FORMULAS, gram, style_distances, top_channels_by_energy
-from ..images import ImageError, LoadedImage
+from ..images import ImageError, LoadedImage, to_pil
 from ..layers import block_outputs
 from ..metrics import feature_distance_maps, squared_error_map, ssim
 from ..render import (
@@ -409,10 +409,6 @@ def compare(
     return CompareResult(to_pil(degraded.array), table, layers, maps, side, info, scores)
 
 
-def to_pil(array: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.clip(np.rint(array * 255), 0, 255).astype(np.uint8))
-
-
 def side_by_side(
     model: VGGFeatures,
     cache: FeatureCache,
@@ -541,7 +537,7 @@ def sweep(
     thumbs = []
     for (n, lvl, s), t in zip(meta, batch, strict=True):
         small = F.interpolate(t, scale_factor=min(1.0, 128 / max(t.shape[-2:])), mode="area")
-        thumbs.append((to_pil(to_numpy(small[0].permute(1, 2, 0))), f"{n} L{lvl} ({s:g})"))
+        thumbs.append((to_pil(small), f"{n} L{lvl} ({s:g})"))
     info = (
         f"{len(batch)} degraded images + the clean one scored in "
         f"{'one batched pass' if per >= len(batch) else f'batches of {per}'} on {res.device} "
