@@ -140,9 +140,8 @@ def score_pairs(
         mse = _floats(metrics.mse(ce, degraded))
         psnr = _floats(metrics.psnr(ce, degraded))
         ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
-        perc = metrics.perceptual_distance(fc, fd, feat_names, s.layer_weights, s.criterion)
+        perc, lp = metrics.perceptual_and_lpips(fc, fd, feat_names, s.layer_weights, s.criterion, lp_names)
         sty = style_distances(fc, fd, style_names, s.gram_norm, grams_c)
-        lp = metrics.lpips_vgg(fc, fd, lp_names) if lp_names else None
 
     perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
     perc_total = _floats(perc.total)

@@ -31,13 +31,36 @@ def _check(norm: str) -> str:
     return norm
 
 
+def _gram_onednn(f: torch.Tensor) -> torch.Tensor:
+    """CPU Grams of fp32 (N, C, H, W) maps through oneDNN, (N, C, C).
+
+    The weight gradient of a 1×1 convolution whose input and output gradient are both ``f`` is
+    Σ_p f[o, p] · f[c, p] — exactly F Fᵀ. oneDNN computes it at the speed of VGG's own
+    convolutions, about 2× MKL's ``bmm`` on this (AMD) CPU, straight from channels-last maps.
+    """
+    n, c = f.shape[:2]
+    w = f.new_empty(c, c, 1, 1)
+    out = f.new_empty(n, c, c)
+    for i in range(n):
+        x = f[i : i + 1]
+        gw = torch.ops.aten.convolution_backward(
+            x, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, False]
+        )[1]
+        out[i] = gw.view(c, c)
+    return out
+
+
 def gram(features: torch.Tensor, norm: str = "none") -> torch.Tensor:
     """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram)."""
     _check(norm)
     n, c, h, w = features.shape
-    a = features.float().reshape(n, c, h * w)
-    with torch.autocast(device_type=a.device.type, enabled=False):
-        g = torch.bmm(a, a.transpose(1, 2))
+    f = features.float()
+    with torch.autocast(device_type=f.device.type, enabled=False):
+        if f.device.type == "cpu" and torch.backends.mkldnn.is_available() and not f.requires_grad:
+            g = _gram_onednn(f)
+        else:
+            a = f.reshape(n, c, h * w)
+            g = torch.bmm(a, a.mT)
     if norm == "chw":
         g = g / (c * h * w)
     return g

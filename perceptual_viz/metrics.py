@@ -170,17 +170,93 @@ def _layer_weights(
 PERCEPTUAL_CRITERIA = ("l1", "mse")
 
 
+# Rows (pixels) per chunk of a CPU metric pass, as fp32 values across the batch: ~1 MB, so each
+# chunk's temporaries stay in the L2 cache instead of streaming 100 MB maps through memory
+# several times (relu1_2 of 8 images at 224² is 103 MB). ~7× faster for L1 + LPIPS on 2 cores.
+ROW_CHUNK_VALUES = 1 << 18
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) → (N, H·W, C): a view for both channels-last and contiguous tensors."""
+    n, c, h, w = t.shape
+    return t.permute(0, 2, 3, 1).reshape(n, h * w, c)
+
+
+def _row_step(a: torch.Tensor, b: torch.Tensor) -> int:
+    """Rows per chunk: cache-sized on the CPU, everything at once on a GPU (few large kernels)."""
+    p = a.shape[1]
+    if a.device.type != "cpu":
+        return p
+    return max(1, ROW_CHUNK_VALUES // (max(a.shape[0], b.shape[0]) * a.shape[2]))
+
+
+def _needs_grad(*ts: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+
+
+def _check_features(fa: torch.Tensor, fb: torch.Tensor) -> None:
+    if fa.ndim != 4 or fb.ndim != 4 or fa.shape[1:] != fb.shape[1:]:
+        raise ValueError(f"feature maps must match, got {tuple(fa.shape)} and {tuple(fb.shape)}")
+    if fa.shape[0] != fb.shape[0] and 1 not in (fa.shape[0], fb.shape[0]):
+        raise ValueError(f"batch sizes {fa.shape[0]} and {fb.shape[0]} do not broadcast")
+
+
+def _layer_terms(
+    fa: torch.Tensor, fb: torch.Tensor, criterion: str | None, lin: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """One layer's feature distance (``criterion``) and LPIPS term (``lin``), each (N,) or None.
+
+    Both come from one read of the two maps: without autograd the maps are walked in
+    cache-sized chunks of pixels (the same values, a fraction of the memory traffic); with an
+    input that requires grad, whole-tensor differentiable ops are used.
+    """
+    _check_features(fa, fb)
+    with torch.autocast(device_type=fa.device.type, enabled=False):
+        # Channels are the last axis of the row view, so LPIPS's Σ_c w_c · d_c is a
+        # matrix–vector product over contiguous memory for channels-last activations.
+        a, b = _rows(fa.float()), _rows(fb.float())
+        p, c = a.shape[1], a.shape[2]
+        if lin is not None:
+            lin = lin.to(a.device)
+        if _needs_grad(fa, fb):
+            dist = lp = None
+            if criterion is not None:
+                d = a - b
+                dist = (d.abs() if criterion == "l1" else d.pow(2)).mean(dim=(1, 2))
+            if lin is not None:
+                lp = ((_unit_rows(a) - _unit_rows(b)).pow(2) @ lin).mean(dim=1)
+            return dist, lp
+        step = _row_step(a, b)
+        dparts, lparts = [], []
+        for i in range(0, p, step):
+            # A batch-1 ``a`` (a clean image) broadcasts against ``b``.
+            xa, xb = a[:, i : i + step], b[:, i : i + step]
+            if criterion is not None:
+                d = xb - xa
+                dparts.append((d.abs_() if criterion == "l1" else d.pow_(2)).sum(dim=(1, 2)))
+            if lin is not None:
+                ua, ub = _unit_rows(xa), _unit_rows(xb)
+                # In place on whichever is the full batch (the difference is squared anyway).
+                u = (ub.sub_(ua) if ub.shape[0] >= ua.shape[0] else ua.sub_(ub)).pow_(2)
+                lparts.append((u @ lin).sum(dim=1))
+        dist = torch.stack(dparts).sum(0) / (p * c) if dparts else None
+        lp = torch.stack(lparts).sum(0) / p if lparts else None
+        return dist, lp
+
+
+def _check_criterion(criterion: str) -> None:
+    if criterion not in PERCEPTUAL_CRITERIA:
+        raise ValueError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
+
+
 def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: str = "l1") -> torch.Tensor:
     """Distance of two feature maps of one layer per image, (N,), in fp32.
 
     ``"l1"``: mean |φ(x) − φ(y)| (the reference); ``"mse"``: 1/N_l · ‖φ(x) − φ(y)‖², N_l = C·H·W.
+    A batch of 1 broadcasts against a batch of N. Differentiable when an input requires grad.
     """
-    if criterion not in PERCEPTUAL_CRITERIA:
-        raise ValueError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
-    with torch.autocast(device_type=fa.device.type, enabled=False):
-        d = fa.float() - fb.float()
-        d = d.abs() if criterion == "l1" else d.pow(2)
-        return d.mean(dim=(1, 2, 3))
+    _check_criterion(criterion)
+    return _layer_terms(fa, fb, criterion, None)[0]  # type: ignore[return-value]
 
 
 def perceptual_distance(
@@ -191,11 +267,7 @@ def perceptual_distance(
     criterion: str = "l1",
 ) -> LayerScores:
     """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms."""
-    w = _layer_weights(names, weights)
-    per = {n: feature_distance(fa[n], fb[n], criterion) for n in names}
-    total = sum(w[n] * per[n] for n in names)
-    label = "Σ mean|Δφ|" if criterion == "l1" else "Σ w·‖Δφ‖²/N"
-    return LayerScores(total, per, w, label)  # type: ignore[arg-type]
+    return perceptual_and_lpips(fa, fb, names, weights, criterion)[0]
 
 
 def feature_distance_maps(
@@ -235,9 +307,14 @@ def _lpips_lin_cpu() -> tuple[torch.Tensor, ...] | None:
     return tuple(sd[f"lin{i}.model.1.weight"].float().view(-1) for i in range(5))
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10)."""
-    return x / (x.pow(2).sum(dim=1, keepdim=True).sqrt_().add_(1e-10))
+def _lpips_layer(fa: torch.Tensor, fb: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
+    """One LPIPS layer term per image, (N,): mean over space of Σ_c w_c (â_c − b̂_c)²."""
+    return _layer_terms(fa, fb, None, lin)[1]  # type: ignore[return-value]
+
+
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10) on the (N, P, C) row view."""
+    return x / (x.pow(2).sum(dim=-1, keepdim=True).sqrt_().add_(1e-10))
 
 
 def lpips_vgg(
@@ -255,14 +332,42 @@ def lpips_vgg(
         return None
     if len(names) != 5:
         raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
-    per = {}
-    for n, lin in zip(names, lins, strict=True):
-        with torch.autocast(device_type=fa[n].device.type, enabled=False):
-            # A batch-1 ``fa`` (a clean image) broadcasts against ``fb``: normalised once.
-            a, b = _unit(fa[n].float()), _unit(fb[n].float())
-            d = (a - b).pow_(2)
-            # Σ_c w_c · d_c as a matrix–vector product over the channel axis (contiguous for the
-            # channels-last activations VGG produces).
-            per[n] = (d.permute(0, 2, 3, 1) @ lin.to(d.device)).mean(dim=(1, 2))
+    per = {n: _lpips_layer(fa[n], fb[n], lin) for n, lin in zip(names, lins, strict=True)}
+    return _lpips_scores(per)
+
+
+def _lpips_scores(per: dict[str, torch.Tensor]) -> LayerScores:
     total = sum(per.values())
-    return LayerScores(total, per, dict.fromkeys(names, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]
+    return LayerScores(total, per, dict.fromkeys(per, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]
+
+
+def perceptual_and_lpips(
+    fa: Mapping[str, torch.Tensor],
+    fb: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    weights: Sequence[float] | Mapping[str, float] | None = None,
+    criterion: str = "l1",
+    lpips_names: Sequence[str] = (),
+) -> tuple[LayerScores, LayerScores | None]:
+    """:func:`perceptual_distance` and :func:`lpips_vgg` together, reading each layer once.
+
+    Layers in both sets (relu1_2 … relu4_3 by default) give their feature distance and their
+    LPIPS term from one pass over the two maps. ``lpips_names`` empty → no LPIPS (``None``).
+    """
+    _check_criterion(criterion)
+    lins = _lpips_lin_cpu() if lpips_names else None
+    if lins is not None and len(lpips_names) != 5:
+        raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
+    lin_of = dict(zip(lpips_names, lins, strict=True)) if lins is not None else {}
+    dist, lp = {}, {}
+    for n in dict.fromkeys([*names, *lin_of]):
+        d, p = _layer_terms(fa[n], fb[n], criterion if n in names else None, lin_of.get(n))
+        if d is not None:
+            dist[n] = d
+        if p is not None:
+            lp[n] = p
+    w = _layer_weights(names, weights)
+    total = sum(w[n] * dist[n] for n in names)
+    label = "Σ mean|Δφ|" if criterion == "l1" else "Σ w·‖Δφ‖²/N"
+    perc = LayerScores(total, {n: dist[n] for n in names}, w, label)  # type: ignore[arg-type]
+    return perc, (_lpips_scores({n: lp[n] for n in lin_of}) if lin_of else None)

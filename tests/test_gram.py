@@ -55,3 +55,20 @@ def test_energy_order_and_bad_norm():
     assert top_channels_by_energy(gram(f), 2).tolist() == [[1, 2]]
     with pytest.raises(ValueError, match="none, chw, gatys"):
         gram(f, "frobenius")
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("shape", [(3, 64, 9, 7), (1, 5, 1, 1), (2, 256, 4, 4)])
+def test_fast_cpu_gram_equals_float64_reference(shape, layout):
+    # Without autograd the CPU path goes through oneDNN; with it, through bmm. Both must give
+    # F Fᵀ to fp32 precision, in either memory layout.
+    f = torch.rand(*shape, generator=torch.Generator().manual_seed(3)).contiguous(memory_format=layout)
+    a = f.double().reshape(shape[0], shape[1], -1)
+    ref = a @ a.mT
+    with torch.inference_mode():
+        fast = gram(f)
+    slow = gram(f.clone().requires_grad_(True))
+    for g in (fast, slow):
+        assert g.shape == ref.shape and g.dtype == torch.float32
+        assert torch.allclose(g.double(), ref, rtol=1e-5, atol=1e-6 * ref.abs().max().item())
+    assert slow.requires_grad

@@ -151,3 +151,24 @@ def test_ssim_batch_chunks_give_the_same_values(photos, monkeypatch):
     score, smap = metrics.ssim(a, b, return_map=True)
     torch.testing.assert_close(score, whole, rtol=0, atol=1e-7)
     assert smap.shape == (3, 86, 86)
+
+
+@pytest.mark.parametrize("criterion", ["l1", "mse"])
+def test_chunked_feature_terms_equal_whole_tensor_autograd_path(monkeypatch, criterion):
+    # Without autograd the feature distance and LPIPS terms are summed chunk by chunk; with it,
+    # over the whole tensor. A tiny chunk (with a ragged last chunk) must give the same values,
+    # for a broadcast clean image (batch 1 vs 4) and for equal batches.
+    g = torch.Generator().manual_seed(5)
+    fa = torch.rand(1, 8, 7, 5, generator=g).contiguous(memory_format=torch.channels_last)
+    fb = torch.rand(4, 8, 7, 5, generator=g).contiguous(memory_format=torch.channels_last)
+    lin = torch.rand(8, generator=g)
+    monkeypatch.setattr(metrics, "ROW_CHUNK_VALUES", 4 * 8 * 3)  # 3 of the 35 pixels per chunk
+    for a, b in ((fa, fb), (fa.expand(4, -1, -1, -1).contiguous(), fb), (fb, fa)):
+        with torch.inference_mode():
+            d, lp = metrics._layer_terms(a, b, criterion, lin)
+        ref_d, ref_lp = metrics._layer_terms(a.clone().requires_grad_(True), b, criterion, lin)
+        diff = (a.double() - b.double()).abs()
+        direct = (diff if criterion == "l1" else diff.pow(2)).mean(dim=(1, 2, 3))
+        assert torch.allclose(d.double(), direct, rtol=1e-6)
+        assert torch.allclose(d, ref_d, rtol=1e-6) and torch.allclose(lp, ref_lp, rtol=1e-6)
+        assert ref_d.requires_grad and not d.requires_grad
