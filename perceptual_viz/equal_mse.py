@@ -1,0 +1,605 @@
+"""Equal-MSE gallery: very different degradations with the same MSE, scored side by side.
+
+The classic demonstration that MSE is blind to structure. For one clean image and each
+degradation (brightness shift, contrast stretch, Gaussian noise, Gaussian blur, JPEG,
+translation, salt & pepper), :func:`match_mse` finds the strength whose MSE against the clean
+image equals a target within a relative tolerance, ``|MSE − target| <= tolerance · target``.
+:func:`gallery` then scores all matched images (SSIM, perceptual, style, LPIPS) against the clean
+one in **one** batched VGG pass (:func:`perceptual_viz.compare.score_pairs`) and ranks them.
+
+Search, per degradation, over a strength ``u`` measured from the mildest setting (see
+:data:`SEARCH_INTERVALS`):
+
+* Continuous strengths: MSE is 0 at the mild end and grows monotonically (clamping to [0, 1]
+  only slows it). A first guess comes from a cheap model of the clean image (MSE ≈ δ² for a
+  brightness shift or noise, (factor − 1)²·variance for a contrast stretch, p·E[½x² + ½(1 − x)²]
+  for salt & pepper); later guesses interpolate in log-strength/log-MSE between the bracketing
+  evaluations, with bisection as the safeguard. Typically 1–7 evaluations.
+* Integer strengths (JPEG quality, shift in pixels): the integers are bisected down to two
+  neighbours that straddle the target, and the closer one is returned. If neither is within
+  tolerance (consecutive integers are too far apart in MSE) the two outer neighbours are checked
+  too, in case MSE is not monotonic there. JPEG brackets the whole quality range 95 → 1. Shift
+  grows 1, 2, 4, … px from 0 first, because its MSE saturates (and wiggles) once the shift
+  exceeds the image's correlation length: the answer is the closest integer around the *first*
+  crossing (the smallest shift that reaches the target). A much larger shift may land closer to
+  the target by accident, on the wiggles; it is deliberately not searched for.
+* "Closest" means the smallest |log(MSE / target)| (distance in PSNR), preferring settings within
+  tolerance; an unchanged image (MSE 0) is therefore never the closest.
+* If even the strongest setting stays below the target (or, for JPEG, even quality 95 is above
+  it) the nearest setting is returned with an ``"unreachable: …"`` note. Every result that is not
+  within tolerance carries a note saying why.
+
+One evaluation is one :func:`perceptual_viz.degrade.degrade` call plus one MSE of a (1, 3, H, W)
+image. Noise and salt & pepper use ``seed``; results are deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from . import metrics
+from .compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_pairs
+from .degrade import DEGRADATIONS, degrade
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .backbone import VGGFeatures
+    from .features import FeatureCache
+
+GALLERY_DEGRADATIONS: tuple[str, ...] = (
+    "brightness",
+    "contrast",
+    "noise",
+    "blur",
+    "jpeg",
+    "shift",
+    "saltpepper",
+)
+DEFAULT_TOLERANCE = 0.02  # relative: |MSE − target| <= tolerance · target
+MAX_TOLERANCE = 0.5
+# Targets above 0.25 (PSNR ≈ 6 dB) are outside what a meaningful comparison needs: the image is
+# wrecked by every degradation, and most of them saturate before getting there.
+MAX_TARGET_MSE = 0.25
+DEFAULT_MAX_EVALS = 40
+RANK_METRICS: tuple[str, ...] = ("LPIPS", "perceptual", "style", "1 − SSIM")  # lower = less damaged
+
+# (mildest, strongest) strength searched, in the direction that increases MSE.
+SEARCH_INTERVALS: dict[str, tuple[float, float]] = {
+    "brightness": (0.0, 1.0),  # delta added (brightening)
+    "contrast": (1.0, 3.0),  # stretch factor around the per-channel mean
+    "noise": (0.0, 1.0),  # σ
+    "blur": (0.0, 20.0),  # σ in pixels
+    "jpeg": (95.0, 1.0),  # quality (integer); MSE grows as quality falls
+    "shift": (0.0, 64.0),  # pixels right/down (integer)
+    "saltpepper": (0.0, 1.0),  # fraction p of pixels
+}
+_INTEGER = {"jpeg": "quality", "shift": "pixels"}
+_EXPONENT = {"brightness": 2.0, "contrast": 2.0, "noise": 2.0, "blur": 2.0, "saltpepper": 1.0}  # MSE ∝ u^k
+
+
+def mse_to_psnr(mse: float) -> float:
+    """PSNR in dB for data range 1: 10·log10(1 / MSE); ``inf`` for MSE 0."""
+    m = float(mse)
+    if not m >= 0:  # also rejects NaN
+        raise ValueError(f"MSE must be >= 0, got {mse}")
+    return math.inf if m == 0 else -10.0 * math.log10(m)
+
+
+def psnr_to_mse(psnr_db: float) -> float:
+    """MSE for a PSNR in dB, data range 1: 10^(−PSNR/10); 0 for ``inf``."""
+    p = float(psnr_db)
+    if math.isnan(p) or p == -math.inf:
+        raise ValueError(f"PSNR must be a number of dB (or +inf), got {psnr_db}")
+    return 10.0 ** (-p / 10.0)
+
+
+@dataclass
+class Match:
+    """One degradation tuned to the target MSE."""
+
+    name: str  # degradation key, e.g. "blur"
+    label: str  # human label from DEGRADATIONS
+    param: str  # e.g. "σ (pixels)"
+    strength: float  # the strength found
+    mse: float  # MSE actually achieved (vs clean)
+    target: float
+    within: bool  # |mse − target| <= tolerance · target
+    evaluations: int  # degrade + MSE evaluations the search used
+    note: str  # "" or an honest sentence about why the result is not within tolerance
+    image: torch.Tensor  # (1, 3, H, W) degraded image, same device/dtype as clean
+
+    @property
+    def setting(self) -> str:
+        """The strength with its unit, e.g. ``"σ 2.1 px"`` or ``"quality 12"``."""
+        return _setting_text(self.name, self.strength)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_clean(clean: torch.Tensor) -> None:
+    if not isinstance(clean, torch.Tensor) or not clean.is_floating_point():
+        raise ValueError("clean must be a floating-point torch.Tensor with values in [0, 1]")
+    if clean.ndim != 4 or clean.shape[0] != 1 or clean.shape[1] != 3:
+        raise ValueError(f"clean must be one RGB image of shape (1, 3, H, W), got {tuple(clean.shape)}")
+    if min(clean.shape[-2:]) < 2:
+        raise ValueError(f"clean image is too small: {tuple(clean.shape[-2:])}")
+
+
+def _check_values(clean: torch.Tensor) -> None:
+    lo, hi = float(clean.min()), float(clean.max())
+    if not (lo >= 0 and hi <= 1):  # also rejects NaN
+        raise ValueError(f"clean must have values in [0, 1], got [{lo:g}, {hi:g}]")
+
+
+def _check_target(target_mse: float) -> float:
+    try:
+        t = float(target_mse)
+    except (TypeError, ValueError):
+        raise ValueError(f"target MSE must be a number, got {target_mse!r}") from None
+    if not 0 < t <= MAX_TARGET_MSE:  # also rejects NaN
+        raise ValueError(
+            f"target MSE must be in (0, {MAX_TARGET_MSE}] (PSNR >= {mse_to_psnr(MAX_TARGET_MSE):.1f} dB), "
+            f"got {target_mse}"
+        )
+    return t
+
+
+def _check_tolerance(tolerance: float) -> float:
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        raise ValueError(f"tolerance must be a number, got {tolerance!r}") from None
+    if not 0 < tol <= MAX_TOLERANCE:
+        raise ValueError(
+            f"tolerance is relative (|MSE − target| <= tolerance · target) and must be in "
+            f"(0, {MAX_TOLERANCE}], got {tolerance}"
+        )
+    return tol
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    if isinstance(names, str):
+        names = [names]
+    out = list(names)
+    if not out:
+        raise ValueError(f"no degradations given; choose from: {', '.join(GALLERY_DEGRADATIONS)}")
+    for n in out:
+        if n not in SEARCH_INTERVALS:
+            raise ValueError(
+                f"unknown degradation {n!r} for an equal-MSE match; "
+                f"valid names: {', '.join(GALLERY_DEGRADATIONS)}"
+            )
+    dups = sorted({n for n in out if out.count(n) > 1})
+    if dups:
+        raise ValueError(f"degradations listed more than once: {', '.join(dups)}")
+    return out
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _setting_text(name: str, s: float) -> str:
+    if name == "jpeg":
+        return f"quality {round(s)}"
+    if name == "shift":
+        return f"{round(s)} px"
+    if name == "blur":
+        return f"σ {s:.4g} px"
+    prefix = {"brightness": "delta", "contrast": "factor", "noise": "σ", "saltpepper": "p"}.get(name, name)
+    return f"{prefix} {s:.4g}"
+
+
+def _percent(mse: float, target: float) -> str:
+    pct = 100.0 * (mse / target - 1.0)
+    return f"{pct:+.1f}%" if abs(pct) < 10 else f"{pct:+.0f}%"
+
+
+class _Evaluator:
+    """Degrade at strength offset ``u`` and measure MSE; remembers the closest result so far."""
+
+    def __init__(self, clean: torch.Tensor, name: str, target: float, tolerance: float, seed: int) -> None:
+        self.clean, self.name, self.target, self.tolerance, self.seed = clean, name, target, tolerance, seed
+        self.mild, strong = SEARCH_INTERVALS[name]
+        self.sign = 1.0 if strong >= self.mild else -1.0
+        self.span = abs(strong - self.mild)
+        self.count = 0
+        self.values: dict[float, float] = {}
+        self.best: tuple[tuple[bool, float], float, float, torch.Tensor] | None = None  # key, u, mse, image
+
+    def strength(self, u: float) -> float:
+        return self.mild + self.sign * u
+
+    def within(self, m: float) -> bool:
+        return abs(m - self.target) <= self.tolerance * self.target
+
+    def __call__(self, u: float) -> float:
+        if u in self.values:
+            return self.values[u]
+        with torch.no_grad():
+            img = degrade(self.clean, self.name, self.strength(u), seed=self.seed)
+            m = float(metrics.mse(self.clean, img)[0])
+        self.count += 1
+        self.values[u] = m
+        key = (not self.within(m), abs(math.log(m / self.target)) if m > 0 else math.inf)
+        if self.best is None or key < self.best[0]:
+            self.best = (key, u, m, img)
+        return m
+
+    @property
+    def best_within(self) -> bool:
+        return self.best is not None and not self.best[0][0]
+
+
+def _first_guess(name: str, clean: torch.Tensor, target: float, span: float) -> float:
+    """A cheap model of MSE(u) from the clean image's statistics (no degrade call)."""
+    x = clean.detach().float()
+    if name in ("brightness", "noise"):
+        u = math.sqrt(target)  # MSE = δ² (σ²) before clamping
+    elif name == "contrast":
+        var = float(x.var(dim=(-2, -1), unbiased=False).mean())
+        u = math.sqrt(target / var) if var > 0 else span
+    elif name == "saltpepper":
+        e = float((0.5 * x**2 + 0.5 * (1 - x) ** 2).mean())
+        u = target / e if e > 0 else span
+    else:  # blur: no cheap model; a pixel is a typical scale
+        u = 1.0
+    return min(max(u, 1e-6 * span), span)
+
+
+def _search_continuous(ev: _Evaluator, guess: float, max_evals: int) -> str:
+    """Log-log secant steps kept inside the bracket, bisection as the fallback. Returns the stop reason."""
+    t, span, k0 = ev.target, ev.span, _EXPONENT[ev.name]
+    lo = 0.0  # MSE is 0 at the mild end
+    hi: float | None = None
+    positive: list[tuple[float, float]] = []  # evaluated points with MSE > 0, latest last
+    widths: list[float] = []
+    u = guess
+    while True:
+        if ev.count >= max_evals:
+            return "budget"
+        f = ev(u)
+        if ev.within(f):
+            return "ok"
+        if f < t:
+            lo = u
+        else:
+            hi = u
+        if f > 0:
+            positive = [*positive[-1:], (u, f)]
+        if hi is None and lo >= span:
+            return "above"
+        if hi is not None and hi - lo <= 1e-4 * hi:  # strength resolved to 4 digits: MSE jumps here
+            return "resolution"
+        # Proposal: MSE ≈ c·u^k through the last two positive points, else with the model exponent.
+        cand = None
+        if len(positive) == 2:
+            (u1, f1), (u2, f2) = positive
+            if u1 != u2 and f1 != f2:
+                k = math.log(f2 / f1) / math.log(u2 / u1)
+                if k > 0:
+                    cand = u2 * (t / f2) ** (1 / min(8.0, max(0.25, k)))
+        if cand is None:
+            if positive:
+                u1, f1 = positive[-1]
+                cand = u1 * (t / f1) ** (1 / k0)
+            else:
+                cand = span if lo == 0 else 8 * lo
+        if hi is None:  # no setting above the target yet: extrapolate upward
+            u = min(span, max(cand, 1.05 * lo))
+            continue
+        width = hi - lo
+        widths.append(width)
+        slow = len(widths) >= 3 and width > 0.5 * widths[-3]
+        margin = 0.01 * width
+        if lo + margin < cand < hi - margin and not slow:
+            u = cand
+        else:
+            u = math.sqrt(lo * hi) if lo > 0 and hi < 1e3 * lo else 0.5 * (lo + hi)
+            widths.clear()
+
+
+def _search_integer(ev: _Evaluator, max_evals: int) -> str:
+    """Integer bisection to two neighbours straddling the target. Returns the stop reason."""
+    t, span = ev.target, round(ev.span)
+    zero_at_mild = ev.name == "shift"  # shift 0 is the clean image; JPEG 95 is not
+    lo = 0
+    if not zero_at_mild and ev(0) >= t:
+        return "below"
+    if zero_at_mild:  # MSE saturates / dips at large shifts: grow from 0
+        hi = None
+        u = 1
+        while hi is None:
+            if ev.count >= max_evals:
+                return "budget"
+            if ev(u) >= t:
+                hi = u
+            elif u >= span:
+                return "above"
+            else:
+                lo, u = u, min(span, 2 * u)
+    else:
+        hi = span
+        if ev(hi) < t:
+            if ev.count < max_evals:
+                ev(hi - 1)  # JPEG's MSE is not strictly monotonic at the lowest qualities
+            return "above"
+    while hi - lo > 1:
+        if ev.count >= max_evals:
+            return "budget"
+        mid = (lo + hi) // 2
+        if ev(mid) >= t:
+            hi = mid
+        else:
+            lo = mid
+    if not ev.best_within:  # consecutive integers straddle the target: check outer neighbours too
+        for u in (lo - 1, hi + 1):
+            if 0 <= u <= span and not (u == 0 and zero_at_mild) and ev.count < max_evals:
+                ev(u)
+    return "ok" if ev.best_within else "resolution"
+
+
+def _note(ev: _Evaluator, reason: str, strength: float, mse: float) -> str:
+    if ev.within(mse):
+        return ""
+    t, name = ev.target, ev.name
+    setting = _setting_text(name, strength)
+    if reason == "above":
+        if abs(strength - SEARCH_INTERVALS[name][1]) < 1e-9:
+            return f"unreachable: even the strongest setting ({setting}) gives MSE {mse:.4g} < target {t:.4g}"
+        return f"unreachable: the largest MSE found is {mse:.4g} at {setting} (< target {t:.4g})"
+    if reason == "below":
+        return f"unreachable: even the mildest setting ({setting}) gives MSE {mse:.4g} > target {t:.4g}"
+    if reason == "budget":
+        return (
+            f"search stopped after {ev.count} evaluations: closest found is {setting} "
+            f"(MSE {mse:.4g}, {_percent(mse, t)})"
+        )
+    closest = f"closest achievable is {setting} (MSE {mse:.4g}, {_percent(mse, t)})"
+    if name in _INTEGER:
+        return f"integer {_INTEGER[name]}: {closest}"
+    return f"MSE changes in steps here: {closest}"
+
+
+def match_mse(
+    clean: torch.Tensor,
+    name: str,
+    target_mse: float,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+    max_evals: int = DEFAULT_MAX_EVALS,
+) -> Match:
+    """Find the strength of degradation ``name`` whose MSE against ``clean`` is ``target_mse``.
+
+    ``clean`` is (1, 3, H, W) in [0, 1]. Returns the closest setting evaluated; ``within`` says
+    whether it meets ``|MSE − target| <= tolerance · target`` and ``note`` explains when not.
+    """
+    _check_clean(clean)
+    _check_values(clean)
+    target = _check_target(target_mse)
+    tol = _check_tolerance(tolerance)
+    (name,) = _check_names([name])
+    if int(max_evals) < 2:
+        raise ValueError(f"max_evals must be >= 2, got {max_evals}")
+    ev = _Evaluator(clean, name, target, tol, int(seed))
+    if name in _INTEGER:
+        reason = _search_integer(ev, int(max_evals))
+    else:
+        reason = _search_continuous(ev, _first_guess(name, clean, target, ev.span), int(max_evals))
+    assert ev.best is not None
+    _, u, mse, image = ev.best
+    strength = ev.strength(u)
+    if name in _INTEGER:
+        strength = float(round(strength))
+    d = DEGRADATIONS[name]
+    return Match(
+        name=name,
+        label=d.label,
+        param=d.param,
+        strength=strength,
+        mse=mse,
+        target=target,
+        within=ev.within(mse),
+        evaluations=ev.count,
+        note=_note(ev, reason, strength, mse),
+        image=image,
+    )
+
+
+def equal_mse(
+    clean: torch.Tensor,
+    target_mse: float,
+    names: Sequence[str] = GALLERY_DEGRADATIONS,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+    progress: Callable[..., Any] | None = None,
+) -> list[Match]:
+    """:func:`match_mse` for each of ``names`` (in that order). Inputs are validated first.
+
+    ``progress``, if given, is called as ``progress(fraction, desc="matching blur")`` before each
+    degradation (Gradio's ``gr.Progress`` signature); fractions leave room for a scoring step.
+    """
+    _check_clean(clean)
+    _check_values(clean)
+    target = _check_target(target_mse)
+    tol = _check_tolerance(tolerance)
+    todo = _check_names(names)
+    out = []
+    for i, n in enumerate(todo):
+        if progress is not None:
+            progress(i / (len(todo) + 1), desc=f"matching {n}")
+        out.append(match_mse(clean, n, target, tolerance=tol, seed=seed))
+    return out
+
+
+# --------------------------------------------------------------------------- gallery
+
+
+@dataclass
+class GalleryEntry:
+    """A matched degradation and its scores against the clean image."""
+
+    match: Match
+    scores: PairScores
+
+
+def _metric_value(scores: PairScores, metric: str) -> float | None:
+    if metric == "LPIPS":
+        return scores.lpips
+    if metric == "perceptual":
+        return scores.perceptual_total
+    if metric == "style":
+        return scores.style_total
+    return 1.0 - scores.ssim  # "1 − SSIM"
+
+
+def _rank_key(value: float | None) -> tuple[bool, float]:
+    missing = value is None or math.isnan(value)
+    return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
+
+
+def _plain(v: Any) -> Any:
+    """JSON-ready copy: NaN/inf floats → None, containers recursed."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    return v
+
+
+@dataclass
+class Gallery:
+    """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
+
+    target_mse: float
+    tolerance: float
+    entries: list[GalleryEntry]  # ranked: least damaged first by `rank_by` (NaN/None last)
+    rank_by: str  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
+    seconds: float
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> pandas.DataFrame:
+        """One row per entry, in rank order."""
+        import pandas as pd
+
+        nan = float("nan")
+        rows = [
+            {
+                "rank": i + 1,
+                "degradation": e.match.label,
+                "strength": e.match.strength,
+                "MSE": e.match.mse,
+                "PSNR": mse_to_psnr(e.match.mse),
+                "SSIM": e.scores.ssim,
+                "perceptual": e.scores.perceptual_total,
+                "style": e.scores.style_total,
+                "LPIPS": nan if e.scores.lpips is None else e.scores.lpips,
+                "within tolerance": e.match.within,
+                "note": e.match.note,
+            }
+            for i, e in enumerate(self.entries)
+        ]
+        columns = ["rank", "degradation", "strength", "MSE", "PSNR", "SSIM", "perceptual", "style", "LPIPS"]
+        return pd.DataFrame(rows, columns=[*columns, "within tolerance", "note"])
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (plain floats/str/bool/None; NaN and inf become None)."""
+        entries = [
+            {
+                "rank": i + 1,
+                "name": e.match.name,
+                "label": e.match.label,
+                "param": e.match.param,
+                "strength": e.match.strength,
+                "setting": e.match.setting,
+                "mse": e.match.mse,
+                "psnr": mse_to_psnr(e.match.mse),
+                "within": e.match.within,
+                "evaluations": e.match.evaluations,
+                "note": e.match.note,
+                "scores": e.scores.as_dict(),
+            }
+            for i, e in enumerate(self.entries)
+        ]
+        return _plain(
+            {
+                "target_mse": self.target_mse,
+                "target_psnr": mse_to_psnr(self.target_mse),
+                "tolerance": self.tolerance,
+                "rank_by": self.rank_by,
+                "seconds": self.seconds,
+                "device": self.device,
+                "notes": list(self.notes),
+                "entries": entries,
+            }
+        )
+
+
+def gallery(
+    model: VGGFeatures,
+    clean: torch.Tensor,
+    target_mse: float,
+    *,
+    names: Sequence[str] = GALLERY_DEGRADATIONS,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+    rank_by: str = "LPIPS",
+    settings: ScoreSettings | None = None,
+    cache: FeatureCache | None = None,
+    clean_key: str | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> Gallery:
+    """Match every degradation to ``target_mse``, score them all in one VGG pass and rank them.
+
+    ``clean`` is (1, 3, H, W) in [0, 1] on ``model.device``, already prepared to the analysis
+    size. Ranking is least damaged first by ``rank_by`` (one of :data:`RANK_METRICS`); when
+    LPIPS is asked for but not available, the ranking uses "perceptual" and ``notes`` says so.
+    """
+    if rank_by not in RANK_METRICS:
+        raise ValueError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
+    _check_clean(clean)
+    if clean.device != model.device:
+        raise ValueError(
+            f"clean is on {clean.device} but the model is on {model.device}; "
+            "prepare the image on the model's device first"
+        )
+    t0 = time.perf_counter()
+    matches = equal_mse(clean, target_mse, names, tolerance=tolerance, seed=seed, progress=progress)
+    batch = score_pairs(
+        model,
+        clean,
+        torch.cat([m.image for m in matches]),
+        settings=settings,
+        cache=cache,
+        clean_key=clean_key,
+        store_degraded=False,
+    )
+    notes: list[str] = []
+    used = rank_by
+    if rank_by == "LPIPS" and any(s.lpips is None for s in batch.scores):
+        reason = lpips_unavailable_reason(model.arch) or "LPIPS is switched off in the score settings"
+        notes.append(f"{reason}; ranked by perceptual instead")
+        used = "perceptual"
+    entries = [GalleryEntry(m, s) for m, s in zip(matches, batch.scores, strict=True)]
+    entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))
+    return Gallery(
+        target_mse=float(target_mse),
+        tolerance=float(tolerance),
+        entries=entries,
+        rank_by=used,
+        seconds=time.perf_counter() - t0,
+        device=str(model.device),
+        notes=notes,
+    )

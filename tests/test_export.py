@@ -1,0 +1,52 @@
+"""The export bundle: PNGs and a JSON record that survive a round trip exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from perceptual_viz import export
+
+
+def test_bundle_round_trip_is_lossless_and_complete(tmp_path, vgg16):
+    rng = np.random.default_rng(0)
+    a = Image.fromarray(rng.integers(0, 256, (17, 23, 3), dtype=np.uint8))
+    b = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    record = {
+        "model": export.model_record(vgg16),
+        "settings": {"seed": 3, "strength": 0.25, "size_hw": (17, 23)},
+        "scores": {"psnr": math.inf, "ssim": np.float32(0.5), "lpips": None, "t": torch.tensor([1.0, 2.0])},
+    }
+    path = export.write_bundle(
+        tmp_path / "fig.zip", {"clean": a, "blur σ=2 · MSE 0.01": b}, record, kind="test"
+    )
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    assert names == ["01_clean.png", "02_blur_2_MSE_0.01.png", export.SCORES_JSON, export.README_TXT]
+    got, pics = export.read_bundle(path)
+    assert np.array_equal(np.asarray(pics["01_clean.png"]), np.asarray(a))  # lossless
+    assert np.array_equal(np.asarray(pics["02_blur_2_MSE_0.01.png"]), np.asarray(b))
+    assert got["kind"] == "test"
+    assert got["pictures"]["02_blur_2_MSE_0.01.png"] == "blur σ=2 · MSE 0.01"  # the caption survives
+    assert got["settings"] == {"seed": 3, "strength": 0.25, "size_hw": [17, 23]}
+    # JSON has no NaN/inf (strict parsers reject them): inf → null; numpy/tensors → plain numbers.
+    assert got["scores"] == {"psnr": None, "ssim": 0.5, "lpips": None, "t": [1.0, 2.0]}
+    assert got["model"]["arch"] == "vgg16" and got["model"]["fingerprint"] == vgg16.fingerprint
+    assert got["model"]["weights"]["source"] == "untrained"
+    assert set(got["environment"]) == {"perceptual_viz", "torch", "python"}
+    with zipfile.ZipFile(path) as z:
+        json.loads(z.read(export.SCORES_JSON), parse_constant=pytest.fail)  # no NaN/Infinity tokens
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [("../../etc/passwd", "etc_passwd"), ("a/b\\c:d", "a_b_c_d"), ("", "picture"), ("···", "picture")],
+)
+def test_picture_names_cannot_escape_the_zip(caption, expected):
+    assert export.safe_name(caption) == expected
