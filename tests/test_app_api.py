@@ -23,7 +23,8 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
+from perceptual_viz.degrade import DEGRADATIONS, degrade  # noqa: E402
+from perceptual_viz.export import read_bundle  # noqa: E402
 from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
@@ -315,6 +316,13 @@ def test_gram_pair_value_is_the_raw_gram_entry(client, reference):
 def _compare(
     client, clean, degraded=None, source="degrade", deg="blur", strength=2.0, seed=0, layer="relu2_2"
 ):
+    """The seven shown outputs of /compare (the eighth, the export zip, is tested on its own)."""
+    return _compare_all(client, clean, degraded, source, deg, strength, seed, layer)[:7]
+
+
+def _compare_all(
+    client, clean, degraded=None, source="degrade", deg="blur", strength=2.0, seed=0, layer="relu2_2"
+):
     return client.predict(
         _img(clean),
         None if degraded is None else _img(degraded),
@@ -327,6 +335,38 @@ def _compare(
         layer,
         api_name="/compare",
     )
+
+
+def test_compare_export_bundle_reproduces_the_figure(client, pool):
+    *_, scores, zipped = _compare_all(client, CHELSEA, deg="jpeg", strength=25, seed=4, layer="relu3_3")
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "compare"
+    assert record["scores"]["ssim"] == pytest.approx(scores["ssim"], rel=1e-9)
+    assert record["scores"]["lpips"] == pytest.approx(scores["lpips"], rel=1e-9)
+    st = record["settings"]
+    assert (st["degradation"], st["strength"], st["seed"], st["side_by_side_layer"]) == (
+        "jpeg",
+        25,
+        4,
+        "relu3_3",
+    )
+    assert st["analysis_size"] == "224" and st["size_hw"] == list(CHELSEA_HW)
+    model = pool.get("vgg16")
+    assert record["model"]["arch"] == "vgg16" and record["model"]["fingerprint"] == model.fingerprint
+    assert record["model"]["weights"]["source"] == model.status.source
+    assert record["environment"]["torch"] == torch.__version__
+    # Every picture shown is in the zip, as PNG: the pair, the difference maps, the channel grids.
+    names = list(record["pictures"])
+    assert names[:2] == ["01_clean.png", "02_degraded.png"] and set(names) == set(pics)
+    assert any("SSIM" in c for c in record["pictures"].values())
+    assert sum("relu3_3" in c for c in record["pictures"].values()) >= 3
+    clean = pics["01_clean.png"]
+    assert clean.size == (CHELSEA_HW[1], CHELSEA_HW[0])
+    # The degraded picture is exactly what the settings reproduce.
+    x = prepare(load_image(CHELSEA).tensor(), Resize.parse("224"), torch.device("cpu"))
+    again = degrade(x, "jpeg", 25, seed=4)[0].permute(1, 2, 0).numpy()
+    got = np.asarray(pics["02_degraded.png"], dtype=np.float32) / 255
+    assert np.abs(got - again).max() <= 1 / 255 + 1e-6
 
 
 def test_compare_identical_upload_scores_perfectly(client):
@@ -517,6 +557,7 @@ def test_all_compute_events_share_one_concurrency_group(app):
 
     demo = layout.build_demo(app[0])  # same pool: the launched app is unaffected
     named = {fn.api_name: fn.concurrency_id for fn in demo.fns.values()}
-    for api in ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare", "sweep", "status"):
+    apis = ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare", "sweep", "status")
+    for api in (*apis, "equal_mse", "reconstruct"):
         assert named[api] == "vgg", api  # one group: the queue's limit bounds the whole app
     assert named["ui_grid"] == named["ui_channel"] == named["ui_pair"] == "vgg"

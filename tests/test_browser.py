@@ -162,3 +162,47 @@ def test_feature_grid_layer_switch_and_compare_in_chromium(page, errors):
 
     _no_errors(page, errors)
     assert time.monotonic() - t0 < 90, "the browser flow should take well under 90 s"
+
+
+def test_equal_mse_and_reconstruction_tabs_in_chromium(page, errors, tmp_path):
+    from playwright.sync_api import expect
+
+    from perceptual_viz.export import read_bundle
+
+    t0 = time.monotonic()
+    expect(page.locator("#status")).to_contain_text("UNTRAINED")
+
+    # Equal MSE: a sample, the default target, one click → seven pictures, ranked, with scores.
+    page.get_by_role("tab", name="Equal MSE").click()
+    _click_sample(page, "coffee.png")
+    page.locator("#e_btn").click()
+    info = page.locator("#e_info")
+    expect(info).to_contain_text("Target MSE 0.005", timeout=TIMEOUT_MS)
+    expect(page.locator("#e_gallery img")).to_have_count(7, timeout=TIMEOUT_MS)
+    expect(page.locator("#e_table")).to_contain_text("Brightness change")
+    _shot(page, "04_equal_mse.png")
+    # One click downloads the figure: the zip holds the clean image, the seven and the scores.
+    with page.expect_download() as dl:
+        page.locator("#e_zip").click()
+    path = tmp_path / "equal_mse.zip"
+    dl.value.save_as(path)
+    record, pics = read_bundle(path)
+    assert record["kind"] == "equal-mse" and len(pics) == 8
+    assert record["settings"]["target_mse"] == 0.005
+    assert len(record["gallery"]["entries"]) == 7
+    _no_errors(page, errors)
+
+    # What does a layer keep?: a short feature inversion streams pictures, then finishes.
+    page.get_by_role("tab", name="What does a layer keep?").click()
+    _click_sample(page, "chelsea.png")
+    steps = page.locator("#r_steps input[type=number]")
+    steps.fill("20")
+    steps.press("Enter")
+    page.locator("#r_btn").click()
+    rinfo = page.locator("#r_info")
+    expect(rinfo).to_contain_text("step 20/20", timeout=2 * TIMEOUT_MS)
+    expect(page.locator("#r_out img")).to_be_visible()
+    expect(rinfo).to_contain_text("relu3_3")
+    _shot(page, "05_reconstruct.png")
+    _no_errors(page, errors)
+    assert time.monotonic() - t0 < 120, "the browser flow should take well under 2 minutes"

@@ -146,3 +146,92 @@ def test_with_two_images_the_error_says_which_one(tmp_path, capsys):
     assert code == 2 and err.strip().startswith("error: degraded image: the file is not an image")
     code, _, err = run_cli(capsys, "compare", str(bad), str(SAMPLE))
     assert code == 2 and err.strip().startswith("error: clean image: ")
+
+
+# --------------------------------------------------------------------------- lessons and export
+
+
+def test_equal_mse_json_and_export(tmp_path, capsys):
+    from perceptual_viz.export import read_bundle
+
+    zipped = tmp_path / "gallery.zip"
+    code, out, err = run_cli(
+        capsys,
+        "equal-mse",
+        str(SAMPLE),
+        "--psnr",
+        "26",
+        "--size",
+        "64",
+        "--seed",
+        "3",
+        "--json",
+        "--export",
+        str(zipped),
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    target = 10 ** (-26 / 10)
+    assert d["target_mse"] == pytest.approx(target)
+    names = [e["name"] for e in d["entries"]]
+    assert sorted(names) == sorted(["brightness", "contrast", "noise", "blur", "jpeg", "shift", "saltpepper"])
+    for e in d["entries"]:
+        if e["within"]:
+            assert abs(e["mse"] - target) <= d["tolerance"] * target
+    assert d["weights"]["source"] == "untrained"
+    record, pics = read_bundle(zipped)
+    assert record["settings"]["seed"] == 3 and len(pics) == 1 + len(names)
+    assert [e["name"] for e in record["gallery"]["entries"]] == names
+
+
+def test_equal_mse_table_and_errors(capsys):
+    code, out, _err = run_cli(capsys, "equal-mse", str(SAMPLE), "--mse", "0.01", "--size", "64")
+    assert code == 0
+    assert "ranked by LPIPS" in out
+    body = out.split("\n", 2)[2].lower()  # the table, after the model and target lines
+    for name in ("brightness", "contrast", "noise", "blur", "jpeg", "saltpepper"):
+        assert name in body or name.replace("saltpepper", "salt") in body, name
+    code, _out, err = run_cli(capsys, "equal-mse", str(SAMPLE), "--mse", "-1", "--size", "64")
+    assert code == 2 and err.startswith("error: ") and "target" in err and err.count("\n") == 1
+
+
+def test_reconstruct_writes_png_and_export(tmp_path, capsys):
+    from perceptual_viz.export import read_bundle
+
+    out_png, zipped = tmp_path / "r.png", tmp_path / "r.zip"
+    args = ["reconstruct", str(SAMPLE), "--layers", "relu1_2", "--steps", "10", "--px", "40"]
+    code, out, err = run_cli(capsys, *args, "--out", str(out_png), "--export", str(zipped), "--seed", "5")
+    assert code == 0, err
+    assert "step" in err and "relu1_2" in out
+    img = Image.open(out_png)
+    assert max(img.size) == 40 and img.mode == "RGB"
+    record, pics = read_bundle(zipped)
+    assert record["settings"]["seed"] == 5 and record["settings"]["layers"] == ["relu1_2"]
+    assert np.array_equal(np.asarray(pics["02_reconstruction.png"]), np.asarray(img.convert("RGB")))
+    code, _out, err = run_cli(capsys, "reconstruct", str(SAMPLE), "--layers", "nope", "--out", str(out_png))
+    assert code == 2 and "nope" in err
+
+
+def test_compare_export(tmp_path, capsys):
+    from perceptual_viz.export import read_bundle
+
+    zipped = tmp_path / "c.zip"
+    code, out, _err = run_cli(
+        capsys,
+        "compare",
+        str(SAMPLE),
+        "--degrade",
+        "blur=2",
+        "--size",
+        "64",
+        "--json",
+        "--export",
+        str(zipped),
+    )
+    assert code == 0
+    d = json.loads(out)
+    record, pics = read_bundle(zipped)
+    assert record["scores"]["ssim"] == pytest.approx(d["ssim"], rel=1e-12)
+    assert record["settings"]["degradation"] == "blur=2 (seed 0)"
+    assert set(pics) == {"01_clean.png", "02_degraded.png"}
+    assert Image.open(SAMPLE).size != pics["01_clean.png"].size  # the analysed size, as scored

@@ -8,7 +8,7 @@ import gradio as gr
 import pytest
 import torch
 
-from perceptual_viz.ui import layout, views
+from perceptual_viz.ui import common, layout, views
 from perceptual_viz.ui.models import ModelPool
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "assets" / "samples" / "chelsea.png")
@@ -17,7 +17,7 @@ SAMPLE = str(Path(__file__).resolve().parents[1] / "assets" / "samples" / "chels
 @pytest.fixture
 def pool(monkeypatch):
     p = ModelPool("vgg16", "untrained", "cpu")
-    monkeypatch.setattr(layout, "_POOL", p)
+    monkeypatch.setattr(common, "_POOL", p)
     return p
 
 

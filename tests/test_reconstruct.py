@@ -23,10 +23,10 @@ from perceptual_viz.reconstruct import (
     limits,
     objective,
     reconstruct,
+    resize_target,
     target_features,
     total_variation,
 )
-from perceptual_viz.reconstruct import resize_target
 
 from .conftest import to_tensor
 

@@ -1,128 +1,61 @@
-"""The Gradio 6 Blocks: four tabs wired to the endpoints in :mod:`perceptual_viz.ui.views`.
+"""The Gradio 6 Blocks: six tabs wired to the endpoints in :mod:`perceptual_viz.ui.views` and
+:mod:`perceptual_viz.ui.lessons`.
 
 Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
 ``/overview``, ``/feature_grid``, ``/channel``, ``/gram``, ``/gram_pair``, ``/compare``,
-``/sweep``, ``/status``. Everything else (sample clicks, grid clicks, slider ranges) is a private
-UI event. User mistakes surface as ``gr.Error`` with one clear sentence and no traceback.
+``/sweep``, ``/status``, ``/equal_mse``, ``/reconstruct``. Everything else (sample clicks, grid
+clicks, slider ranges) is a private UI event. User mistakes surface as ``gr.Error`` with one
+clear sentence and no traceback.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import logging
+import dataclasses
 import os
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import gradio as gr
-import torch
 
-from ..backbone import WeightsError
+from .. import export
+from ..compare import ScoreSettings
 from ..degrade import DEGRADATIONS
 from ..gram import GRAM_NORMS
-from ..images import ImageError, load_image, to_pil
-from ..layers import ARCHS, block_outputs, layers
+from ..images import to_pil
+from ..layers import ARCHS, block_outputs
 from ..render import COLORMAPS
-from . import text, views
+from . import lessons, text, views
+from .common import (
+    COMPUTE,
+    ON_CPU,
+    TIME_LIMIT_S,
+    Upload,
+    analysis,
+    export_button,
+    image_input,
+    layer_choices,
+    md,
+    samples,
+    set_shared_pool,
+    shared_pool,
+    shown,
+    user_errors,
+)
 from .models import ModelPool, gpu
-from .serve import png_file
+from .serve import bundle_file, png_file
 
-log = logging.getLogger("perceptual_viz.app")
-# Every event that runs VGG shares one concurrency group, so the queue's limit (serve.launch)
-# bounds the whole app, not each endpoint separately.
-COMPUTE = {"concurrency_id": "vgg"}
-# Longest a sweep may run before it stops with a message (other requests are bounded by size).
-TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
-
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "assets" / "samples"
-PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
-PATTERNS = ("grating_h_16.png", "grating_d_16.png", "checkerboard.png", "text.png", "patches.png")
-
-
-def samples() -> list[str]:
-    return [str(ASSETS / n) for n in (*PHOTOS, *PATTERNS) if (ASSETS / n).is_file()]
-
-
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user mistakes into ``gr.Error`` (no traceback); log and hide anything else."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ImageError, WeightsError, ValueError, KeyError) as exc:
-            msg = str(exc).strip("'\"") or type(exc).__name__
-            raise gr.Error(msg, print_exception=False) from None
-        except gr.Error:
-            raise
-        except TimeoutError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except torch.OutOfMemoryError:
-            # The GPU path's only recovery: free what we hold and run this request on the CPU.
-            if ON_CPU.get():
-                raise gr.Error("Out of memory even on the CPU: try a smaller analysis size.") from None
-            log.warning("GPU out of memory in %s; retrying on the CPU", fn.__name__)
-            _pool().release_gpu_memory()
-            gr.Warning("The GPU ran out of memory: this result was computed on the CPU (slower).")
-            token = ON_CPU.set(True)
-            try:
-                return wrapper(*args, **kwargs)
-            finally:
-                ON_CPU.reset(token)
-        except Exception:
-            log.exception("internal error in %s", fn.__name__)
-            raise gr.Error(
-                "Internal error: the request failed; please try again.", print_exception=False
-            ) from None
-
-    return wrapper
-
-
-def _layer_choices(arch: str) -> list[str]:
-    return [i.name for i in layers(arch)]
-
-
-Upload = str | None  # the path of a file Gradio received (see _upload_path), or nothing
-
-# The shared models and cache, set once by ``build_demo`` (hysts-style module-level model, so
-# ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user lives here.
-_POOL: ModelPool | None = None
-
-
-def _pool() -> ModelPool:
-    if _POOL is None:
-        raise RuntimeError("build_demo() has not been called")
-    return _POOL
-
-
-# Set while a request is retried on the CPU after a CUDA out-of-memory error.
-ON_CPU: contextvars.ContextVar[bool] = contextvars.ContextVar("perceptual_viz_on_cpu", default=False)
-
-
-def _analysis(image: Upload, arch: str, size: str, what: str = "an image", which: str | None = None):
-    """Model and prepared image; ``which`` names the image in errors when a request has two."""
-    model = _pool().get(arch, cpu=ON_CPU.get())
-    try:
-        loaded = load_image(views.require(image, what))
-    except ImageError as exc:
-        raise ImageError(f"{which}: {exc}") if which else exc from None
-    return model, views.analyse(model, loaded, size)
+__all__ = ["ON_CPU", "build_demo", "user_errors"]
 
 
 def status_line(arch: str) -> str:
-    m = _pool().get(arch)
+    m = shared_pool().get(arch)
     return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
 
 
 @gpu(duration=30)
 def overview(image: Upload, arch: str, size: str, cmap: str):
-    model, a = _analysis(image, arch, size)
+    model, a = analysis(image, arch, size)
     notes = " · ".join(a.notes)
-    return [(png_file(p), c) for p, c in views.overview(model, _pool().cache, a, cmap)], notes
+    return [(png_file(p), c) for p, c in views.overview(model, shared_pool().cache, a, cmap)], notes
 
 
 @gpu(duration=20)
@@ -136,16 +69,16 @@ def feature_grid(
     scope: str,
     cmap: str,
 ):
-    model, a = _analysis(image, arch, size)
-    g = views.layer_grid(model, _pool().cache, a, layer, int(k), sort, scope, cmap)
+    model, a = analysis(image, arch, size)
+    g = views.layer_grid(model, shared_pool().cache, a, layer, int(k), sort, scope, cmap)
     state = {"channels": g.channels, "hw": list(g.fmap_hw), "layer": layer}
     return png_file(g.picture), png_file(g.colorbar), g.caption, g.channels[0], state
 
 
 @gpu(duration=20)
 def channel(image: Upload, arch: str, size: str, layer: str, channel: float, cmap: str, alpha: float):
-    model, a = _analysis(image, arch, size)
-    v = views.channel_detail(model, _pool().cache, a, layer, int(channel), cmap, float(alpha))
+    model, a = analysis(image, arch, size)
+    v = views.channel_detail(model, shared_pool().cache, a, layer, int(channel), cmap, float(alpha))
     return png_file(v.picture), png_file(v.colorbar), v.stats
 
 
@@ -160,12 +93,12 @@ def gram(
     top: float,
     cmap: str,
 ):
-    model, a = _analysis(image_a, arch, size, "image A", "image A")
+    model, a = analysis(image_a, arch, size, "image A", "image A")
     b = None
     if image_b is not None:
-        _, b = _analysis(image_b, arch, size, "image B", "image B")
+        _, b = analysis(image_b, arch, size, "image B", "image B")
         b, _note = views.match_size(a, b)
-    g = views.gram_view(model, _pool().cache, a, b, layer, norm, int(top), cmap)
+    g = views.gram_view(model, shared_pool().cache, a, b, layer, norm, int(top), cmap)
     pics = g.pictures + [(None, "")] * (3 - len(g.pictures))
     dist = g.distances  # None with one image: an empty float-typed table would break the axis
     state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
@@ -175,8 +108,8 @@ def gram(
 
 @gpu(duration=20)
 def gram_pair(image: Upload, arch: str, size: str, layer: str, i: float, j: float, cmap: str):
-    model, a = _analysis(image, arch, size, "image A")
-    pics, txt = views.gram_pair(model, _pool().cache, a, layer, int(i), int(j), cmap)
+    model, a = analysis(image, arch, size, "image A")
+    pics, txt = views.gram_pair(model, shared_pool().cache, a, layer, int(i), int(j), cmap)
     return pics, txt
 
 
@@ -192,13 +125,29 @@ def compare(
     size: str,
     layer: str,
 ):
-    model, c = _analysis(clean, arch, size, "a clean image", "clean image")
+    model, c = analysis(clean, arch, size, "a clean image", "clean image")
     d = None
     if source == "upload":
-        _, d = _analysis(degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image")
-    r = views.compare(model, _pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
+        _, d = analysis(degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image")
+    r = views.compare(model, shared_pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
     pair = (to_pil(c.tensor), r.degraded)
-    return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores
+    pictures = {"clean": pair[0], "degraded": pair[1], **{cap: p for p, cap in (*r.maps, *r.side_by_side)}}
+    record = {
+        "model": export.model_record(model),
+        "settings": {
+            "analysis_size": size,
+            "size_hw": list(c.size),
+            "source": source,
+            "degradation": degradation if source != "upload" else None,
+            "strength": float(strength) if source != "upload" else None,
+            "seed": int(seed),
+            "side_by_side_layer": layer,
+            "score_settings": dataclasses.asdict(ScoreSettings()),
+        },
+        "scores": r.scores,
+    }
+    zipped = bundle_file(pictures, record, "compare")
+    return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores, zipped
 
 
 @gpu(duration=90)
@@ -212,7 +161,7 @@ def sweep(
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ):
     deadline = time.monotonic() + TIME_LIMIT_S
-    model, c = _analysis(clean, arch, size, "a clean image")
+    model, c = analysis(clean, arch, size, "a clean image")
     r = views.sweep(model, c, list(names), int(k), int(seed), progress=progress, deadline=deadline)
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
     return (*plots, r.table, r.thumbnails, r.info)
@@ -249,7 +198,7 @@ def _strength_slider(name: str):
 
 
 def _layer_dropdowns(arch: str):
-    names = _layer_choices(arch)
+    names = layer_choices(arch)
     outs = list(block_outputs(arch))
     return (
         gr.update(choices=names, value=outs[2]),
@@ -261,53 +210,9 @@ def _layer_dropdowns(arch: str):
 # --------------------------------------------------------------------------- layout
 
 
-def _upload_path(component: gr.Image, payload: Any) -> str | None:
-    """Preprocessing for image inputs: the uploaded file's path, undecoded.
-
-    Gradio's own preprocessing opens every upload with PIL before our code runs, so a hostile
-    file (a decompression bomb, random bytes, a truncated PNG) would fail there with a generic
-    message. This way :func:`perceptual_viz.images.load_image` is the only decoder, with its
-    guards and specific messages. The path is safe to open: Gradio has already checked that it
-    lies in its own upload folder, so a client cannot point it at another file on the server.
-    (Set on the instance, not by subclassing, which would make Gradio look for a custom
-    component's frontend.)
-    """
-    if payload is None:
-        return None
-    if getattr(payload, "path", None) is None:  # a data: URL — let Gradio decode it
-        return gr.Image.preprocess(component, payload)
-    return str(payload.path)
-
-
-def _image(label: str, **kw: Any) -> gr.Image:
-    img = gr.Image(
-        label=label,
-        type="filepath",
-        image_mode=None,
-        format="png",
-        sources=["upload", "webcam", "clipboard"],
-        height=300,
-        **kw,
-    )
-    img.preprocess = functools.partial(_upload_path, img)  # type: ignore[method-assign]
-    return img
-
-
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-
-
-def _md(value: str = "", **kw: Any) -> gr.Markdown:
-    return gr.Markdown(value, latex_delimiters=LATEX, **kw)
-
-
-def _shown(label: str, **kw: Any) -> gr.Image:
-    return gr.Image(label=label, format="png", interactive=False, buttons=["download", "fullscreen"], **kw)
-
-
 def build_demo(pool: ModelPool) -> gr.Blocks:
     """The whole app. ``pool`` holds the models and cache shared by every user."""
-    global _POOL
-    _POOL = pool
+    set_shared_pool(pool)
     arch0 = pool.arch
     outs0 = list(block_outputs(arch0))
     photos = samples()
@@ -316,7 +221,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
 
     # A long day: every 30 min, uploads and pictures older than an hour leave Gradio's cache.
     with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
-        _md(text.INTRO)
+        md(text.INTRO)
         status = gr.Markdown(status_line(arch0), elem_id="status")
         with gr.Row():
             arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
@@ -330,7 +235,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
             with gr.Tab("Feature maps", id="features"):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        f_img = _image("Image", elem_id="f_img")
+                        f_img = image_input("Image", elem_id="f_img")
                         gr.Examples(
                             photos,
                             inputs=[f_img],
@@ -346,7 +251,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=1):
                         f_layer = gr.Dropdown(
-                            _layer_choices(arch0),
+                            layer_choices(arch0),
                             value=outs0[2],
                             label="Layer",
                             elem_id="f_layer",
@@ -359,25 +264,25 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                             value="channel",
                             label="Colour scaling: per channel or shared across the layer",
                         )
-                        _md(text.FEATURES)
+                        md(text.FEATURES)
                     with gr.Column(scale=2):
                         f_caption = gr.Markdown(elem_id="grid_caption")
-                        f_grid = _shown("Channel grid (click a tile)", elem_id="grid")
-                        f_bar = _shown("Colour bar", height=70, show_label=False)
+                        f_grid = shown("Channel grid (click a tile)", elem_id="grid")
+                        f_bar = shown("Colour bar", height=70, show_label=False)
                     with gr.Column(scale=2):
                         with gr.Row():
                             f_channel = gr.Number(value=0, precision=0, label="Channel", minimum=0)
                             f_alpha = gr.Slider(0, 1, value=0.6, step=0.05, label="Overlay opacity")
-                        f_detail = _shown("Channel over the image", elem_id="detail")
-                        f_dbar = _shown("Colour bar", height=70, show_label=False)
+                        f_detail = shown("Channel over the image", elem_id="detail")
+                        f_dbar = shown("Colour bar", height=70, show_label=False)
                         f_stats = gr.JSON(label="Statistics")
                 f_state = gr.State()
 
             # ----------------------------------------------------------------- Gram matrices
             with gr.Tab("Gram matrices", id="gram"):
                 with gr.Row():
-                    g_a = _image("Image A", elem_id="g_a")
-                    g_b = _image("Image B (optional: compare styles)", elem_id="g_b")
+                    g_a = image_input("Image A", elem_id="g_a")
+                    g_b = image_input("Image B (optional: compare styles)", elem_id="g_b")
                 gr.Examples([[p, None] for p in photos[:6]], inputs=[g_a, g_b], label="Samples")
                 with gr.Row():
                     g_layer = gr.Dropdown(outs0, value=outs0[1], label="Layer", allow_custom_value=True)
@@ -388,10 +293,10 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     g_btn = gr.Button("Compute Gram matrices", variant="primary")
                 g_formula = gr.Markdown()
                 with gr.Row():
-                    g_ga = _shown("G_A (click a cell)", elem_id="gram_a")
-                    g_gb = _shown("G_B")
-                    g_gd = _shown("|G_A − G_B|")
-                g_bar = _shown("Colour bar", height=70, show_label=False)
+                    g_ga = shown("G_A (click a cell)", elem_id="gram_a")
+                    g_gb = shown("G_B")
+                    g_gd = shown("|G_A − G_B|")
+                g_bar = shown("Colour bar", height=70, show_label=False)
                 g_dist = gr.BarPlot(
                     x="layer", y="style distance", label="Style distance per layer", height=240
                 )
@@ -401,14 +306,14 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     g_pbtn = gr.Button("Show pair")
                 g_ptext = gr.Markdown()
                 g_pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
-                _md(text.GRAM)
+                md(text.GRAM)
                 g_state = gr.State()
 
             # ----------------------------------------------------------------- compare
             with gr.Tab("Compare", id="compare"):
                 with gr.Row():
                     with gr.Column():
-                        c_clean = _image("Clean image", elem_id="c_clean")
+                        c_clean = image_input("Clean image", elem_id="c_clean")
                         gr.Examples(photos[:6], inputs=[c_clean], label="Samples")
                     with gr.Column():
                         c_source = gr.Radio(
@@ -427,9 +332,9 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                             label=f"{d0.label}: {d0.param}",
                         )
                         c_seed = gr.Number(value=0, precision=0, label="Seed")
-                        c_up = _image("Degraded image (your model's output)", elem_id="c_up")
+                        c_up = image_input("Degraded image (your model's output)", elem_id="c_up")
                         c_layer = gr.Dropdown(
-                            _layer_choices(arch0),
+                            layer_choices(arch0),
                             value=outs0[1],
                             label="Layer for side-by-side channels",
                             allow_custom_value=True,
@@ -457,6 +362,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     label="Same channels, clean vs degraded, one scale", columns=3, height=260, format="png"
                 )
                 c_json = gr.JSON(label="All scores (JSON)")
+                c_zip = export_button("c_zip")
                 on_spaces = bool(os.environ.get("SPACE_ID"))
 
                 def compare_example(clean: Upload, degradation: str, strength: float):
@@ -465,20 +371,20 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 gr.Examples(
                     [[photos[1], "jpeg", 10], [photos[0], "blur", 3.0], [photos[2], "brightness", 0.2]],
                     inputs=[c_clean, c_deg, c_strength],
-                    outputs=[c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json],
+                    outputs=[c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json, c_zip],
                     fn=user_errors(compare_example),
                     cache_examples=on_spaces,  # lazily cached on Spaces; plain input-fillers locally
                     cache_mode="lazy" if on_spaces else None,
                     label="Try: the same photo, three kinds of damage",
                     api_visibility="private",
                 )
-                _md(text.COMPARE)
+                md(text.COMPARE)
 
             # ----------------------------------------------------------------- sweep
             with gr.Tab("Sweep", id="sweep"):
                 with gr.Row():
                     with gr.Column():
-                        s_clean = _image("Clean image", elem_id="s_clean")
+                        s_clean = image_input("Clean image", elem_id="s_clean")
                         gr.Examples(photos[:6], inputs=[s_clean], label="Samples")
                     with gr.Column():
                         s_names = gr.CheckboxGroup(
@@ -487,7 +393,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                         s_k = gr.Slider(2, 8, value=5, step=1, label="Severity levels (K)")
                         s_seed = gr.Number(value=0, precision=0, label="Seed")
                         s_btn = gr.Button("Run sweep", variant="primary")
-                        _md(text.SWEEP)
+                        md(text.SWEEP)
                 s_info = gr.Markdown()
                 with gr.Row():
                     s_plots = [
@@ -504,6 +410,10 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     ]
                 s_table = gr.Dataframe(label="Raw values", interactive=False)
                 s_thumbs = gr.Gallery(label="The degraded images", columns=8, height=220, format="png")
+
+            # ----------------------------------------------------------------- lessons
+            lessons.equal_mse_tab(photos, arch, size)
+            lessons.reconstruct_tab(photos, arch, arch0, str(pool.get(arch0).device))
 
         # ------------------------------------------------------------------- events
         gr_private = {"api_visibility": "private", "queue": False}
@@ -587,7 +497,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
         g_pbtn.click(user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair", **COMPUTE)
 
         cmp_in = [c_clean, c_up, c_source, c_deg, c_strength, c_seed, arch, size, c_layer]
-        cmp_out = [c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json]
+        cmp_out = [c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json, c_zip]
         gr.on(
             [c_btn.click, c_strength.release, c_clean.change],
             user_errors(compare),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 from PIL import Image
+
+from ..export import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
@@ -52,3 +56,14 @@ def png_file(img: Image.Image) -> str:
     if not path.exists():
         path.write_bytes(data)
     return str(path)
+
+
+def bundle_file(pictures: Mapping[str, Image.Image], record: Mapping[str, Any], kind: str) -> str:
+    """Write an export zip (see :mod:`perceptual_viz.export`) into Gradio's file cache.
+
+    Each request gets its own folder, so users never see each other's bundles; the cache's
+    periodic clean-up (``delete_cache`` in the layout) removes them like any other result.
+    """
+    folder = Path(get_upload_folder()) / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(write_bundle(folder / f"perceptual-lab-{kind}.zip", pictures, record, kind=kind))

@@ -5,7 +5,9 @@ INTRO = """\
 Why does a network's "eye" judge images better than pixel errors? Upload a picture (or click a
 sample) and follow it through VGG: **Feature maps** shows what each layer responds to,
 **Gram matrices** shows where style lives, **Compare** scores a clean image against a damaged
-one with every metric, and **Sweep** shows how the metrics disagree as the damage grows.
+one with every metric, **Sweep** shows how the metrics disagree as the damage grows,
+**Equal MSE** makes the same pixel error seven different ways, and **What does a layer keep?**
+rebuilds an image from nothing but one layer's features (or only its Gram matrices).
 """
 
 FEATURES = r"""
@@ -70,3 +72,28 @@ def status_markdown(arch: str, message: str, trained: bool, device: str) -> str:
         "ImageNet-trained VGG sees. Start the app with <code>--weights vgg16.pth</code> or put "
         "torchvision's weights in the torch hub cache.</div>\n\n" + line
     )
+
+
+EQUAL_MSE = r"""
+**Same MSE, different damage.** For each degradation the strength is found (by bisection) that
+gives the *same* mean squared error
+$\;\mathrm{MSE} = \frac{1}{N}\sum_p (x_p - y_p)^2$ — so PSNR is identical too. MSE says these
+images are equally far from the original. Look at them: a brightness shift or a contrast
+stretch keeps every edge, noise and blur destroy structure, JPEG adds blocks. SSIM, the
+perceptual distance and LPIPS rank them very differently, and closer to what you see.
+Strengths that move in whole steps (JPEG quality, translation in pixels) may not hit the target
+exactly: the achieved MSE is shown and marked ⚠️.
+"""
+
+RECONSTRUCT = r"""
+**What does a layer keep?** Start from noise and change the *pixels* until the image's
+features at a layer match the original's (*feature inversion*,
+$\min_x \lVert \phi_l(x) - \phi_l(t)\rVert^2 / \lVert \phi_l(t)\rVert^2 + \lambda\,\mathrm{TV}(x)$).
+Whatever comes back is what the layer kept. Try relu1_2, then relu3_3, then relu4_3: shallow
+layers give back the photo; deep layers keep the layout and the objects but not the exact
+texture or colour. **Texture synthesis** matches only the Gram matrices $G = F F^\top$ of the
+chosen layers: the texture returns, the layout does not — the picture that shows why style
+loss uses Grams. $\mathrm{TV}(x)$ (squared differences with the right and lower neighbours)
+keeps the result smooth. With untrained weights the reconstructions show what *random*
+filters keep — compare with trained weights.
+"""

@@ -1,0 +1,148 @@
+"""The lesson endpoints over HTTP, as an API user calls them: ``/equal_mse`` and ``/reconstruct``.
+
+Values are checked against the library (the same search and scores computed directly), the
+stream of a reconstruction is read step by step, and a running reconstruction is cancelled
+without blocking the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from perceptual_viz import equal_mse as em  # noqa: E402
+from perceptual_viz.export import read_bundle  # noqa: E402
+from perceptual_viz.features import Resize, prepare  # noqa: E402
+from perceptual_viz.images import load_image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COFFEE = ROOT / "assets" / "samples" / "coffee.png"
+CHELSEA = ROOT / "assets" / "samples" / "chelsea.png"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app(launched_app):
+    return launched_app
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return gradio_client.Client(app[1], verbose=False)
+
+
+def _equal_mse(client, path=COFFEE, kind="MSE", target=0.005, rank_by="LPIPS", seed=0):
+    return client.predict(
+        handle_file(str(path)), kind, target, rank_by, seed, "vgg16", "224", api_name="/equal_mse"
+    )
+
+
+def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
+    gallery, table, info, data, zipped = _equal_mse(client, kind="PSNR (dB)", target=25.0, seed=2)
+    target = em.psnr_to_mse(25.0)
+    assert data["target_mse"] == pytest.approx(target)
+    entries = data["entries"]
+    assert len(entries) == len(gallery) == len(table["data"]) == len(em.GALLERY_DEGRADATIONS)
+    assert "Target MSE" in info and "25.00 dB" in info
+    # The same search run directly on the same prepared image finds the same strengths.
+    model = app[0].get("vgg16")
+    x = prepare(load_image(COFFEE).tensor(), Resize.parse("224"), model.device)
+    direct = {m.name: m for m in em.equal_mse(x, target, seed=2)}
+    for e in entries:
+        m = direct[e["name"]]
+        assert e["strength"] == pytest.approx(m.strength, rel=1e-9), e["name"]
+        assert e["mse"] == pytest.approx(m.mse, rel=1e-6)
+        if e["within"]:
+            assert abs(e["mse"] - target) <= em.DEFAULT_TOLERANCE * target
+    # Ranked by LPIPS, least damaged first; every continuous degradation hits the target.
+    lp = [e["scores"]["lpips"] for e in entries]
+    assert lp == sorted(lp)
+    assert all(e["within"] for e in entries if e["name"] not in ("jpeg", "shift"))
+    # The pictures shown are the images that were scored (PNG, lossless).
+    shown = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"), dtype=np.float32) / 255
+    first = direct[entries[0]["name"]].image[0].permute(1, 2, 0).numpy()
+    assert np.abs(shown - first).max() <= 1 / 255 + 1e-6
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "equal-mse" and len(pics) == 1 + len(entries)
+    assert record["settings"]["target_mse"] == pytest.approx(target)
+    assert [e["name"] for e in record["gallery"]["entries"]] == [e["name"] for e in entries]
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "message"),
+    [("MSE", 0.0, "target"), ("MSE", 2.0, "target"), ("PSNR (dB)", 3.0, "target")],
+)
+def test_equal_mse_endpoint_rejects_bad_targets_clearly(client, kind, target, message):
+    with pytest.raises(AppError, match=message):
+        _equal_mse(client, kind=kind, target=target)
+
+
+def _reconstruct_job(client, path=CHELSEA, mode="content", layers=("relu2_2",), steps=20, px=48, seed=0):
+    return client.submit(
+        handle_file(str(path)), mode, list(layers), steps, px, seed, "vgg16", api_name="/reconstruct"
+    )
+
+
+def test_reconstruct_endpoint_streams_and_finishes(client):
+    job = _reconstruct_job(client, steps=20, px=48, seed=1)
+    outs = list(job)  # every streamed update, then the final one
+    assert len(outs) >= 3, "intermediate images are streamed"
+    *_, final = outs
+    picture, curve, info, runs, zipped = final
+    assert "step 20/20" in info
+    losses = [row[1] for row in curve["data"]]
+    assert losses[-1] < 0.5 * losses[0], "the optimisation reduces the loss"
+    img = Image.open(picture)
+    assert max(img.size) >= 48
+    assert len(runs) == 1
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "reconstruct"
+    assert record["settings"]["layers"] == ["relu2_2"] and record["settings"]["seed"] == 1
+    rec = np.asarray(pics["02_reconstruction.png"])
+    assert max(rec.shape[:2]) == 48
+    # Reproducible: the same request gives the same picture.
+    again = read_bundle(list(_reconstruct_job(client, steps=20, px=48, seed=1))[-1][4])[1]
+    assert np.array_equal(np.asarray(again["02_reconstruction.png"]), rec)
+
+
+def test_reconstruct_cancel_stops_the_optimisation(client, app):
+    model = app[0].get("vgg16")
+    job = _reconstruct_job(client, mode="texture", layers=("relu1_1", "relu2_1"), steps=400, px=128)
+    t0 = time.monotonic()
+    while len(job.outputs()) < 2 and time.monotonic() - t0 < 60:
+        time.sleep(0.1)
+    assert job.outputs(), "the job started streaming"
+    job.cancel()
+    # The server-side loop stops: the shared model sees no more forward passes from it.
+    time.sleep(2.0)
+    n = model.forward_count
+    time.sleep(2.0)
+    assert model.forward_count == n, "the cancelled optimisation kept running"
+    gallery, *_ = _equal_mse(client, path=CHELSEA, target=0.01)  # and the app serves the next one
+    assert len(gallery) == len(em.GALLERY_DEGRADATIONS)
+
+
+def test_reconstruct_endpoint_rejects_bad_settings(client):
+    with pytest.raises(AppError, match="layer"):
+        _reconstruct_job(client, layers=("relu9_9",)).result()
+    with pytest.raises(AppError, match="400"):  # the CPU's step limit
+        _reconstruct_job(client, steps=10**6).result()
+    with pytest.raises(AppError, match="content"):
+        _reconstruct_job(client, mode="dream").result()
+
+
+def test_lesson_endpoints_are_cpu_tensors_free(client):
+    # The API returns plain JSON and files, never tensors: as_dict is JSON-ready.
+    *_, data, _zip = _equal_mse(client, path=CHELSEA, target=0.002)
+    assert isinstance(data["entries"][0]["scores"]["ssim"], float)
+    assert not any(isinstance(v, torch.Tensor) for v in data.values())
