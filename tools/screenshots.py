@@ -1,11 +1,12 @@
-"""Take the README screenshots of the app's four tabs with real ImageNet VGG16 weights.
+"""Take the README screenshots of the app's six tabs with real ImageNet VGG16 weights.
 
-    python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0]
+    python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only TAB …]
 
 Starts ``python app.py --port N --weights PATH`` as a subprocess, drives it with Playwright and
 Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and writes
-``tab_features.png``, ``tab_gram.png``, ``tab_compare.png`` and ``tab_sweep.png``, each under
-700 KB. The weights file is read where it is; never copy it into the repository.
+``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
+``tab_equal_mse.png`` and ``tab_reconstruct.png``, each under 700 KB. The weights file is read
+where it is; never copy it into the repository.
 """
 
 from __future__ import annotations
@@ -217,12 +218,64 @@ def sweep(s: Shooter) -> None:
     s.shot("tab_sweep.png", s.page.get_by_role("tablist").first, s.block("The degraded images"))
 
 
+def equal_mse(s: Shooter) -> None:
+    """Coffee at MSE 0.005 made seven ways, ranked by LPIPS, with the score table."""
+    s.tab("Equal MSE")
+    s.sample("coffee.png")
+    s.page.locator("#e_btn").click()
+    s.page.locator("#e_info").get_by_text("Target MSE").wait_for(timeout=TIMEOUT_MS)
+    s.idle()
+    s.shot("tab_equal_mse.png", s.page.get_by_role("tablist").first, s.page.locator("#e_table"))
+
+
+def _layers(s: Shooter, names: list[str]) -> None:
+    """Replace the chosen layers of the multiselect dropdown with ``names``."""
+    s.page.locator("#r_layers .remove-all").click()  # "Clear"
+    box = s.page.locator("#r_layers input[role=combobox]")
+    for n in names:
+        box.click()
+        box.fill(n)
+        s.page.get_by_role("option", name=n, exact=True).click()
+    box.press("Escape")  # close the list
+    for n in names:
+        s.page.locator("#r_layers .token").get_by_text(n, exact=True).wait_for()
+
+
+def _run(s: Shooter, text: str, runs: int) -> None:
+    """Click Reconstruct, wait for ``text`` in the info line and for run number ``runs`` to land."""
+    s.page.locator("#r_btn").click()
+    s.page.locator("#r_info").get_by_text(text).wait_for(timeout=TIMEOUT_MS)
+    s.page.locator("#r_runs .thumbnail-item, #r_runs button.thumbnail-item").nth(runs - 1).wait_for(
+        timeout=TIMEOUT_MS
+    )
+    s.idle()
+
+
+def reconstruct(s: Shooter) -> None:
+    """Feature inversion of Chelsea from shallow to deep layers, then texture synthesis from bricks."""
+    s.tab("What does a layer keep?")
+    s.sample("chelsea.png")
+    layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
+    for i, layer in enumerate(layers, start=1):
+        _layers(s, [layer])
+        s.page.get_by_text("Layers (one for inversion; several for texture)").click()  # list closed
+        _run(s, f"from {layer} ·", i)
+    s.sample("brick.png")
+    s.page.get_by_text("texture synthesis (Gram)").click()
+    _run(s, "Texture synthesis", len(layers) + 1)
+    s.shot("tab_reconstruct.png", s.page.get_by_role("tablist").first, s.block("Runs so far (this session)"))
+
+
+STEPS = {f.__name__: f for f in (features, gram, compare, sweep, equal_mse, reconstruct)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="VGG16 weights file")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="output folder")
     p.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
     p.add_argument("--debug", action="store_true", help="also save full-page shots to the output folder")
+    p.add_argument("--only", nargs="+", choices=list(STEPS), help="only these tabs (default: all)")
     args = p.parse_args(argv)
     weights = args.weights.resolve()
     if not weights.is_file():
@@ -239,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
             s = Shooter(page, args.out)
-            for step in (features, gram, compare, sweep):
+            for step in [STEPS[n] for n in (args.only or STEPS)]:
                 step(s)
                 if args.debug:
                     page.screenshot(path=str(args.out / f"debug_{step.__name__}.png"), full_page=True)

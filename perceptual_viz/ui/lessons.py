@@ -312,7 +312,15 @@ def reconstruct_tab(photos: list[str], arch: gr.Radio, arch0: str, device: str) 
         with gr.Row():
             r_out = shown("Optimised image (starts as noise)", elem_id="r_out", height=DISPLAY_PX)
             r_curve = gr.LinePlot(x="step", y="loss", label="Loss", height=DISPLAY_PX, y_title="loss")
-        r_runs = gr.Gallery(label="Runs so far (this session)", columns=6, height=220, format="png")
+        r_runs = gr.Gallery(
+            label="Runs so far (this session)",
+            columns=6,
+            height=260,
+            format="png",
+            object_fit="contain",
+            preview=False,
+            elem_id="r_runs",
+        )
         r_zip = export_button("r_zip")
         r_hist = gr.State([])
     r_mode.input(_layer_defaults, [r_mode, arch], [r_layers], api_visibility="private", queue=False)
