@@ -249,9 +249,30 @@ def test_channel_out_of_range_is_a_clean_user_error(client):
 
 
 def _gram(client, a, b, layer="relu2_2", norm="chw", top=32):
+    """The six shown outputs of /gram (the export zip is checked on its own)."""
+    return _gram_all(client, a, b, layer, norm, top)[:6]
+
+
+def _gram_all(client, a, b, layer="relu2_2", norm="chw", top=32):
     return client.predict(
         _img(a), None if b is None else _img(b), "vgg16", "224", layer, norm, top, "viridis", api_name="/gram"
     )
+
+
+def test_gram_export_holds_the_matrices_and_settings(client):
+    ga, _gb, _gd, _bar, _formula, dist, zipped = _gram_all(client, CHELSEA, COFFEE, layer="relu3_3", top=16)
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "gram"
+    assert record["settings"]["layer"] == "relu3_3" and record["settings"]["top_channels"] == 16
+    assert len(record["settings"]["channels_shown"]) == 16 and record["settings"]["image_b"]
+    got = {r["layer"]: r["style distance"] for r in record["style_distances"]}
+    shown = {r["layer"]: r["style distance"] for r in _rows(dist)}
+    assert got == pytest.approx(shown, rel=1e-5)  # the table shows 6 significant digits
+    captions = list(record["pictures"].values())
+    assert captions[:2] == ["image A", "image B"] and captions[-1] == "colour bar"
+    by_caption = {c: pics[n] for n, c in record["pictures"].items()}
+    assert by_caption[captions[2]].size == Image.open(ga).convert("RGB").size  # G_A as shown
+    assert np.array_equal(np.asarray(by_caption[captions[2]]), np.asarray(Image.open(ga).convert("RGB")))
 
 
 def test_gram_single_image_sets_only_g_a(client):
@@ -467,9 +488,13 @@ def test_compare_upload_without_a_degraded_image_is_a_user_error(client):
 
 def test_sweep_table_plots_thumbnails_and_info(client):
     names, k = ["noise", "blur"], 3
-    *plots, table, thumbs, info = client.predict(
+    *plots, table, thumbs, info, zipped = client.predict(
         _img(CHELSEA), names, k, 0, "vgg16", "224", api_name="/sweep"
     )
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "sweep" and len(pics) == 1 + len(names) * k  # the clean + thumbnails
+    assert record["settings"]["degradations"] == names and record["settings"]["levels"] == k
+    assert [r["MSE"] for r in record["table"]] == pytest.approx([r["MSE"] for r in _rows(table)], rel=1e-9)
     assert len(plots) == 5
     rows = _rows(table)
     assert len(rows) == len(names) * k

@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from perceptual_viz.export import read_bundle
+
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +93,26 @@ def _is_image_file(v: Any) -> bool:
     return isinstance(v, str) and v.lower().endswith(IMAGE_SUFFIXES) and Path(v).is_file()
 
 
+def _is_zip_file(v: Any) -> bool:
+    return isinstance(v, str) and v.lower().endswith(".zip") and Path(v).is_file()
+
+
+def _bundle(path: str) -> dict[str, Any]:
+    """An export zip as comparable values: its record (without creation time) and its pixels."""
+    record, pics = read_bundle(path)
+    record.pop("created")
+    return {"record": record, "pixels": {n: np.asarray(p, dtype=np.int16) for n, p in pics.items()}}
+
+
 def _differences(got: Any, ref: Any, where: str = "") -> list[str]:
     """Where ``got`` differs from ``ref`` beyond the tolerances (empty: the same result)."""
+    if isinstance(got, np.ndarray) and isinstance(ref, np.ndarray):
+        if got.shape != ref.shape:
+            return [f"{where}: picture {got.shape} vs {ref.shape}"]
+        diff = int(np.abs(got - ref).max())
+        return [] if diff <= 1 else [f"{where}: pixels differ by up to {diff}"]
+    if _is_zip_file(got) and _is_zip_file(ref):  # the export bundle of /compare
+        return _differences(_bundle(got), _bundle(ref), f"{where}(zip)")
     if _is_image_file(got) and _is_image_file(ref):
         a, b = _pixels(got), _pixels(ref)
         if a.shape != b.shape:
@@ -192,7 +212,7 @@ def test_concurrent_users_get_exactly_their_own_results(launched_app, tmp_path):
         mismatches[:10]
     )
     # the scores are really there and were compared (not, say, an empty JSON)
-    scores = [o.result[-1] for o in outcomes if o.request.endpoint == "/compare"]
+    scores = [o.result[6] for o in outcomes if o.request.endpoint == "/compare"]
     assert scores and all({"mse", "ssim", "psnr", "perceptual", "style", "lpips"} <= set(s) for s in scores)
     assert pool.cache.nbytes <= pool.cache.max_bytes
     pool.cache.clear()  # the next test measures memory: leave nothing behind

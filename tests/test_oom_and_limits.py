@@ -68,3 +68,53 @@ def test_sweep_stops_at_its_time_limit_with_a_message(pool, monkeypatch):
     fn = layout.user_errors(layout.sweep)
     with pytest.raises(gr.Error, match="time limit"):
         fn(SAMPLE, ["noise"], 3, 0, "vgg16", "224", progress=None)
+
+
+def test_streaming_endpoint_oom_restarts_on_the_cpu(pool, monkeypatch):
+    from perceptual_viz import reconstruct as rc
+    from perceptual_viz.ui import lessons
+
+    real = rc.reconstruct
+    seen = []
+
+    def flaky(model, *args, **kwargs):
+        seen.append(layout.ON_CPU.get())
+        it = real(model, *args, **kwargs)
+        if len(seen) == 1:  # the first attempt streams one picture, then runs out of memory
+
+            def broken():
+                yield next(it)
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+            return broken()
+        return it
+
+    warnings = []
+    monkeypatch.setattr(rc, "reconstruct", flaky)
+    monkeypatch.setattr(layout.gr, "Warning", lambda msg, *a, **k: warnings.append(msg))
+    fn = layout.user_errors(lessons.reconstruct)
+    outs = list(fn(SAMPLE, "content", ["relu1_2"], 10, 32, 0, "vgg16", [], progress=lambda *a, **k: None))
+    assert seen == [False, True], "the stream restarts once, on the CPU"
+    assert warnings and "ran out of memory" in warnings[0]
+    *_, (_picture, _curve, info, runs, zipped, _hist) = outs
+    assert "step 10/10" in info and Path(zipped).is_file() and len(runs) == 1
+    assert not layout.ON_CPU.get()
+
+
+def test_streaming_endpoint_errors_are_one_sentence(pool):
+    from perceptual_viz.ui import lessons
+
+    fn = layout.user_errors(lessons.reconstruct)
+    with pytest.raises(gr.Error, match="relu9_9"):
+        list(fn(SAMPLE, "content", ["relu9_9"], 10, 32, 0, "vgg16", [], progress=lambda *a, **k: None))
+
+
+def test_reconstruction_stops_at_its_time_limit_and_says_so(pool, monkeypatch):
+    from perceptual_viz.ui import lessons
+
+    monkeypatch.setattr(lessons, "TIME_LIMIT_S", -1.0)  # already past the deadline
+    fn = layout.user_errors(lessons.reconstruct)
+    outs = list(fn(SAMPLE, "content", ["relu1_2"], 10, 32, 0, "vgg16", [], progress=lambda *a, **k: None))
+    *_, (_picture, _curve, info, runs, zipped, _hist) = outs
+    assert "step 0/10" in info and "stopped early (time limit)" in info
+    assert len(runs) == 1 and Path(zipped).is_file()  # what was reached is still kept and exportable

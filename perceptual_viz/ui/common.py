@@ -51,13 +51,26 @@ def _as_gr_error(exc: BaseException) -> gr.Error:
 USER_MISTAKES = (ImageError, WeightsError, ValueError, KeyError, TimeoutError)
 
 
-def _oom_fallback(name: str) -> None:
-    """Before a CPU retry: refuse if already on the CPU, else free the GPU and warn the user."""
-    if ON_CPU.get():
-        raise gr.Error("Out of memory even on the CPU: try a smaller analysis size.") from None
-    log.warning("GPU out of memory in %s; retrying on the CPU", name)
-    shared_pool().release_gpu_memory()
-    gr.Warning("The GPU ran out of memory: this result was computed on the CPU (slower).")
+def _reraise_for_user(exc: Exception, name: str) -> None:
+    """Raise what the user should see for ``exc``; return only for a CUDA out-of-memory error.
+
+    User mistakes become one-sentence ``gr.Error``s; anything else is logged and hidden. On
+    out-of-memory the GPU is freed and the user warned, and the caller retries on the CPU
+    (unless it already is on the CPU).
+    """
+    if isinstance(exc, gr.Error):
+        raise exc
+    if isinstance(exc, USER_MISTAKES):
+        raise _as_gr_error(exc) from None
+    if isinstance(exc, torch.OutOfMemoryError):
+        if ON_CPU.get():
+            raise gr.Error("Out of memory even on the CPU: try a smaller analysis size.") from None
+        log.warning("GPU out of memory in %s; retrying on the CPU", name)
+        shared_pool().release_gpu_memory()
+        gr.Warning("The GPU ran out of memory: this result was computed on the CPU (slower).")
+        return
+    log.error("internal error in %s", name, exc_info=exc)
+    raise gr.Error("Internal error: the request failed; please try again.", print_exception=False) from None
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,22 +85,13 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         def streaming(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from fn(*args, **kwargs)
-            except USER_MISTAKES as exc:
-                raise _as_gr_error(exc) from None
-            except gr.Error:
-                raise
-            except torch.OutOfMemoryError:
-                _oom_fallback(fn.__name__)
-                token = ON_CPU.set(True)
+            except Exception as exc:
+                _reraise_for_user(exc, fn.__name__)
+                token = ON_CPU.set(True)  # the GPU ran out of memory: again, on the CPU
                 try:
                     yield from streaming(*args, **kwargs)
                 finally:
                     ON_CPU.reset(token)
-            except Exception:
-                log.exception("internal error in %s", fn.__name__)
-                raise gr.Error(
-                    "Internal error: the request failed; please try again.", print_exception=False
-                ) from None
 
         return streaming
 
@@ -95,23 +99,13 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except USER_MISTAKES as exc:
-            raise _as_gr_error(exc) from None
-        except gr.Error:
-            raise
-        except torch.OutOfMemoryError:
-            # The GPU path's only recovery: free what we hold and run this request on the CPU.
-            _oom_fallback(fn.__name__)
-            token = ON_CPU.set(True)
+        except Exception as exc:
+            _reraise_for_user(exc, fn.__name__)
+            token = ON_CPU.set(True)  # the GPU ran out of memory: again, on the CPU
             try:
                 return wrapper(*args, **kwargs)
             finally:
                 ON_CPU.reset(token)
-        except Exception:
-            log.exception("internal error in %s", fn.__name__)
-            raise gr.Error(
-                "Internal error: the request failed; please try again.", print_exception=False
-            ) from None
 
     return wrapper
 

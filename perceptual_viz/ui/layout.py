@@ -103,7 +103,26 @@ def gram(
     dist = g.distances  # None with one image: an empty float-typed table would break the axis
     state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
     formula = f"**Normalisation '{norm}':** `{g.formula}`"
-    return pics[0][0], pics[1][0], pics[2][0], g.colorbar, formula, dist, state
+    record = {
+        "model": export.model_record(model),
+        "settings": {
+            "analysis_size": size,
+            "size_hw": list(a.size),
+            "layer": layer,
+            "norm": norm,
+            "formula": g.formula,
+            "top_channels": int(top),
+            "channels_shown": g.channels,
+            "image_b": b is not None,
+        },
+        "style_distances": None if dist is None else dist.to_dict(orient="records"),
+    }
+    shown_pics = {"image A": to_pil(a.tensor)} | ({"image B": to_pil(b.tensor)} if b is not None else {})
+    shown_pics |= {cap or f"gram_{i}": p for i, (p, cap) in enumerate(g.pictures)} | {
+        "colour bar": g.colorbar
+    }
+    zipped = bundle_file(shown_pics, record, "gram")
+    return pics[0][0], pics[1][0], pics[2][0], g.colorbar, formula, dist, state, zipped
 
 
 @gpu(duration=20)
@@ -164,7 +183,20 @@ def sweep(
     model, c = analysis(clean, arch, size, "a clean image")
     r = views.sweep(model, c, list(names), int(k), int(seed), progress=progress, deadline=deadline)
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
-    return (*plots, r.table, r.thumbnails, r.info)
+    record = {
+        "model": export.model_record(model),
+        "settings": {
+            "analysis_size": size,
+            "size_hw": list(c.size),
+            "degradations": list(names),
+            "levels": int(k),
+            "seed": int(seed),
+            "score_settings": dataclasses.asdict(ScoreSettings()),
+        },
+        "table": r.table.to_dict(orient="records"),
+    }
+    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in r.thumbnails}}, record, "sweep")
+    return (*plots, r.table, r.thumbnails, r.info, zipped)
 
 
 # --------------------------------------------------------------------------- private UI events
@@ -307,6 +339,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 g_ptext = gr.Markdown()
                 g_pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
                 md(text.GRAM)
+                g_zip = export_button("g_zip")
                 g_state = gr.State()
 
             # ----------------------------------------------------------------- compare
@@ -410,6 +443,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     ]
                 s_table = gr.Dataframe(label="Raw values", interactive=False)
                 s_thumbs = gr.Gallery(label="The degraded images", columns=8, height=220, format="png")
+                s_zip = export_button("s_zip")
 
             # ----------------------------------------------------------------- lessons
             lessons.equal_mse_tab(photos, arch, size)
@@ -475,7 +509,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
         )
 
         gram_in = [g_a, g_b, arch, size, g_layer, g_norm, g_top, cmap]
-        gram_out = [g_ga, g_gb, g_gd, g_bar, g_formula, g_dist, g_state]
+        gram_out = [g_ga, g_gb, g_gd, g_bar, g_formula, g_dist, g_state, g_zip]
         gr.on(
             [g_btn.click, g_a.change, g_b.change],
             user_errors(gram),
@@ -510,6 +544,10 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
 
         sw_in = [s_clean, s_names, s_k, s_seed, arch, size]
         s_btn.click(
-            user_errors(sweep), sw_in, [*s_plots, s_table, s_thumbs, s_info], api_name="sweep", **COMPUTE
+            user_errors(sweep),
+            sw_in,
+            [*s_plots, s_table, s_thumbs, s_info, s_zip],
+            api_name="sweep",
+            **COMPUTE,
         )
     return demo
