@@ -77,15 +77,16 @@ def safe_name(name: str) -> str:
 
 def write_bundle(
     path: str | Path,
-    pictures: Mapping[str, Image.Image],
+    pictures: Mapping[str, Image.Image | str | Path],
     record: Mapping[str, Any],
     *,
     kind: str,
 ) -> Path:
     """Write ``pictures`` as PNGs and ``record`` (plus provenance) as ``scores.json`` to a zip.
 
-    ``pictures`` maps a caption to a picture; each becomes ``NN_<caption>.png`` in the order
-    given. ``kind`` names the figure (``"compare"``, ``"equal-mse"``, ``"reconstruct"``…).
+    ``pictures`` maps a caption to a picture (a PIL image, or the path of a PNG file already
+    encoded for display, whose bytes are stored as they are); each becomes ``NN_<caption>.png``
+    in the order given. ``kind`` names the figure (``"compare"``, ``"equal-mse"``, ``"reconstruct"``…).
     Returns the path written.
     """
     path = Path(path)
@@ -99,14 +100,23 @@ def write_bundle(
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
         for i, (caption, img) in enumerate(pictures.items(), start=1):
             fname = f"{i:02d}_{safe_name(caption)}.png"
-            buf = io.BytesIO()
-            img.convert("RGB").save(buf, format="PNG", compress_level=1)
-            z.writestr(fname, buf.getvalue())
+            z.writestr(fname, _png_bytes(img))
             names.append(fname)
         full["pictures"] = dict(zip(names, pictures, strict=True))
         z.writestr(SCORES_JSON, json.dumps(full, indent=2, ensure_ascii=False, allow_nan=False))
         z.writestr(README_TXT, _readme(kind, names))
     return path
+
+
+def _png_bytes(img: Image.Image | str | Path) -> bytes:
+    if isinstance(img, Image.Image):
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+    data = Path(img).read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ValueError(f"not a PNG file: {Path(img).name}")
+    return data
 
 
 def _readme(kind: str, names: list[str]) -> str:

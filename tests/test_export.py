@@ -50,3 +50,16 @@ def test_bundle_round_trip_is_lossless_and_complete(tmp_path, vgg16):
 )
 def test_picture_names_cannot_escape_the_zip(caption, expected):
     assert export.safe_name(caption) == expected
+
+
+def test_bundle_takes_png_files_as_they_are(tmp_path):
+    img = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    png = tmp_path / "shown.png"
+    img.save(png, compress_level=9)
+    path = export.write_bundle(tmp_path / "b.zip", {"shown": png}, {}, kind="test")
+    with zipfile.ZipFile(path) as z:
+        assert z.read("01_shown.png") == png.read_bytes()  # the bytes shown, not re-encoded
+    jpg = tmp_path / "x.jpg"
+    img.save(jpg)
+    with pytest.raises(ValueError, match="not a PNG"):
+        export.write_bundle(tmp_path / "c.zip", {"x": jpg}, {}, kind="test")

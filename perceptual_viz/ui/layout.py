@@ -99,7 +99,10 @@ def gram(
         _, b = analysis(image_b, arch, size, "image B", "image B")
         b, _note = views.match_size(a, b)
     g = views.gram_view(model, shared_pool().cache, a, b, layer, norm, int(top), cmap)
-    pics = g.pictures + [(None, "")] * (3 - len(g.pictures))
+    # Encoded once (fast PNG into Gradio's cache): the same files are shown and exported.
+    shown_pics = [(png_file(p), cap) for p, cap in g.pictures]
+    bar = png_file(g.colorbar)
+    pics = shown_pics + [(None, "")] * (3 - len(shown_pics))
     dist = g.distances  # None with one image: an empty float-typed table would break the axis
     state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
     formula = f"**Normalisation '{norm}':** `{g.formula}`"
@@ -117,12 +120,10 @@ def gram(
         },
         "style_distances": None if dist is None else dist.to_dict(orient="records"),
     }
-    shown_pics = {"image A": to_pil(a.tensor)} | ({"image B": to_pil(b.tensor)} if b is not None else {})
-    shown_pics |= {cap or f"gram_{i}": p for i, (p, cap) in enumerate(g.pictures)} | {
-        "colour bar": g.colorbar
-    }
-    zipped = bundle_file(shown_pics, record, "gram")
-    return pics[0][0], pics[1][0], pics[2][0], g.colorbar, formula, dist, state, zipped
+    export_pics = {"image A": to_pil(a.tensor)} | ({"image B": to_pil(b.tensor)} if b is not None else {})
+    export_pics |= {cap or f"gram_{i}": p for i, (p, cap) in enumerate(shown_pics)} | {"colour bar": bar}
+    zipped = bundle_file(export_pics, record, "gram")
+    return pics[0][0], pics[1][0], pics[2][0], bar, formula, dist, state, zipped
 
 
 @gpu(duration=20)
@@ -149,8 +150,11 @@ def compare(
     if source == "upload":
         _, d = analysis(degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image")
     r = views.compare(model, shared_pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
-    pair = (to_pil(c.tensor), r.degraded)
-    pictures = {"clean": pair[0], "degraded": pair[1], **{cap: p for p, cap in (*r.maps, *r.side_by_side)}}
+    # Encoded once (fast PNG into Gradio's cache): the same files are shown and exported.
+    pair = (png_file(to_pil(c.tensor)), png_file(r.degraded))
+    maps = [(png_file(p), cap) for p, cap in r.maps]
+    side = [(png_file(p), cap) for p, cap in r.side_by_side]
+    pictures = {"clean": pair[0], "degraded": pair[1], **{cap: p for p, cap in (*maps, *side)}}
     record = {
         "model": export.model_record(model),
         "settings": {
@@ -166,7 +170,7 @@ def compare(
         "scores": r.scores,
     }
     zipped = bundle_file(pictures, record, "compare")
-    return pair, r.table, r.layers, r.maps, r.side_by_side, r.info, r.scores, zipped
+    return pair, r.table, r.layers, maps, side, r.info, r.scores, zipped
 
 
 @gpu(duration=90)
@@ -195,8 +199,9 @@ def sweep(
         },
         "table": r.table.to_dict(orient="records"),
     }
-    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in r.thumbnails}}, record, "sweep")
-    return (*plots, r.table, r.thumbnails, r.info, zipped)
+    thumbs = [(png_file(p), cap) for p, cap in r.thumbnails]
+    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in thumbs}}, record, "sweep")
+    return (*plots, r.table, thumbs, r.info, zipped)
 
 
 # --------------------------------------------------------------------------- private UI events

@@ -34,7 +34,7 @@ from .common import (
     user_errors,
 )
 from .models import gpu
-from .serve import bundle_file
+from .serve import bundle_file, png_file
 
 TARGET_KINDS = ("MSE", "PSNR (dB)")
 # Shown pictures of a reconstruction are enlarged (nearest neighbour) to at least this size.
@@ -88,7 +88,7 @@ def equal_mse(
             f"#{i} {m.label} ({m.setting}){off_target} · SSIM {sc.ssim:.2f} · LPIPS {_fmt(sc.lpips)} · "
             f"perceptual {sc.perceptual_total:.3g}"
         )
-        pics.append((to_pil(m.image), caption))
+        pics.append((png_file(to_pil(m.image)), caption))  # shown and exported: encoded once
     h, w = c.size
     off = [e.match for e in g.entries if not e.match.within]
     info = (
