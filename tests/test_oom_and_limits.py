@@ -118,3 +118,28 @@ def test_reconstruction_stops_at_its_time_limit_and_says_so(pool, monkeypatch):
     *_, (_picture, _curve, info, runs, zipped, _hist) = outs
     assert "step 0/10" in info and "stopped early (time limit)" in info
     assert len(runs) == 1 and Path(zipped).is_file()  # what was reached is still kept and exportable
+
+
+def test_reconstruction_history_drops_pictures_the_cache_cleanup_removed(pool, tmp_path):
+    from perceptual_viz.ui import lessons
+
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"\x89PNG\r\n\x1a\n")
+    history = [(str(tmp_path / "deleted.png"), "old run"), (str(kept), "recent run")]
+    fn = layout.user_errors(lessons.reconstruct)
+    *updates, final = list(
+        fn(
+            SAMPLE,
+            "content",
+            ["relu1_2"],
+            10,
+            32,
+            0,
+            "vgg16",
+            history,
+            progress=lambda *a, **k: None,
+        )
+    )
+    runs = final[3]
+    assert [cap for _, cap in runs][:1] == ["recent run"] and len(runs) == 2
+    assert updates and all(u[3] == u[4] == u[5] == gr.skip() for u in updates)  # only the end updates them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -166,7 +167,8 @@ def reconstruct(
         f"{', '.join(settings.layers or ())} · {settings.steps} steps at {settings.size} px · "
         f"seed {settings.seed}"
     )
-    runs = list(history or [])
+    # Earlier runs of this session, minus any whose picture the cache clean-up already removed.
+    runs = [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
     last = None
     for st in rc.reconstruct(model, target, settings, every=max(1, settings.steps // 25), deadline=deadline):
         last = st
@@ -175,13 +177,14 @@ def reconstruct(
         info = (
             f"{what} · step {st.step}/{st.total} · loss {st.loss:.4g} · {st.seconds:.1f} s on {model.device}"
         )
-        if not st.done:
-            yield _display(st.image), pd.DataFrame(curve), info, runs, None, runs
+        if not st.done:  # the runs row, the zip and the session's history change only at the end
+            yield _display(st.image), pd.DataFrame(curve), info, gr.skip(), gr.skip(), gr.skip()
     assert last is not None
     if last.stopped:
         info += f" · stopped early ({last.stopped})"
     caption = f"{'content' if settings.mode == 'content' else 'texture'} · {'+'.join(settings.layers or ())}"
-    runs = [*runs, (to_pil(last.image), f"{caption} · {last.step} steps")][-12:]
+    result = png_file(to_pil(last.image))  # encoded once: shown in the runs row and exported
+    runs = [*runs, (result, f"{caption} · {last.step} steps")][-12:]
     record = {
         "model": export.model_record(model),
         "settings": {
@@ -203,9 +206,7 @@ def reconstruct(
         "loss_curve": curve,
     }
     target_small = to_pil(rc.resize_target(target, settings.size, "cpu"))
-    zipped = bundle_file(
-        {"target": target_small, "reconstruction": to_pil(last.image)}, record, "reconstruct"
-    )
+    zipped = bundle_file({"target": target_small, "reconstruction": result}, record, "reconstruct")
     yield _display(last.image), pd.DataFrame(curve), info, runs, zipped, runs
 
 
