@@ -46,6 +46,7 @@ import torch
 from . import metrics
 from .compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_pairs
 from .degrade import DEGRADATIONS, degrade
+from .export import jsonable
 
 if TYPE_CHECKING:
     import pandas
@@ -467,17 +468,6 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
-def _plain(v: Any) -> Any:
-    """JSON-ready copy: NaN/inf floats → None, containers recursed."""
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    return v
-
-
 @dataclass
 class Gallery:
     """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
@@ -533,7 +523,7 @@ class Gallery:
             }
             for i, e in enumerate(self.entries)
         ]
-        return _plain(
+        return jsonable(
             {
                 "target_mse": self.target_mse,
                 "target_psnr": mse_to_psnr(self.target_mse),

@@ -307,11 +307,6 @@ def _lpips_lin_cpu() -> tuple[torch.Tensor, ...] | None:
     return tuple(sd[f"lin{i}.model.1.weight"].float().view(-1) for i in range(5))
 
 
-def _lpips_layer(fa: torch.Tensor, fb: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
-    """One LPIPS layer term per image, (N,): mean over space of Σ_c w_c (â_c − b̂_c)²."""
-    return _layer_terms(fa, fb, None, lin)[1]  # type: ignore[return-value]
-
-
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10) on the (N, P, C) row view."""
     return x / (x.pow(2).sum(dim=-1, keepdim=True).sqrt_().add_(1e-10))
@@ -327,18 +322,11 @@ def lpips_vgg(
     unit-normalised over channels, squared differences are weighted by the package's linear
     weights, averaged over space, and summed over layers.
     """
-    lins = _lpips_lin_cpu()
-    if lins is None:
+    if _lpips_lin_cpu() is None:
         return None
     if len(names) != 5:
         raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
-    per = {n: _lpips_layer(fa[n], fb[n], lin) for n, lin in zip(names, lins, strict=True)}
-    return _lpips_scores(per)
-
-
-def _lpips_scores(per: dict[str, torch.Tensor]) -> LayerScores:
-    total = sum(per.values())
-    return LayerScores(total, per, dict.fromkeys(per, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]
+    return perceptual_and_lpips(fa, fb, (), lpips_names=names)[1]
 
 
 def perceptual_and_lpips(
@@ -370,4 +358,8 @@ def perceptual_and_lpips(
     total = sum(w[n] * dist[n] for n in names)
     label = "Σ mean|Δφ|" if criterion == "l1" else "Σ w·‖Δφ‖²/N"
     perc = LayerScores(total, {n: dist[n] for n in names}, w, label)  # type: ignore[arg-type]
-    return perc, (_lpips_scores({n: lp[n] for n in lin_of}) if lin_of else None)
+    if not lin_of:
+        return perc, None
+    per = {n: lp[n] for n in lin_of}
+    lpips = LayerScores(sum(per.values()), per, dict.fromkeys(per, 1.0), "LPIPS-VGG v0.1")  # type: ignore[arg-type]
+    return perc, lpips
