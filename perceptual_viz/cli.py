@@ -176,7 +176,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     h, w = clean.shape[-2:]
     if args.export:
         record = {
-            "model": export.model_record(model),
             "settings": {
                 "size": args.size,
                 "size_hw": [int(h), int(w)],
@@ -186,7 +185,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             },
             "scores": sc.as_dict(),
         }
-        _write_bundle(args.export, {"clean": to_pil(clean), "degraded": to_pil(deg)}, record, "compare")
+        _write_bundle(
+            args.export, {"clean": to_pil(clean), "degraded": to_pil(deg)}, record, "compare", model
+        )
     if args.json:
         out = sc.as_dict()
         out.update(
@@ -247,9 +248,9 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_bundle(path: str, pictures: dict, record: dict, kind: str) -> None:
+def _write_bundle(path: str, pictures: dict, record: dict, kind: str, model) -> None:
     try:
-        export.write_bundle(path, pictures, record, kind=kind)
+        export.write_bundle(path, pictures, record, kind=kind, model=model)
     except OSError as exc:
         raise CLIError(f"could not write {path}: {exc.strerror or exc}") from None
     print(f"exported: {path}", file=sys.stderr)
@@ -277,8 +278,8 @@ def cmd_equal_mse(args: argparse.Namespace) -> int:
         pics = {"clean": to_pil(clean)}
         for i, e in enumerate(g.entries, start=1):
             pics[f"{i} {e.match.name} {e.match.strength:.4g}"] = to_pil(e.match.image)
-        record = {"model": export.model_record(model), "settings": settings, "gallery": g.as_dict()}
-        _write_bundle(args.export, pics, record, "equal-mse")
+        record = {"settings": settings, "gallery": g.as_dict()}
+        _write_bundle(args.export, pics, record, "equal-mse", model)
     if args.json:
         out = {"arch": model.arch, "weights": model.status.as_dict(), **settings, **g.as_dict()}
         print(json.dumps(export.jsonable(out), indent=2, allow_nan=False, ensure_ascii=False))
@@ -322,7 +323,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         raise CLIError(f"could not write {args.out}: {exc}") from None
     if args.export:
         record = {
-            "model": export.model_record(model),
             "settings": {k: v for k, v in dataclasses.asdict(settings).items()},
             "result": {
                 "steps_done": last.step,
@@ -332,7 +332,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             },
         }
         target_small = to_pil(rc.resize_target(target, settings.size, "cpu"))
-        _write_bundle(args.export, {"target": target_small, "reconstruction": result}, record, "reconstruct")
+        _write_bundle(
+            args.export, {"target": target_small, "reconstruction": result}, record, "reconstruct", model
+        )
     print(
         f"{settings.mode} from {', '.join(settings.layers or ())}: {last.step} steps, loss {last.loss:.5g}, "
         f"{last.seconds:.1f} s → {args.out}"

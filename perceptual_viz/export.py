@@ -81,8 +81,12 @@ def write_bundle(
     record: Mapping[str, Any],
     *,
     kind: str,
+    model: VGGFeatures,
 ) -> Path:
     """Write ``pictures`` as PNGs and ``record`` (plus provenance) as ``scores.json`` to a zip.
+
+    Provenance is added here, so no bundle lacks it: the backbone that computed the figure
+    (:func:`model_record`) and the library versions.
 
     ``pictures`` maps a caption to a picture (a PIL image, or the path of a PNG file already
     encoded for display, whose bytes are stored as they are); each becomes ``NN_<caption>.png``
@@ -94,6 +98,7 @@ def write_bundle(
     full = {
         "kind": kind,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "model": model_record(model),
         **jsonable(dict(record)),
         "environment": environment(),
     }

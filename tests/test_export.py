@@ -19,12 +19,11 @@ def test_bundle_round_trip_is_lossless_and_complete(tmp_path, vgg16):
     a = Image.fromarray(rng.integers(0, 256, (17, 23, 3), dtype=np.uint8))
     b = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
     record = {
-        "model": export.model_record(vgg16),
         "settings": {"seed": 3, "strength": 0.25, "size_hw": (17, 23)},
         "scores": {"psnr": math.inf, "ssim": np.float32(0.5), "lpips": None, "t": torch.tensor([1.0, 2.0])},
     }
     path = export.write_bundle(
-        tmp_path / "fig.zip", {"clean": a, "blur σ=2 · MSE 0.01": b}, record, kind="test"
+        tmp_path / "fig.zip", {"clean": a, "blur σ=2 · MSE 0.01": b}, record, kind="test", model=vgg16
     )
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
@@ -52,14 +51,14 @@ def test_picture_names_cannot_escape_the_zip(caption, expected):
     assert export.safe_name(caption) == expected
 
 
-def test_bundle_takes_png_files_as_they_are(tmp_path):
+def test_bundle_takes_png_files_as_they_are(tmp_path, vgg16):
     img = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
     png = tmp_path / "shown.png"
     img.save(png, compress_level=9)
-    path = export.write_bundle(tmp_path / "b.zip", {"shown": png}, {}, kind="test")
+    path = export.write_bundle(tmp_path / "b.zip", {"shown": png}, {}, kind="test", model=vgg16)
     with zipfile.ZipFile(path) as z:
         assert z.read("01_shown.png") == png.read_bytes()  # the bytes shown, not re-encoded
     jpg = tmp_path / "x.jpg"
     img.save(jpg)
     with pytest.raises(ValueError, match="not a PNG"):
-        export.write_bundle(tmp_path / "c.zip", {"x": jpg}, {}, kind="test")
+        export.write_bundle(tmp_path / "c.zip", {"x": jpg}, {}, kind="test", model=vgg16)

@@ -16,7 +16,6 @@ import time
 
 import gradio as gr
 
-from .. import export
 from ..compare import ScoreSettings
 from ..degrade import DEGRADATIONS
 from ..gram import GRAM_NORMS
@@ -41,7 +40,7 @@ from .common import (
     user_errors,
 )
 from .models import ModelPool, gpu
-from .serve import bundle_file, png_file
+from .serve import bundle_file, png_file, png_gallery
 
 __all__ = ["ON_CPU", "build_demo", "user_errors"]
 
@@ -55,7 +54,7 @@ def status_line(arch: str) -> str:
 def overview(image: Upload, arch: str, size: str, cmap: str):
     model, a = analysis(image, arch, size)
     notes = " · ".join(a.notes)
-    return [(png_file(p), c) for p, c in views.overview(model, shared_pool().cache, a, cmap)], notes
+    return png_gallery(views.overview(model, shared_pool().cache, a, cmap)), notes
 
 
 @gpu(duration=20)
@@ -100,14 +99,13 @@ def gram(
         b, _note = views.match_size(a, b)
     g = views.gram_view(model, shared_pool().cache, a, b, layer, norm, int(top), cmap)
     # Encoded once (fast PNG into Gradio's cache): the same files are shown and exported.
-    shown_pics = [(png_file(p), cap) for p, cap in g.pictures]
+    shown_pics = png_gallery(g.pictures)
     bar = png_file(g.colorbar)
     pics = shown_pics + [(None, "")] * (3 - len(shown_pics))
     dist = g.distances  # None with one image: an empty float-typed table would break the axis
     state = {"channels": g.channels, "scale": max(1, 384 // len(g.channels))}
     formula = f"**Normalisation '{norm}':** `{g.formula}`"
     record = {
-        "model": export.model_record(model),
         "settings": {
             "analysis_size": size,
             "size_hw": list(a.size),
@@ -122,7 +120,7 @@ def gram(
     }
     export_pics = {"image A": to_pil(a.tensor)} | ({"image B": to_pil(b.tensor)} if b is not None else {})
     export_pics |= {cap or f"gram_{i}": p for i, (p, cap) in enumerate(shown_pics)} | {"colour bar": bar}
-    zipped = bundle_file(export_pics, record, "gram")
+    zipped = bundle_file(export_pics, record, "gram", model)
     return pics[0][0], pics[1][0], pics[2][0], bar, formula, dist, state, zipped
 
 
@@ -152,11 +150,10 @@ def compare(
     r = views.compare(model, shared_pool().cache, c, d, degradation, float(strength), int(seed), layer=layer)
     # Encoded once (fast PNG into Gradio's cache): the same files are shown and exported.
     pair = (png_file(to_pil(c.tensor)), png_file(r.degraded))
-    maps = [(png_file(p), cap) for p, cap in r.maps]
-    side = [(png_file(p), cap) for p, cap in r.side_by_side]
+    maps = png_gallery(r.maps)
+    side = png_gallery(r.side_by_side)
     pictures = {"clean": pair[0], "degraded": pair[1], **{cap: p for p, cap in (*maps, *side)}}
     record = {
-        "model": export.model_record(model),
         "settings": {
             "analysis_size": size,
             "size_hw": list(c.size),
@@ -169,7 +166,7 @@ def compare(
         },
         "scores": r.scores,
     }
-    zipped = bundle_file(pictures, record, "compare")
+    zipped = bundle_file(pictures, record, "compare", model)
     return pair, r.table, r.layers, maps, side, r.info, r.scores, zipped
 
 
@@ -188,7 +185,6 @@ def sweep(
     r = views.sweep(model, c, list(names), int(k), int(seed), progress=progress, deadline=deadline)
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
     record = {
-        "model": export.model_record(model),
         "settings": {
             "analysis_size": size,
             "size_hw": list(c.size),
@@ -199,8 +195,8 @@ def sweep(
         },
         "table": r.table.to_dict(orient="records"),
     }
-    thumbs = [(png_file(p), cap) for p, cap in r.thumbnails]
-    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in thumbs}}, record, "sweep")
+    thumbs = png_gallery(r.thumbnails)
+    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in thumbs}}, record, "sweep", model)
     return (*plots, r.table, thumbs, r.info, zipped)
 
 

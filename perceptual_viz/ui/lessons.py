@@ -16,7 +16,6 @@ import gradio as gr
 import pandas as pd
 
 from .. import equal_mse as em
-from .. import export
 from .. import reconstruct as rc
 from ..images import load_image, to_pil
 from ..layers import layers as all_layers
@@ -101,7 +100,6 @@ def equal_mse(
         + "".join(f"\n\n{n}" for n in g.notes)
     )
     record = {
-        "model": export.model_record(model),
         "settings": {
             "analysis_size": size,
             "size_hw": [h, w],
@@ -114,7 +112,9 @@ def equal_mse(
         },
         "gallery": g.as_dict(),
     }
-    zipped = bundle_file({"clean": to_pil(c.tensor), **{cap: p for p, cap in pics}}, record, "equal-mse")
+    zipped = bundle_file(
+        {"clean": to_pil(c.tensor), **{cap: p for p, cap in pics}}, record, "equal-mse", model
+    )
     return pics, _readable(g.table()), info, g.as_dict(), zipped
 
 
@@ -186,7 +186,6 @@ def reconstruct(
     result = png_file(to_pil(last.image))  # encoded once: shown in the runs row and exported
     runs = [*runs, (result, f"{caption} · {last.step} steps")][-12:]
     record = {
-        "model": export.model_record(model),
         "settings": {
             "mode": settings.mode,
             "layers": list(settings.layers or ()),
@@ -206,7 +205,7 @@ def reconstruct(
         "loss_curve": curve,
     }
     target_small = to_pil(rc.resize_target(target, settings.size, "cpu"))
-    zipped = bundle_file({"target": target_small, "reconstruction": result}, record, "reconstruct")
+    zipped = bundle_file({"target": target_small, "reconstruction": result}, record, "reconstruct", model)
     yield _display(last.image), pd.DataFrame(curve), info, runs, zipped, runs
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from ..backbone import VGGFeatures
 from ..export import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,14 @@ def png_file(img: Image.Image) -> str:
     return str(path)
 
 
-def bundle_file(pictures: Mapping[str, Image.Image], record: Mapping[str, Any], kind: str) -> str:
+def png_gallery(items: Iterable[tuple[Image.Image, str]]) -> list[tuple[str, str]]:
+    """(picture, caption) pairs with each picture encoded by :func:`png_file` (shown and exported)."""
+    return [(png_file(p), caption) for p, caption in items]
+
+
+def bundle_file(
+    pictures: Mapping[str, Image.Image | str], record: Mapping[str, Any], kind: str, model: VGGFeatures
+) -> str:
     """Write an export zip (see :mod:`perceptual_viz.export`) into Gradio's file cache.
 
     Each request gets its own folder, so users never see each other's bundles; the cache's
@@ -66,4 +74,4 @@ def bundle_file(pictures: Mapping[str, Image.Image], record: Mapping[str, Any], 
     """
     folder = Path(get_upload_folder()) / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
-    return str(write_bundle(folder / f"perceptual-lab-{kind}.zip", pictures, record, kind=kind))
+    return str(write_bundle(folder / f"perceptual-lab-{kind}.zip", pictures, record, kind=kind, model=model))
