@@ -53,6 +53,7 @@ def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
     entries = data["entries"]
     assert len(entries) == len(gallery) == len(table["data"]) == len(em.GALLERY_DEGRADATIONS)
     assert "Target MSE" in info and "25.00 dB" in info
+    assert "Untrained weights" in info  # the test app runs untrained: the ranking says so
     # The same search run directly on the same prepared image finds the same strengths.
     model = app[0].get("vgg16")
     x = prepare(load_image(COFFEE).tensor(), Resize.parse("224"), model.device)

@@ -98,6 +98,13 @@ def equal_mse(
         f"{w}×{h} px, scored in one VGG pass on {g.device} in {g.seconds:.2f} s."
         + "".join(f"\n\n⚠️ {m.label}: {m.note}" for m in off)
         + "".join(f"\n\n{n}" for n in g.notes)
+        + (
+            ""
+            if model.status.trained
+            else "\n\n⚠️ **Untrained weights:** these scores and this ranking are what a *random* "
+            "network sees (LPIPS's learned weights are not calibrated for it); load ImageNet "
+            "weights to see the lesson."
+        )
     )
     record = {
         "settings": {
