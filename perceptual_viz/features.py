@@ -183,7 +183,20 @@ class FeatureCache:
             self._data.move_to_end(key)
         return t
 
+    def storage_bytes(self) -> int:
+        """Bytes of memory the cached tensors really keep alive (each storage counted once).
+
+        Equal to :attr:`nbytes` when every entry owns exactly its own data, which :meth:`_put`
+        ensures; a view into a larger batch would keep the whole batch alive unaccounted.
+        """
+        with self._lock:
+            storages = {
+                t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in self._data.values()
+            }
+        return sum(storages.values())
+
     def _put(self, key: tuple[str, str, str], t: torch.Tensor) -> None:
+        t = _owned(t)
         size = t.numel() * t.element_size()
         if size > self.max_bytes:
             return
@@ -296,13 +309,21 @@ class FeatureCache:
                         t = fresh[n][j : j + 1]
                         found[i][n] = t
                         if keep[i]:
-                            # a slice would keep the whole batch alive and escape the byte budget
-                            self._put((mid, keys[i], n), t.clone() if len(todo) > 1 else t)
+                            self._put((mid, keys[i], n), t)
         if len(found) == 1:
             return found[0]
         if len(todo) == len(keys):
             return fresh
         return {n: torch.cat([f[n] for f in found]) for n in names}
+
+
+def _owned(t: torch.Tensor) -> torch.Tensor:
+    """``t``, or a copy of it when it is a view into a larger buffer (a row of a batch, or of a
+    micro-batch shared with other requests): stored as a view, the whole buffer would stay
+    alive and escape the cache's byte budget."""
+    if t.untyped_storage().nbytes() > t.numel() * t.element_size():
+        return t.clone()
+    return t
 
 
 def model_id(model: VGGFeatures) -> str:

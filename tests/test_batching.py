@@ -54,6 +54,21 @@ def test_concurrent_requests_share_one_forward(vgg16):
             torch.testing.assert_close(got[n], solo[n], rtol=1e-4, atol=1e-5)
 
 
+def test_cached_rows_of_a_shared_batch_own_their_memory(vgg16):
+    """Each request computes one image, but the micro-batch holds four: a row stored as a view
+    keeps the whole batch alive. With room for one image's maps, the cache must hold exactly
+    one image's bytes, not the four-image batch behind it."""
+    one_image = sum(t.numel() * 4 for t in vgg16(_imgs(1)[0], ["conv1_2", "conv2_2"]).values())
+    batcher = MicroBatcher(window=0.3)
+    cache = FeatureCache(max_bytes=one_image, batcher=batcher)
+    imgs = _imgs(4, seed=3)
+    _, errors = _concurrently(lambda x: cache.features(vgg16, x, [image_key(x)], NAMES), [(x,) for x in imgs])
+    assert not errors, errors
+    assert batcher.batches == 1, "the four requests must have shared one batch for this test to mean anything"
+    assert cache.nbytes == one_image and len(cache) == len(NAMES)
+    assert cache.storage_bytes() == cache.nbytes
+
+
 def test_batches_are_capped_and_everyone_is_served(vgg16):
     batcher = MicroBatcher(window=0.3, max_images=2)
     imgs = _imgs(5, seed=1)
