@@ -62,3 +62,37 @@ def test_bundle_takes_png_files_as_they_are(tmp_path, vgg16):
     img.save(jpg)
     with pytest.raises(ValueError, match="not a PNG"):
         export.write_bundle(tmp_path / "c.zip", {"x": jpg}, {}, kind="test", model=vgg16)
+
+
+def test_a_picture_file_interrupted_mid_write_is_never_served(tmp_path, monkeypatch):
+    """Shown pictures are content-addressed files: once one exists it is served as is, so a
+    write that dies halfway (disk full, a killed worker) must leave no file behind — otherwise
+    every later request for the same picture gets the truncated one."""
+    import builtins
+    import io
+
+    from perceptual_viz.ui import serve
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    real_open = builtins.open
+
+    class DiesHalfway(io.FileIO):
+        def write(self, b):
+            super().write(bytes(b)[: len(b) // 2])
+            raise OSError(28, "No space left on device")
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        if "w" in mode and "b" in mode:
+            return DiesHalfway(file, "wb")
+        return real_open(file, mode, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(builtins, "open", failing_open)
+        m.setattr(io, "open", failing_open)
+        with pytest.raises(OSError, match="No space"):
+            serve.png_file(img)
+    path = serve.png_file(img)  # the next request for the same picture
+    with Image.open(path) as back:
+        assert np.array_equal(np.asarray(back.convert("RGB")), np.asarray(img))
+    assert not [p for p in (tmp_path / "gradio").rglob("*") if p.is_file() and p.name != "image.png"]

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..backbone import VGGFeatures
 from ..export import write_bundle
+from ..files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
@@ -54,8 +55,8 @@ def png_file(img: Image.Image) -> str:
     folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()[:40]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "image.png"
-    if not path.exists():
-        path.write_bytes(data)
+    if not path.exists():  # content-addressed: an existing file is complete (written atomically)
+        write_atomic(path, data)
     return str(path)
 
 
