@@ -75,6 +75,22 @@ def _blur_valid(t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return F.conv2d(t, g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
 
 
+def _dense_channels_last(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels-last layout with the canonical strides, copied only if need be.
+
+    ``torch.from_numpy(hwc).permute(2, 0, 1)[None]`` — the usual way to make a tensor from an
+    image array — *is* channels-last, but its batch stride is 3 instead of 3·H·W, and
+    ``contiguous(memory_format=channels_last)`` keeps such a tensor as it is. oneDNN's
+    depthwise convolution then takes a slow path (~2× slower for the whole SSIM), so the
+    strides are made canonical here.
+    """
+    n, c, h, w = t.shape
+    if t.stride() == (c * h * w, 1, w * c, c):
+        return t
+    out = torch.empty((n, c, h, w), dtype=t.dtype, device=t.device, memory_format=torch.channels_last)
+    return out.copy_(t)
+
+
 def _ssim_map(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
     """Per-channel SSIM map (N, C, H − 10, W − 10) of fp32 images.
 
@@ -83,8 +99,7 @@ def _ssim_map(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: 
     Without autograd the moments are combined in place on this function's own temporaries.
     """
     if x.device.type == "cpu":
-        x = x.contiguous(memory_format=torch.channels_last)
-        y = y.contiguous(memory_format=torch.channels_last)
+        x, y = _dense_channels_last(x), _dense_channels_last(y)
     if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
         mx, my = _blur_valid(x, g), _blur_valid(y, g)
         vx = _blur_valid(x * x, g) - mx * mx

@@ -143,6 +143,34 @@ def test_lpips_reported_unavailable_without_package(monkeypatch, vgg16):
         metrics._lpips_lin_cpu.cache_clear()
 
 
+def test_ssim_filters_every_layout_as_dense_channels_last(photos, monkeypatch):
+    """``torch.from_numpy(hwc).permute(2, 0, 1)[None]`` is channels-last with a batch stride of 3,
+    which oneDNN's depthwise convolution runs ~2× slower than canonical strides. Whatever the
+    caller's layout, the filters must see canonical channels-last tensors, and the values agree."""
+    a = photos["chelsea"]
+    b = degrade(to_tensor(a), "noise", 0.1, seed=0)[0].permute(1, 2, 0).numpy()
+    layouts = {
+        "from_numpy().permute()[None]": lambda z: torch.from_numpy(z).permute(2, 0, 1)[None],
+        "contiguous": lambda z: torch.from_numpy(z).permute(2, 0, 1)[None].contiguous(),
+        "float64 view": lambda z: torch.from_numpy(z.astype("float64")).permute(2, 0, 1).unsqueeze(0),
+    }
+    real_conv = metrics.F.conv2d
+    seen: list[tuple[int, ...]] = []
+
+    def spy(t, w, *args, **kwargs):
+        _, c, h, width = t.shape
+        seen.append(t.stride() == (c * h * width, 1, width * c, c))
+        return real_conv(t, w, *args, **kwargs)
+
+    monkeypatch.setattr(metrics.F, "conv2d", spy)
+    values = {}
+    for name, make in layouts.items():
+        seen.clear()
+        values[name] = float(metrics.ssim(make(a), make(b)))
+        assert seen and all(seen), f"{name}: a filter ran on non-canonical strides"
+    assert max(values.values()) - min(values.values()) < 1e-6, values
+
+
 def test_ssim_batch_chunks_give_the_same_values(photos, monkeypatch):
     a = torch.cat([to_tensor(photos[p])[..., :96, :96] for p in ("astronaut", "chelsea", "coffee")])
     b = degrade(a, "noise", 0.1, seed=2)
