@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.request import urlopen
 
 import torch
 from torch import nn
@@ -321,17 +323,32 @@ def _reachable(host: str, timeout: float) -> bool:
 
 
 def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
-    """torchvision's weights through torch hub, failing fast when the host is unreachable."""
+    """torchvision's weights into torch hub's cache, failing fast when the host is unreachable.
+
+    ``timeout`` bounds connecting and each read of *this* connection only: the process-wide
+    socket default is never touched, since a request thread changing it would change every
+    other connection of the app. The file is checked against the hash prefix in its name (as
+    torch hub does) and moved into place only when complete.
+    """
     if not _reachable("download.pytorch.org", min(timeout, 3.0)):
         raise ConnectionError("download.pytorch.org is not reachable")
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
+    url = _TV_URL[arch]
+    dest = _hub_cache_file(arch)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    digest = hashlib.sha256()
     try:
-        return torch.hub.load_state_dict_from_url(
-            _TV_URL[arch], map_location="cpu", progress=False, weights_only=True
-        )
+        with urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        expected = re.search(r"-([a-f0-9]+)\.", os.path.basename(url))
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            raise ConnectionError(f"the download of {os.path.basename(url)} is corrupt (hash mismatch)")
+        os.replace(tmp, dest)
     finally:
-        socket.setdefaulttimeout(old)
+        tmp.unlink(missing_ok=True)
+    return read_state_dict(dest)
 
 
 def _untrained_status(arch: str, why: str) -> WeightsStatus:

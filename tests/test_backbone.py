@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import socket
+
 import pytest
 import torch
 import torchvision
@@ -225,6 +229,52 @@ def test_download_success_path(monkeypatch):
     monkeypatch.setattr(bb, "_download", lambda arch, timeout: sd)
     m = load_vgg("vgg16", "auto", "cpu")
     assert m.status.source == "download" and m.status.trained
+
+
+class _FakeResponse(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _fake_download(monkeypatch, tmp_path, payload: bytes, name_hash: str | None = None):
+    """Point the vgg16 download at ``payload`` (named with its own hash unless given one)."""
+    digest = name_hash or hashlib.sha256(payload).hexdigest()[:8]
+    monkeypatch.setitem(bb._TV_URL, "vgg16", f"https://download.pytorch.org/models/vgg16-{digest}.pth")
+    monkeypatch.setattr(bb, "_reachable", lambda host, timeout: True)
+    seen: dict[str, object] = {}
+
+    def urlopen(url, timeout=None):
+        seen["timeout"] = timeout
+        seen["default_during_call"] = socket.getdefaulttimeout()
+        return _FakeResponse(payload)
+
+    monkeypatch.setattr(bb, "urlopen", urlopen)
+    return seen
+
+
+def test_download_sets_its_own_timeout_not_the_process_default(monkeypatch, tmp_path):
+    buf = io.BytesIO()
+    torch.save({f"features.{k}": v for k, v in _trained_like_sd().items()}, buf)
+    seen = _fake_download(monkeypatch, tmp_path, buf.getvalue())
+    before = socket.getdefaulttimeout()
+    sd = bb._download("vgg16", 7.5)
+    assert seen["timeout"] == 7.5, "the timeout belongs to the download's own connection"
+    assert seen["default_during_call"] == before, "the process-wide socket timeout must not change"
+    assert socket.getdefaulttimeout() == before
+    assert set(bb.features_state_dict(sd, "vgg16")) == set(_trained_like_sd())
+    assert bb._hub_cache_file("vgg16").is_file(), "the download lands in torch hub's cache"
+    assert not list(bb._hub_cache_file("vgg16").parent.glob("*.partial"))
+
+
+def test_corrupt_download_leaves_nothing_in_the_cache(monkeypatch, tmp_path):
+    _fake_download(monkeypatch, tmp_path, b"not the weights", name_hash="397923af")
+    with pytest.raises(ConnectionError, match="hash mismatch"):
+        bb._download("vgg16", 5.0)
+    folder = bb._hub_cache_file("vgg16").parent
+    assert not bb._hub_cache_file("vgg16").exists() and not list(folder.glob("*.partial"))
 
 
 def test_pick_device_auto_is_cpu_here_and_cuda_request_is_checked():
