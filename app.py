@@ -29,20 +29,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=port, help="port (env GRADIO_SERVER_PORT)")
     p.add_argument(
         "--concurrency",
-        default=env("PERCEPTUAL_VIZ_CONCURRENCY", "auto"),
-        help="requests running VGG at once: auto = 2 on CPU, 8 on CUDA (micro-batched into shared passes)",
+        default="auto",
+        help="interactive requests running at once: auto = 2 on CPU, 8 on CUDA "
+        "(env PERCEPTUAL_VIZ_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--long-jobs",
+        default="auto",
+        help="long jobs (sweep, equal-MSE, reconstruction) running at once: auto = 1 on CPU, 2 on CUDA "
+        "(env PERCEPTUAL_VIZ_LONG_JOBS)",
+    )
+    p.add_argument(
+        "--long-threads",
+        default="auto",
+        help="torch threads per long job on a CPU: auto = half the cores (env PERCEPTUAL_VIZ_LONG_THREADS)",
     )
     return p.parse_args(argv)
 
 
-def concurrency(args: argparse.Namespace) -> int:
-    """2 on a CPU (compute-bound: more would only add latency), 8 on CUDA, where concurrent
-    requests are micro-batched into shared forward passes."""
-    if str(args.concurrency) != "auto":
-        return int(args.concurrency)
+def lane_limits(args: argparse.Namespace):
+    """The lanes' limits for the device (flags win over the environment; see ui/lanes.py)."""
     from perceptual_viz.backbone import pick_device
+    from perceptual_viz.ui.lanes import LaneLimits
 
-    return 8 if pick_device(args.device).type == "cuda" else 2
+    return LaneLimits.resolve(
+        pick_device(args.device).type, args.concurrency, args.long_jobs, args.long_threads
+    )
 
 
 def create(args: argparse.Namespace):
@@ -52,7 +64,10 @@ def create(args: argparse.Namespace):
 
     pool = ModelPool(args.arch, args.weights, args.device)
     pool.get(args.arch)  # load now: the first request should not wait for weight resolution
-    return build_demo(pool)
+    for other in ("vgg16", "vgg19"):
+        if other != args.arch:
+            pool.load(other)  # in the background: a switch is then instant, and never blocks anyone
+    return build_demo(pool, lane_limits(args))
 
 
 args = parse_args([] if "pytest" in sys.modules else None)
@@ -65,4 +80,4 @@ except Exception as exc:  # a bad --weights file etc.: one clear line, no traceb
 if __name__ == "__main__":
     from perceptual_viz.ui.serve import launch
 
-    launch(demo, args.host, args.port, concurrency(args))
+    launch(demo, args.host, args.port)

@@ -2,6 +2,7 @@
 
     python benchmarks/load.py                         # 20 clients × 5 mixed requests (~40 s on 2 cores)
     python benchmarks/load.py --clients 5 --requests 3
+    python benchmarks/load.py --classroom --weights vgg16.pth   # quick views beside long jobs
 
 Each simulated user has its own ``gradio_client.Client`` and its own images, and sends a mix of
 ``/compare`` (various degradations and strengths), ``/feature_grid`` (various layers and k),
@@ -129,8 +130,8 @@ def _strength(name: str, i: int) -> float:
     return float(DEGRADATIONS[name].levels(4)[(i // 3) % 4])
 
 
-def client_requests(i: int, images: Sequence[Path], per_client: int = 5) -> list[Request]:
-    """Client ``i``'s mixed requests, on its own pair of images (P, Q)."""
+def client_requests(i: int, images: Sequence[Path], per_client: int = 5, size: str = SIZE) -> list[Request]:
+    """Client ``i``'s mixed requests, on its own pair of images (P, Q), at analysis ``size``."""
     n = len(images)
     p = images[i % n]
     q = images[(i % n + 1 + i // n) % n]
@@ -139,23 +140,23 @@ def client_requests(i: int, images: Sequence[Path], per_client: int = 5) -> list
     ch_layer, ch_count = CHANNEL[i % len(CHANNEL)]
     cmap = CMAPS[i % len(CMAPS)]
     compare_a = Request(
-        i, "/compare", (p, None, "degrade", deg_a, _strength(deg_a, i), i, ARCH, SIZE, BLOCKS[i % 4])
+        i, "/compare", (p, None, "degrade", deg_a, _strength(deg_a, i), i, ARCH, size, BLOCKS[i % 4])
     )
     if i % 5 == 4:  # a user uploading their own "degraded" image (another picture, resized)
-        compare_b = Request(i, "/compare", (p, q, "upload", "jpeg", 20.0, 0, ARCH, SIZE, BLOCKS[(i + 1) % 4]))
+        compare_b = Request(i, "/compare", (p, q, "upload", "jpeg", 20.0, 0, ARCH, size, BLOCKS[(i + 1) % 4]))
     else:
         compare_b = Request(
-            i, "/compare", (q, None, "degrade", deg_b, _strength(deg_b, i + 1), 7 * i, ARCH, SIZE, "relu3_3")
+            i, "/compare", (q, None, "degrade", deg_b, _strength(deg_b, i + 1), 7 * i, ARCH, size, "relu3_3")
         )
     templates = [
         compare_a,
-        Request(i, "/feature_grid", (p, ARCH, SIZE, layer, k, SORTS[i % 3], SCOPES[i % 2], cmap)),
-        Request(i, "/channel", (p, ARCH, SIZE, ch_layer, (i * 37) % ch_count, cmap, (i % 5) / 4)),
-        Request(i, "/overview", (q, ARCH, SIZE, CMAPS[(i + 1) % len(CMAPS)])),
+        Request(i, "/feature_grid", (p, ARCH, size, layer, k, SORTS[i % 3], SCOPES[i % 2], cmap)),
+        Request(i, "/channel", (p, ARCH, size, ch_layer, (i * 37) % ch_count, cmap, (i % 5) / 4)),
+        Request(i, "/overview", (q, ARCH, size, CMAPS[(i + 1) % len(CMAPS)])),
         Request(
             i,
             "/gram",
-            (p, None if i % 3 == 0 else q, ARCH, SIZE, BLOCKS[i % 5], NORMS[i % 3], 4 + 4 * (i % 32), cmap),
+            (p, None if i % 3 == 0 else q, ARCH, size, BLOCKS[i % 5], NORMS[i % 3], 4 + 4 * (i % 32), cmap),
         ),
         compare_b,
     ]
@@ -164,11 +165,13 @@ def client_requests(i: int, images: Sequence[Path], per_client: int = 5) -> list
     return (templates[r:] + templates[:r])[:per_client]
 
 
-def workload(images: Sequence[Path], clients: int = 20, per_client: int = 5) -> list[list[Request]]:
-    """One list of requests per client."""
+def workload(
+    images: Sequence[Path], clients: int = 20, per_client: int = 5, size: str = SIZE
+) -> list[list[Request]]:
+    """One list of requests per client (``size``: the analysis size every request asks for)."""
     if not 1 <= per_client <= 5:
         raise ValueError("per_client must be between 1 and 5")
-    return [client_requests(i, images, per_client) for i in range(clients)]
+    return [client_requests(i, images, per_client, size) for i in range(clients)]
 
 
 # --------------------------------------------------------------------------- serving and calling
@@ -180,8 +183,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch_app(cache_mb: float | None = None, device: str = "cpu") -> tuple[Any, Any, str]:
-    """(pool, demo, url): the app served in-process as ``app.py`` serves it, untrained VGG16, loopback.
+def launch_app(
+    cache_mb: float | None = None, device: str = "cpu", weights: str = "untrained", limits: Any = None
+) -> tuple[Any, Any, str]:
+    """(pool, demo, url): the app served in-process as ``app.py`` serves it (untrained VGG16 unless
+    ``weights`` says otherwise), on loopback; ``limits`` are the lanes' (default: the device's).
 
     Close it with ``demo.close()``. Note that ``build_demo`` points the app's endpoints at
     ``pool`` for the whole process (a module-level pool), so run one app at a time.
@@ -191,9 +197,9 @@ def launch_app(cache_mb: float | None = None, device: str = "cpu") -> tuple[Any,
     from perceptual_viz.ui.serve import launch
 
     port = free_port()
-    pool = ModelPool(ARCH, "untrained", device, cache_mb=cache_mb)
-    demo = build_demo(pool)
-    launch(demo, "127.0.0.1", port, 2, prevent_thread_lock=True, quiet=True)
+    pool = ModelPool(ARCH, weights, device, cache_mb=cache_mb)
+    demo = build_demo(pool, limits)
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     return pool, demo, f"http://127.0.0.1:{port}/"
 
 
@@ -273,7 +279,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
 
 
-def summarize(outcomes: Sequence[Outcome], wall: float, clients: int, per_client: int) -> dict[str, Any]:
+def summarize(
+    outcomes: Sequence[Outcome], wall: float, clients: int, per_client: int, size: str = SIZE
+) -> dict[str, Any]:
     rows = {}
     for name in (*ENDPOINTS, "all"):
         mine = [o for o in outcomes if name in ("all", o.request.endpoint)]
@@ -290,6 +298,7 @@ def summarize(outcomes: Sequence[Outcome], wall: float, clients: int, per_client
     return {
         "clients": clients,
         "requests_per_client": per_client,
+        "size": size,
         "requests": len(outcomes),
         "errors": sum(o.error is not None for o in outcomes),
         "error_messages": [f"{o.request}: {o.error}" for o in outcomes if o.error is not None][:10],
@@ -323,7 +332,7 @@ def report(summary: dict[str, Any]) -> str:
     out = [
         f"Load: {summary['clients']} clients × {summary['requests_per_client']} mixed requests, all at once "
         f"(a gradio_client.Client and a thread each; app served as app.py serves it; untrained {ARCH}, "
-        f"size {SIZE})",
+        f"size {summary.get('size', SIZE)})",
         line(head),
         rule,
         *(line(b) for b in body[:-1]),
@@ -335,6 +344,130 @@ def report(summary: dict[str, Any]) -> str:
     ]
     out += [f"ERROR {m}" for m in summary["error_messages"]]
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- lanes under long jobs
+
+
+def _timed_overview(client: Any, image: Path) -> float:
+    t0 = time.perf_counter()
+    call(client, Request(-2, "/overview", (image, ARCH, SIZE, "viridis")))
+    return time.perf_counter() - t0
+
+
+def _reconstructions(url: str, root: Path, n: int, steps: int, px: int) -> tuple[list[Any], list[Any]]:
+    """``n`` students pressing Reconstruct with the tab's defaults (content from relu3_3)."""
+    from gradio_client import handle_file
+
+    clients = [make_client(url, root / f"long{i}") for i in range(n)]
+    jobs = [
+        c.submit(
+            handle_file(str(SAMPLES / SOURCES[i % len(SOURCES)])),
+            "content",
+            ["relu3_3"],
+            steps,
+            px,
+            i,
+            ARCH,
+            api_name="/reconstruct",
+        )
+        for i, c in enumerate(clients)
+    ]
+    return clients, jobs
+
+
+def _stop(clients: Sequence[Any], jobs: Sequence[Any]) -> None:
+    for j in jobs:
+        j.cancel()
+    for c in clients:
+        c.close()
+
+
+def _wait_streaming(job: Any, timeout: float = 300.0) -> None:
+    t0 = time.monotonic()
+    while not job.outputs():
+        if job.done() or time.monotonic() - t0 > timeout:
+            raise RuntimeError("the first long job never started streaming")
+        time.sleep(0.05)
+
+
+def classroom_run(
+    weights: str = "untrained",
+    device: str = "cpu",
+    n_long: int = 4,
+    probes: int = 5,
+    steps: int = 200,
+    px: int = 128,
+    mixed_clients: int = 10,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Interactive latency while long jobs run, against the same idle, in one run.
+
+    A student uploads fresh photos (``/overview`` at 224, so VGG really runs) ``probes`` times
+    with the app idle, then again while ``n_long`` students run default reconstructions
+    (``steps`` at ``px``; one runs, the others wait in the long lane). Then ``mixed_clients``
+    users run the mixed interactive workload while reconstructions run, for its p95.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from perceptual_viz.ui.lanes import LaneLimits
+
+    with tempfile.TemporaryDirectory(prefix="pviz-lanes-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        fresh = make_images(root / "fresh", 2 * probes, 224)
+        pool, demo, url = launch_app(device=device, weights=weights)
+        limits = LaneLimits.resolve(pool.get(ARCH).device.type)
+        out: dict[str, Any] = {"weights": pool.get(ARCH).status.message, "limits": limits.describe()}
+        viewer = make_client(url, root / "viewer")
+        try:
+            call(viewer, Request(-1, "/overview", (SAMPLES / WARMUP_SAMPLE, ARCH, SIZE, "viridis")))
+            out["idle_s"] = [round(_timed_overview(viewer, im), 3) for im in fresh[:probes]]
+            clients, jobs = _reconstructions(url, root, n_long, steps, px)
+            try:
+                _wait_streaming(jobs[0])
+                out["busy_s"] = [round(_timed_overview(viewer, im), 3) for im in fresh[probes:]]
+                out["long_jobs_running_throughout"] = not jobs[0].done()
+            finally:
+                _stop(clients, jobs)
+            if mixed_clients:
+                images = make_images(root / "mixed", 12)
+                plan = workload(images, mixed_clients, 5)
+                pool.cache.clear()
+                outcomes, wall = run_concurrent(url, plan, root / "mixed-idle")
+                out["mixed_alone"] = summarize(outcomes, wall, mixed_clients, 5)
+                pool.cache.clear()
+                clients, jobs = _reconstructions(url, root / "mixed-long", 2, steps, px)
+                try:
+                    _wait_streaming(jobs[0])
+                    outcomes, wall = run_concurrent(url, plan, root / "mixed")
+                finally:
+                    _stop(clients, jobs)
+                out["mixed"] = summarize(outcomes, wall, mixed_clients, 5)
+        finally:
+            viewer.close()
+            with contextlib.redirect_stdout(io.StringIO()):
+                demo.close()
+    idle, busy = np.median(out["idle_s"]), np.median(out["busy_s"])
+    out["ratio"] = round(float(busy / idle), 3)
+    out.update(n_long=n_long, steps=steps, px=px, probes=probes)
+    return out
+
+
+def classroom_report(r: dict[str, Any]) -> str:
+    lines = [
+        f"Interactive under long jobs ({r['limits']}; {r['weights']}):",
+        f"  fresh-image /overview at {SIZE}, idle: median {np.median(r['idle_s']):.2f} s {r['idle_s']}",
+        f"  same while {r['n_long']} reconstructions ({r['steps']} steps at {r['px']} px) run or wait: "
+        f"median {np.median(r['busy_s']):.2f} s {r['busy_s']} → {r['ratio']:.2f}× idle"
+        + ("" if r.get("long_jobs_running_throughout", True) else "  (the long job ended early: invalid)"),
+    ]
+    if "mixed" in r:
+        m, a = r["mixed"]["endpoints"]["all"], r["mixed_alone"]["endpoints"]["all"]
+        lines.append(
+            f"  mixed load, {r['mixed']['clients']} users × 5 interactive requests at once: "
+            f"p50 {a['p50_s']:.2f} s, p95 {a['p95_s']:.2f} s alone; beside 2 reconstructions "
+            f"p50 {m['p50_s']:.2f} s, p95 {m['p95_s']:.2f} s ({r['mixed']['errors']} errors)"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -374,7 +507,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--requests", type=int, default=5, help="requests per client (1–5)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument(
+        "--classroom",
+        action="store_true",
+        help="instead: interactive latency while default reconstructions run, vs idle",
+    )
+    p.add_argument("--weights", default="untrained", help="for --classroom: untrained | auto | PATH")
     args = p.parse_args(argv)
+    if args.classroom:
+        r = classroom_run(args.weights, args.device, mixed_clients=args.clients // 2)
+        print(classroom_report(r))
+        return 1 if r.get("mixed", {}).get("errors") else 0
     summary = run(args.clients, args.requests, args.device)
     print(report(summary))
     return 1 if summary["errors"] else 0

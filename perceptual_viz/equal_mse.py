@@ -550,12 +550,16 @@ def gallery(
     cache: FeatureCache | None = None,
     clean_key: str | None = None,
     progress: Callable[..., Any] | None = None,
+    chunk_images: int | None = None,
 ) -> Gallery:
     """Match every degradation to ``target_mse``, score them all in one VGG pass and rank them.
 
     ``clean`` is (1, 3, H, W) in [0, 1] on ``model.device``, already prepared to the analysis
-    size. Ranking is least damaged first by ``rank_by`` (one of :data:`RANK_METRICS`); when
-    LPIPS is asked for but not available, the ranking uses "perceptual" and ``notes`` says so.
+    size. ``chunk_images`` splits the scoring into passes of that many images, with a
+    ``progress`` call between them (a long job on a CPU gives way to others there; give a
+    ``cache`` so the clean image is forwarded once). Ranking is least damaged first by
+    ``rank_by`` (one of :data:`RANK_METRICS`); when LPIPS is asked for but not available, the
+    ranking uses "perceptual" and ``notes`` says so.
     """
     if rank_by not in RANK_METRICS:
         raise ValueError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
@@ -567,22 +571,23 @@ def gallery(
         )
     t0 = time.perf_counter()
     matches = equal_mse(clean, target_mse, names, tolerance=tolerance, seed=seed, progress=progress)
-    batch = score_pairs(
-        model,
-        clean,
-        torch.cat([m.image for m in matches]),
-        settings=settings,
-        cache=cache,
-        clean_key=clean_key,
-        store_degraded=False,
-    )
+    images = torch.cat([m.image for m in matches])
+    step = len(matches) if chunk_images is None else max(1, int(chunk_images))
+    scores = []
+    for i in range(0, len(matches), step):
+        if progress is not None and i:
+            progress(len(matches) / (len(matches) + 1), desc=f"scoring: {i} of {len(matches)} images")
+        part = images[i : i + step]
+        scores += score_pairs(
+            model, clean, part, settings=settings, cache=cache, clean_key=clean_key, store_degraded=False
+        ).scores
     notes: list[str] = []
     used = rank_by
-    if rank_by == "LPIPS" and any(s.lpips is None for s in batch.scores):
+    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
         reason = lpips_unavailable_reason(model.arch) or "LPIPS is switched off in the score settings"
         notes.append(f"{reason}; ranked by perceptual instead")
         used = "perceptual"
-    entries = [GalleryEntry(m, s) for m, s in zip(matches, batch.scores, strict=True)]
+    entries = [GalleryEntry(m, s) for m, s in zip(matches, scores, strict=True)]
     entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))
     return Gallery(
         target_mse=float(target_mse),

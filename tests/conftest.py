@@ -14,6 +14,25 @@ import torch
 from perceptual_viz.backbone import load_vgg
 
 
+def import_benchmark(name: str):
+    """A module of ``benchmarks/`` (not a package), imported once: tests and benchmarks then
+    exercise exactly the same workloads."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    mod_name = f"perceptual_viz_bench_{name}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = mod  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture(autouse=True)
 def _isolated_caches(tmp_path_factory, monkeypatch):
     """Point torch hub / HF caches at empty folders so a developer's cache never changes a test."""
@@ -67,7 +86,7 @@ def launched_app():
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from tests
         pool = ModelPool("vgg16", "untrained", "cpu")
         demo = build_demo(pool)
-        launch(demo, "127.0.0.1", port, 2, prevent_thread_lock=True, quiet=True)
+        launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
             yield pool, f"http://127.0.0.1:{port}/"
         finally:

@@ -513,7 +513,8 @@ def test_sweep_table_plots_thumbnails_and_info(client):
     assert len(thumbs) == len(names) * k
     assert thumbs[0]["caption"] == "noise L1 (0.02)" and thumbs[-1]["caption"] == "blur L3 (6)"
     assert max(_size(thumbs[0]["image"])) <= 128
-    assert info.startswith("6 degraded images + the clean one scored in one batched pass on cpu")
+    # On a CPU a sweep is a long job that scores in short passes (it gives way to quick views).
+    assert info.startswith("6 degraded images + the clean one scored in 3 passes of ≤ 2 on cpu")
 
 
 def test_sweep_without_degradations_is_a_user_error(client):
@@ -577,12 +578,16 @@ def test_vgg19_layers_are_accepted_through_the_api(client):
     assert out[2].startswith("conv5_4 · 512×14×21")
 
 
-def test_all_compute_events_share_one_concurrency_group(app):
+def test_events_run_in_their_lanes(app):
     from perceptual_viz.ui import layout
+    from perceptual_viz.ui.lanes import LaneLimits
 
-    demo = layout.build_demo(app[0])  # same pool: the launched app is unaffected
-    named = {fn.api_name: fn.concurrency_id for fn in demo.fns.values()}
-    apis = ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare", "sweep", "status")
-    for api in (*apis, "equal_mse", "reconstruct"):
-        assert named[api] == "vgg", api  # one group: the queue's limit bounds the whole app
-    assert named["ui_grid"] == named["ui_channel"] == named["ui_pair"] == "vgg"
+    demo = layout.build_demo(app[0], LaneLimits(interactive=3, long=1))  # the launched app is unaffected
+    lane = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
+    for api in ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare"):
+        assert lane[api] == ("interactive", 3), api
+    for api in ("ui_grid", "ui_channel", "ui_pair", "ui_overview"):
+        assert lane[api] == ("interactive", 3), api
+    for api in ("sweep", "equal_mse", "reconstruct"):
+        assert lane[api] == ("long", 1), api
+    assert lane["status"] == ("loader", None)  # waiting for a backbone holds no compute slot

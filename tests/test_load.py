@@ -12,10 +12,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
-import importlib.util
 import math
 import re
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,25 +25,22 @@ from PIL import Image
 
 from perceptual_viz.export import read_bundle
 
+from .conftest import import_benchmark
+
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _import_bench_load():
-    spec = importlib.util.spec_from_file_location(
-        "perceptual_viz_bench_load", ROOT / "benchmarks" / "load.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(mod)
-    return mod
+load = import_benchmark("load")
 
-
-load = _import_bench_load()
-
-CLIENTS, PER_CLIENT = 20, 5
+PER_CLIENT = 5
+# The CI run and the soak (``python -m pytest -m soak``): the same users and requests, the soak
+# on full-size images. Small images change no concurrency or isolation property; they make a
+# forward pass ~5× cheaper.
+QUICK = {"clients": 12, "image_px": 96, "size": "original"}
+SOAK = {"clients": 20, "image_px": 224, "size": load.SIZE}
+SCALES = [pytest.param(QUICK, id="quick"), pytest.param(SOAK, id="soak", marks=pytest.mark.soak)]
 # Scores may differ in their last float bits between a request computed alone and the same
 # request under load: a clean image's activations can come from a batch of 2 (clean + degraded,
 # computed together) in one run and from a batch of 1 (cached by another request) in the other,
@@ -158,13 +153,15 @@ def _key(req) -> tuple:
 
 
 @pytest.mark.slow
-def test_concurrent_users_get_exactly_their_own_results(launched_app, tmp_path):
+@pytest.mark.parametrize("scale", SCALES)
+def test_concurrent_users_get_exactly_their_own_results(launched_app, tmp_path, scale):
     pool, url = launched_app
-    images = load.make_images(tmp_path / "images", 12)
+    images = load.make_images(tmp_path / "images", 12, size=scale["image_px"])
     assert len({load.content_hash(p) for p in images}) == len(images), "the test images must all differ"
-    plan = load.workload(images, CLIENTS, PER_CLIENT)
+    clients = scale["clients"]
+    plan = load.workload(images, clients, PER_CLIENT, scale["size"])
     requests = [r for reqs in plan for r in reqs]
-    assert len(requests) == CLIENTS * PER_CLIENT
+    assert len(requests) == clients * PER_CLIENT
     assert {r.endpoint for r in requests} == set(load.ENDPOINTS)
     assert len({tuple(sorted({a for a in r.args if isinstance(a, Path)})) for r in requests}) > 12
 
@@ -192,7 +189,7 @@ def test_concurrent_users_get_exactly_their_own_results(launched_app, tmp_path):
     # are computed under load and then shared (and evicted) between concurrent requests.
     pool.cache.clear()
     outcomes, wall = load.run_concurrent(url, plan, tmp_path / "concurrent", timeout_s=900)
-    summary = load.summarize(outcomes, wall, CLIENTS, PER_CLIENT)
+    summary = load.summarize(outcomes, wall, clients, PER_CLIENT, scale["size"])
     print()
     print(
         f"alone (sequential, cold cache): {len(alone)} requests, p50 {np.percentile(alone, 50):.2f} s, "
@@ -251,7 +248,7 @@ def _settled_rss_mb() -> tuple[float, float]:
     return raw, _rss_mb()
 
 
-def _shifted_crops(folder: Path, n: int, size: int = 224) -> list[Path]:
+def _shifted_crops(folder: Path, n: int, size: int) -> list[Path]:
     """``n`` distinct ``size``² crops of the bundled photos at shifting offsets, deterministic."""
     folder.mkdir(parents=True, exist_ok=True)
     photos = []
@@ -272,29 +269,41 @@ CHANNEL_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 
 
 @pytest.mark.slow
-def test_memory_plateaus_while_the_cache_churns(tmp_path, monkeypatch):
-    """200 requests on 200 new images, with a 96 MB cache (under two images' activations at 224²).
+@pytest.mark.parametrize(
+    "scale",
+    [
+        pytest.param({"n": 80, "warmup": 20, "px": 160, "size": "original", "cache_mb": 48}, id="quick"),
+        pytest.param(
+            {"n": 200, "warmup": 40, "px": 224, "size": "224", "cache_mb": 96},
+            id="soak",
+            marks=pytest.mark.soak,
+        ),
+    ],
+)
+def test_memory_plateaus_while_the_cache_churns(tmp_path, monkeypatch, scale):
+    """``n`` requests on ``n`` new images, with a cache smaller than two images' activations.
 
     Every request runs VGG on a new image and the cache evicts continuously. After a warm-up
-    (allocator pools, Gradio's first responses), resident memory must stay flat.
+    (allocator pools, Gradio's first responses), resident memory must stay flat: a leak of one
+    image's activations per request would add several GB.
     """
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads and outputs land here
-    n, warmup = 200, 40
-    images = _shifted_crops(tmp_path / "crops", n)
+    n, warmup, size = scale["n"], scale["warmup"], scale["size"]
+    images = _shifted_crops(tmp_path / "crops", n, scale["px"])
     hashes = set()
     for p in images:
         hashes.add(hashlib.sha256(p.read_bytes()).hexdigest())
     assert len(hashes) == n
 
-    pool, demo, url = load.launch_app(cache_mb=96)
+    pool, demo, url = load.launch_app(cache_mb=scale["cache_mb"])
     clients: list[Any] = []
     errors: list[str] = []
 
     def serve(j: int, part: list[tuple[int, Path]]) -> None:
         for i, path in part:
             layer = CHANNEL_LAYERS[i % len(CHANNEL_LAYERS)]
-            req = load.Request(j, "/channel", (path, "vgg16", "224", layer, i % 64, "viridis", 0.5))
+            req = load.Request(j, "/channel", (path, "vgg16", size, layer, i % 64, "viridis", 0.5))
             try:
                 _, _, stats = load.call(clients[j], req)
                 if stats["layer"] != layer or stats["channel"] != i % 64:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from perceptual_viz.ui import common, layout, views
+from perceptual_viz.ui.lanes import LaneLimits, Lanes
 from perceptual_viz.ui.models import ModelPool
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "assets" / "samples" / "chelsea.png")
@@ -18,6 +19,7 @@ SAMPLE = str(Path(__file__).resolve().parents[1] / "assets" / "samples" / "chels
 def pool(monkeypatch):
     p = ModelPool("vgg16", "untrained", "cpu")
     monkeypatch.setattr(common, "_POOL", p)
+    monkeypatch.setattr(common, "_LANES", Lanes(LaneLimits()))
     return p
 
 
@@ -116,7 +118,8 @@ def test_reconstruction_stops_at_its_time_limit_and_says_so(pool, monkeypatch):
     fn = layout.user_errors(lessons.reconstruct)
     outs = list(fn(SAMPLE, "content", ["relu1_2"], 10, 32, 0, "vgg16", [], progress=lambda *a, **k: None))
     *_, (_picture, _curve, info, runs, zipped, _hist) = outs
-    assert "step 0/10" in info and "stopped early (time limit)" in info
+    assert "step 0/10" in info and "stopped at step 0 (time limit)" in info
+    assert runs[0][1].endswith("stopped at step 0")  # the runs row says so too
     assert len(runs) == 1 and Path(zipped).is_file()  # what was reached is still kept and exportable
 
 

@@ -123,7 +123,7 @@ def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monk
         assert mse == sorted(mse)
     monkeypatch.setattr(views, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
     split = views.sweep(vgg16, chelsea, ["noise", "blur"], k=4)
-    assert "batches of 3" in split.info
+    assert "3 passes of ≤ 3" in split.info
     assert split.table["perceptual"].tolist() == pytest.approx(whole.table["perceptual"].tolist(), rel=1e-5)
     rel = whole.plot[whole.plot.metric == "MSE"]["relative value"]
     assert rel.max() == pytest.approx(1.0) and not any(math.isnan(v) for v in rel)

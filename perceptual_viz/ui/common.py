@@ -1,8 +1,10 @@
-"""What every tab's endpoints share: the model pool, request plumbing and input widgets.
+"""What every tab's endpoints share: the model pool, the lanes, request plumbing and widgets.
 
-Endpoints get their model and prepared image from :func:`analysis`, are wrapped in
+Endpoints get their model and prepared image from :func:`analysis` and are wrapped in
 :func:`user_errors` (user mistakes become ``gr.Error``; a CUDA out-of-memory error is retried on
-the CPU), and run in the one ``COMPUTE`` concurrency group.
+the CPU). Quick views are wrapped in :func:`interactive` and run in the interactive lane; long
+jobs take a :meth:`~perceptual_viz.ui.lanes.Lanes.long_job` handle and run in the long lane
+(see :mod:`perceptual_viz.ui.lanes`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from ..backbone import WeightsError
 from ..images import ImageError, load_image
 from ..layers import layers
 from . import views
+from .lanes import JobStopped, Lanes
 from .models import ModelPool
 
 log = logging.getLogger("perceptual_viz.app")
-# Every event that runs VGG shares one concurrency group, so the queue's limit (serve.launch)
-# bounds the whole app, not each endpoint separately.
-COMPUTE = {"concurrency_id": "vgg"}
+# How long an interactive request waits for a backbone that is still loading before it says so
+# (the page's backbone switch waits for the load in the loader lane instead).
+LOAD_WAIT_S = 10.0
 # Longest a sweep may run before it stops with a message (other requests are bounded by size).
 TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
 
@@ -48,7 +51,7 @@ def _as_gr_error(exc: BaseException) -> gr.Error:
     return gr.Error(msg, print_exception=False)
 
 
-USER_MISTAKES = (ImageError, WeightsError, ValueError, KeyError, TimeoutError)
+USER_MISTAKES = (ImageError, WeightsError, ValueError, KeyError, TimeoutError, JobStopped)
 
 
 def _reraise_for_user(exc: Exception, name: str) -> None:
@@ -116,9 +119,11 @@ def layer_choices(arch: str) -> list[str]:
 
 Upload = str | None  # the path of a file Gradio received (see upload_path), or nothing
 
-# The shared models and cache, set once by ``build_demo`` (hysts-style module-level model, so
-# ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user lives here.
+# The shared models, cache and lanes, set once by ``build_demo`` (hysts-style module-level
+# model, so ZeroGPU can run the ``@gpu`` functions without pickling them). Nothing per-user
+# lives here.
 _POOL: ModelPool | None = None
+_LANES: Lanes | None = None
 
 
 def shared_pool() -> ModelPool:
@@ -127,13 +132,35 @@ def shared_pool() -> ModelPool:
     return _POOL
 
 
+def shared_lanes() -> Lanes:
+    if _LANES is None:
+        raise RuntimeError("build_demo() has not been called")
+    return _LANES
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    """Gradio's session hash: one per browser tab or ``gradio_client.Client``."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def interactive(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An interactive-lane endpoint: long jobs give way while it runs; errors as in :func:`user_errors`."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with shared_lanes().interactive():
+            return fn(*args, **kwargs)
+
+    return user_errors(run)
+
+
 # Set while a request is retried on the CPU after a CUDA out-of-memory error.
 ON_CPU: contextvars.ContextVar[bool] = contextvars.ContextVar("perceptual_viz_on_cpu", default=False)
 
 
 def analysis(image: Upload, arch: str, size: str, what: str = "an image", which: str | None = None):
     """Model and prepared image; ``which`` names the image in errors when a request has two."""
-    model = shared_pool().get(arch, cpu=ON_CPU.get())
+    model = shared_pool().get(arch, cpu=ON_CPU.get(), wait=LOAD_WAIT_S)
     try:
         loaded = load_image(views.require(image, what))
     except ImageError as exc:
@@ -184,10 +211,11 @@ def shown(label: str, **kw: Any) -> gr.Image:
     return gr.Image(label=label, format="png", interactive=False, buttons=["download", "fullscreen"], **kw)
 
 
-def set_shared_pool(pool: ModelPool) -> None:
-    """Install the pool every endpoint uses (called once by ``build_demo``)."""
-    global _POOL
+def set_shared_pool(pool: ModelPool, lanes: Lanes) -> None:
+    """Install the pool and lanes every endpoint uses (called once by ``build_demo``)."""
+    global _POOL, _LANES
     _POOL = pool
+    _LANES = lanes
 
 
 def export_button(elem_id: str) -> gr.DownloadButton:

@@ -16,6 +16,7 @@ import time
 
 import gradio as gr
 
+from ..backbone import pick_device
 from ..compare import ScoreSettings
 from ..degrade import DEGRADATIONS
 from ..gram import GRAM_NORMS
@@ -24,21 +25,24 @@ from ..layers import ARCHS, block_outputs
 from ..render import COLORMAPS
 from . import lessons, text, views
 from .common import (
-    COMPUTE,
     ON_CPU,
     TIME_LIMIT_S,
     Upload,
     analysis,
     export_button,
     image_input,
+    interactive,
     layer_choices,
     md,
     samples,
+    session_of,
     set_shared_pool,
+    shared_lanes,
     shared_pool,
     shown,
     user_errors,
 )
+from .lanes import LaneLimits, Lanes, chunk_images, progress_checkpoint
 from .models import ModelPool, gpu
 from .serve import bundle_file, png_file, png_gallery
 
@@ -48,6 +52,15 @@ __all__ = ["ON_CPU", "build_demo", "user_errors"]
 def status_line(arch: str) -> str:
     m = shared_pool().get(arch)
     return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
+
+
+def backbone_status(arch: str):
+    """The status line; while ``arch`` loads, first a line that says so (the loader lane)."""
+    pool = shared_pool()
+    if not pool.is_ready(arch):
+        yield text.loading_markdown(arch)
+        pool.get(arch)
+    yield status_line(arch)
 
 
 @gpu(duration=30)
@@ -178,11 +191,22 @@ def sweep(
     seed: float,
     arch: str,
     size: str,
+    request: gr.Request | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ):
     deadline = time.monotonic() + TIME_LIMIT_S
-    model, c = analysis(clean, arch, size, "a clean image")
-    r = views.sweep(model, c, list(names), int(k), int(seed), progress=progress, deadline=deadline)
+    with shared_lanes().long_job(session_of(request), "sweep") as job:
+        model, c = analysis(clean, arch, size, "a clean image")
+        r = views.sweep(
+            model,
+            c,
+            list(names),
+            int(k),
+            int(seed),
+            progress=progress_checkpoint(job, progress),
+            deadline=deadline,
+            chunk_images=chunk_images(model.device),
+        )
     plots = [r.plot[r.plot["metric"] == m] for m in views.SWEEP_METRICS]
     record = {
         "settings": {
@@ -243,9 +267,13 @@ def _layer_dropdowns(arch: str):
 # --------------------------------------------------------------------------- layout
 
 
-def build_demo(pool: ModelPool) -> gr.Blocks:
-    """The whole app. ``pool`` holds the models and cache shared by every user."""
-    set_shared_pool(pool)
+def build_demo(pool: ModelPool, limits: LaneLimits | None = None) -> gr.Blocks:
+    """The whole app. ``pool`` holds the models and cache shared by every user; ``limits`` sets
+    the lanes (default: :meth:`LaneLimits.resolve` for the pool's device)."""
+    device_type = pick_device(pool.device).type
+    lanes = Lanes(limits or LaneLimits.resolve(device_type), device_type)
+    set_shared_pool(pool, lanes)
+    quick, long_lane, loader = lanes.events("interactive"), lanes.events("long"), lanes.events("loader")
     arch0 = pool.arch
     outs0 = list(block_outputs(arch0))
     photos = samples()
@@ -406,7 +434,7 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                     [[photos[1], "jpeg", 10], [photos[0], "blur", 3.0], [photos[2], "brightness", 0.2]],
                     inputs=[c_clean, c_deg, c_strength],
                     outputs=[c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json, c_zip],
-                    fn=user_errors(compare_example),
+                    fn=interactive(compare_example),
                     cache_examples=on_spaces,  # lazily cached on Spaces; plain input-fillers locally
                     cache_mode="lazy" if on_spaces else None,
                     label="Try: the same photo, three kinds of damage",
@@ -447,13 +475,17 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
                 s_zip = export_button("s_zip")
 
             # ----------------------------------------------------------------- lessons
-            lessons.equal_mse_tab(photos, arch, size)
-            lessons.reconstruct_tab(photos, arch, arch0, str(pool.get(arch0).device))
+            e_btn, e_run = lessons.equal_mse_tab(photos, arch, size, long_lane)
+            r_btn, r_run = lessons.reconstruct_tab(
+                photos, arch, arch0, str(pool.get(arch0).device), long_lane
+            )
 
         # ------------------------------------------------------------------- events
         gr_private = {"api_visibility": "private", "queue": False}
-        arch.change(status_line, [arch], [status], api_name="status", **COMPUTE)  # may load a model
-        arch.change(_layer_dropdowns, [arch], [f_layer, g_layer, c_layer], **gr_private)
+        # A backbone switch waits for the load in the loader lane (the page says it is loading);
+        # the views redraw once the model is there, so none of them waits for it in a slot.
+        loading = arch.change(user_errors(backbone_status), [arch], [status], api_name="status", **loader)
+        switched = loading.success(_layer_dropdowns, [arch], [f_layer, g_layer, c_layer], **gr_private)
         # .input (a user's choice), not .change: an example sets degradation and strength together.
         c_deg.input(_strength_slider, [c_deg], [c_strength], **gr_private)
         demo.load(_strength_slider, [c_deg], [c_strength], **gr_private)
@@ -463,49 +495,57 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
         chan_in = [f_img, arch, size, f_layer, f_channel, cmap, f_alpha]
         chan_out = [f_detail, f_dbar, f_stats]
         show_channel = dict(
-            fn=user_errors(channel),
+            fn=interactive(channel),
             inputs=chan_in,
             outputs=chan_out,
             api_visibility="private",
             api_name="ui_channel",
-            **COMPUTE,
+            **quick,
         )
         show_grid = dict(
-            fn=user_errors(feature_grid),
+            fn=interactive(feature_grid),
             inputs=grid_in,
             outputs=grid_out,
             api_visibility="private",
             api_name="ui_grid",
-            **COMPUTE,
+            **quick,
         )
 
         over_ev = gr.on(
-            [f_img.change, arch.change, size.change],
-            user_errors(overview),
+            [f_img.change, size.change],
+            interactive(overview),
             [f_img, arch, size, cmap],
             [f_over, f_notes],
             api_name="overview",
-            **COMPUTE,
+            **quick,
             trigger_mode="always_last",
         )
         over_ev.success(**show_grid).success(**show_channel)
+        switched.success(
+            interactive(overview),
+            [f_img, arch, size, cmap],
+            [f_over, f_notes],
+            api_visibility="private",
+            api_name="ui_overview",
+            **quick,
+        ).success(**show_grid).success(**show_channel)
         gr.on(
             [f_layer.change, f_k.release, f_sort.change, f_scope.change, cmap.change],
-            user_errors(feature_grid),
+            interactive(feature_grid),
             grid_in,
             grid_out,
             api_name="feature_grid",
-            **COMPUTE,
+            **quick,
             trigger_mode="always_last",
         ).success(**show_channel)
         f_grid.select(_channel_from_click, [f_state], [f_channel], **gr_private).success(**show_channel)
         gr.on(
             [f_channel.submit, f_alpha.release],
-            user_errors(channel),
+            interactive(channel),
             chan_in,
             chan_out,
             api_name="channel",
-            **COMPUTE,
+            **quick,
             trigger_mode="always_last",
         )
 
@@ -513,42 +553,48 @@ def build_demo(pool: ModelPool) -> gr.Blocks:
         gram_out = [g_ga, g_gb, g_gd, g_bar, g_formula, g_dist, g_state, g_zip]
         gr.on(
             [g_btn.click, g_a.change, g_b.change],
-            user_errors(gram),
+            interactive(gram),
             gram_in,
             gram_out,
             api_name="gram",
-            **COMPUTE,
+            **quick,
             trigger_mode="always_last",  # a second upload during a run must not be dropped
         )
         pair_in = [g_a, arch, size, g_layer, g_i, g_j, cmap]
         g_ga.select(_pair_from_click, [g_state], [g_i, g_j], **gr_private).success(
-            user_errors(gram_pair),
+            interactive(gram_pair),
             pair_in,
             [g_pair, g_ptext],
             api_visibility="private",
             api_name="ui_pair",
-            **COMPUTE,
+            **quick,
         )
-        g_pbtn.click(user_errors(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair", **COMPUTE)
+        g_pbtn.click(interactive(gram_pair), pair_in, [g_pair, g_ptext], api_name="gram_pair", **quick)
 
         cmp_in = [c_clean, c_up, c_source, c_deg, c_strength, c_seed, arch, size, c_layer]
         cmp_out = [c_slider, c_table, c_bars, c_maps, c_side, c_info, c_json, c_zip]
         gr.on(
             [c_btn.click, c_strength.release, c_clean.change],
-            user_errors(compare),
+            interactive(compare),
             cmp_in,
             cmp_out,
             api_name="compare",
-            **COMPUTE,
+            **quick,
             trigger_mode="always_last",
         )
 
         sw_in = [s_clean, s_names, s_k, s_seed, arch, size]
-        s_btn.click(
+        s_run = s_btn.click(
             user_errors(sweep),
             sw_in,
             [*s_plots, s_table, s_thumbs, s_info, s_zip],
             api_name="sweep",
-            **COMPUTE,
+            **long_lane,
         )
+        # One long job per person: pressing one takes that person's other long jobs out of the
+        # queue (or stops them at their next step: see Lanes.long_job).
+        long_jobs = {s_btn: s_run, e_btn: e_run, r_btn: r_run}
+        for button in long_jobs:
+            others = [run for b, run in long_jobs.items() if b is not button]
+            button.click(None, None, None, cancels=others, **gr_private)
     return demo

@@ -21,7 +21,7 @@ from ..images import load_image, to_pil
 from ..layers import layers as all_layers
 from . import text, views
 from .common import (
-    COMPUTE,
+    LOAD_WAIT_S,
     ON_CPU,
     TIME_LIMIT_S,
     Upload,
@@ -29,10 +29,13 @@ from .common import (
     export_button,
     image_input,
     md,
+    session_of,
+    shared_lanes,
     shared_pool,
     shown,
     user_errors,
 )
+from .lanes import chunk_images, progress_checkpoint
 from .models import gpu
 from .serve import bundle_file, png_file
 
@@ -66,20 +69,23 @@ def equal_mse(
     seed: float,
     arch: str,
     size: str,
+    request: gr.Request | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ):
     mse = _target_mse(target_kind, target)
-    model, c = analysis(clean, arch, size, "a clean image")
-    g = em.gallery(
-        model,
-        c.tensor,
-        mse,
-        seed=int(seed),
-        rank_by=rank_by,
-        cache=shared_pool().cache,
-        clean_key=c.key,
-        progress=progress,
-    )
+    with shared_lanes().long_job(session_of(request), "equal-MSE gallery") as job:
+        model, c = analysis(clean, arch, size, "a clean image")
+        g = em.gallery(
+            model,
+            c.tensor,
+            mse,
+            seed=int(seed),
+            rank_by=rank_by,
+            cache=shared_pool().cache,
+            clean_key=c.key,
+            progress=progress_checkpoint(job, progress),
+            chunk_images=chunk_images(model.device),
+        )
     pics: list[tuple[Any, str]] = []
     for i, e in enumerate(g.entries, start=1):
         m, sc = e.match, e.scores
@@ -154,10 +160,16 @@ def reconstruct(
     seed: float,
     arch: str,
     history: list | None,
+    request: gr.Request | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ):
     """Stream an optimisation: (picture, loss curve, info, runs so far, zip) every few steps."""
-    model = shared_pool().get(arch, cpu=ON_CPU.get())
+    with shared_lanes().long_job(session_of(request), "reconstruction") as job:
+        yield from _reconstruct(image, mode, layers, steps, px, seed, arch, history, job, progress)
+
+
+def _reconstruct(image, mode, layers, steps, px, seed, arch, history, job, progress):
+    model = shared_pool().get(arch, cpu=ON_CPU.get(), wait=LOAD_WAIT_S)
     loaded = load_image(views.require(image, "an image"))
     target = loaded.tensor(model.device)
     settings = rc.ReconstructSettings(
@@ -177,7 +189,10 @@ def reconstruct(
     # Earlier runs of this session, minus any whose picture the cache clean-up already removed.
     runs = [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
     last = None
-    for st in rc.reconstruct(model, target, settings, every=max(1, settings.steps // 25), deadline=deadline):
+    every = max(1, settings.steps // 25)
+    for st in rc.reconstruct(
+        model, target, settings, every=every, should_stop=job.should_stop, deadline=deadline
+    ):
         last = st
         curve.append({"step": st.step, "loss": st.loss})
         progress(st.step / max(1, st.total), desc=f"step {st.step}/{st.total}")
@@ -188,10 +203,12 @@ def reconstruct(
             yield _display(st.image), pd.DataFrame(curve), info, gr.skip(), gr.skip(), gr.skip()
     assert last is not None
     if last.stopped:
-        info += f" · stopped early ({last.stopped})"
+        why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
+        info += f" · stopped at step {last.step} ({why})"
     caption = f"{'content' if settings.mode == 'content' else 'texture'} · {'+'.join(settings.layers or ())}"
     result = png_file(to_pil(last.image))  # encoded once: shown in the runs row and exported
-    runs = [*runs, (result, f"{caption} · {last.step} steps")][-12:]
+    ran = f"stopped at step {last.step}" if last.stopped else f"{last.step} steps"
+    runs = [*runs, (result, f"{caption} · {ran}")][-12:]
     record = {
         "settings": {
             "mode": settings.mode,
@@ -232,8 +249,10 @@ def _layer_choices(arch: str):
 # --------------------------------------------------------------------------- tabs
 
 
-def equal_mse_tab(photos: list[str], arch: gr.Radio, size: gr.Dropdown) -> None:
-    """The "Equal MSE" tab and its events (inside the app's ``gr.Tabs``)."""
+def equal_mse_tab(
+    photos: list[str], arch: gr.Radio, size: gr.Dropdown, lane: dict[str, Any]
+) -> tuple[gr.Button, Any]:
+    """The "Equal MSE" tab and its events (inside the app's ``gr.Tabs``): (button, its event)."""
     with gr.Tab("Equal MSE", id="equal_mse"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -265,17 +284,20 @@ def equal_mse_tab(photos: list[str], arch: gr.Radio, size: gr.Dropdown) -> None:
         api_visibility="private",
         queue=False,
     )
-    e_btn.click(
+    run = e_btn.click(
         user_errors(equal_mse),
         [e_img, e_kind, e_target, e_rank, e_seed, arch, size],
         [e_gallery, e_table, e_info, e_json, e_zip],
         api_name="equal_mse",
-        **COMPUTE,
+        **lane,
     )
+    return e_btn, run
 
 
-def reconstruct_tab(photos: list[str], arch: gr.Radio, arch0: str, device: str) -> None:
-    """The "What does a layer keep?" tab and its events."""
+def reconstruct_tab(
+    photos: list[str], arch: gr.Radio, arch0: str, device: str, lane: dict[str, Any]
+) -> tuple[gr.Button, Any]:
+    """The "What does a layer keep?" tab and its events: (button, its event)."""
     max_steps, max_px = rc.limits(device)
     defaults = rc.ReconstructSettings().resolved(arch0, device)
     with gr.Tab("What does a layer keep?", id="reconstruct"):
@@ -337,6 +359,21 @@ def reconstruct_tab(photos: list[str], arch: gr.Radio, arch0: str, device: str) 
         [r_img, r_mode, r_layers, r_steps, r_px, r_seed, arch, r_hist],
         [r_out, r_curve, r_info, r_runs, r_zip, r_hist],
         api_name="reconstruct",
-        **COMPUTE,
+        **lane,
     )
-    r_stop.click(None, None, None, cancels=[run], api_visibility="private", queue=False)
+    stop_button(r_stop, run, "reconstruction")
+    return r_btn, run
+
+
+def stop_button(button: gr.Button, run: Any, kind: str) -> None:
+    """Stop: a running job ends at its next step and shows its result ("stopped at step n");
+    a job still waiting in the queue is taken out of it."""
+    queued = gr.State(0)
+
+    def stop(n: int, request: gr.Request) -> Any:
+        if shared_lanes().stop(session_of(request), kind):
+            return gr.skip()
+        return (n or 0) + 1  # nothing running: cancel the queued event (the change below)
+
+    button.click(stop, [queued], [queued], api_visibility="private", queue=False)
+    queued.change(None, None, None, cancels=[run], api_visibility="private", queue=False)

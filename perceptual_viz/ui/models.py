@@ -8,9 +8,12 @@ ZeroGPU Spaces and is a no-op everywhere else.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import torch
@@ -26,6 +29,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     spaces = None
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("perceptual_viz.app")
 
 
 def gpu(duration: int) -> Callable[[F], F]:
@@ -35,12 +39,21 @@ def gpu(duration: int) -> Callable[[F], F]:
     return spaces.GPU(duration=duration)  # pragma: no cover
 
 
+class BackboneLoading(TimeoutError):
+    """A backbone is still loading (resolving or reading its weights); try again shortly."""
+
+
 class ModelPool:
     """Lazily loaded models per architecture, plus the shared byte-bounded feature cache.
 
     ``weights`` (a path, "auto", "imagenet" or "untrained") applies to ``arch``; the other
     architecture resolves "auto". If an explicit file does not fit the other architecture, that
     one falls back to untrained weights and its status says why.
+
+    Loading never holds a lock that other requests need: the pool's lock guards only its two
+    dicts, and a model being loaded is a :class:`~concurrent.futures.Future` that requests for
+    *that* architecture wait on (for at most ``wait`` seconds), while requests for a loaded one
+    return at once.
     """
 
     def __init__(
@@ -59,18 +72,67 @@ class ModelPool:
         batcher = MicroBatcher() if batch == "1" or (batch == "auto" and on_gpu) else None
         self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20), batcher=batcher)
         self._models: dict[tuple[str, str], VGGFeatures] = {}
+        self._loading: dict[tuple[str, str], Future[VGGFeatures]] = {}
         self._lock = threading.Lock()
 
-    def get(self, arch: str | None = None, cpu: bool = False) -> VGGFeatures:
-        """The model for ``arch``; with ``cpu`` a CPU copy (the fallback after a GPU OOM)."""
+    def _key(self, arch: str | None, cpu: bool) -> tuple[str, str]:
         arch = arch or self.arch
         if arch not in ARCHS:
             raise ValueError(f"unknown architecture {arch!r}")
-        key = (arch, "cpu" if cpu else self.device)
+        return arch, "cpu" if cpu else self.device
+
+    def get(self, arch: str | None = None, cpu: bool = False, wait: float | None = None) -> VGGFeatures:
+        """The model for ``arch``; with ``cpu`` a CPU copy (the fallback after a GPU OOM).
+
+        Loads it if needed. ``wait`` bounds how long to wait for a model that is loading
+        (``None``: until it is loaded); past it, :class:`BackboneLoading` is raised and the load
+        goes on in the background.
+        """
+        key = self._key(arch, cpu)
+        model = self._models.get(key)  # a plain dict read: no lock on the hot path
+        if model is not None:
+            return model
+        future = self.load(key[0], cpu)
+        try:
+            return future.result(timeout=wait)
+        except FutureTimeout:
+            raise BackboneLoading(
+                f"the {key[0]} backbone is still loading (finding and reading its weights); "
+                "it will be ready in a few seconds, please try again"
+            ) from None
+
+    def load(self, arch: str | None = None, cpu: bool = False) -> Future[VGGFeatures]:
+        """Start loading ``arch`` in a background thread (if it is not loaded or loading)."""
+        key = self._key(arch, cpu)
         with self._lock:
-            if key not in self._models:
-                self._models[key] = self._load(arch, key[1])
-            return self._models[key]
+            if key in self._models:
+                done: Future[VGGFeatures] = Future()
+                done.set_result(self._models[key])
+                return done
+            future = self._loading.get(key)
+            if future is not None:
+                return future
+            future = self._loading[key] = Future()
+        threading.Thread(
+            target=self._load_into, args=(key, future), name=f"load-{key[0]}", daemon=True
+        ).start()
+        return future
+
+    def is_ready(self, arch: str | None = None) -> bool:
+        return self._key(arch, False) in self._models
+
+    def _load_into(self, key: tuple[str, str], future: Future[VGGFeatures]) -> None:
+        try:
+            model = self._load(*key)
+        except BaseException as exc:  # the waiting requests get the error; a later one retries
+            with self._lock:
+                self._loading.pop(key, None)
+            future.set_exception(exc)
+            return
+        with self._lock:
+            self._models[key] = model
+            self._loading.pop(key, None)
+        future.set_result(model)
 
     def release_gpu_memory(self) -> None:
         """After a CUDA out-of-memory error: drop cached activations and CUDA's cached blocks."""
@@ -80,8 +142,9 @@ class ModelPool:
 
     def _load(self, arch: str, device: str) -> VGGFeatures:
         spec = self.weights if arch == self.arch else "auto"
+        log.info("loading the %s backbone (weights: %s) on %s", arch, spec, device)
         try:
-            return load_vgg(arch, spec, device)
+            model = load_vgg(arch, spec, device)
         except WeightsError as exc:
             if arch == self.arch:
                 raise
@@ -92,4 +155,7 @@ class ModelPool:
                 None,
                 f"UNTRAINED {arch} weights: the weights given do not fit {arch} ({exc})",
             )
-            return model
+        log.info("%s ready: %s", arch, model.status.message)
+        if not model.status.trained:
+            log.warning("%s runs on UNTRAINED weights: feature maps show random filters", arch)
+        return model

@@ -24,12 +24,10 @@ MAX_FILE_SIZE = "20mb"
 QUEUE_MAX_SIZE = 64
 
 
-def launch(
-    demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, concurrency: int = 2, **kwargs: Any
-) -> Any:
-    """At most ``concurrency`` VGG requests at once (all compute events share one concurrency
-    group), no share link, uploads capped, only ``assets/`` served."""
-    demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_MAX_SIZE)
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
+    """The queue (each lane's limit is set on its events: see :mod:`.lanes`), no share link,
+    uploads capped, only ``assets/`` served."""
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo.launch(
         server_name=host,
         server_port=port,

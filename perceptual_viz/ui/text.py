@@ -74,6 +74,15 @@ def status_markdown(arch: str, message: str, trained: bool, device: str) -> str:
     )
 
 
+def loading_markdown(arch: str) -> str:
+    """The status line while a backbone loads (after a switch, or on first use)."""
+    return (
+        f"**Loading {arch}…** finding its weights (file → torch hub cache → Hugging Face cache → "
+        "download) and building the network. The views redraw when it is ready; everyone else's "
+        "requests carry on meanwhile."
+    )
+
+
 EQUAL_MSE = r"""
 **Same MSE, different damage.** For each degradation the strength is found (by bisection) that
 gives the *same* mean squared error

@@ -473,8 +473,13 @@ def sweep(
     seed: int = 0,
     progress=None,
     deadline: float | None = None,
+    chunk_images: int | None = None,
 ) -> SweepResult:
-    """Every chosen degradation at ``k`` severity levels, scored in one batched VGG pass."""
+    """Every chosen degradation at ``k`` severity levels, scored in one batched VGG pass.
+
+    ``chunk_images`` caps the images per pass (a long job on a CPU scores in short passes, with
+    a ``progress`` call between them); by default one pass, split only when very large.
+    """
     if not names:
         raise ValueError("pick at least one degradation")
     if not 2 <= int(k) <= 8:
@@ -492,8 +497,15 @@ def sweep(
         progress(len(names) / (len(names) + 1), desc=f"scoring {len(batch)} images in one VGG pass")
     # One batched pass, split only when the activations would not fit in SWEEP_PIXELS.
     per = max(1, SWEEP_PIXELS // (clean.size[0] * clean.size[1]))
+    if chunk_images is not None:
+        per = max(1, min(per, int(chunk_images)))
     scores = []
     for i in range(0, len(batch), per):
+        if progress is not None and i:
+            progress(
+                (len(names) + i / len(batch)) / (len(names) + 1),
+                desc=f"scoring: {i} of {len(batch)} images",
+            )
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(
                 f"the sweep hit the time limit after {i} of {len(batch)} images; "
@@ -540,7 +552,8 @@ def sweep(
         thumbs.append((to_pil(small), f"{n} L{lvl} ({s:g})"))
     info = (
         f"{len(batch)} degraded images + the clean one scored in "
-        f"{'one batched pass' if per >= len(batch) else f'batches of {per}'} on {res.device} "
+        f"{'one batched pass' if per >= len(batch) else f'{math.ceil(len(batch) / per)} passes of ≤ {per}'} "
+        f"on {res.device} "
         f"in {time.perf_counter() - t0:.2f} s. Plots: each metric divided by its largest value in this "
         "sweep, so all share a 0–1 scale (MSE, 1 − SSIM, perceptual, style and LPIPS all grow with damage)."
     )
