@@ -294,6 +294,19 @@ def to_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).contiguous().to(device)
 
 
+LAYOUTS = ("contiguous", "channels-last")
+
+
+def to_tensor_as(a: np.ndarray, device: torch.device, layout: str) -> torch.Tensor:
+    """Like :func:`to_tensor`, in ``layout``: "channels-last" is what users get from
+    ``torch.from_numpy(hwc).permute(2, 0, 1)[None]`` (no copy; batch stride 3 for one image)."""
+    if layout == "contiguous":
+        return to_tensor(a, device)
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = t.permute(2, 0, 1)[None] if t.ndim == 3 else t.permute(0, 3, 1, 2)
+    return t.to(device)
+
+
 def resized(a: np.ndarray, size: int) -> np.ndarray:
     """Antialiased bilinear resize of an H×W×3 photo to size×size."""
     if a.shape[:2] == (size, size):
@@ -404,12 +417,14 @@ def bench_ssim(
     rows: list[Row] = []
     photo = astronaut()
     sk = skimage_ssim(peers)
-    for size, batch in cases:
+    for size, batch, layout in ((s, b, lay) for s, b in cases for lay in LAYOUTS):
         clean = np.stack([resized(photo, size)] * batch)
         deg = np.stack([noisy(clean[i], SEED + i) for i in range(batch)])
-        x, y = to_tensor(clean, device), to_tensor(deg, device)
+        one = batch == 1
+        x = to_tensor_as(clean[0] if one else clean, device, layout)
+        y = to_tensor_as(deg[0] if one else deg, device, layout)
         a64, b64 = clean.astype(np.float64), deg.astype(np.float64)
-        target = f"SSIM {size}² b{batch}"
+        target = f"SSIM {size}² b{batch} {layout}"
         progress(target)
 
         def torch_job(fn: Callable[..., Any], x: torch.Tensor = x, y: torch.Tensor = y) -> Job:
@@ -1073,8 +1088,8 @@ def print_report(env: dict[str, Any], plan: Plan, rows: list[Row], values: list[
 # --------------------------------------------------------------------------- load
 
 
-def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
-    """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
+def load_module() -> ModuleType:
+    """benchmarks/load.py, imported as a module."""
     spec = importlib.util.spec_from_file_location(
         "perceptual_viz_bench_load", Path(__file__).with_name("load.py")
     )
@@ -1083,6 +1098,54 @@ def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up while the file executes
     spec.loader.exec_module(mod)
+    return mod
+
+
+def classroom_section(quick: bool, device: torch.device, weights: str) -> dict[str, Any]:
+    """Interactive latency beside long jobs (benchmarks/load.py ``classroom_run``); prints it."""
+    mod = load_module()
+    progress("classroom: interactive requests beside long jobs")
+    if quick:
+        r = mod.classroom_run(weights, device.type, n_long=2, probes=2, steps=60, px=64, mixed_clients=0)
+    else:
+        r = mod.classroom_run(weights, device.type)
+    print()
+    print(mod.classroom_report(r))
+    return r
+
+
+def classroom_targets(r: dict[str, Any] | None, goal: float = 3.0) -> list[Target]:
+    if r is None:
+        return [Target("interactive beside long jobs", "skipped (--no-classroom)", "—", "—", "—", "—")]
+    ok = r["ratio"] <= goal and r.get("long_jobs_running_throughout", False)
+    out = [
+        Target(
+            f"fresh /overview beside {r['n_long']} reconstructions",
+            f"median {np.median(r['busy_s']):.2f} s",
+            f"same idle {np.median(r['idle_s']):.2f} s",
+            f"{r['ratio']:.2f}×",
+            f"≤ {goal:g}× idle",
+            _mark(ok),
+        )
+    ]
+    if "mixed" in r:
+        m, a = r["mixed"]["endpoints"]["all"], r["mixed_alone"]["endpoints"]["all"]
+        out.append(
+            Target(
+                f"interactive p95, {r['mixed']['clients']} users + 2 reconstructions",
+                f"p95 {m['p95_s']:.2f} s",
+                f"same users alone p95 {a['p95_s']:.2f} s",
+                f"{m['p95_s'] / a['p95_s']:.2f}×",
+                "report only",
+                "—",
+            )
+        )
+    return out
+
+
+def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
+    """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
+    mod = load_module()
     clients, per_client = (5, 3) if quick else (20, 5)
     progress(f"load: {clients} clients × {per_client} requests")
     summary = mod.run(clients, per_client, device.type)
@@ -1112,6 +1175,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="end with the app under concurrent users (benchmarks/load.py); --no-load skips it",
+    )
+    p.add_argument(
+        "--classroom",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="interactive latency beside long jobs, vs idle (benchmarks/load.py); --no-classroom skips it",
+    )
+    p.add_argument(
+        "--weights",
+        default="untrained",
+        help="weights of the app in the classroom row: untrained (default) | auto | PATH",
     )
     p.add_argument(
         "--cold-start",
@@ -1181,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (" — absolute times are noisy; ratios are fairer (interleaved)" if share > 0.1 else "")
         )
     load = load_section(args.quick, device) if args.load else None
+    classroom = classroom_section(args.quick, device, args.weights) if args.classroom else None
     cold = cold_start() if run_cold else None
     if cold is not None:
         print()
@@ -1204,6 +1279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *score_targets(rows),
         view_target(view),
         sweep_target(sweep_k, 224, sweep_res, sweep_passes),
+        *classroom_targets(classroom),
         cold_target(cold),
     ]
     print_targets(targets)
@@ -1223,6 +1299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cold_start": cold,
             "targets": [asdict(t) for t in targets],
             "load": load,
+            "classroom": classroom,
         }
         args.json.write_text(json.dumps(data, indent=2))
     return 1 if load is not None and load["errors"] else 0  # an error under load is a bug
