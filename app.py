@@ -1,15 +1,18 @@
 """Perceptual Loss Lab — the web app. ``python app.py --help`` for options.
 
-Runs unchanged as a Hugging Face Space (``app_file: app.py``): the model is created at module
-level, compute functions are wrapped in ``spaces.GPU`` on ZeroGPU, and the Space's
+Runs unchanged as a Hugging Face Space (``app_file: app.py``): the models load at start, before
+the server, compute functions are wrapped in ``spaces.GPU`` on ZeroGPU, and the Space's
 ``GRADIO_SERVER_NAME`` / ``PORT`` are honoured. Locally it binds to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+
+log = logging.getLogger("perceptual_viz.app")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,10 +61,11 @@ def lane_limits(args: argparse.Namespace):
 
 
 def create(args: argparse.Namespace):
-    """Build the pool (models load here, at module level on Spaces) and the Blocks."""
-    from perceptual_viz.ui.layout import build_demo
+    """Build the pool (the models load here, at start, as ZeroGPU wants) and the Blocks."""
+    from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
 
+    log.info("resolving and loading the %s weights (%s)…", args.arch, args.weights)
     pool = ModelPool(args.arch, args.weights, args.device)
     pool.get(args.arch)  # load now: the first request should not wait for weight resolution
     for other in ("vgg16", "vgg19"):
@@ -70,14 +74,23 @@ def create(args: argparse.Namespace):
     return build_demo(pool, lane_limits(args))
 
 
-args = parse_args([] if "pytest" in sys.modules else None)
-try:
-    demo = create(args)
-except Exception as exc:  # a bad --weights file etc.: one clear line, no traceback
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(2)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("perceptual_viz").setLevel(logging.INFO)
+    from perceptual_viz.errors import InputError
 
-if __name__ == "__main__":
+    try:
+        demo = create(args)
+    except InputError as exc:  # a bad --weights file etc.: one clear line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from perceptual_viz.ui.serve import launch
 
-    launch(demo, args.host, args.port)
+    log.info("serving at http://%s:%s/ (Ctrl+C stops)", args.host, args.port)
+    launch(demo, args.host, args.port, quiet=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

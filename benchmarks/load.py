@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
 
-SAMPLES = ROOT / "assets" / "samples"
+SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
 SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
 WARMUP_SAMPLE = "patches.png"  # not used by the workload's images
 ARCH, SIZE = "vgg16", "224"
@@ -192,7 +192,7 @@ def launch_app(
     Close it with ``demo.close()``. Note that ``build_demo`` points the app's endpoints at
     ``pool`` for the whole process (a module-level pool), so run one app at a time.
     """
-    from perceptual_viz.ui.layout import build_demo
+    from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
     from perceptual_viz.ui.serve import launch
 

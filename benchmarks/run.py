@@ -57,10 +57,12 @@ from perceptual_viz.backbone import VGGFeatures, load_vgg
 from perceptual_viz.batching import MicroBatcher
 from perceptual_viz.compare import score_pairs
 from perceptual_viz.features import FeatureCache
+from perceptual_viz.figures import analyse
+from perceptual_viz.figures import features as ff
+from perceptual_viz.figures import sweep as fsw
 from perceptual_viz.images import load_image
 from perceptual_viz.layers import block_outputs
 from perceptual_viz.metrics import ssim as ours_ssim
-from perceptual_viz.ui import views
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE_SIGMA = 0.1
@@ -264,7 +266,7 @@ def progress(msg: str) -> None:
 # --------------------------------------------------------------------------- inputs
 
 
-ASSET_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "samples" / "astronaut.png"
+ASSET_PHOTO = Path(__file__).resolve().parents[1] / "perceptual_viz" / "assets" / "samples" / "astronaut.png"
 
 
 def astronaut() -> np.ndarray:
@@ -596,15 +598,13 @@ def view_changes(quick: bool) -> list[tuple[str, Callable[..., int]]]:
             kw = {"layer": layer, "k": k, "sort": sort, "scope": scope, "cmap": cmap}
 
             def grid(m: Any, c: Any, a: Any, kw: dict[str, Any] = kw) -> int:
-                v = views.layer_grid(m, c, a, **kw)
-                return _png(v.picture, v.colorbar)
+                return _png(*ff.grid(m, c, a, "512", **kw).pictures.values())
 
             steps.append((f"grid {layer} k{k} {sort}/{scope}/{cmap}", grid))
     for layer, ch, cmap in (("relu1_2", 5, "viridis"), ("relu3_3", 100, "magma"), ("relu5_3", 300, "gray")):
 
         def detail(m: Any, c: Any, a: Any, layer: str = layer, ch: int = ch, cm: str = cmap) -> int:
-            v = views.channel_detail(m, c, a, layer, ch, cmap=cm)
-            return _png(v.picture, v.colorbar)
+            return _png(*ff.channel(m, c, a, "512", layer, ch, cmap=cm).pictures.values())
 
         steps.append((f"channel {layer}[{ch}] {cmap}", detail))
     if quick:  # fewer steps: every kind of change once
@@ -627,9 +627,9 @@ class ViewResult:
 def bench_views(model: VGGFeatures, quick: bool) -> ViewResult:
     """View changes after an upload at analysis size 512: server time incl. PNG encoding, no forward."""
     progress("view changes 512")
-    a = views.analyse(model, load_image(ASSET_PHOTO), "512")
+    a = analyse(model, load_image(ASSET_PHOTO), "512")
     cache = FeatureCache()
-    views.overview(model, cache, a)  # the upload: the one forward pass, fills the cache
+    ff.overview(model, cache, a, "512")  # the upload: the one forward pass, fills the cache
     steps = view_changes(quick)
     for _, fn in steps:  # warm-up (allocators, colour maps, PIL)
         fn(model, cache, a)
@@ -662,11 +662,11 @@ def bench_views(model: VGGFeatures, quick: bool) -> ViewResult:
 
 
 def bench_sweep(model: VGGFeatures, k: int, size: int, plan: Plan) -> tuple[dict[str, Timing | str], int]:
-    """``views.sweep`` of K noise levels (fresh cache: clean + K images) vs a bare forward of K+1."""
+    """``figures.sweep.sweep`` of K noise levels (fresh cache: clean + K images) vs a bare forward of K+1."""
     device = model.device
     progress(f"sweep K={k} {size}²")
     photo = Image.fromarray((resized(astronaut(), size) * 255).round().astype(np.uint8))
-    clean = views.analyse(model, load_image(photo), str(size))
+    clean = analyse(model, load_image(photo), str(size))
     x = torch.rand(k + 1, 3, *clean.size, generator=torch.Generator().manual_seed(SEED)).to(device)
     names = list(block_outputs(model.arch))
     passes: list[int] = []
@@ -674,7 +674,7 @@ def bench_sweep(model: VGGFeatures, k: int, size: int, plan: Plan) -> tuple[dict
     def run_sweep(_: object) -> object:
         n0 = model.forward_count
         with torch.inference_mode():
-            r = views.sweep(model, clean, ["noise"], k=k)
+            r = fsw.sweep(model, clean, str(size), ["noise"], k=k, chunk_images=None)
         passes.append(model.forward_count - n0)
         return r
 
@@ -1242,7 +1242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"forward passes: {view.forward_passes}")
     sw, bare = sweep_res["sweep"], sweep_res["bare"]
     print(
-        f"Sweep K={sweep_k} at 224² (views.sweep, fresh cache: degrade + score + thumbnails): "
+        f"Sweep K={sweep_k} at 224² (figures.sweep, fresh cache: degrade + score + thumbnails): "
         f"{fmt_ms(sw) if isinstance(sw, Timing) else sw} ms in {sweep_passes} forward pass(es); "
         f"bare forward of {sweep_k + 1} images: {fmt_ms(bare) if isinstance(bare, Timing) else bare} ms"
     )

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 from urllib.request import urlopen
 
 import torch
@@ -36,6 +37,7 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
+from .errors import InputError
 from .layers import LayerInfo, check_arch, layers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,7 +54,7 @@ _HF_REPO = {"vgg16": "timm/vgg16.tv_in1k", "vgg19": "timm/vgg19.tv_in1k"}
 _HEAD_PREFIXES = ("classifier.", "pre_logits.", "head.", "avgpool.")
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """A weights file or request that cannot be honoured; the message says exactly why."""
 
 
@@ -74,7 +76,7 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) != "auto":
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available here")
+            raise InputError("device 'cuda' requested but CUDA is not available here")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -111,6 +113,9 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     @property
     def device(self) -> torch.device:
         return self.mean.device
@@ -118,13 +123,13 @@ class VGGFeatures(nn.Module):
     def info(self, name: str) -> LayerInfo:
         if name not in self._by_name:
             valid = ", ".join(self._by_name)
-            raise ValueError(f"{self.arch} has no layer {name!r}; valid names: {valid}")
+            raise InputError(f"{self.arch} has no layer {name!r}; valid names: {valid}")
         return self._by_name[name]
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """[0,1] RGB (or grey) → ImageNet-normalised RGB."""
         if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"expected images of shape (N, 3, H, W) or (N, 1, H, W), got {tuple(x.shape)}")
+            raise InputError(f"expected images of shape (N, 3, H, W) or (N, 1, H, W), got {tuple(x.shape)}")
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
@@ -176,7 +181,8 @@ def _build_features(arch: str) -> nn.Sequential:
         for m in feats.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
     return feats
 
 
@@ -442,7 +448,10 @@ def load_vgg(
     if sd is not None:
         feats.load_state_dict(sd, strict=True)
     dev = pick_device(device)
-    model = VGGFeatures(arch, feats, status).to(dev, memory_format=torch.channels_last)
+    model = VGGFeatures(arch, feats, status).to(dev)
+    # Channels-last weights, as the forward's activations: Module.to takes memory_format at run
+    # time, though torch's type stubs do not list it.
+    cast(Any, model).to(memory_format=torch.channels_last)
     if dev.type == "cuda" and amp:
         model.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return model

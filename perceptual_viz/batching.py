@@ -2,7 +2,7 @@
 
 On a GPU one pass over 8 images costs little more than over 1, so when a classroom's requests
 arrive together, the first waits a few milliseconds for others (same model, same image size)
-and runs them all as one batch; each request gets back its own rows. On a 2-core CPU the
+and runs them all as one batch; each request gets back its own rows. On a CPU the
 forward is compute-bound and batching gains nothing, so the app enables this on CUDA only.
 """
 
@@ -48,11 +48,8 @@ class MicroBatcher:
         key = (id(model), tuple(images.shape[1:]))
         req = _Request(images, list(names))
         with self._lock:
-            queue = self._queues.get(key)
-            leader = queue is None
-            if leader:
-                queue = self._queues[key] = []
-            queue.append(req)
+            leader = key not in self._queues
+            self._queues.setdefault(key, []).append(req)
         if leader:
             time.sleep(self.window)  # let the other requests of this moment arrive
             while True:  # serve the queue batch by batch; later arrivals join the next batch

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from . import metrics
 from .backbone import VGGFeatures
+from .errors import InputError
 from .features import FeatureCache, image_key
 from .gram import FORMULAS, gram, style_distances
 from .layers import block_outputs
@@ -86,6 +88,53 @@ def _floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.detach().to("cpu", torch.float64)]
 
 
+def _check_pair(clean: torch.Tensor, degraded: torch.Tensor) -> None:
+    if clean.ndim != 4 or clean.shape[0] != 1:
+        raise InputError("clean must be one image of shape (1, 3, H, W)")
+    if degraded.ndim != 4 or degraded.shape[1:] != clean.shape[1:]:
+        raise InputError(
+            f"degraded images {tuple(degraded.shape)} must match the clean image {tuple(clean.shape)}"
+        )
+
+
+Features = dict[str, torch.Tensor]
+
+
+def _features(
+    model: VGGFeatures,
+    clean: torch.Tensor,
+    degraded: torch.Tensor,
+    s: ScoreSettings,
+    cache: FeatureCache | None,
+    clean_key: str | None,
+    store_degraded: bool,
+) -> tuple[Features, Features, Features | None]:
+    """Clean (1, …) and degraded (K, …) activations in one pass, and the clean Grams if cached."""
+    names = score_names(s, model.arch)
+    if cache is None:
+        with torch.inference_mode():
+            feats = model(torch.cat([clean, degraded]), names)
+        return {n: f[:1] for n, f in feats.items()}, {n: f[1:] for n, f in feats.items()}, None
+    ckey = clean_key or image_key(clean)
+    keys = [image_key(d) for d in degraded]
+    fc, fd = cache.pair(model, clean, ckey, degraded, keys, names, store_degraded)
+    # The clean image's Grams are the same on every re-score: keep them with its activations.
+    grams_c = {
+        n: cache.memo(model, ckey, f"gram:{s.gram_norm}:{n}", _gram_of(fc[n], s.gram_norm))
+        for n in s.gram_layers(model.arch)
+    }
+    return fc, fd, grams_c
+
+
+def _labels(s: ScoreSettings) -> tuple[str, str]:
+    perc = (
+        "Σ_l mean|φ_l(a) − φ_l(b)| (L1, reference)"
+        if s.criterion == "l1"
+        else "Σ_l w_l · ‖φ_l(a) − φ_l(b)‖² / N_l (size-normalised MSE)"
+    )
+    return perc, f"Σ_l style distance, Gram normalisation '{s.gram_norm}': {FORMULAS[s.gram_norm]}"
+
+
 def score_pairs(
     model: VGGFeatures,
     clean: torch.Tensor,
@@ -103,58 +152,28 @@ def score_pairs(
     degraded images (a sweep) out of it.
     """
     s = settings or ScoreSettings()
-    if clean.ndim != 4 or clean.shape[0] != 1:
-        raise ValueError("clean must be one image of shape (1, 3, H, W)")
-    if degraded.ndim != 4 or degraded.shape[1:] != clean.shape[1:]:
-        raise ValueError(
-            f"degraded images {tuple(degraded.shape)} must match the clean image {tuple(clean.shape)}"
-        )
+    _check_pair(clean, degraded)
     t0 = time.perf_counter()
-    arch = model.arch
-    feat_names = s.feature_layers(arch)
-    style_names = s.gram_layers(arch)
-    lp_names = _lpips_layers(s, arch)
-    names = score_names(s, arch)
-
+    style_names = s.gram_layers(model.arch)
+    fc, fd, grams_c = _features(model, clean, degraded, s, cache, clean_key, store_degraded)
     k = degraded.shape[0]
-    grams_c = None
-    if cache is not None:
-        ckey = clean_key or image_key(clean)
-        keys = [image_key(d) for d in degraded]
-        fc, fd = cache.pair(model, clean, ckey, degraded, keys, names, store_degraded)
-        # The clean image's Grams are the same on every re-score: keep them with its activations.
-        grams_c = {
-            n: cache.memo(model, ckey, f"gram:{s.gram_norm}:{n}", lambda n=n: gram(fc[n], s.gram_norm))
-            for n in style_names
-        }
-    else:
-        with torch.inference_mode():
-            feats = model(torch.cat([clean, degraded]), names)
-        fc = {n: f[:1] for n, f in feats.items()}
-        fd = {n: f[1:] for n, f in feats.items()}
     ce = clean.expand(k, *clean.shape[1:])
-
     # Feature metrics broadcast the clean image's (1, …) features against the K degraded ones,
     # so its Grams and LPIPS normalisation are computed once, not K times.
     with torch.inference_mode():
         mse = _floats(metrics.mse(ce, degraded))
         psnr = _floats(metrics.psnr(ce, degraded))
         ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
-        perc, lp = metrics.perceptual_and_lpips(fc, fd, feat_names, s.layer_weights, s.criterion, lp_names)
+        perc, lp = metrics.perceptual_and_lpips(
+            fc, fd, s.feature_layers(model.arch), s.layer_weights, s.criterion, _lpips_layers(s, model.arch)
+        )
         sty = style_distances(fc, fd, style_names, s.gram_norm, grams_c)
-
     perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
     perc_total = _floats(perc.total)
     sty_layers = {n: _floats(v) for n, v in sty.items()}
-    sty_total = [sum(sty_layers[n][i] for n in style_names) for i in range(k)]
     lp_total = _floats(lp.total) if lp is not None else None
     lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
-    perc_label = (
-        "Σ_l mean|φ_l(a) − φ_l(b)| (L1, reference)"
-        if s.criterion == "l1"
-        else "Σ_l w_l · ‖φ_l(a) − φ_l(b)‖² / N_l (size-normalised MSE)"
-    )
-    style_label = f"Σ_l style distance, Gram normalisation '{s.gram_norm}': {FORMULAS[s.gram_norm]}"
+    perc_label, style_label = _labels(s)
     scores = [
         PairScores(
             mse=mse[i],
@@ -164,7 +183,7 @@ def score_pairs(
             perceptual_total=perc_total[i],
             perceptual_label=perc_label,
             style={n: v[i] for n, v in sty_layers.items()},
-            style_total=sty_total[i],
+            style_total=sum(sty_layers[n][i] for n in style_names),
             style_label=style_label,
             lpips=lp_total[i] if lp_total is not None else None,
             lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
@@ -172,6 +191,10 @@ def score_pairs(
         for i in range(k)
     ]
     return PairBatch(scores, fc, fd, time.perf_counter() - t0, str(model.device))
+
+
+def _gram_of(f: torch.Tensor, norm: str) -> Callable[[], torch.Tensor]:
+    return lambda: gram(f, norm)
 
 
 def lpips_unavailable_reason(arch: str) -> str | None:

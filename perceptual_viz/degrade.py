@@ -44,10 +44,22 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .errors import InputError
+
+Degrader = Callable[[torch.Tensor, float, int], torch.Tensor]
+# A cheap model of the strength offset that gives a target MSE, from the clean image alone:
+# (clean, target MSE) → offset from the search's mild end (equal-MSE's first guess).
+Guess = Callable[[torch.Tensor, float], float]
+
 
 @dataclass(frozen=True)
 class Degradation:
-    """Description of one degradation and its strength parameter."""
+    """One degradation, declared once: everything else (the app's menus and sliders, the sweep,
+    the equal-MSE search, the command line) reads it from :data:`DEGRADATIONS`.
+
+    ``apply(x, strength, seed)`` gets a float32 batch (N, C, H, W) in [0, 1] and returns the
+    degraded batch (clamped by :func:`degrade`).
+    """
 
     name: str
     label: str
@@ -57,90 +69,62 @@ class Degradation:
     default: float
     identity: float  # strength that changes nothing; NaN if there is none
     increasing: bool  # True if a larger value is a stronger degradation
+    apply: Degrader
     mild: float = 0.0  # first value of levels()
     severe: float = 0.0  # last value of levels()
     integer: bool = False  # strengths are rounded to integers
+    symbol: str = ""  # printed before a strength: "σ", "quality", "delta" …
+    unit: str = ""  # printed after a strength: " px" …
+    # Equal MSE: (mildest, strongest) strengths searched, in the direction that raises the MSE;
+    # None keeps the degradation out of that lesson.
+    search: tuple[float, float] | None = None
+    mse_exponent: float = 2.0  # MSE ∝ offset^k near the mild end, for the search's steps
+    first_guess: Guess | None = None  # None: one unit of strength
 
     def levels(self, k: int) -> list[float]:
         """``k`` strengths from mild to severe, evenly spread, each strictly stronger."""
         if k < 1:
-            raise ValueError(f"levels() needs k >= 1, got {k}")
+            raise InputError(f"levels() needs k >= 1, got {k}")
+        if k > self.max_levels:
+            raise InputError(f"{self.name} has only {self.max_levels} distinct levels; got k={k}")
         values = np.linspace(self.mild, self.severe, k)
         if self.integer:
             values = np.round(values)
-            if k > 1 and len(set(values.tolist())) < k:
-                n = int(abs(self.severe - self.mild)) + 1
-                raise ValueError(f"{self.name} has only {n} distinct levels; got k={k}")
         return [round(float(v), 6) for v in values]
+
+    @property
+    def max_levels(self) -> int:
+        """How many distinct strengths :meth:`levels` can give (unbounded: a large number)."""
+        return int(abs(self.severe - self.mild)) + 1 if self.integer else 10**6
 
     def range_text(self) -> str:
         """One-line description of the valid range, e.g. ``σ in [0, 1]``."""
         return f"{self.param} in [{self.minimum:g}, {self.maximum:g}]"
 
+    def setting(self, strength: float) -> str:
+        """A strength with its symbol and unit, e.g. ``"σ 2.1 px"``, ``"quality 12"``."""
+        value = f"{round(strength)}" if self.integer else f"{strength:.4g}"
+        return f"{self.symbol} {value}{self.unit}".strip()
 
-_D = Degradation
-DEGRADATIONS: dict[str, Degradation] = {
-    d.name: d
-    for d in (
-        _D(
-            "noise",
-            "Gaussian noise",
-            "σ (in [0,1] intensity units)",
-            0.0,
-            1.0,
-            0.1,
-            0.0,
-            True,
-            mild=0.02,
-            severe=0.3,
-        ),
-        _D("blur", "Gaussian blur", "σ (pixels)", 0.0, 20.0, 2.0, 0.0, True, mild=0.5, severe=6.0),
-        _D(
-            "jpeg",
-            "JPEG compression",
-            "quality",
-            1.0,
-            95.0,
-            20.0,
-            math.nan,
-            False,
-            mild=90.0,
-            severe=5.0,
-            integer=True,
-        ),
-        _D("downup", "Down- then up-sampling", "factor", 1.0, 16.0, 4.0, 1.0, True, mild=1.5, severe=8.0),
-        _D(
-            "shift", "Translation", "pixels", -64.0, 64.0, 8.0, 0.0, True, mild=1.0, severe=12.0, integer=True
-        ),
-        _D("brightness", "Brightness change", "delta", -1.0, 1.0, 0.2, 0.0, True, mild=0.05, severe=0.5),
-        _D("contrast", "Contrast change", "factor", 0.0, 3.0, 0.5, 1.0, False, mild=0.85, severe=0.1),
-        _D(
-            "saltpepper",
-            "Salt-and-pepper noise",
-            "fraction p of pixels",
-            0.0,
-            1.0,
-            0.05,
-            0.0,
-            True,
-            mild=0.01,
-            severe=0.3,
-        ),
-        _D(
-            "quantize",
-            "Colour quantization",
-            "bits",
-            1.0,
-            8.0,
-            3.0,
-            math.nan,
-            False,
-            mild=7.0,
-            severe=1.0,
-            integer=True,
-        ),
-    )
-}
+
+DEGRADATIONS: dict[str, Degradation] = {}
+
+
+def register(d: Degradation) -> Degradation:
+    """Add ``d`` to :data:`DEGRADATIONS` (its name must be new); returns it."""
+    if d.name in DEGRADATIONS:
+        raise InputError(f"a degradation named {d.name!r} is already registered")
+    if not d.minimum <= d.default <= d.maximum:
+        raise InputError(f"{d.name}: default {d.default} is outside [{d.minimum}, {d.maximum}]")
+    DEGRADATIONS[d.name] = d
+    return d
+
+
+def lookup(name: str) -> Degradation:
+    """The degradation called ``name``, or an :class:`InputError` listing the valid names."""
+    if name not in DEGRADATIONS:
+        raise InputError(f"unknown degradation {name!r}; valid names: {', '.join(DEGRADATIONS)}")
+    return DEGRADATIONS[name]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -172,8 +156,8 @@ def _blur(x: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
 
 
 def _jpeg(x: torch.Tensor, quality: float, seed: int) -> torch.Tensor:
-    arrays = (x.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8)
-    arrays = arrays.permute(0, 2, 3, 1).numpy()
+    as_bytes = (x.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8)
+    arrays = as_bytes.permute(0, 2, 3, 1).numpy()
     out = []
     for a in arrays:
         buf = io.BytesIO()
@@ -224,46 +208,26 @@ def _quantize(x: torch.Tensor, bits: float, seed: int) -> torch.Tensor:
     return torch.round(x * levels) / levels
 
 
-_FUNCS: dict[str, Callable[[torch.Tensor, float, int], torch.Tensor]] = {
-    "noise": _noise,
-    "blur": _blur,
-    "jpeg": _jpeg,
-    "downup": _downup,
-    "shift": _shift,
-    "brightness": _brightness,
-    "contrast": _contrast,
-    "saltpepper": _saltpepper,
-    "quantize": _quantize,
-}
-
-
-def _lookup(name: str) -> Degradation:
-    if name not in DEGRADATIONS:
-        valid = ", ".join(DEGRADATIONS)
-        raise ValueError(f"unknown degradation {name!r}; valid names: {valid}")
-    return DEGRADATIONS[name]
-
-
 def _check_strength(d: Degradation, strength: float) -> float:
     try:
         s = float(strength)
     except (TypeError, ValueError):
-        raise ValueError(f"{d.name}: strength must be a number ({d.range_text()})") from None
+        raise InputError(f"{d.name}: strength must be a number ({d.range_text()})") from None
     if not d.minimum <= s <= d.maximum:  # also rejects NaN
-        raise ValueError(f"{d.name}: strength {strength} is out of range; {d.range_text()}")
+        raise InputError(f"{d.name}: strength {strength} is out of range; {d.range_text()}")
     return float(round(s)) if d.integer else s
 
 
 def degrade(images: torch.Tensor, name: str, strength: float, seed: int = 0) -> torch.Tensor:
     """Apply degradation ``name`` at ``strength`` (natural units) to ``images``."""
-    d = _lookup(name)
+    d = lookup(name)
     s = _check_strength(d, strength)
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        raise ValueError("images must be a floating-point torch.Tensor with values in [0, 1]")
+        raise InputError("images must be a floating-point torch.Tensor with values in [0, 1]")
     if images.dim() not in (3, 4) or images.shape[-3] not in (1, 3):
-        raise ValueError(f"images must be (N,C,H,W) or (C,H,W) with C in {{1,3}}, got {tuple(images.shape)}")
+        raise InputError(f"images must be (N,C,H,W) or (C,H,W) with C in {{1,3}}, got {tuple(images.shape)}")
     x = images.detach().unsqueeze(0) if images.dim() == 3 else images.detach()
-    y = _FUNCS[name](x.to(torch.float32), s, seed).clamp(0, 1).to(images.dtype)
+    y = d.apply(x.to(torch.float32), s, seed).clamp(0, 1).to(images.dtype)
     return y[0] if images.dim() == 3 else y
 
 
@@ -272,14 +236,194 @@ def parse_spec(spec: str) -> tuple[str, float]:
     name, sep, value = str(spec).partition("=")
     name, value = name.strip().lower(), value.strip()
     if not sep or not name or not value:
-        raise ValueError(
+        raise InputError(
             f"degradation spec {spec!r} must look like name=strength, e.g. "
             f"noise=0.1; valid names: {', '.join(DEGRADATIONS)}"
         )
-    d = _lookup(name)
+    d = lookup(name)
     try:
         s = float(value)
     except ValueError:
-        raise ValueError(f"{name}: strength {value!r} is not a number ({d.range_text()})") from None
+        raise InputError(f"{name}: strength {value!r} is not a number ({d.range_text()})") from None
     _check_strength(d, s)
     return name, s
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def _mean_square_guess(clean: torch.Tensor, target: float) -> float:
+    return math.sqrt(target)  # MSE = δ² (brightness) or σ² (noise) before clamping
+
+
+def _contrast_guess(clean: torch.Tensor, target: float) -> float:
+    var = float(clean.float().var(dim=(-2, -1), unbiased=False).mean())
+    return math.sqrt(target / var) if var > 0 else math.inf  # MSE = (factor − 1)²·variance
+
+
+def _saltpepper_guess(clean: torch.Tensor, target: float) -> float:
+    x = clean.float()
+    e = float((0.5 * x**2 + 0.5 * (1 - x) ** 2).mean())  # MSE = p·E[½x² + ½(1 − x)²]
+    return target / e if e > 0 else math.inf
+
+
+register(
+    Degradation(
+        "noise",
+        "Gaussian noise",
+        "σ (in [0,1] intensity units)",
+        0.0,
+        1.0,
+        0.1,
+        0.0,
+        True,
+        _noise,
+        mild=0.02,
+        severe=0.3,
+        symbol="σ",
+        search=(0.0, 1.0),
+        first_guess=_mean_square_guess,
+    )
+)
+register(
+    Degradation(
+        "blur",
+        "Gaussian blur",
+        "σ (pixels)",
+        0.0,
+        20.0,
+        2.0,
+        0.0,
+        True,
+        _blur,
+        mild=0.5,
+        severe=6.0,
+        symbol="σ",
+        unit=" px",
+        search=(0.0, 20.0),
+    )
+)
+register(
+    Degradation(
+        "jpeg",
+        "JPEG compression",
+        "quality",
+        1.0,
+        95.0,
+        20.0,
+        math.nan,
+        False,
+        _jpeg,
+        mild=90.0,
+        severe=5.0,
+        integer=True,
+        symbol="quality",
+        search=(95.0, 1.0),
+    )
+)
+register(
+    Degradation(
+        "downup",
+        "Down- then up-sampling",
+        "factor",
+        1.0,
+        16.0,
+        4.0,
+        1.0,
+        True,
+        _downup,
+        mild=1.5,
+        severe=8.0,
+        symbol="factor",
+    )
+)
+register(
+    Degradation(
+        "shift",
+        "Translation",
+        "pixels",
+        -64.0,
+        64.0,
+        8.0,
+        0.0,
+        True,
+        _shift,
+        mild=1.0,
+        severe=12.0,
+        integer=True,
+        unit=" px",
+        search=(0.0, 64.0),
+    )
+)
+register(
+    Degradation(
+        "brightness",
+        "Brightness change",
+        "delta",
+        -1.0,
+        1.0,
+        0.2,
+        0.0,
+        True,
+        _brightness,
+        mild=0.05,
+        severe=0.5,
+        symbol="delta",
+        search=(0.0, 1.0),
+        first_guess=_mean_square_guess,
+    )
+)
+register(
+    Degradation(
+        "contrast",
+        "Contrast change",
+        "factor",
+        0.0,
+        3.0,
+        0.5,
+        1.0,
+        False,
+        _contrast,
+        mild=0.85,
+        severe=0.1,
+        symbol="factor",
+        search=(1.0, 3.0),
+        first_guess=_contrast_guess,
+    )
+)
+register(
+    Degradation(
+        "saltpepper",
+        "Salt-and-pepper noise",
+        "fraction p of pixels",
+        0.0,
+        1.0,
+        0.05,
+        0.0,
+        True,
+        _saltpepper,
+        mild=0.01,
+        severe=0.3,
+        symbol="p",
+        search=(0.0, 1.0),
+        mse_exponent=1.0,
+        first_guess=_saltpepper_guess,
+    )
+)
+register(
+    Degradation(
+        "quantize",
+        "Colour quantization",
+        "bits",
+        1.0,
+        8.0,
+        3.0,
+        math.nan,
+        False,
+        _quantize,
+        mild=7.0,
+        severe=1.0,
+        integer=True,
+        unit=" bits",
+    )
+)

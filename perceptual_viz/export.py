@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from .backbone import VGGFeatures
+from .errors import InputError
 
 SCORES_JSON = "scores.json"
 README_TXT = "README.txt"
@@ -113,6 +114,28 @@ def write_bundle(
     return path
 
 
+FRONTENDS = ("app", "cli")
+
+
+def write_figure(
+    path: str | Path,
+    fig: Any,
+    model: VGGFeatures,
+    frontend: str,
+    pictures: Mapping[str, Image.Image | str | Path] | None = None,
+) -> Path:
+    """:func:`write_bundle` for a :class:`~perceptual_viz.figures.Figure`.
+
+    The record is the figure's own plus ``frontend`` ("app" or "cli"): the one field in which a
+    figure exported from the app and the same figure exported from the command line differ.
+    ``pictures`` replaces the figure's pictures with already encoded files of the same captions.
+    """
+    if frontend not in FRONTENDS:
+        raise InputError(f"frontend must be one of {', '.join(FRONTENDS)}; got {frontend!r}")
+    record = {**fig.record, "frontend": frontend}
+    return write_bundle(path, dict(pictures or fig.pictures), record, kind=fig.kind, model=model)
+
+
 def _png_bytes(img: Image.Image | str | Path) -> bytes:
     if isinstance(img, Image.Image):
         buf = io.BytesIO()
@@ -120,7 +143,7 @@ def _png_bytes(img: Image.Image | str | Path) -> bytes:
         return buf.getvalue()
     data = Path(img).read_bytes()
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ValueError(f"not a PNG file: {Path(img).name}")
+        raise InputError(f"not a PNG file: {Path(img).name}")
     return data
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .backbone import VGGFeatures
+from .errors import InputError
 
 # --------------------------------------------------------------------------- resize policy
 
@@ -37,9 +38,9 @@ class Resize:
 
     def __post_init__(self) -> None:
         if self.mode not in ("none", "shorter", "fixed"):
-            raise ValueError(f"resize mode must be none, shorter or fixed, not {self.mode!r}")
+            raise InputError(f"resize mode must be none, shorter or fixed, not {self.mode!r}")
         if self.mode != "none" and not 32 <= int(self.size) <= 4096:
-            raise ValueError(f"resize size must be between 32 and 4096 px, not {self.size}")
+            raise InputError(f"resize size must be between 32 and 4096 px, not {self.size}")
 
     @classmethod
     def parse(cls, spec: str | int | None) -> Resize:
@@ -57,7 +58,7 @@ class Resize:
                 return cls("fixed", h)
             return cls("shorter", int(s))
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"size {spec!r} not understood: use N (shorter side N px), NxN (fixed, e.g. 224x224) or none"
             ) from None
 
@@ -94,7 +95,7 @@ def prepare(x: torch.Tensor, resize: Resize, device: torch.device | None = None)
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(f"expected (N, 3, H, W) or (N, 1, H, W) images, got {tuple(x.shape)}")
+        raise InputError(f"expected (N, 3, H, W) or (N, 1, H, W) images, got {tuple(x.shape)}")
     x = x.to(device=device or x.device, dtype=torch.float32)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
@@ -226,7 +227,7 @@ class FeatureCache:
         the clean image and lets its many one-off degraded images pass through.
         """
         if len(keys) != images.shape[0]:
-            raise ValueError("one key per image is required")
+            raise InputError("one key per image is required")
         keep = [store] * len(keys) if isinstance(store, bool) else list(store)
         wanted = list(dict.fromkeys(names))
         src = {n: source_conv(model, n) for n in wanted}

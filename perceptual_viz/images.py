@@ -38,8 +38,10 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from .errors import InputError
 
-class ImageError(ValueError):
+
+class ImageError(InputError):
     """A user-facing problem with an image; ``str(e)`` is one clear sentence."""
 
 
@@ -110,7 +112,7 @@ def to_pil(array_or_tensor: np.ndarray | torch.Tensor) -> Image.Image:
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"to_pil expects HxWx3, (3,H,W) or (1,3,H,W); got shape {a.shape}")
+        raise InputError(f"to_pil expects HxWx3, (3,H,W) or (1,3,H,W); got shape {a.shape}")
     u8 = np.clip(np.rint(np.nan_to_num(a) * 255), 0, 255).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(u8))
 

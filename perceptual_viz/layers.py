@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .errors import InputError
+
 Arch = Literal["vgg16", "vgg19"]
 Kind = Literal["conv", "relu", "pool"]
 
@@ -66,7 +68,7 @@ def check_arch(arch: str) -> str:
     """Return ``arch`` lower-cased, or raise ``ValueError`` naming the choices."""
     a = str(arch).lower()
     if a not in _LAYERS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+        raise InputError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     return a
 
 
@@ -81,13 +83,13 @@ def layer(arch: str, name: str) -> LayerInfo:
         if info.name == name:
             return info
     valid = ", ".join(i.name for i in layers(arch))
-    raise ValueError(f"{arch} has no layer {name!r}; valid names: {valid}")
+    raise InputError(f"{arch} has no layer {name!r}; valid names: {valid}")
 
 
 def block_outputs(arch: str = "vgg16", pre_relu: bool = False) -> tuple[str, ...]:
     """The last ReLU (or, with ``pre_relu``, the last conv) of each of the 5 blocks.
 
-    vgg16 → relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (the reference slicing of the brief);
+    vgg16 → relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (the reference slicing);
     vgg19 → relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
     """
     out = []
@@ -101,6 +103,6 @@ def resolve_layer(arch: str, spec: int | str, pre_relu: bool = False) -> str:
     if isinstance(spec, int) and not isinstance(spec, bool):
         outs = block_outputs(arch, pre_relu=pre_relu)
         if not 0 <= spec < len(outs):
-            raise ValueError(f"block index {spec} out of range 0..{len(outs) - 1}")
+            raise InputError(f"block index {spec} out of range 0..{len(outs) - 1}")
         return outs[spec]
     return layer(arch, str(spec)).name

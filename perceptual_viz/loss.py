@@ -1,6 +1,6 @@
 """``PerceptualLoss``: the reference perceptual + style loss, as an ``nn.Module`` for training code.
 
-With its defaults it is the loss of the brief (Johnson et al. 2016 style, as in the widely used
+With its defaults it is the reference loss (Johnson et al. 2016 style, as in the widely used
 ``VGGPerceptualLoss``): both images ImageNet-normalised, resized bilinearly to 224 × 224, passed
 through VGG16 blocks 1–4, and ``loss = Σ_{i ∈ feature_layers} mean|φ_i(x) − φ_i(y)|
 + Σ_{i ∈ style_layers} mean|G_i(x) − G_i(y)|`` with raw Grams G = A Aᵀ.
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import VGGFeatures, load_vgg
+from .errors import InputError
 from .gram import gram_distance
 from .layers import resolve_layer
 from .metrics import feature_distance
@@ -67,7 +68,7 @@ class PerceptualLoss(nn.Module):
         self.feature_layers = [resolve_layer(a, spec, pre_relu) for spec in feature_layers]
         self.style_layers = [resolve_layer(a, spec, pre_relu) for spec in style_layers]
         if not self.feature_layers and not self.style_layers:
-            raise ValueError("PerceptualLoss needs at least one feature or style layer")
+            raise InputError("PerceptualLoss needs at least one feature or style layer")
         self.layer_weights = _weights(layer_weights, self.feature_layers, "layer_weights")
         self.style_weights = _weights(style_weights, self.style_layers, "style_weights")
         feature_distance(torch.zeros(1, 1, 1, 1), torch.zeros(1, 1, 1, 1), criterion)  # validates
@@ -85,7 +86,7 @@ class PerceptualLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if input.shape != target.shape:
-            raise ValueError(f"input {tuple(input.shape)} and target {tuple(target.shape)} differ in shape")
+            raise InputError(f"input {tuple(input.shape)} and target {tuple(target.shape)} differ in shape")
         n = input.shape[0]
         x = torch.cat([input, target])
         if x.shape[1] == 1:
@@ -114,5 +115,5 @@ def _weights(values: Sequence[float] | None, layers: list[str], what: str) -> li
     if values is None:
         return [1.0] * len(layers)
     if len(values) != len(layers):
-        raise ValueError(f"{what}: {len(values)} values for {len(layers)} layers")
+        raise InputError(f"{what}: {len(values)} values for {len(layers)} layers")
     return [float(v) for v in values]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
+
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli (2004).
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -31,9 +33,9 @@ def _fp32(*xs: torch.Tensor) -> list[torch.Tensor]:
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
     if x.shape != y.shape:
-        raise ValueError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.ndim != 4:
-        raise ValueError(f"expected (N, C, H, W) tensors, got {x.ndim} dimensions")
+        raise InputError(f"expected (N, C, H, W) tensors, got {x.ndim} dimensions")
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -137,7 +139,7 @@ def ssim(
     """
     _check_pair(x, y)
     if min(x.shape[-2:]) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} px")
+        raise InputError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} px")
     with torch.autocast(device_type=x.device.type, enabled=False):
         x, y = _fp32(x, y)
         g = _gaussian_1d(SSIM_WINDOW, SSIM_SIGMA, str(x.device))
@@ -178,7 +180,7 @@ def _layer_weights(
     if isinstance(weights, Mapping):
         return {n: float(weights.get(n, 1.0)) for n in names}
     if len(weights) != len(names):
-        raise ValueError(f"{len(weights)} layer weights given for {len(names)} layers")
+        raise InputError(f"{len(weights)} layer weights given for {len(names)} layers")
     return {n: float(w) for n, w in zip(names, weights, strict=True)}
 
 
@@ -187,7 +189,7 @@ PERCEPTUAL_CRITERIA = ("l1", "mse")
 
 # Rows (pixels) per chunk of a CPU metric pass, as fp32 values across the batch: ~1 MB, so each
 # chunk's temporaries stay in the L2 cache instead of streaming 100 MB maps through memory
-# several times (relu1_2 of 8 images at 224² is 103 MB). ~7× faster for L1 + LPIPS on 2 cores.
+# several times (relu1_2 of 8 images at 224² is 103 MB). ~7× faster for L1 + LPIPS.
 ROW_CHUNK_VALUES = 1 << 18
 
 
@@ -211,9 +213,9 @@ def _needs_grad(*ts: torch.Tensor) -> bool:
 
 def _check_features(fa: torch.Tensor, fb: torch.Tensor) -> None:
     if fa.ndim != 4 or fb.ndim != 4 or fa.shape[1:] != fb.shape[1:]:
-        raise ValueError(f"feature maps must match, got {tuple(fa.shape)} and {tuple(fb.shape)}")
+        raise InputError(f"feature maps must match, got {tuple(fa.shape)} and {tuple(fb.shape)}")
     if fa.shape[0] != fb.shape[0] and 1 not in (fa.shape[0], fb.shape[0]):
-        raise ValueError(f"batch sizes {fa.shape[0]} and {fb.shape[0]} do not broadcast")
+        raise InputError(f"batch sizes {fa.shape[0]} and {fb.shape[0]} do not broadcast")
 
 
 def _layer_terms(
@@ -261,7 +263,7 @@ def _layer_terms(
 
 def _check_criterion(criterion: str) -> None:
     if criterion not in PERCEPTUAL_CRITERIA:
-        raise ValueError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
+        raise InputError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
 
 
 def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: str = "l1") -> torch.Tensor:
@@ -340,7 +342,7 @@ def lpips_vgg(
     if _lpips_lin_cpu() is None:
         return None
     if len(names) != 5:
-        raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
+        raise InputError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
     return perceptual_and_lpips(fa, fb, (), lpips_names=names)[1]
 
 
@@ -360,7 +362,7 @@ def perceptual_and_lpips(
     _check_criterion(criterion)
     lins = _lpips_lin_cpu() if lpips_names else None
     if lins is not None and len(lpips_names) != 5:
-        raise ValueError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
+        raise InputError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
     lin_of = dict(zip(lpips_names, lins, strict=True)) if lins is not None else {}
     dist, lp = {}, {}
     for n in dict.fromkeys([*names, *lin_of]):

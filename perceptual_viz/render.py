@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import InputError
+
 COLORMAPS: tuple[str, ...] = ("viridis", "magma", "inferno", "gray", "coolwarm")
 
 _N_ANCHORS = 17
@@ -79,7 +81,7 @@ def _lut(cmap: str) -> np.ndarray:
     try:
         return _LUTS[cmap]
     except KeyError:
-        raise ValueError(f"unknown colormap {cmap!r}; choose one of {COLORMAPS}") from None
+        raise InputError(f"unknown colormap {cmap!r}; choose one of {COLORMAPS}") from None
 
 
 def to_numpy(t: Any) -> np.ndarray:
@@ -137,7 +139,7 @@ def _as_chw(fmap: Any) -> np.ndarray:
     elif a.ndim == 2:
         a = a[None]
     if a.ndim != 3:
-        raise ValueError(f"expected a (C, h, w) feature map, got shape {tuple(a.shape)}")
+        raise InputError(f"expected a (C, h, w) feature map, got shape {tuple(a.shape)}")
     return a
 
 
@@ -157,7 +159,7 @@ def rank_channels(fmap: Any, by: Literal["mean", "max", "index"] = "mean", k: in
     elif by == "max":
         scores = flat.max(axis=1).astype(np.float64) if flat.shape[1] else np.zeros(c)
     else:
-        raise ValueError(f"by must be 'mean', 'max' or 'index', got {by!r}")
+        raise InputError(f"by must be 'mean', 'max' or 'index', got {by!r}")
     scores = np.where(np.isnan(scores), -np.inf, scores)
     order = np.argsort(-scores, kind="stable")
     return [int(i) for i in order[:n]]
@@ -205,15 +207,15 @@ def channel_grid(
     c, h, w = a.shape
     idx = list(range(c)) if channels is None else [int(i) for i in channels]
     if not idx:
-        raise ValueError("no channels to show")
+        raise InputError("no channels to show")
     bad = [i for i in idx if not -c <= i < c]
     if bad:
         raise IndexError(f"channel(s) {bad} out of range for {c} channels")
     idx = [i % c for i in idx]
     if scope not in ("channel", "layer"):
-        raise ValueError(f"scope must be 'channel' or 'layer', got {scope!r}")
+        raise InputError(f"scope must be 'channel' or 'layer', got {scope!r}")
     if tile < 1 or pad < 0 or (columns is not None and columns < 1):
-        raise ValueError("tile must be >= 1, pad >= 0 and columns >= 1")
+        raise InputError("tile must be >= 1, pad >= 0 and columns >= 1")
 
     n = len(idx)
     th, tw, cols, rows = grid_geometry(n, h, w, tile=tile, columns=columns)
@@ -224,20 +226,7 @@ def channel_grid(
         lo, hi = _range(sel, vmin, vmax)
         tiles = lut[_indices(sel, lo, hi)]
     else:
-        finite = np.isfinite(sel)
-        lo_c = np.where(finite, sel, np.inf).min(axis=(1, 2))
-        hi_c = np.where(finite, sel, -np.inf).max(axis=(1, 2))
-        empty = ~np.isfinite(lo_c)
-        lo_c[empty], hi_c[empty] = 0.0, 0.0
-        span = hi_c - lo_c
-        flat = span <= 0
-        scale = np.where(flat, 0.0, 255.0 / np.where(flat, 1.0, span)).astype(np.float32)
-        offset = np.where(flat, _MID, 0.5).astype(np.float32)
-        scaled = (sel - lo_c[:, None, None]) * scale[:, None, None] + offset[:, None, None]
-        np.clip(scaled, 0.0, 255.0, out=scaled)
-        np.nan_to_num(scaled, copy=False, nan=0.0)
-        tiles = lut[scaled.astype(np.uint8)]  # (n, th, tw, 3)
-
+        tiles = lut[_per_channel_indices(sel)]  # (n, th, tw, 3)
     canvas = np.empty((rows * th + (rows + 1) * pad, cols * tw + (cols + 1) * pad, 3), np.uint8)
     canvas[...] = _BACKGROUND
     origins = []
@@ -248,16 +237,39 @@ def channel_grid(
         origins.append((x, y))
     img = Image.fromarray(canvas)
     if labels is not False and th >= 12 and tw >= 8:
-        names = idx if labels is True else [int(v) for v in labels]
-        draw = ImageDraw.Draw(img)
-        font = _font()
-        for (x, y), ch in zip(origins, names, strict=True):
-            text = str(ch)
-            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-            bw, bh = min(right - left + 2, tw), min(bottom - top + 1, th)
-            draw.rectangle((x, y, x + bw - 1, y + bh - 1), fill=(0, 0, 0))
-            draw.text((x + 1 - left, y - top), text, fill=(255, 255, 255), font=font)
+        _label_tiles(img, origins, idx if labels is True else [int(v) for v in labels], tw, th)
     return img
+
+
+def _per_channel_indices(sel: np.ndarray) -> np.ndarray:
+    """Colour-map indices of (n, h, w) maps, each scaled from its own min (0) to max (255)."""
+    finite = np.isfinite(sel)
+    lo_c = np.where(finite, sel, np.inf).min(axis=(1, 2))
+    hi_c = np.where(finite, sel, -np.inf).max(axis=(1, 2))
+    empty = ~np.isfinite(lo_c)
+    lo_c[empty], hi_c[empty] = 0.0, 0.0
+    span = hi_c - lo_c
+    flat = span <= 0
+    scale = np.where(flat, 0.0, 255.0 / np.where(flat, 1.0, span)).astype(np.float32)
+    offset = np.where(flat, _MID, 0.5).astype(np.float32)
+    scaled = (sel - lo_c[:, None, None]) * scale[:, None, None] + offset[:, None, None]
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
+    return scaled.astype(np.uint8)
+
+
+def _label_tiles(
+    img: Image.Image, origins: list[tuple[int, int]], names: list[int], tw: int, th: int
+) -> None:
+    """Each tile's channel number, white on black, in its top-left corner."""
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    for (x, y), ch in zip(origins, names, strict=True):
+        text = str(ch)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        bw, bh = min(right - left + 2, tw), min(bottom - top + 1, th)
+        draw.rectangle((x, y, x + bw - 1, y + bh - 1), fill=(0, 0, 0))
+        draw.text((x + 1 - left, y - top), text, fill=(255, 255, 255), font=font)
 
 
 def _fmt(v: float) -> str:
@@ -282,7 +294,7 @@ def colorbar(
     """
     lut = _lut(cmap)
     if length < 2 or thickness < 1:
-        raise ValueError("length must be >= 2 and thickness >= 1")
+        raise InputError("length must be >= 2 and thickness >= 1")
     ramp = lut[_indices(np.linspace(0.0, 1.0, length, dtype=np.float32), 0.0, 1.0)]
     font = _font()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -291,7 +303,7 @@ def colorbar(
         if not text:
             return 0, 0
         left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
-        return right - left, bottom - top
+        return round(right - left), round(bottom - top)
 
     lo_s, hi_s = _fmt(vmin), _fmt(vmax)
     (lo_w, lo_h), (hi_w, hi_h), (lab_w, lab_h) = size(lo_s), size(hi_s), size(label)
@@ -356,7 +368,7 @@ def upsample(values: Any, size: tuple[int, int], nearest: bool = False) -> np.nd
     """Resize an (h, w) array to ``size = (H, W)`` with PIL (bilinear, or nearest) → float32."""
     v = np.ascontiguousarray(to_numpy(values))
     if v.ndim != 2:
-        raise ValueError(f"expected a 2-D array, got shape {tuple(v.shape)}")
+        raise InputError(f"expected a 2-D array, got shape {tuple(v.shape)}")
     hh, ww = int(size[0]), int(size[1])
     if v.shape == (hh, ww):
         return v.copy()
@@ -373,7 +385,7 @@ def _as_rgb_float(image: Any) -> np.ndarray:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[-1] not in (1, 3):
-        raise ValueError(f"expected an HxWx3 image, got shape {tuple(a.shape)}")
+        raise InputError(f"expected an HxWx3 image, got shape {tuple(a.shape)}")
     if a.shape[-1] == 1:
         a = np.repeat(a, 3, axis=-1)
     return a if is_uint8 else np.clip(a, 0.0, 1.0) * np.float32(255.0)
@@ -414,10 +426,10 @@ def heatmap(
 ) -> Image.Image:
     """A 2-D array (e.g. a Gram matrix) as an RGB picture, each cell ``scale`` × ``scale`` px."""
     if int(scale) < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
+        raise InputError(f"scale must be >= 1, got {scale}")
     v = to_numpy(values)
     if v.ndim != 2:
-        raise ValueError(f"expected a 2-D array, got shape {tuple(v.shape)}")
+        raise InputError(f"expected a 2-D array, got shape {tuple(v.shape)}")
     rgb = colorize(v, cmap, vmin, vmax)
     s = int(scale)
     if s > 1:

@@ -75,7 +75,7 @@ def launched_app():
     """
     import socket
 
-    from perceptual_viz.ui.layout import build_demo
+    from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
     from perceptual_viz.ui.serve import launch
 

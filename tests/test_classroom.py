@@ -25,7 +25,7 @@ from gradio_client.utils import Status  # noqa: E402
 
 load = import_benchmark("load")
 ROOT = Path(__file__).resolve().parents[1]
-CHELSEA = ROOT / "assets" / "samples" / "chelsea.png"
+CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
 
 
 def _reconstruction(client, seed: int, steps: int = 300, px: int = 96):

@@ -15,7 +15,7 @@ from PIL import Image
 from perceptual_viz.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "assets" / "samples" / "chelsea.png"
+SAMPLE = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -92,7 +92,7 @@ def test_features_grid(tmp_path, capsys):
     assert code == 0, out
     pic = Image.open(out_png)
     assert pic.mode == "RGB" and pic.width > 4 * 16 and pic.height > 4 * 16
-    assert "256 channels" in out and "receptive field 40 px" in out
+    assert "relu3_3 · 256×16×24" in out and "receptive field 40 px" in out
 
 
 def test_weights_command(capsys, tmp_path):
@@ -232,6 +232,13 @@ def test_compare_export(tmp_path, capsys):
     d = json.loads(out)
     record, pics = read_bundle(zipped)
     assert record["scores"]["ssim"] == pytest.approx(d["ssim"], rel=1e-12)
-    assert record["settings"]["degradation"] == "blur=2 (seed 0)"
-    assert set(pics) == {"01_clean.png", "02_degraded.png"}
+    settings = record["settings"]
+    assert (settings["source"], settings["degradation"], settings["strength"], settings["seed"]) == (
+        "degrade",
+        "blur",
+        2.0,
+        0,
+    )
+    assert record["frontend"] == "cli"
+    assert list(pics)[:2] == ["01_clean.png", "02_degraded.png"]  # then the maps, as the app exports
     assert Image.open(SAMPLE).size != pics["01_clean.png"].size  # the analysed size, as scored

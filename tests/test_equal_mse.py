@@ -10,22 +10,23 @@ import pytest
 import torch
 
 from perceptual_viz.compare import ScoreSettings, score_pairs
-from perceptual_viz.degrade import degrade
-from perceptual_viz.equal_mse import (
+from perceptual_viz.degrade import DEGRADATIONS, degrade
+from perceptual_viz.features import FeatureCache, Resize, prepare
+from perceptual_viz.lessons.equal_mse import (
     DEFAULT_TOLERANCE,
-    GALLERY_DEGRADATIONS,
     RANK_METRICS,
-    SEARCH_INTERVALS,
     Gallery,
     equal_mse,
     gallery,
+    gallery_degradations,
     match_mse,
     mse_to_psnr,
     psnr_to_mse,
 )
-from perceptual_viz.features import FeatureCache, Resize, prepare
 
 from .conftest import to_tensor
+
+GALLERY_DEGRADATIONS = gallery_degradations()
 
 CONTINUOUS = ("brightness", "contrast", "noise", "blur", "saltpepper")
 TABLE_COLUMNS = [
@@ -95,7 +96,7 @@ def test_continuous_degradation_lands_within_tolerance(clean, name, target):
     assert m.target == target and m.name == name
     # The reported strength is exactly what made the returned image.
     assert torch.equal(m.image, degrade(clean, name, m.strength, seed=0))
-    lo, hi = sorted(SEARCH_INTERVALS[name])
+    lo, hi = sorted(DEGRADATIONS[name].search)
     assert lo < m.strength <= hi
     assert 1 <= m.evaluations <= 15
     assert m.image.shape == clean.shape and m.image.dtype == clean.dtype
@@ -122,7 +123,7 @@ def brute(clean):
     """MSE of every integer strength in the searched interval (plain torch)."""
     out = {}
     for name in ("jpeg", "shift"):
-        lo, hi = sorted(SEARCH_INTERVALS[name])
+        lo, hi = sorted(DEGRADATIONS[name].search)
         out[name] = {
             s: float(((degrade(clean, name, float(s)) - clean) ** 2).double().mean())
             for s in range(int(lo), int(hi) + 1)
@@ -205,7 +206,7 @@ def test_flat_image_cannot_reach_target(name):
         ({"target_mse": "lots"}, "target MSE must be a number"),
         ({"tolerance": 0.0}, "tolerance"),
         ({"tolerance": 0.6}, r"tolerance .* \(0, 0.5\]"),
-        ({"names": ["blur", "downup"]}, "unknown degradation 'downup'.*valid names: brightness"),
+        ({"names": ["blur", "downup"]}, "unknown degradation 'downup'.*valid names: noise, blur"),
         ({"names": ["nope"]}, "unknown degradation 'nope'"),
         ({"names": []}, "no degradations"),
         ({"names": ["blur", "blur"]}, "more than once: blur"),
@@ -321,11 +322,11 @@ def test_gallery_one_forward_ranked_and_serialisable(vgg16, clean):
         assert e.match.mse == pytest.approx(e.scores.mse, rel=1e-5)
 
     t = g.table()
-    assert list(t.columns) == TABLE_COLUMNS and t.shape == (7, 11)
-    assert t["rank"].tolist() == list(range(1, 8))
-    assert t["degradation"].tolist() == [e.match.label for e in g.entries]
-    assert t["PSNR"].tolist() == pytest.approx([mse_to_psnr(e.match.mse) for e in g.entries])
-    assert t["within tolerance"].tolist() == [e.match.within for e in g.entries]
+    assert t.columns == TABLE_COLUMNS and len(t.rows) == 7 and all(len(r) == 11 for r in t.rows)
+    assert t.column("rank") == list(range(1, 8))
+    assert t.column("degradation") == [e.match.label for e in g.entries]
+    assert t.column("PSNR") == pytest.approx([mse_to_psnr(e.match.mse) for e in g.entries])
+    assert t.column("within tolerance") == [e.match.within for e in g.entries]
 
     d = g.as_dict()
     text = json.dumps(d, allow_nan=False)
@@ -355,7 +356,7 @@ def test_gallery_without_lpips_falls_back_to_perceptual(vgg16, clean):
     assert all(e.scores.lpips is None for e in g.entries)
     values = _ranked_values(g, "perceptual")
     assert values == sorted(values)
-    assert g.table()["LPIPS"].isna().all()
+    assert all(math.isnan(v) for v in g.table().column("LPIPS"))
     json.dumps(g.as_dict(), allow_nan=False)
 
 

@@ -1,4 +1,4 @@
-"""The app's views without Gradio: exact derived layers, click mapping, one forward per request."""
+"""The figures without Gradio: exact derived layers, click mapping, one forward per request."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import math
 import pytest
 import torch
 
+from perceptual_viz.errors import InputError
 from perceptual_viz.features import FeatureCache, image_key, layer_activations
+from perceptual_viz.figures import analyse, resize_policy
+from perceptual_viz.figures import compare as fc
+from perceptual_viz.figures import features as ff
+from perceptual_viz.figures import gram as fg
+from perceptual_viz.figures import sweep as fs
+from perceptual_viz.figures.features import GRID_PAD
 from perceptual_viz.images import load_image
 from perceptual_viz.render import grid_geometry
-from perceptual_viz.ui import views
-from perceptual_viz.ui.views import GRID_PAD
 
 from .conftest import to_tensor
 
@@ -23,7 +28,7 @@ def cache():
 
 @pytest.fixture(scope="module")
 def chelsea(vgg16, photos):
-    return views.analyse(vgg16, load_image(photos["chelsea"]), "224")
+    return analyse(vgg16, load_image(photos["chelsea"]), "224")
 
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
@@ -43,71 +48,75 @@ def test_derived_layers_equal_a_real_forward(arch, cache):
 
 
 def test_view_changes_never_forward(vgg16, cache, chelsea):
-    views.overview(vgg16, cache, chelsea)
+    ff.overview(vgg16, cache, chelsea, "224")
     n0 = vgg16.forward_count
     for layer in ("conv1_1", "relu3_3", "pool4", "relu5_3"):
         for sort in ("mean", "max", "index"):
-            g = views.layer_grid(vgg16, cache, chelsea, layer, 9, sort, "layer", "magma")
-        views.channel_detail(vgg16, cache, chelsea, layer, g.channels[0], "gray", 0.3)
-    views.gram_view(vgg16, cache, chelsea, None, "relu2_2", "gatys", 16)
+            g = ff.grid(vgg16, cache, chelsea, "224", layer, 9, sort, "layer", "magma")
+        ff.channel(vgg16, cache, chelsea, "224", layer, g.extras["channels"][0], "gray", 0.3)
+    fg.matrices(vgg16, cache, chelsea, None, "224", "relu2_2", "gatys", 16)
     assert vgg16.forward_count == n0
 
 
 @pytest.mark.parametrize("k", [10, 30, 50])
 def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
-    g = views.layer_grid(vgg16, cache, chelsea, "relu2_2", k)
-    th, tw, cols, rows = grid_geometry(k, *g.fmap_hw, tile=views.grid_tile(k))
-    assert g.picture.size == (cols * tw + (cols + 1) * GRID_PAD, rows * th + (rows + 1) * GRID_PAD)
+    g = ff.grid(vgg16, cache, chelsea, "224", "relu2_2", k)
+    chans, hw = g.extras["channels"], g.extras["fmap_hw"]
+    picture = next(iter(g.pictures.values()))
+    th, tw, cols, rows = grid_geometry(k, *hw, tile=ff.grid_tile(k))
+    assert picture.size == (cols * tw + (cols + 1) * GRID_PAD, rows * th + (rows + 1) * GRID_PAD)
     for j in range(k):
         r, q = divmod(j, cols)
         x = GRID_PAD + q * (tw + GRID_PAD) + tw // 2
         y = GRID_PAD + r * (th + GRID_PAD) + th // 2
-        assert views.channel_at_click(g.channels, g.fmap_hw, x, y) == g.channels[j]
-    assert views.channel_at_click(g.channels, g.fmap_hw, 0, 0) is None  # padding
+        assert ff.channel_at_click(chans, hw, x, y) == chans[j]
+    assert ff.channel_at_click(chans, hw, 0, 0) is None  # padding
     if rows * cols > k:  # the last cell of the last row is empty
         last_row_empty_x = GRID_PAD + (cols - 1) * (tw + GRID_PAD) + 1
-        assert views.channel_at_click(g.channels, g.fmap_hw, last_row_empty_x, g.picture.size[1] - 3) is None
+        assert ff.channel_at_click(chans, hw, last_row_empty_x, picture.size[1] - 3) is None
 
 
 def test_channel_stats_are_those_of_the_map(vgg16, cache, chelsea):
-    v = views.channel_detail(vgg16, cache, chelsea, "relu1_2", 7)
+    v = ff.channel(vgg16, cache, chelsea, "224", "relu1_2", 7)
     m = vgg16(chelsea.tensor, ["relu1_2"])["relu1_2"][0, 7]
-    assert v.stats["max"] == pytest.approx(float(m.max()))
-    assert v.stats["fraction of zeros"] == pytest.approx(float((m == 0).float().mean()))
-    assert v.picture.size == (chelsea.size[1], chelsea.size[0])
-    with pytest.raises(ValueError, match="channels 0..63"):
-        views.channel_detail(vgg16, cache, chelsea, "relu1_2", 64)
+    stats = v.extras["stats"]
+    assert stats["max"] == pytest.approx(float(m.max()))
+    assert stats["fraction of zeros"] == pytest.approx(float((m == 0).float().mean()))
+    assert next(iter(v.pictures.values())).size == (chelsea.size[1], chelsea.size[0])
+    with pytest.raises(InputError, match="channels 0..63"):
+        ff.channel(vgg16, cache, chelsea, "224", "relu1_2", 64)
 
 
 def test_compare_forwards_only_the_degraded_image(vgg16, cache, chelsea):
-    views.compare(vgg16, cache, chelsea, degradation="noise", strength=0.05)
+    fc.compare(vgg16, cache, chelsea, "224", degradation="noise", strength=0.05)
     n0 = vgg16.forward_count
-    r = views.compare(vgg16, cache, chelsea, degradation="noise", strength=0.2, layer="relu3_3")
+    r = fc.compare(vgg16, cache, chelsea, "224", degradation="noise", strength=0.2, layer="relu3_3")
     assert vgg16.forward_count == n0 + 1, "scores, maps and side-by-side channels share one pass"
-    assert r.scores["mse"] > 0 and 0 < r.scores["ssim"] < 1
-    assert len(r.maps) == 2 + 4 and len(r.side_by_side) == 3
+    assert r.record["scores"]["mse"] > 0 and 0 < r.record["scores"]["ssim"] < 1
+    assert len(r.extras["maps"]) == 2 + 4 and len(r.extras["side"]) == 3
+    assert len(r.pictures) == 2 + 6 + 3  # clean, degraded, the maps and the side-by-side grids
 
 
 def test_compare_identical_upload_and_resize_notice(vgg16, cache, chelsea, photos):
-    same = views.analyse(vgg16, load_image(photos["chelsea"]), "224")
-    r = views.compare(vgg16, cache, chelsea, degraded=same)
-    assert (
-        r.scores["mse"] == 0 and r.scores["psnr"] is None and r.scores["ssim"] == pytest.approx(1, abs=1e-6)
-    )
-    small = views.analyse(vgg16, load_image(photos["coffee"]), "256")
-    r = views.compare(vgg16, cache, chelsea, degraded=small)
-    assert any("resized" in n for n in r.scores["notes"]) and "resized" in r.info
+    same = analyse(vgg16, load_image(photos["chelsea"]), "224")
+    sc = fc.compare(vgg16, cache, chelsea, "224", degraded=same).record["scores"]
+    assert sc["mse"] == 0 and sc["psnr"] is None and sc["ssim"] == pytest.approx(1, abs=1e-6)
+    small = analyse(vgg16, load_image(photos["coffee"]), "256")
+    r = fc.compare(vgg16, cache, chelsea, "224", degraded=small)
+    assert any("resized" in n for n in r.record["scores"]["notes"]) and r.extras["notes"]
 
 
 def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
-    same = views.gram_view(vgg16, cache, chelsea, chelsea, "relu2_2", "chw", 16)
-    assert (same.distances["style distance"] == 0).all()
-    other = views.analyse(vgg16, load_image(photos["coffee"][:300, :451]), "224")
-    g = views.gram_view(vgg16, cache, chelsea, other, "relu2_2", "chw", 16)
-    assert len(g.pictures) == 3 and (g.distances["style distance"] > 0).all()
-    assert len(g.channels) == 16 and g.pictures[0][0].size == (16 * (384 // 16),) * 2
-    pics, txt = views.gram_pair(vgg16, cache, chelsea, "relu2_2", 3, 5)
-    assert [t for _, t in pics] == ["F_3", "F_5", "F_3 ⊙ F_5"]
+    same = fg.matrices(vgg16, cache, chelsea, chelsea, "224", "relu2_2", "chw", 16)
+    assert all(d == 0 for d in same.extras["distances"].column("style distance"))
+    other = analyse(vgg16, load_image(photos["coffee"][:300, :451]), "224")
+    g = fg.matrices(vgg16, cache, chelsea, other, "224", "relu2_2", "chw", 16)
+    assert g.extras["matrices"] == ["G_A", "G_B", "|G_A − G_B|"]
+    assert all(d > 0 for d in g.extras["distances"].column("style distance"))
+    assert len(g.extras["channels"]) == 16 and g.pictures["G_A"].size == (16 * (384 // 16),) * 2
+    pair = fg.pair(vgg16, cache, chelsea, "224", "relu2_2", 3, 5)
+    assert list(pair.pictures) == ["F_3", "F_5", "F_3 ⊙ F_5"]
+    txt = pair.extras["text"]
     f = vgg16(chelsea.tensor, ["relu2_2"])["relu2_2"][0]
     assert txt.startswith("G[3, 5] = Σ F_3 · F_5 = ")
     assert float(txt.split("= ")[2].split()[0]) == pytest.approx(float((f[3] * f[5]).sum()), rel=1e-3)
@@ -115,38 +124,46 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
 
 def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monkeypatch):
     n0 = vgg16.forward_count
-    whole = views.sweep(vgg16, chelsea, ["noise", "blur"], k=4)
-    assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.info
-    assert len(whole.table) == 8 and len(whole.thumbnails) == 8
+    whole = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)
+    assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.extras["info"]
+    table = whole.extras["table"]
+    assert len(table.rows) == 8 and len(whole.pictures) == 1 + 8  # the clean image and 8 thumbnails
     for name in ("noise", "blur"):
-        mse = whole.table[whole.table.degradation == name]["MSE"].tolist()
+        mse = [r["MSE"] for r in table.records() if r["degradation"] == name]
         assert mse == sorted(mse)
-    monkeypatch.setattr(views, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
-    split = views.sweep(vgg16, chelsea, ["noise", "blur"], k=4)
-    assert "3 passes of ≤ 3" in split.info
-    assert split.table["perceptual"].tolist() == pytest.approx(whole.table["perceptual"].tolist(), rel=1e-5)
-    rel = whole.plot[whole.plot.metric == "MSE"]["relative value"]
-    assert rel.max() == pytest.approx(1.0) and not any(math.isnan(v) for v in rel)
+    monkeypatch.setattr(fs, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
+    split = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)
+    assert "3 passes of ≤ 3" in split.extras["info"]
+    n0 = vgg16.forward_count
+    auto = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4)  # on a CPU: short passes
+    assert "4 passes of ≤ 2" in auto.extras["info"]
+    assert vgg16.forward_count == n0 + 4, "the clean image is forwarded once, not once per pass"
+    assert auto.extras["table"].column("LPIPS") == pytest.approx(table.column("LPIPS"), rel=1e-5)
+    assert split.extras["table"].column("perceptual") == pytest.approx(table.column("perceptual"), rel=1e-5)
+    rel = [r["relative value"] for r in whole.extras["plot"].records() if r["metric"] == "MSE"]
+    assert max(rel) == pytest.approx(1.0) and not any(math.isnan(v) for v in rel)
 
 
 def test_errors_are_user_messages(vgg16, cache, chelsea):
-    with pytest.raises(ValueError, match="between 1 and 64"):
-        views.layer_grid(vgg16, cache, chelsea, "relu1_1", 65)
-    with pytest.raises(ValueError, match="analysis size"):
-        views.resize_policy("999")
-    with pytest.raises(ValueError, match="no layer"):
-        views.layer_grid(vgg16, cache, chelsea, "relu9_9", 4)
-    with pytest.raises(ValueError, match="at least one"):
-        views.sweep(vgg16, chelsea, [], 3)
-    from perceptual_viz.images import ImageError
-
-    with pytest.raises(ImageError, match="upload"):
-        views.require(None)
+    with pytest.raises(InputError, match="between 1 and 64"):
+        ff.grid(vgg16, cache, chelsea, "224", "relu1_1", 65)
+    with pytest.raises(InputError, match="size 'big' not understood"):
+        resize_policy("big")
+    with pytest.raises(InputError, match="no layer"):
+        ff.grid(vgg16, cache, chelsea, "224", "relu9_9", 4)
+    with pytest.raises(InputError, match="sort must be one of mean, max, index"):
+        ff.grid(vgg16, cache, chelsea, "224", "relu1_1", 4, sort="maximum")
+    with pytest.raises(InputError, match="at least one"):
+        fs.sweep(vgg16, chelsea, "224", [], 3)
+    with pytest.raises(InputError, match="unknown degradation 'foo'"):
+        fs.sweep(vgg16, chelsea, "224", ["foo"], 3)
+    with pytest.raises(InputError, match="unknown degradation 'foo'"):
+        fc.compare(vgg16, cache, chelsea, "224", degradation="foo", strength=1)
 
 
 def test_analysis_sizes(vgg16, photos):
     img = load_image(photos["astronaut"])
-    assert views.analyse(vgg16, img, "384").size == (384, 384)
-    orig = views.analyse(vgg16, img, "original")
+    assert analyse(vgg16, img, "384").size == (384, 384)
+    orig = analyse(vgg16, img, "original")
     assert orig.size == (512, 512) and not any("analysed at" in n for n in orig.notes)
     assert to_tensor(photos["astronaut"]).shape[-2:] == orig.tensor.shape[-2:]

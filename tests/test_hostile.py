@@ -26,7 +26,7 @@ from perceptual_viz.images import ImageError, load_image  # noqa: E402
 from .hostile import BY_NAME, CATALOGUE, Hostile, encode, photo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CHELSEA = ROOT / "assets" / "samples" / "chelsea.png"  # 451×300
+CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"  # 451×300
 FORBIDDEN = ("Traceback", "/work", "site-packages", ".py")
 IDS = [h.name for h in CATALOGUE]
 

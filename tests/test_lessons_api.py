@@ -18,14 +18,14 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from perceptual_viz import equal_mse as em  # noqa: E402
 from perceptual_viz.export import read_bundle  # noqa: E402
 from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
+from perceptual_viz.lessons import equal_mse as em  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-COFFEE = ROOT / "assets" / "samples" / "coffee.png"
-CHELSEA = ROOT / "assets" / "samples" / "chelsea.png"
+COFFEE = ROOT / "perceptual_viz" / "assets" / "samples" / "coffee.png"
+CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
     target = em.psnr_to_mse(25.0)
     assert data["target_mse"] == pytest.approx(target)
     entries = data["entries"]
-    assert len(entries) == len(gallery) == len(table["data"]) == len(em.GALLERY_DEGRADATIONS)
+    assert len(entries) == len(gallery) == len(table["data"]) == len(em.gallery_degradations())
     assert "Target MSE" in info and "25.00 dB" in info
     assert "Untrained weights" in info  # the test app runs untrained: the ranking says so
     # The same search run directly on the same prepared image finds the same strengths.
@@ -129,7 +129,7 @@ def test_reconstruct_cancel_stops_the_optimisation(client, app):
     time.sleep(2.0)
     assert model.forward_count == n, "the cancelled optimisation kept running"
     gallery, *_ = _equal_mse(client, path=CHELSEA, target=0.01)  # and the app serves the next one
-    assert len(gallery) == len(em.GALLERY_DEGRADATIONS)
+    assert len(gallery) == len(em.gallery_degradations())
 
 
 def test_reconstruct_endpoint_rejects_bad_settings(client):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +32,16 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "UNTRAINED" in out
+
+
+def test_readme_python_example_runs_from_another_folder(tmp_path):
+    """After README's install command the package is installed, so the example works anywhere,
+    not only next to the source (assets, paths and imports come from the installed package)."""
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    (code,) = [b for b in blocks if "from perceptual_viz import" in b]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "UNTRAINED" in proc.stdout

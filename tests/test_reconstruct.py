@@ -1,4 +1,4 @@
-"""Feature inversion and texture synthesis (perceptual_viz.reconstruct), on the untrained VGG16.
+"""Feature inversion and texture synthesis (perceptual_viz.lessons.reconstruct), on the untrained VGG16.
 
 Small sizes (48–64 px) and few steps keep the whole file at a few seconds on a 2-core CPU.
 """
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from perceptual_viz.backbone import load_vgg
-from perceptual_viz.reconstruct import (
+from perceptual_viz.lessons.reconstruct import (
     DEFAULT_LR,
     DEFAULT_TV,
     RECONSTRUCT_MODES,

@@ -1,4 +1,4 @@
-"""Nothing outside assets/ is served, no client-supplied path is opened, safe defaults hold."""
+"""Nothing outside the bundled samples is served, no client-supplied path is opened, safe defaults hold."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def _get(url: str) -> tuple[int, bytes]:
         str(ROOT / "app.py"),
         str(ROOT / "perceptual_viz" / "backbone.py"),
         "app.py",
-        str(ROOT / "assets" / ".." / "app.py"),
-        "assets/../app.py",
+        str(ROOT / "perceptual_viz" / "assets" / ".." / ".." / "app.py"),
+        str(ROOT / "perceptual_viz" / "assets" / "__init__.py"),
+        str(ROOT / "perceptual_viz" / "assets" / "samples" / ".." / "__init__.py"),
+        "perceptual_viz/assets/../../app.py",
         "%2Fetc%2Fpasswd",
     ],
 )
@@ -44,7 +46,8 @@ def test_file_route_refuses_everything_outside_assets(launched_app, path):
 
 def test_file_route_serves_the_bundled_samples(launched_app):
     _, url = launched_app
-    status, body = _get(f"{url}gradio_api/file={ROOT / 'assets' / 'samples' / 'chelsea.png'}")
+    sample = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
+    status, body = _get(f"{url}gradio_api/file={sample}")
     assert status == 200 and body.startswith(b"\x89PNG"), (
         "the route works, so the refusals above mean something"
     )
@@ -65,7 +68,8 @@ def _call(url: str, api: str, data: list) -> str:
 def test_a_client_cannot_make_the_server_open_its_files(launched_app, tmp_path):
     """A valid PNG outside Gradio's upload folder, named by path in the request, is never read."""
     _, url = launched_app
-    secret = ROOT / "assets" / "samples" / "chelsea.png"  # readable, a valid image, not an upload
+    # readable, a valid image, not an upload
+    secret = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
     for path in (str(secret), "/etc/passwd", str(tmp_path / "x.png")):
         file_data = {"path": path, "meta": {"_type": "gradio.FileData"}}
         stream = _call(url, "overview", [file_data, "vgg16", "224", "viridis"])
@@ -94,7 +98,7 @@ def test_launch_defaults_are_safe(monkeypatch):
     kw = seen["launch"]
     assert kw["server_name"] == "127.0.0.1" and kw["share"] is False
     assert kw["max_file_size"] == "20mb"
-    assert kw["allowed_paths"] == [str(ROOT / "assets")]
+    assert kw["allowed_paths"] == [str(ROOT / "perceptual_viz" / "assets" / "samples")]
     assert seen["queue"]["max_size"] > 0
 
 
@@ -104,7 +108,7 @@ def test_app_binds_to_loopback_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     spec = importlib.util.spec_from_file_location("app_under_test", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)  # builds the demo (untrained, offline) but does not launch it
+    spec.loader.exec_module(app)  # importing app.py builds nothing: main() does
     assert app.parse_args([]).host == "127.0.0.1"
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what a Hugging Face Space sets
     assert app.parse_args([]).host == "0.0.0.0"
@@ -128,7 +132,7 @@ def test_every_torch_load_uses_weights_only():
 
 
 def test_old_files_are_removed_from_gradios_cache(launched_app):
-    from perceptual_viz.ui import layout
+    from perceptual_viz.ui.app import build_demo
 
-    demo = layout.build_demo(launched_app[0])
+    demo = build_demo(launched_app[0])
     assert demo.delete_cache == (1800, 3600)

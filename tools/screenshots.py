@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "assets" / "samples"
+SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
 DEFAULT_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

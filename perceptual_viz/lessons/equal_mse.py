@@ -43,26 +43,23 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from . import metrics
-from .compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_pairs
-from .degrade import DEGRADATIONS, degrade
-from .export import jsonable
+from .. import metrics
+from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_pairs
+from ..degrade import DEGRADATIONS, degrade
+from ..errors import InputError
+from ..export import jsonable
+from ..tables import Table
 
 if TYPE_CHECKING:
-    import pandas
+    from ..backbone import VGGFeatures
+    from ..features import FeatureCache
 
-    from .backbone import VGGFeatures
-    from .features import FeatureCache
 
-GALLERY_DEGRADATIONS: tuple[str, ...] = (
-    "brightness",
-    "contrast",
-    "noise",
-    "blur",
-    "jpeg",
-    "shift",
-    "saltpepper",
-)
+def gallery_degradations() -> tuple[str, ...]:
+    """The registered degradations the search can match (those declaring a ``search`` range)."""
+    return tuple(n for n, d in DEGRADATIONS.items() if d.search is not None)
+
+
 DEFAULT_TOLERANCE = 0.02  # relative: |MSE − target| <= tolerance · target
 MAX_TOLERANCE = 0.5
 # Targets above 0.25 (PSNR ≈ 6 dB) are outside what a meaningful comparison needs: the image is
@@ -71,25 +68,12 @@ MAX_TARGET_MSE = 0.25
 DEFAULT_MAX_EVALS = 40
 RANK_METRICS: tuple[str, ...] = ("LPIPS", "perceptual", "style", "1 − SSIM")  # lower = less damaged
 
-# (mildest, strongest) strength searched, in the direction that increases MSE.
-SEARCH_INTERVALS: dict[str, tuple[float, float]] = {
-    "brightness": (0.0, 1.0),  # delta added (brightening)
-    "contrast": (1.0, 3.0),  # stretch factor around the per-channel mean
-    "noise": (0.0, 1.0),  # σ
-    "blur": (0.0, 20.0),  # σ in pixels
-    "jpeg": (95.0, 1.0),  # quality (integer); MSE grows as quality falls
-    "shift": (0.0, 64.0),  # pixels right/down (integer)
-    "saltpepper": (0.0, 1.0),  # fraction p of pixels
-}
-_INTEGER = {"jpeg": "quality", "shift": "pixels"}
-_EXPONENT = {"brightness": 2.0, "contrast": 2.0, "noise": 2.0, "blur": 2.0, "saltpepper": 1.0}  # MSE ∝ u^k
-
 
 def mse_to_psnr(mse: float) -> float:
     """PSNR in dB for data range 1: 10·log10(1 / MSE); ``inf`` for MSE 0."""
     m = float(mse)
     if not m >= 0:  # also rejects NaN
-        raise ValueError(f"MSE must be >= 0, got {mse}")
+        raise InputError(f"MSE must be >= 0, got {mse}")
     return math.inf if m == 0 else -10.0 * math.log10(m)
 
 
@@ -97,7 +81,7 @@ def psnr_to_mse(psnr_db: float) -> float:
     """MSE for a PSNR in dB, data range 1: 10^(−PSNR/10); 0 for ``inf``."""
     p = float(psnr_db)
     if math.isnan(p) or p == -math.inf:
-        raise ValueError(f"PSNR must be a number of dB (or +inf), got {psnr_db}")
+        raise InputError(f"PSNR must be a number of dB (or +inf), got {psnr_db}")
     return 10.0 ** (-p / 10.0)
 
 
@@ -119,7 +103,7 @@ class Match:
     @property
     def setting(self) -> str:
         """The strength with its unit, e.g. ``"σ 2.1 px"`` or ``"quality 12"``."""
-        return _setting_text(self.name, self.strength)
+        return DEGRADATIONS[self.name].setting(self.strength)
 
 
 # --------------------------------------------------------------------------- validation
@@ -127,26 +111,26 @@ class Match:
 
 def _check_clean(clean: torch.Tensor) -> None:
     if not isinstance(clean, torch.Tensor) or not clean.is_floating_point():
-        raise ValueError("clean must be a floating-point torch.Tensor with values in [0, 1]")
+        raise InputError("clean must be a floating-point torch.Tensor with values in [0, 1]")
     if clean.ndim != 4 or clean.shape[0] != 1 or clean.shape[1] != 3:
-        raise ValueError(f"clean must be one RGB image of shape (1, 3, H, W), got {tuple(clean.shape)}")
+        raise InputError(f"clean must be one RGB image of shape (1, 3, H, W), got {tuple(clean.shape)}")
     if min(clean.shape[-2:]) < 2:
-        raise ValueError(f"clean image is too small: {tuple(clean.shape[-2:])}")
+        raise InputError(f"clean image is too small: {tuple(clean.shape[-2:])}")
 
 
 def _check_values(clean: torch.Tensor) -> None:
     lo, hi = float(clean.min()), float(clean.max())
     if not (lo >= 0 and hi <= 1):  # also rejects NaN
-        raise ValueError(f"clean must have values in [0, 1], got [{lo:g}, {hi:g}]")
+        raise InputError(f"clean must have values in [0, 1], got [{lo:g}, {hi:g}]")
 
 
 def _check_target(target_mse: float) -> float:
     try:
         t = float(target_mse)
     except (TypeError, ValueError):
-        raise ValueError(f"target MSE must be a number, got {target_mse!r}") from None
+        raise InputError(f"target MSE must be a number, got {target_mse!r}") from None
     if not 0 < t <= MAX_TARGET_MSE:  # also rejects NaN
-        raise ValueError(
+        raise InputError(
             f"target MSE must be in (0, {MAX_TARGET_MSE}] (PSNR >= {mse_to_psnr(MAX_TARGET_MSE):.1f} dB), "
             f"got {target_mse}"
         )
@@ -157,9 +141,9 @@ def _check_tolerance(tolerance: float) -> float:
     try:
         tol = float(tolerance)
     except (TypeError, ValueError):
-        raise ValueError(f"tolerance must be a number, got {tolerance!r}") from None
+        raise InputError(f"tolerance must be a number, got {tolerance!r}") from None
     if not 0 < tol <= MAX_TOLERANCE:
-        raise ValueError(
+        raise InputError(
             f"tolerance is relative (|MSE − target| <= tolerance · target) and must be in "
             f"(0, {MAX_TOLERANCE}], got {tolerance}"
         )
@@ -170,32 +154,21 @@ def _check_names(names: Sequence[str]) -> list[str]:
     if isinstance(names, str):
         names = [names]
     out = list(names)
+    valid = gallery_degradations()
     if not out:
-        raise ValueError(f"no degradations given; choose from: {', '.join(GALLERY_DEGRADATIONS)}")
+        raise InputError(f"no degradations given; choose from: {', '.join(valid)}")
     for n in out:
-        if n not in SEARCH_INTERVALS:
-            raise ValueError(
-                f"unknown degradation {n!r} for an equal-MSE match; "
-                f"valid names: {', '.join(GALLERY_DEGRADATIONS)}"
+        if n not in valid:
+            raise InputError(
+                f"unknown degradation {n!r} for an equal-MSE match; valid names: {', '.join(valid)}"
             )
     dups = sorted({n for n in out if out.count(n) > 1})
     if dups:
-        raise ValueError(f"degradations listed more than once: {', '.join(dups)}")
+        raise InputError(f"degradations listed more than once: {', '.join(dups)}")
     return out
 
 
 # --------------------------------------------------------------------------- search
-
-
-def _setting_text(name: str, s: float) -> str:
-    if name == "jpeg":
-        return f"quality {round(s)}"
-    if name == "shift":
-        return f"{round(s)} px"
-    if name == "blur":
-        return f"σ {s:.4g} px"
-    prefix = {"brightness": "delta", "contrast": "factor", "noise": "σ", "saltpepper": "p"}.get(name, name)
-    return f"{prefix} {s:.4g}"
 
 
 def _percent(mse: float, target: float) -> str:
@@ -208,7 +181,9 @@ class _Evaluator:
 
     def __init__(self, clean: torch.Tensor, name: str, target: float, tolerance: float, seed: int) -> None:
         self.clean, self.name, self.target, self.tolerance, self.seed = clean, name, target, tolerance, seed
-        self.mild, strong = SEARCH_INTERVALS[name]
+        self.degradation = DEGRADATIONS[name]
+        assert self.degradation.search is not None  # checked by _check_names
+        self.mild, strong = self.degradation.search
         self.sign = 1.0 if strong >= self.mild else -1.0
         self.span = abs(strong - self.mild)
         self.count = 0
@@ -239,25 +214,16 @@ class _Evaluator:
         return self.best is not None and not self.best[0][0]
 
 
-def _first_guess(name: str, clean: torch.Tensor, target: float, span: float) -> float:
-    """A cheap model of MSE(u) from the clean image's statistics (no degrade call)."""
-    x = clean.detach().float()
-    if name in ("brightness", "noise"):
-        u = math.sqrt(target)  # MSE = δ² (σ²) before clamping
-    elif name == "contrast":
-        var = float(x.var(dim=(-2, -1), unbiased=False).mean())
-        u = math.sqrt(target / var) if var > 0 else span
-    elif name == "saltpepper":
-        e = float((0.5 * x**2 + 0.5 * (1 - x) ** 2).mean())
-        u = target / e if e > 0 else span
-    else:  # blur: no cheap model; a pixel is a typical scale
-        u = 1.0
-    return min(max(u, 1e-6 * span), span)
+def _first_guess(ev: _Evaluator, clean: torch.Tensor) -> float:
+    """The degradation's cheap model of MSE(offset), from the clean image (no degrade call)."""
+    guess = ev.degradation.first_guess
+    u = 1.0 if guess is None else guess(clean.detach(), ev.target)  # else: one unit of strength
+    return min(max(u, 1e-6 * ev.span), ev.span)
 
 
 def _search_continuous(ev: _Evaluator, guess: float, max_evals: int) -> str:
     """Log-log secant steps kept inside the bracket, bisection as the fallback. Returns the stop reason."""
-    t, span, k0 = ev.target, ev.span, _EXPONENT[ev.name]
+    t, span, k0 = ev.target, ev.span, ev.degradation.mse_exponent
     lo = 0.0  # MSE is 0 at the mild end
     hi: float | None = None
     positive: list[tuple[float, float]] = []  # evaluated points with MSE > 0, latest last
@@ -310,7 +276,7 @@ def _search_continuous(ev: _Evaluator, guess: float, max_evals: int) -> str:
 def _search_integer(ev: _Evaluator, max_evals: int) -> str:
     """Integer bisection to two neighbours straddling the target. Returns the stop reason."""
     t, span = ev.target, round(ev.span)
-    zero_at_mild = ev.name == "shift"  # shift 0 is the clean image; JPEG 95 is not
+    zero_at_mild = ev.degradation.identity == ev.mild  # shift 0 is the clean image; JPEG 95 is not
     lo = 0
     if not zero_at_mild and ev(0) >= t:
         return "below"
@@ -350,10 +316,10 @@ def _search_integer(ev: _Evaluator, max_evals: int) -> str:
 def _note(ev: _Evaluator, reason: str, strength: float, mse: float) -> str:
     if ev.within(mse):
         return ""
-    t, name = ev.target, ev.name
-    setting = _setting_text(name, strength)
+    t, d = ev.target, ev.degradation
+    setting = d.setting(strength)
     if reason == "above":
-        if abs(strength - SEARCH_INTERVALS[name][1]) < 1e-9:
+        if abs(strength - ev.strength(ev.span)) < 1e-9:
             return f"unreachable: even the strongest setting ({setting}) gives MSE {mse:.4g} < target {t:.4g}"
         return f"unreachable: the largest MSE found is {mse:.4g} at {setting} (< target {t:.4g})"
     if reason == "below":
@@ -364,8 +330,8 @@ def _note(ev: _Evaluator, reason: str, strength: float, mse: float) -> str:
             f"(MSE {mse:.4g}, {_percent(mse, t)})"
         )
     closest = f"closest achievable is {setting} (MSE {mse:.4g}, {_percent(mse, t)})"
-    if name in _INTEGER:
-        return f"integer {_INTEGER[name]}: {closest}"
+    if d.integer:
+        return f"integer {d.param}: {closest}"
     return f"MSE changes in steps here: {closest}"
 
 
@@ -389,16 +355,16 @@ def match_mse(
     tol = _check_tolerance(tolerance)
     (name,) = _check_names([name])
     if int(max_evals) < 2:
-        raise ValueError(f"max_evals must be >= 2, got {max_evals}")
+        raise InputError(f"max_evals must be >= 2, got {max_evals}")
     ev = _Evaluator(clean, name, target, tol, int(seed))
-    if name in _INTEGER:
+    if ev.degradation.integer:
         reason = _search_integer(ev, int(max_evals))
     else:
-        reason = _search_continuous(ev, _first_guess(name, clean, target, ev.span), int(max_evals))
+        reason = _search_continuous(ev, _first_guess(ev, clean), int(max_evals))
     assert ev.best is not None
     _, u, mse, image = ev.best
     strength = ev.strength(u)
-    if name in _INTEGER:
+    if ev.degradation.integer:
         strength = float(round(strength))
     d = DEGRADATIONS[name]
     return Match(
@@ -418,7 +384,7 @@ def match_mse(
 def equal_mse(
     clean: torch.Tensor,
     target_mse: float,
-    names: Sequence[str] = GALLERY_DEGRADATIONS,
+    names: Sequence[str] | None = None,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
@@ -433,7 +399,7 @@ def equal_mse(
     _check_values(clean)
     target = _check_target(target_mse)
     tol = _check_tolerance(tolerance)
-    todo = _check_names(names)
+    todo = _check_names(gallery_degradations() if names is None else names)
     out = []
     for i, n in enumerate(todo):
         if progress is not None:
@@ -480,29 +446,26 @@ class Gallery:
     device: str
     notes: list[str] = field(default_factory=list)
 
-    def table(self) -> pandas.DataFrame:
+    def table(self) -> Table:
         """One row per entry, in rank order."""
-        import pandas as pd
-
-        nan = float("nan")
+        columns = ["rank", "degradation", "strength", "MSE", "PSNR", "SSIM", "perceptual", "style", "LPIPS"]
         rows = [
-            {
-                "rank": i + 1,
-                "degradation": e.match.label,
-                "strength": e.match.strength,
-                "MSE": e.match.mse,
-                "PSNR": mse_to_psnr(e.match.mse),
-                "SSIM": e.scores.ssim,
-                "perceptual": e.scores.perceptual_total,
-                "style": e.scores.style_total,
-                "LPIPS": nan if e.scores.lpips is None else e.scores.lpips,
-                "within tolerance": e.match.within,
-                "note": e.match.note,
-            }
+            [
+                i + 1,
+                e.match.label,
+                e.match.strength,
+                e.match.mse,
+                mse_to_psnr(e.match.mse),
+                e.scores.ssim,
+                e.scores.perceptual_total,
+                e.scores.style_total,
+                float("nan") if e.scores.lpips is None else e.scores.lpips,
+                e.match.within,
+                e.match.note,
+            ]
             for i, e in enumerate(self.entries)
         ]
-        columns = ["rank", "degradation", "strength", "MSE", "PSNR", "SSIM", "perceptual", "style", "LPIPS"]
-        return pd.DataFrame(rows, columns=[*columns, "within tolerance", "note"])
+        return Table([*columns, "within tolerance", "note"], rows)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (plain floats/str/bool/None; NaN and inf become None)."""
@@ -529,7 +492,6 @@ class Gallery:
                 "target_psnr": mse_to_psnr(self.target_mse),
                 "tolerance": self.tolerance,
                 "rank_by": self.rank_by,
-                "seconds": self.seconds,
                 "device": self.device,
                 "notes": list(self.notes),
                 "entries": entries,
@@ -542,7 +504,7 @@ def gallery(
     clean: torch.Tensor,
     target_mse: float,
     *,
-    names: Sequence[str] = GALLERY_DEGRADATIONS,
+    names: Sequence[str] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
     rank_by: str = "LPIPS",
@@ -562,10 +524,10 @@ def gallery(
     ranking uses "perceptual" and ``notes`` says so.
     """
     if rank_by not in RANK_METRICS:
-        raise ValueError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
+        raise InputError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
     _check_clean(clean)
     if clean.device != model.device:
-        raise ValueError(
+        raise InputError(
             f"clean is on {clean.device} but the model is on {model.device}; "
             "prepare the image on the model's device first"
         )

@@ -33,17 +33,16 @@ seeded CPU generator so a run is reproducible on any device (full-range uniform 
 colour speckle the network does not see even with 10× the total-variation weight, which in turn
 blurs shallow reconstructions; the faint noise reached a 5× lower style error on the bricks).
 
-Defaults (``ReconstructSettings.resolved``), 128 px on the development machine's 2-core CPU:
+Defaults (``ReconstructSettings.resolved``), 128 px (their cost: ``docs/PERFORMANCE.md``):
 
 - content: the third block output (relu3_3; relu3_4 on VGG19), the layer Johnson et al. use for
   the feature-reconstruction loss of their style transfer. Shallower layers give the photo back
   almost exactly; relu3_3 is close with slightly softened detail; relu4_3 and relu5_3 show the
-  lesson most strongly (texture and colour drift). tv_weight 1, lr 0.1, 200 steps:
-  ~30 ms per step at 128 × 128, ≈ 6 s;
+  lesson most strongly (texture and colour drift). tv_weight 1, lr 0.1, 200 steps;
 - texture: relu1_1, relu2_1, relu3_1, relu4_1 (Gatys' style layers without relu5_1, which is only
   8 × 8 at 128 px, costs ~40 % more per step and did not improve the result). The last layer of
   each block (relu1_2 … relu4_3) ended with a 1.5–2.7× higher style error at ~35 % more time per
-  step. tv_weight 0.5, lr 0.05, 200 steps: ~50 ms per step at 128 × 128, ≈ 10 s.
+  step. tv_weight 0.5, lr 0.05, 200 steps (a step costs ~1.7× a content step).
 
 Work is bounded by :func:`limits` (steps and size per device). ``reconstruct`` yields
 :class:`ReconstructStep` items for streaming — the initial noise, every ``every`` steps, and a
@@ -64,10 +63,11 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from .backbone import VGGFeatures
-from .features import resize_images
-from .gram import gram
-from .layers import check_arch, layer
+from ..backbone import VGGFeatures
+from ..errors import InputError
+from ..features import resize_images
+from ..gram import gram
+from ..layers import check_arch, layer
 
 RECONSTRUCT_MODES = ("content", "texture")
 
@@ -114,21 +114,22 @@ def _number(name: str, value: object, *, positive: bool) -> float:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+        raise InputError(f"{name} must be a number, not {value!r}") from None
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '≥ 0'}, not {value!r}")
+        raise InputError(f"{name} must be a finite number {'> 0' if positive else '≥ 0'}, not {value!r}")
     return v
 
 
 def _integer(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float | str):
         try:
-            if float(value) != int(value):  # type: ignore[arg-type]
-                raise ValueError
-            return int(value)  # type: ignore[call-overload]
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-    return value
+            if float(value) == int(float(value)):
+                return int(float(value))
+        except (ValueError, OverflowError):
+            pass
+    raise InputError(f"{name} must be a whole number, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class ReconstructSettings:
         """A copy with every default filled in and every value checked (``ValueError`` if not valid)."""
         arch = check_arch(arch)
         if self.mode not in RECONSTRUCT_MODES:
-            raise ValueError(
+            raise InputError(
                 f"unknown reconstruction mode {self.mode!r}; choose one of {', '.join(RECONSTRUCT_MODES)}"
             )
         names = self.layers
@@ -157,17 +158,17 @@ class ReconstructSettings:
             names = (names,)
         names = tuple(dict.fromkeys(str(n) for n in names))
         if not names:
-            raise ValueError("choose at least one layer to reconstruct from")
+            raise InputError("choose at least one layer to reconstruct from")
         for n in names:
             layer(arch, n)  # ValueError naming the valid layers
         max_steps, max_size = limits(device)
         dev = _device_type(device)
         steps = default_steps(device) if self.steps is None else _integer("steps", self.steps)
         if not 1 <= steps <= max_steps:
-            raise ValueError(f"steps must be between 1 and {max_steps} on {dev}, not {steps}")
+            raise InputError(f"steps must be between 1 and {max_steps} on {dev}, not {steps}")
         size = _integer("size", self.size)
         if not MIN_SIZE <= size <= max_size:
-            raise ValueError(f"size must be between {MIN_SIZE} and {max_size} px on {dev}, not {size}")
+            raise InputError(f"size must be between {MIN_SIZE} and {max_size} px on {dev}, not {size}")
         tv = DEFAULT_TV[self.mode] if self.tv_weight is None else self.tv_weight
         lr = DEFAULT_LR[self.mode] if self.lr is None else self.lr
         return replace(
@@ -202,7 +203,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Per-image (N,) total variation of (N, C, H, W): the mean squared difference of each pixel
     with its right neighbour plus the mean squared difference with its lower neighbour."""
     if x.ndim != 4:
-        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        raise InputError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
     x = x.float()
     zero = x.new_zeros(x.shape[0])
     dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean(dim=(1, 2, 3)) if x.shape[-1] > 1 else zero
@@ -218,16 +219,16 @@ def resize_target(target: torch.Tensor, size: int, device: torch.device | str) -
     images lose a little of their aspect ratio).
     """
     if not isinstance(target, torch.Tensor):
-        raise ValueError(f"the target must be a torch tensor, not {type(target).__name__}")
+        raise InputError(f"the target must be a torch tensor, not {type(target).__name__}")
     if target.ndim == 3:
         target = target.unsqueeze(0)
     if target.ndim != 4 or target.shape[0] != 1 or target.shape[1] not in (1, 3):
-        raise ValueError(f"expected one image of shape (1, 3, H, W), got {tuple(target.shape)}")
+        raise InputError(f"expected one image of shape (1, 3, H, W), got {tuple(target.shape)}")
     if target.shape[-1] < 1 or target.shape[-2] < 1:
-        raise ValueError(f"the target image is empty: {tuple(target.shape)}")
+        raise InputError(f"the target image is empty: {tuple(target.shape)}")
     x = target.detach().to("cpu", torch.float32)
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("the target image contains NaN or infinite values")
+        raise InputError("the target image contains NaN or infinite values")
     x = x.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
     h, w = x.shape[-2:]
     scale = size / max(h, w)
@@ -278,7 +279,7 @@ def _objective(
     layers = s.layers or ()
     missing = [n for n in layers if n not in tf]
     if missing:
-        raise ValueError(f"target_features lacks the layers {', '.join(missing)}")
+        raise InputError(f"target_features lacks the layers {', '.join(missing)}")
     feats = model(image, layers)
     terms = []
     for n in layers:
@@ -287,7 +288,7 @@ def _objective(
         if s.mode == "texture":
             f = gram(f, "chw")
         if f.shape != t.shape:
-            raise ValueError(
+            raise InputError(
                 f"{n}: the image gives shape {tuple(f.shape)} but the target {tuple(t.shape)}; "
                 "optimise an image of the size target_features was computed for"
             )
@@ -346,9 +347,9 @@ def reconstruct(
     s = (settings or ReconstructSettings()).resolved(model.arch, model.device)
     every = _integer("every", every)
     if every < 1:
-        raise ValueError(f"every must be at least 1, not {every}")
+        raise InputError(f"every must be at least 1, not {every}")
     if should_stop is not None and not callable(should_stop):
-        raise ValueError("should_stop must be a callable returning True to stop")
+        raise InputError("should_stop must be a callable returning True to stop")
     if deadline is not None:
         deadline = _number("deadline", deadline, positive=False)
     t = resize_target(target, s.size, model.device)  # errors now, not at the first next()

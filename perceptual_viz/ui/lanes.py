@@ -38,10 +38,10 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError
+from .errors import UserError
+
 LANE_NAMES = ("interactive", "long", "loader")
-# Images per VGG pass inside a long job on a CPU: batching gains nothing there (VGG is
-# compute-bound), and short passes are where the job gives way to interactive requests.
-CPU_CHUNK_IMAGES = 2
 REPLACED = "replaced by your newer request (one long job per person)"
 STOPPED = "stopped by you"
 
@@ -56,9 +56,9 @@ def _positive(name: str, value: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number or 'auto', not {value!r}") from None
+        raise InputError(f"{name} must be a whole number or 'auto', not {value!r}") from None
     if n < 1:
-        raise ValueError(f"{name} must be at least 1, not {n}")
+        raise InputError(f"{name} must be at least 1, not {n}")
     return n
 
 
@@ -104,7 +104,7 @@ class LaneLimits:
         )
 
 
-class JobStopped(Exception):
+class JobStopped(UserError):
     """Raised inside a long job when it must end early (the user stopped it, or replaced it)."""
 
     def __init__(self, reason: str) -> None:
@@ -161,7 +161,7 @@ class Lanes:
         """Keyword arguments that put a Gradio event in ``lane`` (its group and limit)."""
         limit = {"interactive": self.limits.interactive, "long": self.limits.long, "loader": None}
         if lane not in limit:
-            raise ValueError(f"unknown lane {lane!r}; lanes: {', '.join(LANE_NAMES)}")
+            raise InputError(f"unknown lane {lane!r}; lanes: {', '.join(LANE_NAMES)}")
         return {"concurrency_id": lane, "concurrency_limit": limit[lane]}
 
     # ------------------------------------------------------------------ interactive
@@ -255,11 +255,6 @@ class Lanes:
             yield
         finally:
             torch.set_num_threads(before)
-
-
-def chunk_images(device: torch.device) -> int | None:
-    """Images per VGG pass for a long job on ``device`` (``None``: one batched pass, on a GPU)."""
-    return CPU_CHUNK_IMAGES if device.type == "cpu" else None
 
 
 def progress_checkpoint(job: LongJob, progress: Callable[..., Any] | None) -> Callable[..., None]:

@@ -20,11 +20,13 @@ import torch
 
 from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg, pick_device
 from ..batching import MicroBatcher
+from ..errors import InputError
 from ..features import FeatureCache
 from ..layers import ARCHS
+from .errors import UserError
 
 try:  # Hugging Face ZeroGPU: present on Spaces, absent locally.
-    import spaces  # type: ignore[import-not-found]
+    import spaces
 except ImportError:  # pragma: no cover - depends on the environment
     spaces = None
 
@@ -32,14 +34,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("perceptual_viz.app")
 
 
-def gpu(duration: int) -> Callable[[F], F]:
+def gpu(duration: int | None) -> Callable[[F], F]:
     """``@spaces.GPU(duration=…)`` on ZeroGPU, identity elsewhere."""
     if spaces is None:
         return lambda fn: fn
     return spaces.GPU(duration=duration)  # pragma: no cover
 
 
-class BackboneLoading(TimeoutError):
+class BackboneLoading(UserError):
     """A backbone is still loading (resolving or reading its weights); try again shortly."""
 
 
@@ -66,7 +68,8 @@ class ModelPool:
         self.arch = arch
         self.weights = weights
         self.device = device
-        # On a GPU, concurrent requests share forward passes (on a 2-core CPU that gains nothing).
+        # On a GPU, concurrent requests share forward passes (on a CPU, VGG is compute-bound and
+        # batching gains nothing).
         batch = os.environ.get("PERCEPTUAL_VIZ_MICROBATCH", "auto")
         on_gpu = pick_device(device).type == "cuda"
         batcher = MicroBatcher() if batch == "1" or (batch == "auto" and on_gpu) else None
@@ -78,7 +81,7 @@ class ModelPool:
     def _key(self, arch: str | None, cpu: bool) -> tuple[str, str]:
         arch = arch or self.arch
         if arch not in ARCHS:
-            raise ValueError(f"unknown architecture {arch!r}")
+            raise InputError(f"unknown architecture {arch!r}")
         return arch, "cpu" if cpu else self.device
 
     def get(self, arch: str | None = None, cpu: bool = False, wait: float | None = None) -> VGGFeatures:

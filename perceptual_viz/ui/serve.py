@@ -14,26 +14,26 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from ..assets import SAMPLES_DIR
 from ..backbone import VGGFeatures
-from ..export import write_bundle
+from ..export import write_figure
+from ..figures import Figure
 from ..files import write_atomic
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "assets"
 MAX_FILE_SIZE = "20mb"
 QUEUE_MAX_SIZE = 64
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
     """The queue (each lane's limit is set on its events: see :mod:`.lanes`), no share link,
-    uploads capped, only ``assets/`` served."""
+    uploads capped, only the bundled samples served."""
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo.launch(
         server_name=host,
         server_port=port,
         share=False,
         max_file_size=MAX_FILE_SIZE,
-        allowed_paths=[str(ASSETS)],
+        allowed_paths=[str(SAMPLES_DIR)],
         footer_links=["api"],
         **kwargs,
     )
@@ -42,8 +42,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
 def png_file(img: Image.Image) -> str:
     """Encode a picture as PNG for the browser, fast, straight into Gradio's file cache.
 
-    Gradio would encode returned PIL images itself at zlib level 6; level 1 is ~3× quicker for
-    our pictures (a 786² channel grid: ~90 → ~30 ms) for ~5% more bytes, and on a view change
+    Gradio would encode returned PIL images itself at zlib level 6; level 1 is about 3× quicker
+    for our pictures for ~5% more bytes, and on a view change
     the encoding is most of the server's time. Still lossless. A path inside Gradio's cache is
     served as is, without another copy.
     """
@@ -63,14 +63,19 @@ def png_gallery(items: Iterable[tuple[Image.Image, str]]) -> list[tuple[str, str
     return [(png_file(p), caption) for p, caption in items]
 
 
-def bundle_file(
-    pictures: Mapping[str, Image.Image | str], record: Mapping[str, Any], kind: str, model: VGGFeatures
-) -> str:
-    """Write an export zip (see :mod:`perceptual_viz.export`) into Gradio's file cache.
+def publish(fig: Figure) -> dict[str, str]:
+    """Every picture of ``fig`` encoded once (caption → PNG path): the files shown are the files
+    exported."""
+    return {caption: png_file(pic) for caption, pic in fig.pictures.items()}
+
+
+def bundle_file(fig: Figure, shown: Mapping[str, str], model: VGGFeatures) -> str:
+    """The figure's export zip (see :mod:`perceptual_viz.export`) in Gradio's file cache.
 
     Each request gets its own folder, so users never see each other's bundles; the cache's
-    periodic clean-up (``delete_cache`` in the layout) removes them like any other result.
+    periodic clean-up removes them like any other result.
     """
     folder = Path(get_upload_folder()) / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
-    return str(write_bundle(folder / f"perceptual-lab-{kind}.zip", pictures, record, kind=kind, model=model))
+    path = folder / f"perceptual-lab-{fig.kind}.zip"
+    return str(write_figure(path, fig, model, frontend="app", pictures=shown))

@@ -1,0 +1,236 @@
+"""What each command of :mod:`perceptual_viz.cli` does: build the figure, print it, export it.
+
+Kept apart from the parser so that ``--help`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from typing import Any
+
+from .backbone import VGGFeatures, load_vgg, resolve_weights
+from .cli import CLIError, dump, fmt
+from .compare import ScoreSettings, lpips_unavailable_reason
+from .degrade import parse_spec
+from .export import write_figure
+from .features import FeatureCache
+from .figures import Analysis, Figure, analyse, load, resize_policy
+from .figures import compare as fc
+from .figures import equal_mse as fe
+from .figures import features as ff
+from .figures import gram as fg
+from .figures import reconstruct as fr
+from .figures import sweep as fs
+from .tables import Table
+
+
+def _model(args: argparse.Namespace, warn: bool = True) -> VGGFeatures:
+    model = load_vgg(args.arch, args.weights, args.device)
+    if warn and not model.status.trained:
+        print(f"warning: {model.status.message}", file=sys.stderr)
+    return model
+
+
+def _export(args: argparse.Namespace, fig: Figure, model: VGGFeatures) -> None:
+    if not getattr(args, "export", None):
+        return
+    try:
+        write_figure(args.export, fig, model, frontend="cli")
+    except OSError as exc:
+        raise CLIError(f"could not write {args.export}: {exc.strerror or exc}") from None
+    print(f"exported: {args.export}", file=sys.stderr)
+
+
+def _save(picture: Any, path: str) -> None:
+    try:
+        picture.save(path, format="PNG")
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"could not write {path}: {exc}") from None
+
+
+def _print_table(t: Table) -> None:
+    cells = [[fmt(v) if isinstance(v, float) else str(v) for v in r] for r in t.rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(t.columns, *cells, strict=True)]
+    for row in (t.columns, *cells):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _prepared(model: VGGFeatures, path: str, size: str, which: str | None = None) -> Analysis:
+    return analyse(model, load(path, which), size)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if (args.degraded is None) == (args.degrade is None):
+        raise CLIError("give either a DEGRADED image or --degrade NAME=STRENGTH (exactly one)")
+    spec = parse_spec(args.degrade) if args.degrade is not None else None
+    model = _model(args, warn=args.json)
+    clean = _prepared(model, args.clean, args.size, "clean image" if args.degraded else None)
+    deg = _prepared(model, args.degraded, args.size, "degraded image") if args.degraded else None
+    settings = ScoreSettings(criterion=args.criterion, gram_norm=args.gram_norm)
+    name, strength = spec if spec is not None else (None, None)
+    t0 = time.perf_counter()
+    fig = fc.compare(
+        model, FeatureCache(), clean, args.size, deg, name, strength, args.seed, settings=settings
+    )
+    _export(args, fig, model)
+    scores, h, w = fig.record["scores"], *clean.size
+    what = "file" if spec is None else f"{spec[0]}={spec[1]:g} (seed {args.seed})"
+    notes = [f"clean: {n}" for n in clean.notes if not n.startswith("analysed at")] + fig.extras["notes"]
+    if args.json:
+        extra = {"device": fig.extras["device"], "size": [h, w], "resize": str(resize_policy(args.size))}
+        extra["seconds"] = round(time.perf_counter() - t0, 4)
+        dump(
+            {
+                **scores,
+                "arch": model.arch,
+                "weights": model.status.as_dict(),
+                **extra,
+                "degradation": what,
+                "notes": notes,
+            }
+        )
+        return 0
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    print(f"model:       {model.arch} on {fig.extras['device']}")
+    print(f"weights:     {model.status.message}")
+    print(f"size:        {w}×{h} px ({resize_policy(args.size).describe()})")
+    print(f"degradation: {what}")
+    _print_scores(model, scores, settings)
+    return 0
+
+
+def _print_scores(model: VGGFeatures, sc: dict[str, Any], settings: ScoreSettings) -> None:
+    per, style = sc["perceptual"], sc["style"]
+    psnr = math.inf if sc["psnr"] is None else sc["psnr"]  # JSON has no infinity: None means identical
+    rows = [("MSE", fmt(sc["mse"], 6)), ("PSNR (dB)", fmt(psnr, 2)), ("SSIM", fmt(sc["ssim"], 4))]
+    rows.append((f"perceptual total  [{per['formula']}]", fmt(per["total"])))
+    rows += [(f"  {n}", fmt(v)) for n, v in per["layers"].items()]
+    rows.append((f"style total  [Gram norm '{settings.gram_norm}']", fmt(style["total"])))
+    rows += [(f"  {n}", fmt(v)) for n, v in style["layers"].items()]
+    reason = lpips_unavailable_reason(model.arch)
+    rows.append(("LPIPS-VGG", fmt(sc["lpips"]) if sc["lpips"] is not None else (reason or "—")))
+    width = max(len(r[0]) for r in rows)
+    for k, v in rows:
+        print(f"{k.ljust(width)}  {v}")
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    model = _model(args)
+    a = _prepared(model, args.image, args.size)
+    fig = ff.grid(model, FeatureCache(), a, args.size, args.layer, args.top, args.sort, args.scope, args.cmap)
+    _save(next(iter(fig.pictures.values())), args.out)
+    chans = fig.extras["channels"]
+    print(f"{fig.extras['caption']} → {args.out} (channels {', '.join(map(str, chans))})")
+    print(model.status.message)
+    return 0
+
+
+def cmd_gram(args: argparse.Namespace) -> int:
+    from .figures import match_size
+
+    model = _model(args, warn=args.json)
+    a = _prepared(model, args.image_a, args.size, "image A" if args.image_b else None)
+    b = _prepared(model, args.image_b, args.size, "image B") if args.image_b else None
+    if b is not None:
+        b, _note = match_size(a, b, ("image B", "image A"))
+    fig = fg.matrices(model, FeatureCache(), a, b, args.size, args.layer, args.norm, args.top, args.cmap)
+    _export(args, fig, model)
+    if args.json:
+        dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record})
+        return 0
+    print(f"{args.layer} · normalisation '{args.norm}': {fig.extras['formula']}")
+    print(f"channels shown (by energy G_ii): {', '.join(map(str, fig.extras['channels']))}")
+    if fig.extras["distances"] is not None:
+        _print_table(fig.extras["distances"])
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.degradations.split(",") if n.strip()]
+    model = _model(args, warn=args.json)
+    a = _prepared(model, args.image, args.size)
+    fig = fs.sweep(model, a, args.size, names, args.levels, args.seed)
+    _export(args, fig, model)
+    if args.json:
+        dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record})
+        return 0
+    _print_table(fig.extras["table"])
+    return 0
+
+
+def cmd_equal_mse(args: argparse.Namespace) -> int:
+    kind, target = ("PSNR (dB)", args.psnr) if args.psnr is not None else ("MSE", args.mse)
+    model = _model(args, warn=args.json)
+    a = _prepared(model, args.image, args.size)
+    fig = fe.equal_mse(
+        model, FeatureCache(), a, args.size, kind, target, args.rank_by, args.seed, args.tolerance
+    )
+    _export(args, fig, model)
+    data = fig.extras["data"]
+    if args.json:
+        dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record["settings"], **data})
+        return 0
+    h, w = a.size
+    print(f"model:   {model.arch} on {data['device']} · {model.status.message}")
+    print(
+        f"target:  MSE {data['target_mse']:.6g} (PSNR {data['target_psnr']:.2f} dB) ±{args.tolerance:.0%} · "
+        f"{w}×{h} px · ranked by {data['rank_by']}, least damaged first"
+    )
+    _print_table(fig.extras["table"])
+    print(f"({fig.extras['seconds'] * 1000:.0f} ms)")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .images import load_image
+    from .lessons import reconstruct as rc
+
+    model = _model(args)
+    target = load_image(args.image).tensor(model.device)
+    layers = tuple(n.strip() for n in args.layers.split(",") if n.strip()) if args.layers else None
+    settings = rc.ReconstructSettings(
+        mode=args.mode,
+        layers=layers,
+        steps=args.steps,
+        size=args.px,
+        tv_weight=args.tv_weight,
+        seed=args.seed,
+    ).resolved(model.arch, model.device)
+    last, curve = None, []
+    for st, so_far in fr.run(model, target, settings):
+        last, curve = st, so_far
+        if not args.quiet and (st.done or st.step % max(1, st.total // 10) == 0):
+            print(f"step {st.step:4d}/{st.total}  loss {st.loss:.5g}  {st.seconds:6.1f} s", file=sys.stderr)
+    assert last is not None
+    fig = fr.figure(target, settings, last, curve)
+    _save(fig.pictures["reconstruction"], args.out)
+    _export(args, fig, model)
+    print(f"{fr.what(settings)}: {last.step} steps, loss {last.loss:.5g}, {last.seconds:.1f} s → {args.out}")
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    _, status = resolve_weights(args.arch, args.weights)
+    print(f"{args.arch}: {status.message}")
+    trained = "yes" if status.trained else "no"
+    print(f"source: {status.source}; trained: {trained}; location: {status.location or '—'}")
+    return 0
+
+
+COMMANDS = {
+    "compare": cmd_compare,
+    "features": cmd_features,
+    "gram": cmd_gram,
+    "sweep": cmd_sweep,
+    "equal-mse": cmd_equal_mse,
+    "reconstruct": cmd_reconstruct,
+    "weights": cmd_weights,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command](args)

@@ -1,0 +1,174 @@
+"""The Sweep figure: each degradation at growing strengths, every metric, in one batched VGG pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..backbone import VGGFeatures
+from ..compare import PairScores, ScoreSettings, score_pairs
+from ..degrade import degrade, lookup
+from ..errors import InputError
+from ..features import FeatureCache
+from ..images import to_pil
+from . import AUTO, Analysis, Figure, Table, chunk_for
+
+METRICS = ("MSE", "1 − SSIM", "perceptual", "style", "LPIPS")
+LEVELS_RANGE = (2, 8)
+# Pixels per VGG batch: 72 images at 224² (all of 9 degradations × 8 levels) go through in one
+# pass; at 512² the batch is split so activations stay near 2 GB (and a time limit can stop a
+# sweep between batches).
+SWEEP_PIXELS = 72 * 224 * 224
+THUMB_PX = 128
+COLUMNS = [
+    "degradation",
+    "level",
+    "strength",
+    "MSE",
+    "PSNR",
+    "SSIM",
+    "1 − SSIM",
+    "perceptual",
+    "style",
+    "LPIPS",
+]
+
+Progress = Callable[..., Any]
+
+
+def max_levels(names: Sequence[str]) -> int:
+    """The most levels every one of ``names`` can give (integer strengths have few)."""
+    return min([LEVELS_RANGE[1], *(lookup(n).max_levels for n in names)])
+
+
+def _check(names: Sequence[str], k: int) -> None:
+    if not names:
+        raise InputError("pick at least one degradation")
+    for n in names:
+        lookup(n)
+    lo, hi = LEVELS_RANGE
+    if not lo <= k <= hi:
+        raise InputError(f"levels must be between {lo} and {hi}")
+    if k > max_levels(names):
+        few = [n for n in names if lookup(n).max_levels < k]
+        raise InputError(
+            f"{', '.join(few)} has only {max_levels(names)} distinct levels; choose K ≤ {max_levels(names)}"
+        )
+
+
+def _row(n: str, lvl: int, s: float, sc: PairScores) -> list[Any]:
+    nan = float("nan")
+    psnr = sc.psnr if not math.isinf(sc.psnr) else nan
+    lp = sc.lpips if sc.lpips is not None else nan
+    return [n, lvl, s, sc.mse, psnr, sc.ssim, 1 - sc.ssim, sc.perceptual_total, sc.style_total, lp]
+
+
+def _relative(table: Table) -> Table:
+    """Long format for plots: each metric divided by its largest value in the sweep."""
+    rows = []
+    for m in METRICS:
+        values = table.column(m)
+        top = max((v for v in values if not math.isnan(v)), default=0.0)
+        for r, v in zip(table.records(), values, strict=True):
+            rel = float(v / top) if top and not math.isnan(v) else float("nan")
+            rows.append([r["degradation"], r["level"], m, rel])
+    return Table(["degradation", "level", "metric", "relative value"], rows)
+
+
+def _score(
+    model: VGGFeatures,
+    clean: torch.Tensor,
+    batch: list[torch.Tensor],
+    per: int,
+    progress: Progress | None,
+    deadline: float | None,
+    steps: int,
+) -> tuple[list[PairScores], str]:
+    scores: list[PairScores] = []
+    device = str(model.device)
+    # Over several passes the clean image is forwarded once, then served from a cache that keeps
+    # nothing else; in one pass, a plain forward of clean + K is cheapest.
+    cache = FeatureCache() if per < len(batch) else None
+    for i in range(0, len(batch), per):
+        if progress is not None and i:
+            progress((steps + i / len(batch)) / (steps + 1), desc=f"scoring: {i} of {len(batch)} images")
+        if deadline is not None and time.monotonic() > deadline:
+            raise InputError(
+                f"the sweep hit the time limit after {i} of {len(batch)} images; "
+                "try fewer degradations, fewer levels or a smaller analysis size"
+            )
+        res = score_pairs(model, clean, torch.cat(batch[i : i + per]), cache=cache, store_degraded=False)
+        scores += res.scores
+        device = res.device
+    return scores, device
+
+
+def sweep(
+    model: VGGFeatures,
+    clean: Analysis,
+    size: str,
+    names: Sequence[str],
+    k: float = 5,
+    seed: int = 0,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    chunk_images: int | str | None = AUTO,
+) -> Figure:
+    """Every chosen degradation at ``k`` severity levels, scored in one batched VGG pass.
+
+    ``chunk_images`` caps the images per pass: ``"auto"`` gives short passes on a CPU (with a
+    ``progress`` call between them, where a long job gives way) and one pass on a GPU; ``None``
+    one pass, split only when very large.
+    Pictures: thumbnails of the degraded images. Extras: ``table`` (raw values), ``plot``
+    (relative values, long format), ``info``.
+    """
+    names, k = list(names), int(k)
+    _check(names, k)
+    t0 = time.perf_counter()
+    batch, meta = [], []
+    for i, n in enumerate(names):
+        if progress is not None:
+            progress((i + 1) / (len(names) + 1), desc=f"degrading: {n}")
+        for lvl, s in enumerate(lookup(n).levels(k), start=1):
+            batch.append(degrade(clean.tensor, n, s, seed=int(seed)))
+            meta.append((n, lvl, s))
+    if progress is not None:
+        progress(len(names) / (len(names) + 1), desc=f"scoring {len(batch)} images in one VGG pass")
+    per = max(1, SWEEP_PIXELS // (clean.size[0] * clean.size[1]))
+    chunk = chunk_for(model.device, chunk_images)
+    if chunk is not None:
+        per = max(1, min(per, chunk))
+    scores, device = _score(model, clean.tensor, batch, per, progress, deadline, len(names))
+    table = Table(COLUMNS, [_row(n, lvl, s, sc) for (n, lvl, s), sc in zip(meta, scores, strict=True)])
+    thumbs: dict[str, Image.Image] = {}
+    for (n, lvl, s), t in zip(meta, batch, strict=True):
+        small = F.interpolate(t, scale_factor=min(1.0, THUMB_PX / max(t.shape[-2:])), mode="area")
+        thumbs[f"{n} L{lvl} ({s:g})"] = to_pil(small)
+    passes = "one batched pass" if per >= len(batch) else f"{math.ceil(len(batch) / per)} passes of ≤ {per}"
+    info = (
+        f"{len(batch)} degraded images + the clean one scored in {passes} on {device} "
+        f"in {time.perf_counter() - t0:.2f} s. Plots: each metric divided by its largest value in this "
+        "sweep, so all share a 0–1 scale (MSE, 1 − SSIM, perceptual, style and LPIPS all grow with damage)."
+    )
+    settings = {
+        "analysis_size": str(size),
+        "size_hw": list(clean.size),
+        "degradations": names,
+        "levels": k,
+        "seed": int(seed),
+        "score_settings": dataclasses.asdict(ScoreSettings()),
+    }
+    record = {"settings": settings, "table": table.records()}
+    return Figure(
+        "sweep",
+        {"clean": to_pil(clean.array), **thumbs},
+        record,
+        {"table": table, "plot": _relative(table), "info": info},
+    )

@@ -1,0 +1,7 @@
+"""The lessons: longer computations that each teach one thing about perceptual loss.
+
+- :mod:`.equal_mse`: the same MSE made many ways (the strength of each degradation that gives a
+  target MSE), scored and ranked by the network.
+- :mod:`.reconstruct`: what a layer keeps — an image optimised from noise to match one layer's
+  features (feature inversion) or only its Gram matrices (texture synthesis).
+"""

@@ -1,0 +1,81 @@
+"""The whole app: the header (status, backbone, size, colour map), then one tab per module.
+
+Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
+``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/gram``, ``/gram_pair``,
+``/compare``, ``/sweep``, ``/equal_mse``, ``/reconstruct``. Everything else (sample clicks, grid
+clicks, slider ranges) is a private UI event. User mistakes surface as one sentence; anything
+else as "Internal error <id>" (see :mod:`.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from ..figures import SIZES
+from ..layers import ARCHS
+from ..render import COLORMAPS
+from . import text
+from .context import AppContext
+from .lanes import LaneLimits
+from .models import ModelPool
+from .shared import PRIVATE, Shared
+from .tabs import compare, equal_mse, features, gram, reconstruct, sweep
+from .widgets import md
+
+TABS = (features, gram, compare, sweep, equal_mse, reconstruct)
+
+
+def status_line(ctx: AppContext, arch: str) -> str:
+    m = ctx.pool.get(arch)
+    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
+
+
+def backbone_status(ctx: AppContext, arch: str) -> Iterator[str]:
+    """The status line; while ``arch`` loads, first a line that says so (the loader lane)."""
+    if not ctx.pool.is_ready(arch):
+        yield text.loading_markdown(arch)
+        ctx.pool.get(arch)
+    yield status_line(ctx, arch)
+
+
+def _header(ctx: AppContext) -> Shared:
+    arch0 = ctx.pool.arch
+    md(text.INTRO)
+    status = gr.Markdown(status_line(ctx, arch0), elem_id="status")
+    with gr.Row():
+        arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
+        size = gr.Dropdown(list(SIZES), value="224", label="Analysis size (shorter side, px)", scale=1)
+        cmap = gr.Dropdown(list(COLORMAPS[:4]), value="viridis", label="Colour map", scale=1)
+    device = str(ctx.pool.get(arch0).device)
+    shared = Shared(arch, size, cmap, arch0, device)
+    # A backbone switch waits for the load in the loader lane (the status says it is loading);
+    # the tabs redraw once the model is there (on ``shared.loaded``).
+    shared.loaded = arch.change(
+        ctx.endpoint(backbone_status), [arch], [status], api_name="status", **ctx.lanes.events("loader")
+    )
+    return shared
+
+
+def _one_long_job_per_person(shared: Shared) -> None:
+    """Pressing a long job's button takes the person's other long jobs out of the queue (or
+    stops them at their next step: see :meth:`~perceptual_viz.ui.lanes.Lanes.long_job`)."""
+    for button in shared.long_jobs:
+        others = [run for b, run in shared.long_jobs.items() if b is not button]
+        button.click(None, None, None, cancels=others, **PRIVATE)
+
+
+def build_demo(pool: ModelPool, limits: LaneLimits | None = None) -> gr.Blocks:
+    """The whole app. ``pool`` holds the models and cache shared by every user; ``limits`` sets
+    the lanes (default: :meth:`LaneLimits.resolve` for the pool's device)."""
+    ctx = AppContext.create(pool, limits)
+    # A long day: every 30 min, uploads and pictures older than an hour leave Gradio's cache.
+    with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
+        shared = _header(ctx)
+        shared.demo = demo
+        with gr.Tabs():
+            for tab in TABS:
+                tab.build(ctx, shared)
+        _one_long_job_per_person(shared)
+    return demo

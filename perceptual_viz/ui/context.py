@@ -1,0 +1,121 @@
+"""The app's one context: models, feature cache, lanes and limits, passed to every endpoint.
+
+Endpoints are module-level functions whose first argument is the :class:`AppContext`;
+:meth:`AppContext.endpoint` binds it and adds the error policy, the interactive lane's CPU share
+and (on ZeroGPU) ``spaces.GPU``, giving the callable a Gradio event runs. Nothing here, nor
+anywhere in the app, keeps per-user data: what a user has open lives in Gradio state, and
+shared resources (models, cache) are keyed by content.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..assets import samples
+from ..backbone import VGGFeatures, pick_device
+from ..features import FeatureCache
+from ..figures import SIZES, Analysis, analyse, check_choice, load
+from .errors import ON_CPU, UserError, guarded
+from .lanes import LaneLimits, Lanes
+from .models import ModelPool, gpu
+
+# How long an interactive request waits for a backbone that is still loading before it says so
+# (the page's backbone switch waits for the load in the loader lane instead).
+LOAD_WAIT_S = 10.0
+# Longest a long job may run before it stops with a message.
+TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
+
+Upload = str | None  # the path of a file Gradio received (see widgets.upload_path), or nothing
+
+
+def require(image: Upload, what: str = "an image") -> str:
+    if image is None or (isinstance(image, str) and not image):
+        raise UserError(f"upload {what} first (or pick a sample)")
+    return str(image)
+
+
+@dataclass
+class AppContext:
+    """Everything the endpoints share: the models, their cache, the lanes, the limits."""
+
+    pool: ModelPool
+    lanes: Lanes
+    samples: list[str] = field(default_factory=lambda: [str(p) for p in samples()])
+    time_limit_s: float = TIME_LIMIT_S
+
+    @classmethod
+    def create(cls, pool: ModelPool, limits: LaneLimits | None = None) -> AppContext:
+        device = pick_device(pool.device).type
+        return cls(pool, Lanes(limits or LaneLimits.resolve(device), device))
+
+    @property
+    def cache(self) -> FeatureCache:
+        return self.pool.cache
+
+    def model(self, arch: str) -> VGGFeatures:
+        """The model for ``arch`` (its CPU copy while a request is retried after GPU OOM)."""
+        return self.pool.get(arch, cpu=ON_CPU.get(), wait=LOAD_WAIT_S)
+
+    def analysis(
+        self, image: Upload, arch: str, size: str, what: str = "an image", which: str | None = None
+    ) -> tuple[VGGFeatures, Analysis]:
+        """Model and prepared image; ``which`` names the image in errors when a request has two."""
+        check_choice("analysis size", str(size), SIZES)
+        model = self.model(arch)
+        return model, analyse(model, load(require(image, what), which), size)
+
+    def endpoint(
+        self, fn: Callable[..., Any], *, interactive: bool = False, gpu_s: int | None = None
+    ) -> Callable[..., Any]:
+        """``fn(ctx, *inputs)`` as the callable a Gradio event runs (``ctx`` bound).
+
+        ``interactive``: long jobs give way while it runs (see :mod:`.lanes`); ``gpu_s``: its
+        ``spaces.GPU`` duration on ZeroGPU (a no-op elsewhere).
+        """
+        bound = _bind(self, fn, interactive)
+        guarded_fn = guarded(bound, self.pool.release_gpu_memory)
+        return gpu(gpu_s)(guarded_fn) if gpu_s else guarded_fn
+
+
+def _bind(ctx: AppContext, fn: Callable[..., Any], interactive: bool) -> Callable[..., Any]:
+    """``fn`` with ``ctx`` as its first argument, and Gradio's view of the remaining signature."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Any:
+            yield from fn(ctx, *args, **kwargs)
+
+        call: Callable[..., Any] = stream
+    elif interactive:
+
+        @functools.wraps(fn)
+        def quick(*args: Any, **kwargs: Any) -> Any:
+            with ctx.lanes.interactive():
+                return fn(ctx, *args, **kwargs)
+
+        call = quick
+    else:
+
+        @functools.wraps(fn)
+        def plain(*args: Any, **kwargs: Any) -> Any:
+            return fn(ctx, *args, **kwargs)
+
+        call = plain
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return call
+
+
+def session_of(request: Any) -> str | None:
+    """Gradio's session hash: one per browser tab or ``gradio_client.Client``."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def is_file(path: str) -> bool:
+    return Path(path).is_file()

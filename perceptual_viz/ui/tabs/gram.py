@@ -1,0 +1,166 @@
+"""The "Gram matrices" tab: where style lives. Public endpoints: ``/gram``, ``/gram_pair``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from ...figures import gram as fg
+from ...figures import match_size
+from ...gram import GRAM_NORMS
+from ...layers import block_outputs
+from .. import text
+from ..context import AppContext, Upload
+from ..serve import bundle_file, publish
+from ..shared import PRIVATE, Shared
+from ..widgets import export_button, image_input, md, shown
+
+
+def gram(
+    ctx: AppContext,
+    image_a: Upload,
+    image_b: Upload,
+    arch: str,
+    size: str,
+    layer: str,
+    norm: str,
+    top: float,
+    cmap: str,
+) -> tuple[Any, ...]:
+    model, a = ctx.analysis(image_a, arch, size, "image A", "image A")
+    b = None
+    if image_b is not None:
+        _, b = ctx.analysis(image_b, arch, size, "image B", "image B")
+        b, _note = match_size(a, b, ("image B", "image A"))
+    fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, top, cmap)
+    shown_files = publish(fig)
+    mats: list[str | None] = [shown_files[c] for c in fig.extras["matrices"]]
+    mats += [None] * (3 - len(mats))
+    dist = fig.extras["distances"]  # None with one image: an empty float-typed table would break the axis
+    table = None if dist is None else pd.DataFrame(dist.rows, columns=dist.columns)
+    state = {"channels": fig.extras["channels"], "scale": fig.extras["scale"]}
+    formula = f"**Normalisation '{norm}':** `{fig.extras['formula']}`"
+    zipped = bundle_file(fig, shown_files, model)
+    return mats[0], mats[1], mats[2], shown_files["colour bar"], formula, table, state, zipped
+
+
+def gram_pair(
+    ctx: AppContext, image: Upload, arch: str, size: str, layer: str, i: float, j: float, cmap: str
+) -> tuple[Any, str]:
+    model, a = ctx.analysis(image, arch, size, "image A")
+    fig = fg.pair(model, ctx.cache, a, size, layer, i, j, cmap)
+    return [(p, c) for c, p in publish(fig).items()], fig.extras["text"]
+
+
+def _pair_from_click(state: dict | None, evt: gr.SelectData) -> Any:
+    if not state:
+        raise gr.Error("compute the Gram matrix first", print_exception=False)
+    x, y = evt.index
+    cell = fg.cell_at_click(state["channels"], state["scale"], x, y)
+    return (gr.skip(), gr.skip()) if cell is None else cell
+
+
+@dataclass
+class _UI:
+    a: gr.Image
+    b: gr.Image
+    layer: gr.Dropdown
+    norm: gr.Radio
+    top: gr.Slider
+    btn: gr.Button
+    formula: gr.Markdown
+    ga: gr.Image
+    gb: gr.Image
+    gd: gr.Image
+    bar: gr.Image
+    dist: gr.BarPlot
+    i: gr.Number
+    j: gr.Number
+    pbtn: gr.Button
+    ptext: gr.Markdown
+    pair: gr.Gallery
+    zip: gr.DownloadButton
+    state: gr.State
+
+
+def _layout(ctx: AppContext, shared: Shared) -> _UI:
+    outs = list(block_outputs(shared.arch0))
+    with gr.Row():
+        a = image_input("Image A", elem_id="g_a")
+        b = image_input("Image B (optional: compare styles)", elem_id="g_b")
+    gr.Examples([[p, None] for p in ctx.samples[:6]], inputs=[a, b], label="Samples")
+    with gr.Row():
+        layer = gr.Dropdown(outs, value=outs[1], label="Layer", allow_custom_value=True)
+        norm = gr.Radio(list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)")
+        top = gr.Slider(4, fg.TOP_RANGE[1], value=32, step=4, label="Top-N channels by energy (G_ii)")
+        btn = gr.Button("Compute Gram matrices", variant="primary")
+    formula = gr.Markdown()
+    with gr.Row():
+        ga = shown("G_A (click a cell)", elem_id="gram_a")
+        gb = shown("G_B")
+        gd = shown("|G_A − G_B|")
+    bar = shown("Colour bar", height=70, show_label=False)
+    dist = gr.BarPlot(x="layer", y="style distance", label="Style distance per layer", height=240)
+    with gr.Row():
+        i = gr.Number(value=0, precision=0, label="channel i", minimum=0)
+        j = gr.Number(value=1, precision=0, label="channel j", minimum=0)
+        pbtn = gr.Button("Show pair")
+    ptext = gr.Markdown()
+    pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
+    md(text.GRAM)
+    zipped = export_button("g_zip")
+    return _UI(
+        a,
+        b,
+        layer,
+        norm,
+        top,
+        btn,
+        formula,
+        ga,
+        gb,
+        gd,
+        bar,
+        dist,
+        i,
+        j,
+        pbtn,
+        ptext,
+        pair,
+        zipped,
+        gr.State(),
+    )
+
+
+def build(ctx: AppContext, shared: Shared) -> None:
+    """The tab and its events."""
+    with gr.Tab("Gram matrices", id="gram"):
+        ui = _layout(ctx, shared)
+    quick = ctx.lanes.events("interactive")
+    arch, size, cmap = shared.arch, shared.size, shared.cmap
+    gram_in = [ui.a, ui.b, arch, size, ui.layer, ui.norm, ui.top, cmap]
+    gram_out = [ui.ga, ui.gb, ui.gd, ui.bar, ui.formula, ui.dist, ui.state, ui.zip]
+    gr.on(
+        [ui.btn.click, ui.a.change, ui.b.change],
+        ctx.endpoint(gram, interactive=True, gpu_s=30),
+        gram_in,
+        gram_out,
+        api_name="gram",
+        trigger_mode="always_last",  # a second upload during a run must not be dropped
+        **quick,
+    )
+    shared.loaded.success(
+        lambda a: gr.update(choices=list(block_outputs(a)), value=block_outputs(a)[1]),
+        [arch],
+        [ui.layer],
+        **PRIVATE,
+    )
+    pair_fn = ctx.endpoint(gram_pair, interactive=True, gpu_s=20)
+    pair_in = [ui.a, arch, size, ui.layer, ui.i, ui.j, cmap]
+    ui.ga.select(_pair_from_click, [ui.state], [ui.i, ui.j], **PRIVATE).success(
+        pair_fn, pair_in, [ui.pair, ui.ptext], api_visibility="private", api_name="ui_pair", **quick
+    )
+    ui.pbtn.click(pair_fn, pair_in, [ui.pair, ui.ptext], api_name="gram_pair", **quick)

@@ -1,0 +1,262 @@
+"""The layout holds: one figure behind the app and the command line, one declaration per
+degradation, a library that needs neither Gradio nor pandas, short functions, clean types."""
+
+from __future__ import annotations
+
+import ast
+import io
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from perceptual_viz import degrade as degrade_module
+from perceptual_viz.cli import main as cli
+from perceptual_viz.export import read_bundle
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import handle_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
+MAX_LINES = 80
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> tuple[Path, Path]:
+    """Two small photos (analysed at their own size: fast) of different content."""
+    folder = tmp_path_factory.mktemp("small")
+    out = []
+    for name in ("chelsea.png", "coffee.png"):
+        with Image.open(SAMPLES / name) as im:
+            path = folder / name
+            im.convert("RGB").resize((96, 64)).save(path)
+            out.append(path)
+    return out[0], out[1]
+
+
+def _app(pool, client, *args, **kwargs):
+    """One app request on a cold feature cache, as the command line starts. (A feature cached
+    from another request may come from a batch of another size, and batched convolutions round
+    differently in the last float bits; the figures themselves are the same.)"""
+    pool.cache.clear()
+    return client.predict(*args, **kwargs)
+
+
+def _record(zipped: str | Path) -> dict:
+    record, _ = read_bundle(zipped)
+    record.pop("created")
+    return record
+
+
+def _same_apart_from_frontend(app_zip: str, cli_zip: Path) -> None:
+    a, c = _record(app_zip), _record(cli_zip)
+    assert (a.pop("frontend"), c.pop("frontend")) == ("app", "cli")
+    assert a == c
+
+
+def _cli(*args: str) -> None:
+    with redirect_stdout(io.StringIO()):
+        assert cli([*args, "--weights", "untrained", "--device", "cpu"]) == 0
+
+
+def test_compare_gram_and_sweep_figures_are_the_same_from_app_and_cli(launched_app, small, tmp_path):
+    pool, url = launched_app
+    client = gradio_client.Client(url, verbose=False)
+    img, other = (handle_file(str(p)) for p in small)
+    out = _app(
+        pool,
+        client,
+        img,
+        None,
+        "degrade",
+        "blur",
+        2.0,
+        3,
+        "vgg16",
+        "original",
+        "relu2_2",
+        api_name="/compare",
+    )
+    _cli(
+        "compare",
+        str(small[0]),
+        "--degrade",
+        "blur=2",
+        "--seed",
+        "3",
+        "--size",
+        "original",
+        "--export",
+        str(tmp_path / "c.zip"),
+    )
+    _same_apart_from_frontend(out[-1], tmp_path / "c.zip")
+
+    out = _app(
+        pool, client, img, other, "vgg16", "original", "relu3_3", "gatys", 16, "magma", api_name="/gram"
+    )
+    args = ["--layer", "relu3_3", "--norm", "gatys", "--top", "16", "--cmap", "magma", "--size", "original"]
+    _cli("gram", str(small[0]), str(small[1]), *args, "--export", str(tmp_path / "g.zip"))
+    _same_apart_from_frontend(out[-1], tmp_path / "g.zip")
+
+    out = _app(pool, client, img, ["noise", "quantize"], 3, 5, "vgg16", "original", api_name="/sweep")
+    sweep = ["--degradations", "noise,quantize", "--levels", "3", "--seed", "5", "--size", "original"]
+    _cli("sweep", str(small[0]), *sweep, "--export", str(tmp_path / "s.zip"))
+    _same_apart_from_frontend(out[-1], tmp_path / "s.zip")
+
+
+def test_lesson_figures_are_the_same_from_app_and_cli(launched_app, small, tmp_path):
+    pool, url = launched_app
+    client = gradio_client.Client(url, verbose=False)
+    img = handle_file(str(small[1]))
+    out = _app(pool, client, img, "PSNR (dB)", 24.0, "style", 2, "vgg16", "original", api_name="/equal_mse")
+    args = ["--psnr", "24", "--rank-by", "style", "--seed", "2", "--size", "original"]
+    _cli("equal-mse", str(small[1]), *args, "--export", str(tmp_path / "e.zip"))
+    _same_apart_from_frontend(out[-1], tmp_path / "e.zip")
+
+    pool.cache.clear()
+    job = client.submit(img, "texture", ["relu1_1", "relu2_1"], 30, 48, 4, "vgg16", api_name="/reconstruct")
+    final = list(job)[-1]
+    recon = ["--mode", "texture", "--layers", "relu1_1,relu2_1", "--steps", "30", "--px", "48", "--seed", "4"]
+    _cli(
+        "reconstruct",
+        str(small[1]),
+        *recon,
+        "--out",
+        str(tmp_path / "r.png"),
+        "--export",
+        str(tmp_path / "r.zip"),
+    )
+    _same_apart_from_frontend(final[4], tmp_path / "r.zip")
+
+
+# --------------------------------------------------------------------------- one declaration
+
+
+def _fade(x: torch.Tensor, amount: float, seed: int) -> torch.Tensor:
+    return x * (1 - amount) + 0.5 * amount
+
+
+@pytest.fixture
+def toy_degradation():
+    """A degradation declared once, as a contributor would add one."""
+    yield degrade_module.register(
+        degrade_module.Degradation(
+            "fade",
+            "Fade to grey",
+            "amount",
+            0.0,
+            1.0,
+            0.3,
+            0.0,
+            True,
+            _fade,
+            mild=0.1,
+            severe=0.9,
+            symbol="amount",
+            search=(0.0, 1.0),
+        )
+    )
+    del degrade_module.DEGRADATIONS["fade"]
+
+
+def test_a_degradation_is_one_declaration(toy_degradation, capsys, photos):
+    from perceptual_viz.figures import analyse
+    from perceptual_viz.figures import sweep as fs
+    from perceptual_viz.images import load_image
+    from perceptual_viz.lessons import equal_mse as em
+    from perceptual_viz.ui.app import build_demo
+    from perceptual_viz.ui.models import ModelPool
+
+    demo = build_demo(ModelPool("vgg16", "untrained", "cpu"))
+    choices = {
+        getattr(b, "label", None): [v for _, v in getattr(b, "choices", None) or []]
+        for b in demo.blocks.values()
+    }
+    assert "fade" in choices["Degradation"], "the Compare tab offers it"
+    assert "fade" in choices["Degradations"], "the Sweep tab offers it"
+    with pytest.raises(SystemExit):
+        cli(["compare", "--help"])
+    assert "fade (amount)" in capsys.readouterr().out, "the command line lists it"
+    assert "fade" in em.gallery_degradations(), "Equal MSE matches it"
+    x = torch.from_numpy(photos["chelsea"][:64, :96]).permute(2, 0, 1)[None].contiguous()
+    m = em.match_mse(x, "fade", 0.004)
+    assert m.within and m.setting.startswith("amount ")
+    from perceptual_viz.backbone import load_vgg
+
+    model = load_vgg("vgg16", "untrained", "cpu")
+    a = analyse(model, load_image(photos["chelsea"][:64, :96]), "original")
+    fig = fs.sweep(model, a, "original", ["fade"], 3)
+    assert [r[0] for r in fig.extras["table"].rows] == ["fade"] * 3
+
+
+# --------------------------------------------------------------------------- packaging
+
+
+def test_the_library_imports_without_gradio_or_pandas():
+    code = (
+        "import sys\n"
+        "sys.modules['gradio'] = None\n"  # importing them now fails
+        "sys.modules['pandas'] = None\n"
+        "import perceptual_viz\n"
+        "from perceptual_viz import PerceptualLoss, load_vgg, score_pairs\n"
+        "import perceptual_viz.figures.compare, perceptual_viz.figures.sweep, perceptual_viz.figures.gram\n"
+        "import perceptual_viz.figures.equal_mse, perceptual_viz.figures.reconstruct\n"
+        "import perceptual_viz.commands\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_help_answers_without_importing_torch():
+    code = (
+        "import sys\n"
+        "from perceptual_viz.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert "equal-mse" in proc.stdout
+
+
+# --------------------------------------------------------------------------- code shape
+
+
+def _functions(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def test_no_function_in_the_package_is_longer_than_80_lines():
+    long = []
+    for path in sorted((ROOT / "perceptual_viz").rglob("*.py")):
+        for fn in _functions(ast.parse(path.read_text(encoding="utf-8"))):
+            n = (fn.end_lineno or fn.lineno) - fn.lineno + 1
+            if n > MAX_LINES:
+                long.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name} ({n} lines)")
+    assert not long, "\n".join(long)
+
+
+def test_the_type_checker_is_clean():
+    mypy = shutil.which("mypy")
+    if mypy is None:
+        pytest.skip("mypy is not installed (it is in requirements-dev.txt)")
+    proc = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_no_blanket_type_ignores():
+    bare = []
+    for path in sorted((ROOT / "perceptual_viz").rglob("*.py")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if "type: ignore" in line and "type: ignore[" not in line:
+                bare.append(f"{path.relative_to(ROOT)}:{i}")
+    assert not bare, "every ignore names its error code: " + ", ".join(bare)
