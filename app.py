@@ -47,6 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="auto",
         help="torch threads per long job on a CPU: auto = half the cores (env PERCEPTUAL_VIZ_LONG_THREADS)",
     )
+    p.add_argument(
+        "--no-showcase",
+        action="store_true",
+        default=env("PERCEPTUAL_VIZ_SHOWCASE", "on").strip().lower() in ("0", "off", "false", "no"),
+        help="do not compute the bundled samples' default demos in the background "
+        "(env PERCEPTUAL_VIZ_SHOWCASE=off; results go to PERCEPTUAL_VIZ_CACHE_DIR)",
+    )
     return p.parse_args(argv)
 
 
@@ -71,7 +78,7 @@ def create(args: argparse.Namespace):
     for other in ("vgg16", "vgg19"):
         if other != args.arch:
             pool.load(other)  # in the background: a switch is then instant, and never blocks anyone
-    return build_demo(pool, lane_limits(args))
+    return build_demo(pool, lane_limits(args), warm=not args.no_showcase)
 
 
 def main(argv: list[str] | None = None) -> int:

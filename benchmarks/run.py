@@ -1143,6 +1143,54 @@ def classroom_targets(r: dict[str, Any] | None, goal: float = 3.0) -> list[Targe
     return out
 
 
+def browser_section(weights: str) -> dict[str, Any] | str:
+    """benchmarks/browser.py: click → painted in Chromium; prints it (or why it cannot run)."""
+    path = Path(__file__).resolve().parent / "browser.py"
+    spec = importlib.util.spec_from_file_location("perceptual_viz_bench_browser", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    why = mod.unavailable()
+    if why:
+        print(f"\nbrowser rows skipped: {why}")
+        return why
+    progress("browser: layer changes and warmed showcase demos in Chromium")
+    r = mod.run(weights)
+    print()
+    print(mod.report(r))
+    return r
+
+
+def browser_targets(
+    r: dict[str, Any] | str | None, view_goal: float = 0.25, demo_goal: float = 1.0
+) -> list[Target]:
+    if r is None or isinstance(r, str):
+        why = "skipped (--no-browser)" if r is None else f"skipped: {r}"
+        return [Target("browser: layer change repaint", why, "—", "—", f"median ≤ {view_goal} s", "—")]
+    out = [
+        Target(
+            f"browser: layer change repaint ({r['weights']} weights)",
+            f"median {r['view_median_s'] * 1000:.0f} ms (max {r['view_max_s'] * 1000:.0f})",
+            "—",
+            "—",
+            f"median ≤ {view_goal * 1000:.0f} ms",
+            _mark(r["view_median_s"] <= view_goal),
+        )
+    ]
+    for kind, secs in r.get("showcase_s", {}).items():
+        out.append(
+            Target(
+                f"browser: warmed showcase {kind}",
+                f"{secs:.2f} s",
+                "—",
+                "—",
+                f"≤ {demo_goal:g} s",
+                _mark(secs <= demo_goal),
+            )
+        )
+    return out
+
+
 def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
     """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
     mod = load_module()
@@ -1181,6 +1229,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="interactive latency beside long jobs, vs idle (benchmarks/load.py); --no-classroom skips it",
+    )
+    p.add_argument(
+        "--browser",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="click → painted in Chromium (benchmarks/browser.py; default: on in a full run, off in --quick)",
     )
     p.add_argument(
         "--weights",
@@ -1256,6 +1310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     load = load_section(args.quick, device) if args.load else None
     classroom = classroom_section(args.quick, device, args.weights) if args.classroom else None
+    run_browser = (not args.quick) if args.browser is None else args.browser
+    browser = browser_section(args.weights) if run_browser else None
     cold = cold_start() if run_cold else None
     if cold is not None:
         print()
@@ -1280,6 +1336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         view_target(view),
         sweep_target(sweep_k, 224, sweep_res, sweep_passes),
         *classroom_targets(classroom),
+        *browser_targets(browser),
         cold_target(cold),
     ]
     print_targets(targets)
@@ -1300,6 +1357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "targets": [asdict(t) for t in targets],
             "load": load,
             "classroom": classroom,
+            "browser": browser,
         }
         args.json.write_text(json.dumps(data, indent=2))
     return 1 if load is not None and load["errors"] else 0  # an error under load is a bug

@@ -9,6 +9,7 @@ layer belongs to the block that follows it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,6 +43,34 @@ class LayerInfo:
     def downsample(self) -> int:
         """Alias of ``stride``: a map of this layer is ``H / downsample`` pixels high."""
         return self.stride
+
+    def centre(self, i: int) -> float:
+        """Input coordinate of the centre of unit ``i`` along one axis.
+
+        3×3 convolutions (padding 1) keep centres; a 2×2 pool's unit i covers units 2i and
+        2i+1 below it. So unit i of a layer with stride s owns input pixels s·i … s·i + s − 1
+        and is centred at s·i + (s − 1) / 2.
+        """
+        return self.stride * i + (self.stride - 1) / 2
+
+    def cell_of(self, x: float, y: float, map_hw: tuple[int, int]) -> tuple[int, int]:
+        """(row, column) of the unit of a ``map_hw`` map whose own stride × stride block of
+        input pixels holds pixel (x, y) (clipped to the map: pools drop a trailing odd pixel)."""
+        h, w = map_hw
+        return min(max(int(y) // self.stride, 0), h - 1), min(max(int(x) // self.stride, 0), w - 1)
+
+    def rf_box(self, row: int, col: int, image_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The receptive field of unit (row, col) as an (x0, y0, x1, y1) box of input pixels,
+        inclusive, clipped to an image of ``image_hw``."""
+        r = (self.receptive_field - 1) / 2
+        cy, cx = self.centre(row), self.centre(col)
+        h, w = image_hw
+        return (
+            max(0, math.floor(cx - r)),
+            max(0, math.floor(cy - r)),
+            min(w - 1, math.ceil(cx + r)),
+            min(h - 1, math.ceil(cy + r)),
+        )
 
 
 def _build(arch: str) -> tuple[LayerInfo, ...]:

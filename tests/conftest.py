@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ["PERCEPTUAL_VIZ_OFFLINE"] = "1"
 os.environ.pop("PERCEPTUAL_VIZ_WEIGHTS", None)
+# The app's showcase cache goes to a folder of this test session, never the developer's.
+os.environ["PERCEPTUAL_VIZ_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="pv-test-cache-")
 
 import numpy as np
 import pytest
 import torch
 
 from perceptual_viz.backbone import load_vgg
+
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 
 def import_benchmark(name: str):

@@ -1,10 +1,18 @@
 """The real app, launched in-process and driven through its public API with ``gradio_client``.
 
-Every public endpoint (``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/gram``,
-``/gram_pair``, ``/compare``, ``/sweep``) is called over HTTP exactly as an API user would, and
-the returned VALUES are checked: shapes in captions, picture sizes, statistics recomputed
-independently with a fresh untrained VGG16, metric orderings, error messages, and that view
-changes are served from the feature cache without running VGG again.
+Every public endpoint (``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/locate``,
+``/gram``, ``/gram_pair``, ``/compare``, ``/sweep``) is called over HTTP exactly as an API user
+would, and the returned VALUES are checked against a fresh untrained VGG16 run independently:
+
+- pictures carry their own title and colour bar, so their content is checked, not captions:
+  the maps, tiles and Gram matrices inside them are found and compared with the same maps
+  rendered from the independent forward pass, and a title band is compared with the title
+  that names the right shape and receptive field;
+- readable tables (3–4 significant digits) are checked to agree with full-precision values
+  (the JSON outputs and the records inside the export zips);
+- statistics, Gram entries, style and perceptual distances are recomputed independently;
+- metric orderings, error messages, and that view changes are served from the feature cache
+  without running VGG again.
 """
 
 from __future__ import annotations
@@ -23,14 +31,16 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
+from perceptual_viz import chrome  # noqa: E402
 from perceptual_viz.degrade import DEGRADATIONS, degrade  # noqa: E402
 from perceptual_viz.export import read_bundle  # noqa: E402
-from perceptual_viz.features import Resize, prepare  # noqa: E402
+from perceptual_viz.features import Resize, prepare, resize_images  # noqa: E402
 from perceptual_viz.figures import features as ff  # noqa: E402
+from perceptual_viz.figures.sweep import COLUMNS as SWEEP_COLUMNS  # noqa: E402
 from perceptual_viz.figures.sweep import METRICS as SWEEP_METRICS  # noqa: E402
 from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
-from perceptual_viz.render import grid_geometry  # noqa: E402
+from perceptual_viz.render import channel_grid, grid_geometry, heatmap, overlay, upsample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
@@ -40,7 +50,15 @@ ASTRONAUT = SAMPLES / "astronaut.png"  # 512×512 → analysed at 224×224
 CHELSEA_HW = (224, 337)
 BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
+STRIDES = (1, 2, 4, 8, 16)
+RECEPTIVE_FIELDS = (5, 14, 40, 92, 196)
 SCORE_KEYS = {"mse", "psnr", "ssim", "perceptual", "style", "lpips", "device", "size", "seconds", "notes"}
+GRID_PAD = 2
+GRAM_PX = 384  # a Gram matrix is drawn top × (384 // top) px wide
+# Two renderings of the same map may differ where a value sits on a colour-map boundary (the app's
+# forward and the reference's agree to ~1e-6, not bit for bit): a few levels, on a few pixels.
+PIXEL_TOL = 12
+MAX_BAD = 0.002
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -63,19 +81,30 @@ def client(app):
     return app[1]
 
 
+def _prepared(path: Path) -> torch.Tensor:
+    """(1, 3, H, W): the image as the app analyses it at "224" (shorter side 224 px)."""
+    return prepare(load_image(path).tensor(), Resize("shorter", 224))
+
+
 @pytest.fixture(scope="module")
 def reference(vgg16):
-    """Activations computed independently of the app: load → prepare(shorter 224) → VGG16."""
-    memo: dict[tuple[Path, str], torch.Tensor] = {}
+    """Activations computed independently of the app: load → prepare(shorter 224) → VGG16
+    (with ``hw``, the prepared image resized to that size first, as a second image is)."""
+    memo: dict[tuple[Path, str, tuple[int, int] | None], torch.Tensor] = {}
 
-    def acts(path: Path, layer: str) -> torch.Tensor:
-        if (path, layer) not in memo:
-            x = prepare(load_image(path).tensor(), Resize("shorter", 224))
+    def acts(path: Path, layer: str, hw: tuple[int, int] | None = None) -> torch.Tensor:
+        if (path, layer, hw) not in memo:
+            x = _prepared(path)
+            if hw is not None:
+                x = resize_images(x, hw)
             with torch.inference_mode():
-                memo[path, layer] = vgg16(x, [layer])[layer][0].clone()
-        return memo[path, layer]
+                memo[path, layer, hw] = vgg16(x, [layer])[layer][0].clone()
+        return memo[path, layer, hw]
 
     return acts
+
+
+# --------------------------------------------------------------------------- helpers
 
 
 def _img(path: Path | str):
@@ -89,15 +118,115 @@ def _size(path: str) -> tuple[int, int]:
         return im.size
 
 
-def _grid_size(n: int, h: int, w: int, *, columns: int | None = None, pad: int = 2) -> tuple[int, int]:
+def _pixels(picture: str | Image.Image) -> np.ndarray:
+    """HxWx3 uint8 of a picture the app returned (a path) or of a PIL image."""
+    if isinstance(picture, Image.Image):
+        return np.asarray(picture.convert("RGB"))
+    assert picture and Path(picture).is_file(), picture
+    with Image.open(picture) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _grid_size(n: int, h: int, w: int, *, columns: int | None = None) -> tuple[int, int]:
     th, tw, cols, rows = grid_geometry(n, h, w, tile=ff.grid_tile(n), columns=columns)
-    return cols * tw + (cols + 1) * pad, rows * th + (rows + 1) * pad
+    return cols * tw + (cols + 1) * GRID_PAD, rows * th + (rows + 1) * GRID_PAD
+
+
+def _top(stat: torch.Tensor, k: int) -> list[int]:
+    """Indices of the ``k`` largest values, descending (ties in index order)."""
+    return [int(i) for i in torch.argsort(stat, descending=True, stable=True)[:k]]
+
+
+def _reference_grid(
+    f: torch.Tensor, chans: list[int], *, scope: str = "channel", cmap: str = "viridis", columns=None
+) -> Image.Image:
+    """Channels ``chans`` of the reference map ``f`` tiled as a channel grid shows them."""
+    tile = ff.grid_tile(len(chans))
+    return channel_grid(f.numpy(), chans, scope=scope, cmap=cmap, tile=tile, pad=GRID_PAD, columns=columns)
+
+
+def _bad_fraction(got: np.ndarray, want: np.ndarray) -> float:
+    diff = np.abs(got.astype(np.int16) - want.astype(np.int16)).max(axis=-1)
+    return float((diff > PIXEL_TOL).mean())
+
+
+def _assert_close(
+    got: np.ndarray, want: np.ndarray | Image.Image, what: str, max_bad: float = MAX_BAD
+) -> None:
+    """Two renderings of the same values: equal but for colour-map rounding on a few pixels."""
+    want = _pixels(want) if isinstance(want, Image.Image) else want
+    assert got.shape == want.shape, f"{what}: {got.shape} ≠ {want.shape}"
+    bad = _bad_fraction(got, want)
+    assert bad <= max_bad, f"{what}: {bad:.2%} of the pixels differ"
+
+
+def _find(picture: np.ndarray, patch: np.ndarray | Image.Image, what: str) -> tuple[int, int]:
+    """(x, y) where ``patch`` sits inside ``picture`` (up to colour-map rounding), or fail."""
+    q = _pixels(patch).astype(np.int16) if isinstance(patch, Image.Image) else patch.astype(np.int16)
+    p = picture.astype(np.int16)
+    (ph, pw), (h, w) = p.shape[:2], q.shape[:2]
+    assert ph >= h and pw >= w, f"{what}: a {pw}×{ph} picture cannot hold a {w}×{h} map"
+    ok = np.ones((ph - h + 1, pw - w + 1), bool)
+    for y, x in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h // 2, w // 2)):
+        ok &= (np.abs(p[y : y + ph - h + 1, x : x + pw - w + 1] - q[y, x]) <= PIXEL_TOL).all(axis=-1)
+    for y, x in np.argwhere(ok)[:2000]:
+        if _bad_fraction(p[y : y + h, x : x + w], q) <= MAX_BAD:
+            return int(x), int(y)
+    pytest.fail(f"{what}: not found in the picture")
+
+
+def _assert_grid_on_top(path: str, grid: Image.Image, what: str) -> None:
+    """A channel-grid picture: exactly ``grid`` at the top left, its colour bar underneath."""
+    got = _pixels(path)
+    (h, w), (gw, gh) = got.shape[:2], grid.size
+    assert w >= gw and h > gh + 20, f"{what}: {w}×{h} for a {gw}×{gh} grid and its colour bar"
+    _assert_close(got[:gh, :gw], grid, what)
+    assert (got[:gh, gw:] == 255).all(), f"{what}: only white beside the grid (the bar may be wider)"
+
+
+def _assert_overview_picture(path: str, f: torch.Tensor, block: int, cmap: str) -> None:
+    """One block of the overview: the block's four strongest channels (by mean) in two columns,
+    under a title that names the block, its shape, receptive field and stride."""
+    c, h, w = f.shape
+    name = BLOCKS[block - 1]
+    grid = _reference_grid(f, _top(f.mean(dim=(1, 2)), 4), cmap=cmap, columns=2)
+    assert grid.size == _grid_size(4, h, w, columns=2)
+    rf, stride = RECEPTIVE_FIELDS[block - 1], STRIDES[block - 1]
+    sub = f"{c}×{h}×{w} · RF {rf} px · stride {stride} · each tile scaled to its own range"
+    want = _pixels(chrome.titled(grid, f"{block}. {name}", sub))
+    got = _pixels(path)
+    assert got.shape == want.shape, f"{name}: {got.shape[1]}×{got.shape[0]}, want the grid's width"
+    band = got.shape[0] - grid.height
+    assert band > 0 and np.array_equal(got[:band], want[:band]), f"{name}: title (shape, RF) differs"
+    _assert_close(got[band:], want[band:], f"{name}: tiles")
 
 
 def _rows(frame: dict) -> list[dict]:
-    """A Dataframe / plot value from gradio_client as a list of {column: value} rows."""
+    """A Dataframe value from gradio_client as a list of {column: value} rows."""
     cols = frame.get("headers") or frame.get("columns")
     return [dict(zip(cols, r, strict=True)) for r in frame["data"]]
+
+
+def _caption(markdown: str) -> str:
+    """The text of a bold markdown caption."""
+    assert markdown.startswith("**") and markdown.endswith("**"), markdown
+    return markdown[2:-2]
+
+
+def _shown_tolerance(shown: str, digits: int = 4) -> float:
+    """Half a unit in the last of the ``digits`` significant digits printed."""
+    v = abs(float(shown))
+    return 0.0 if v == 0 else 0.5 * 10 ** (math.floor(math.log10(v)) - digits + 1) * 1.001
+
+
+def _assert_shown(shown: str, value: float | None, digits: int = 4, rel: float = 1e-6) -> None:
+    """A number of a readable table is ``value`` to ``digits`` significant digits ("—": none);
+    ``rel``: slack for a value recomputed independently of the app."""
+    if value is None:
+        assert shown == "—", shown
+        return
+    assert isinstance(shown, str), shown
+    assert abs(float(shown) - value) <= _shown_tolerance(shown, digits) + rel * abs(value), (shown, value)
 
 
 def _error(excinfo: pytest.ExceptionInfo) -> str:
@@ -124,34 +253,39 @@ def test_status_shows_untrained_banner_arch_and_device(client):
 # --------------------------------------------------------------------------- /overview
 
 
-def test_overview_five_blocks_with_shapes_that_halve(client):
-    gallery, notes = client.predict(_img(CHELSEA), "vgg16", "224", "viridis", api_name="/overview")
+def test_overview_five_blocks_with_shapes_that_halve(client, reference):
+    gallery, notes, plain = client.predict(_img(CHELSEA), "vgg16", "224", "viridis", api_name="/overview")
     assert len(gallery) == 5
     shapes = []
     for block, (item, name, chans) in enumerate(zip(gallery, BLOCKS, BLOCK_CHANNELS, strict=True), start=1):
-        m = re.fullmatch(r"(\d): (\w+) · (\d+)×(\d+)×(\d+) · RF (\d+) px", item["caption"])
-        assert m, item["caption"]
-        assert int(m[1]) == block and m[2] == name and int(m[3]) == chans
-        h, w = int(m[4]), int(m[5])
-        shapes.append((h, w))
-        # four strongest channels, two columns of 96-px tiles
-        assert _size(item["image"]) == _grid_size(4, h, w, columns=2)
+        f = reference(CHELSEA, name)
+        assert f.shape[0] == chans
+        shapes.append(tuple(f.shape[1:]))
+        # four strongest channels, two columns of 96-px tiles, titled "1. relu1_2" /
+        # "64×224×337 · RF 5 px · stride 1 · …"
+        _assert_overview_picture(item["image"], f, block, "viridis")
     assert shapes[0] == CHELSEA_HW
     for (h0, w0), (h1, w1) in itertools.pairwise(shapes):
         assert (h1, w1) == (h0 // 2, w0 // 2)
-    assert [int(re.search(r"RF (\d+) px", g["caption"])[1]) for g in gallery] == [5, 14, 40, 92, 196]
     assert "analysed at 337×224 px" in notes and "shorter side resized to 224 px" in notes
+    # the picture to click a point on: the image exactly as analysed
+    x = _prepared(CHELSEA)[0].permute(1, 2, 0).numpy()
+    got = _pixels(plain).astype(np.float32) / 255
+    assert got.shape == (*CHELSEA_HW, 3) and np.abs(got - x).max() <= 1 / 255 + 1e-6
 
 
-def test_overview_notes_name_corrections_of_a_small_grey_upload(client, tmp_path):
+def test_overview_notes_name_corrections_of_a_small_grey_upload(client, reference, tmp_path):
     p = tmp_path / "grey.png"
     ramp = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
     Image.fromarray(ramp, "L").save(p)
-    gallery, notes = client.predict(_img(p), "vgg16", "224", "gray", api_name="/overview")
+    gallery, notes, plain = client.predict(_img(p), "vgg16", "224", "gray", api_name="/overview")
     assert len(gallery) == 5
     assert "greyscale repeated to 3 channels" in notes
     assert "analysed at 299×224 px" in notes  # 64×48 scaled so the shorter side is 224
-    assert gallery[0]["caption"].startswith("1: relu1_2 · 64×224×299 ")
+    f = reference(p, "relu1_2")
+    assert tuple(f.shape) == (64, 224, 299)
+    _assert_overview_picture(gallery[0]["image"], f, 1, "gray")  # titled "64×224×299 · RF 5 px …"
+    assert _size(plain) == (299, 224)
 
 
 def test_overview_without_an_image_is_a_clean_user_error(client):
@@ -176,34 +310,45 @@ def test_too_small_image_is_a_clean_user_error(client, tmp_path):
 
 
 def _grid(client, path, layer, k=16, sort="mean", scope="channel", cmap="viridis"):
+    """(picture, caption markdown, first channel) of /feature_grid."""
     return client.predict(_img(path), "vgg16", "224", layer, k, sort, scope, cmap, api_name="/feature_grid")
 
 
 def test_feature_grid_caption_size_and_strongest_channel_first(client, reference):
-    pic, bar, caption, first = _grid(client, CHELSEA, "relu3_3", k=16)
-    assert caption == "relu3_3 · 256×56×84 · receptive field 40 px · stride 4 · top 16 by mean"
-    assert _size(pic) == _grid_size(16, 56, 84)
-    assert Path(bar).is_file()
+    pic, caption, first = _grid(client, CHELSEA, "relu3_3", k=16)
+    assert _caption(caption) == "relu3_3 · 256×56×84 · receptive field 40 px · stride 4 · top 16 by mean"
     f = reference(CHELSEA, "relu3_3")
-    assert first == int(f.mean(dim=(1, 2)).argmax())
+    chans = _top(f.mean(dim=(1, 2)), 16)
+    assert first == chans[0] == int(f.mean(dim=(1, 2)).argmax())
+    grid = _reference_grid(f, chans)
+    assert grid.size == _grid_size(16, 56, 84)
+    _assert_grid_on_top(pic, grid, "relu3_3, top 16 by mean")
 
 
 @pytest.mark.parametrize(
     ("layer", "k", "shape"), [("relu1_2", 1, (64, 224, 337)), ("conv4_3", 64, (512, 28, 42))]
 )
-def test_feature_grid_k_extremes(client, layer, k, shape):
-    pic, _, caption, _ = _grid(client, CHELSEA, layer, k=k, sort="max", scope="layer", cmap="magma")
+def test_feature_grid_k_extremes(client, reference, layer, k, shape):
+    pic, caption, first = _grid(client, CHELSEA, layer, k=k, sort="max", scope="layer", cmap="magma")
     c, h, w = shape
-    assert caption.startswith(f"{layer} · {c}×{h}×{w} · receptive field ")
-    assert caption.endswith(f" · top {k} by max")
-    assert _size(pic) == _grid_size(k, h, w)
+    assert _caption(caption).startswith(f"{layer} · {c}×{h}×{w} · receptive field ")
+    assert _caption(caption).endswith(f" · top {k} by max")
+    f = reference(CHELSEA, layer)
+    assert tuple(f.shape) == shape
+    chans = _top(f.amax(dim=(1, 2)), k)
+    assert first == chans[0]
+    grid = _reference_grid(f, chans, scope="layer", cmap="magma")  # one scale for every tile
+    assert grid.size == _grid_size(k, h, w)
+    _assert_grid_on_top(pic, grid, f"{layer}, top {k} by max")
 
 
-def test_feature_grid_sort_by_index_starts_at_channel_zero(client):
-    pic, _, caption, first = _grid(client, CHELSEA, "pool4", k=9, sort="index")
+def test_feature_grid_sort_by_index_starts_at_channel_zero(client, reference):
+    pic, caption, first = _grid(client, CHELSEA, "pool4", k=9, sort="index")
     assert first == 0
-    assert caption == "pool4 · 512×14×21 · receptive field 100 px · stride 16 · top 9 by index"
-    assert _size(pic) == _grid_size(9, 14, 21)
+    assert _caption(caption) == "pool4 · 512×14×21 · receptive field 100 px · stride 16 · top 9 by index"
+    grid = _reference_grid(reference(CHELSEA, "pool4"), list(range(9)))
+    assert grid.size == _grid_size(9, 14, 21)
+    _assert_grid_on_top(pic, grid, "pool4, channels 0–8")
 
 
 def test_feature_grid_unknown_layer_error_names_the_layer(client):
@@ -217,9 +362,9 @@ def test_feature_grid_unknown_layer_error_names_the_layer(client):
 # --------------------------------------------------------------------------- /channel
 
 
-@pytest.mark.parametrize(("layer", "ch"), [("relu3_3", 5), ("conv2_1", 17)])
-def test_channel_stats_match_an_independent_forward(client, reference, layer, ch):
-    pic, bar, stats = client.predict(
+@pytest.mark.parametrize(("layer", "ch", "stride"), [("relu3_3", 5, 4), ("conv2_1", 17, 2)])
+def test_channel_stats_match_an_independent_forward(client, reference, layer, ch, stride):
+    pic, table, stats = client.predict(
         _img(CHELSEA), "vgg16", "224", layer, ch, "inferno", 0.6, api_name="/channel"
     )
     m = reference(CHELSEA, layer)[ch].numpy()
@@ -231,10 +376,28 @@ def test_channel_stats_match_an_independent_forward(client, reference, layer, ch
     assert stats["fraction of zeros"] == pytest.approx(float((m == 0).mean()), rel=1e-4, abs=1e-9)
     iy, ix = np.unravel_index(int(np.argmax(m)), m.shape)
     assert stats["max at (x, y) in the map"] == f"({ix}, {iy})"
-    assert _size(pic) == (CHELSEA_HW[1], CHELSEA_HW[0])
-    assert Path(bar).is_file()
+    # unit i of a layer with stride s is centred on input pixel s·i + (s − 1) / 2
+    centre = [round(stride * int(i) + (stride - 1) / 2) for i in (ix, iy)]
+    assert stats["max at ≈ (x, y) in the image"] == f"({centre[0]}, {centre[1]})"
     if layer.startswith("relu"):
         assert stats["min"] >= 0.0
+    # The readable table says the same, to 3 significant digits.
+    shown = {r["statistic"]: r["value"] for r in _rows(table)}
+    assert shown["layer · channel"] == f"{layer} · {ch}"
+    assert shown["map size"] == stats["map size"]
+    for s, v in zip(shown["min · mean · max"].split(" · "), (m.min(), m.mean(), m.max()), strict=True):
+        _assert_shown(s, float(v), 3, rel=1e-4)
+    assert shown["zeros (ReLU off)"] == f"{float((m == 0).mean()):.0%}"
+    strongest = [v for k, v in shown.items() if k.startswith("strongest unit")]
+    assert len(strongest) == 1 and strongest[0].startswith(f"({ix}, {iy}) "), strongest
+    # The picture: this channel over the image at the image's size, its colour bar underneath
+    # (the strongest unit's receptive field is outlined on it: a few pixels differ there).
+    h, w = CHELSEA_HW
+    got = _pixels(pic)
+    assert got.shape[1] == w and got.shape[0] > h + 20
+    image = _prepared(CHELSEA)[0].permute(1, 2, 0).numpy()
+    want = overlay(image, m, cmap="inferno", alpha=0.6, vmin=float(m.min()), vmax=float(m.max()))
+    _assert_close(got[:h], want, f"{layer}[{ch}] over the image", max_bad=0.02)
 
 
 def test_channel_out_of_range_is_a_clean_user_error(client):
@@ -245,60 +408,130 @@ def test_channel_out_of_range_is_a_clean_user_error(client):
     _assert_clean_error(msg)
 
 
+# --------------------------------------------------------------------------- /locate
+
+
+def test_locate_follows_a_point_through_the_blocks(client, reference):
+    x, y = 100, 50
+    pic, table, units = client.predict(_img(CHELSEA), "vgg16", "224", x, y, api_name="/locate")
+    rows = _rows(table)
+    assert [r["block"] for r in rows] == list(BLOCKS)
+    h, w = CHELSEA_HW
+    for r, name, stride, rf in zip(rows, BLOCKS, STRIDES, RECEPTIVE_FIELDS, strict=True):
+        f = reference(CHELSEA, name)
+        row, col = min(y // stride, f.shape[1] - 1), min(x // stride, f.shape[2] - 1)
+        assert units["cells"][name] == [row, col]
+        assert r["unit (x, y)"] == f"({col}, {row})"
+        assert r["sees"] == f"{rf} px"
+        # the unit's receptive field: rf px centred on the stride × stride block it owns, clipped
+        x0, y0 = stride * col + (stride - rf) // 2, stride * row + (stride - rf) // 2
+        box = [max(0, x0), max(0, y0), min(w - 1, x0 + rf - 1), min(h - 1, y0 + rf - 1)]
+        assert units["boxes"][name] == box
+        assert r["receptive field (pixels)"] == f"({box[0]}, {box[1]})–({box[2]}, {box[3]})"
+        column = f[:, row, col]
+        top, value = r["strongest channel: value"].split(": ")
+        assert int(top) == int(column.argmax())
+        _assert_shown(value, float(column.max()), 3, rel=1e-4)
+        _assert_shown(r["mean over channels"], float(column.mean()), 3, rel=1e-4)
+    pw, ph = _size(pic)
+    assert pw == w and ph > h  # the image, under its title, above the key of colours
+
+
 # --------------------------------------------------------------------------- /gram
 
 
 def _gram(client, a, b, layer="relu2_2", norm="chw", top=32):
-    """The six shown outputs of /gram (the export zip is checked on its own)."""
-    return _gram_all(client, a, b, layer, norm, top)[:6]
-
-
-def _gram_all(client, a, b, layer="relu2_2", norm="chw", top=32):
+    """G_A, G_B, |G_A − G_B|, the style-distance chart, the formula and the export zip."""
     return client.predict(
         _img(a), None if b is None else _img(b), "vgg16", "224", layer, norm, top, "viridis", api_name="/gram"
     )
 
 
-def test_gram_export_holds_the_matrices_and_settings(client):
-    ga, _gb, _gd, _bar, _formula, dist, zipped = _gram_all(client, CHELSEA, COFFEE, layer="relu3_3", top=16)
+def _gram_of(reference, path: Path, layer: str, norm: str, hw=None) -> torch.Tensor:
+    """The reference Gram matrix (C, C) of one image; "gatys" draws the raw Gram."""
+    return gram(reference(path, layer, hw)[None], "none" if norm == "gatys" else norm)[0]
+
+
+def _assert_matrices(pictures: list[str], mats: list[torch.Tensor], top: int) -> None:
+    """Each picture holds its matrix, ``GRAM_PX // top`` px per cell, all on one colour scale."""
+    lo = min(0.0, *(float(m.min()) for m in mats))
+    hi = max(float(m.max()) for m in mats)
+    for k, (pic, m) in enumerate(zip(pictures, mats, strict=True)):
+        assert m.shape == (top, top)
+        want = heatmap(m, cmap="viridis", vmin=lo, vmax=hi, scale=GRAM_PX // top)
+        assert want.size == (GRAM_PX, GRAM_PX)
+        _find(_pixels(pic), want, f"matrix {k}")
+
+
+def test_gram_export_holds_the_matrices_and_settings(client, reference):
+    ga, gb, gd, chart, _formula, zipped = _gram(client, CHELSEA, COFFEE, layer="relu3_3", top=16)
     record, pics = read_bundle(zipped)
     assert record["kind"] == "gram"
-    assert record["settings"]["layer"] == "relu3_3" and record["settings"]["top_channels"] == 16
-    assert len(record["settings"]["channels_shown"]) == 16 and record["settings"]["image_b"]
+    st = record["settings"]
+    assert st["layer"] == "relu3_3" and st["top_channels"] == 16 and st["image_b"]
+    g = _gram_of(reference, CHELSEA, "relu3_3", "chw")
+    assert st["channels_shown"] == _top(torch.diagonal(g), 16)  # A's strongest by energy G_ii
+    # Style distance, recomputed: mean |G_A − G_B| with G ÷ C·H·W, B resized to A's size.
     got = {r["layer"]: r["style distance"] for r in record["style_distances"]}
-    shown = {r["layer"]: r["style distance"] for r in _rows(dist)}
-    assert got == pytest.approx(shown, rel=1e-5)  # the table shows 6 significant digits
+    want = {
+        n: float(
+            (_gram_of(reference, CHELSEA, n, "chw") - _gram_of(reference, COFFEE, n, "chw", CHELSEA_HW))
+            .abs()
+            .mean()
+        )
+        for n in BLOCKS
+    }
+    assert list(got) == list(BLOCKS) and got == pytest.approx(want, rel=1e-3)
+    # Every picture shown is in the zip, unchanged.
     captions = list(record["pictures"].values())
-    assert captions[:2] == ["image A", "image B"] and captions[-1] == "colour bar"
-    by_caption = {c: pics[n] for n, c in record["pictures"].items()}
-    assert by_caption[captions[2]].size == Image.open(ga).convert("RGB").size  # G_A as shown
-    assert np.array_equal(np.asarray(by_caption[captions[2]]), np.asarray(Image.open(ga).convert("RGB")))
+    assert captions == ["image A", "image B", "G_A", "G_B", "|G_A − G_B|", "style distance per layer"]
+    by_caption = {c: np.asarray(pics[n]) for n, c in record["pictures"].items()}
+    for caption, shown in zip(captions[2:], (ga, gb, gd, chart), strict=True):
+        assert np.array_equal(by_caption[caption], _pixels(shown)), caption
+    assert by_caption["image A"].shape == by_caption["image B"].shape == (*CHELSEA_HW, 3)
 
 
-def test_gram_single_image_sets_only_g_a(client):
-    ga, gb, gd, bar, formula, dist = _gram(client, CHELSEA, None, norm="chw", top=32)
-    assert _size(ga) == (384, 384)  # 32 channels × 12 px
+def test_gram_single_image_sets_only_g_a(client, reference):
+    ga, gb, gd, chart, formula, zipped = _gram(client, CHELSEA, None, norm="chw", top=32)
     assert gb is None and gd is None
-    assert Path(bar).is_file()
+    assert chart is None  # no style-distance chart with one image
     assert "'chw'" in formula and FORMULAS["chw"] in formula
-    assert dist is None  # no bar chart with one image (an empty table would break its axis)
+    record, _ = read_bundle(zipped)
+    assert record["style_distances"] is None
+    g = _gram_of(reference, CHELSEA, "relu2_2", "chw")
+    chans = _top(torch.diagonal(g), 32)
+    assert record["settings"]["channels_shown"] == chans
+    _assert_matrices([ga], [g[chans][:, chans]], 32)  # 32 channels × 12 px
 
 
-def test_gram_same_image_twice_has_zero_style_distance(client):
-    ga, gb, gd, _, formula, dist = _gram(client, CHELSEA, CHELSEA, layer="relu1_2", norm="gatys", top=128)
-    assert _size(ga) == _size(gb) == _size(gd) == (384, 384)  # top clamped to relu1_2's 64 channels × 6 px
+def test_gram_same_image_twice_has_zero_style_distance(client, reference):
+    ga, gb, gd, _, formula, zipped = _gram(client, CHELSEA, CHELSEA, layer="relu1_2", norm="gatys", top=128)
     assert "'gatys'" in formula and FORMULAS["gatys"] in formula
-    rows = _rows(dist)
+    record, _ = read_bundle(zipped)
+    chans = record["settings"]["channels_shown"]
+    assert len(chans) == 64  # top clamped to relu1_2's 64 channels (× 6 px)
+    g = _gram_of(reference, CHELSEA, "relu1_2", "gatys")
+    assert chans == _top(torch.diagonal(g), 64)
+    m = g[chans][:, chans]
+    _assert_matrices([ga, gb, gd], [m, m, torch.zeros_like(m)], 64)
+    assert _size(ga) == _size(gb) == _size(gd)
+    rows = record["style_distances"]
     assert [r["layer"] for r in rows] == list(BLOCKS)
     assert all(r["style distance"] == pytest.approx(0.0, abs=1e-12) for r in rows)
 
 
-def test_gram_two_photos_have_positive_style_distances(client):
-    ga, gb, gd, _, formula, dist = _gram(client, CHELSEA, COFFEE, norm="none", top=16)
-    assert all(p is not None for p in (ga, gb, gd))
-    assert _size(ga) == (384, 384)  # 16 channels × 24 px
+def test_gram_two_photos_have_positive_style_distances(client, reference):
+    ga, gb, gd, chart, formula, zipped = _gram(client, CHELSEA, COFFEE, norm="none", top=16)
+    assert all(p is not None for p in (ga, gb, gd, chart))
     assert "'none'" in formula and FORMULAS["none"] in formula
-    rows = _rows(dist)
+    record, _ = read_bundle(zipped)
+    g_a = _gram_of(reference, CHELSEA, "relu2_2", "none")
+    g_b = _gram_of(reference, COFFEE, "relu2_2", "none", CHELSEA_HW)
+    chans = _top(torch.diagonal(g_a), 16)
+    assert record["settings"]["channels_shown"] == chans
+    a, b = g_a[chans][:, chans], g_b[chans][:, chans]
+    _assert_matrices([ga, gb, gd], [a, b, (a - b).abs()], 16)  # 16 channels × 24 px
+    rows = record["style_distances"]
     assert [r["layer"] for r in rows] == list(BLOCKS)
     assert all(r["style distance"] > 0 for r in rows)
 
@@ -306,29 +539,31 @@ def test_gram_two_photos_have_positive_style_distances(client):
 # --------------------------------------------------------------------------- /gram_pair
 
 
-def _shown_tolerance(shown: str) -> float:
-    """Half a unit in the last of the 4 significant digits printed (``.4g``)."""
-    v = abs(float(shown))
-    return 0.0 if v == 0 else 0.5 * 10 ** (math.floor(math.log10(v)) - 3) * 1.001
-
-
 def test_gram_pair_value_is_the_raw_gram_entry(client, reference):
     layer = "relu2_2"
     f = reference(CHELSEA, layer)
     g = gram(f[None], "none")[0]
-    i, j = (int(v) for v in torch.argsort(torch.diagonal(g), descending=True)[:2])  # non-zero entries
+    i, j = _top(torch.diagonal(g), 2)  # non-zero entries
     gallery, txt = client.predict(
         _img(CHELSEA), "vgg16", "224", layer, i, j, "viridis", api_name="/gram_pair"
     )
-    assert [it["caption"] for it in gallery] == [f"F_{i}", f"F_{j}", f"F_{i} ⊙ F_{j}"]
-    assert all(_size(it["image"]) == (CHELSEA_HW[1], CHELSEA_HW[0]) for it in gallery)
+    # F_i and F_j on one scale, then their product on its own, each at the image's size
+    lo, hi = float(torch.minimum(f[i].min(), f[j].min())), float(torch.maximum(f[i].max(), f[j].max()))
+    prod = (f[i] * f[j]).numpy()
+    maps = [(f[i].numpy(), lo, hi), (f[j].numpy(), lo, hi), (prod, float(prod.min()), float(prod.max()))]
+    assert len(gallery) == 3
+    for k, (item, (m, vmin, vmax)) in enumerate(zip(gallery, maps, strict=True)):
+        w, h = _size(item["image"])
+        assert w == CHELSEA_HW[1] and h > CHELSEA_HW[0]
+        want = heatmap(upsample(m, CHELSEA_HW, nearest=True), cmap="viridis", vmin=vmin, vmax=vmax)
+        _find(_pixels(item["image"]), want, ["F_i", "F_j", "F_i ⊙ F_j"][k])
     m = re.fullmatch(rf"G\[{i}, {j}\] = Σ F_{i} · F_{j} = (\S+)\s+\(÷ C·H·W = (\S+)\)", txt)
     assert m, txt
     expect = float(g[i, j])
     c, h, w = f.shape
     assert expect > 0
-    assert abs(float(m[1]) - expect) <= _shown_tolerance(m[1]) + 1e-4 * expect
-    assert abs(float(m[2]) - expect / (c * h * w)) <= _shown_tolerance(m[2]) + 1e-4 * expect / (c * h * w)
+    _assert_shown(m[1], expect, 4, rel=1e-4)
+    _assert_shown(m[2], expect / (c * h * w), 4, rel=1e-4)
 
 
 # --------------------------------------------------------------------------- /compare
@@ -337,13 +572,8 @@ def test_gram_pair_value_is_the_raw_gram_entry(client, reference):
 def _compare(
     client, clean, degraded=None, source="degrade", deg="blur", strength=2.0, seed=0, layer="relu2_2"
 ):
-    """The seven shown outputs of /compare (the eighth, the export zip, is tested on its own)."""
-    return _compare_all(client, clean, degraded, source, deg, strength, seed, layer)[:7]
-
-
-def _compare_all(
-    client, clean, degraded=None, source="degrade", deg="blur", strength=2.0, seed=0, layer="relu2_2"
-):
+    """The eight outputs of /compare: pair, scores table, per-layer chart, maps, side-by-side
+    channels, info, scores JSON, export zip."""
     return client.predict(
         _img(clean),
         None if degraded is None else _img(degraded),
@@ -358,8 +588,20 @@ def _compare_all(
     )
 
 
+def _compare_scores(client, clean, **kw) -> dict:
+    return _compare(client, clean, **kw)[6]
+
+
+def _assert_shown_pictures(shown: list, record: dict, pics: dict, captions: list[str]) -> None:
+    """The gallery ``shown`` is the zip's pictures of these ``captions``, in this order."""
+    by_caption = {c: pics[n] for n, c in record["pictures"].items()}
+    assert len(shown) == len(captions)
+    for item, caption in zip(shown, captions, strict=True):
+        assert np.array_equal(_pixels(item["image"]), np.asarray(by_caption[caption])), caption
+
+
 def test_compare_export_bundle_reproduces_the_figure(client, pool):
-    *_, scores, zipped = _compare_all(client, CHELSEA, deg="jpeg", strength=25, seed=4, layer="relu3_3")
+    *_, scores, zipped = _compare(client, CHELSEA, deg="jpeg", strength=25, seed=4, layer="relu3_3")
     record, pics = read_bundle(zipped)
     assert record["kind"] == "compare"
     assert record["scores"]["ssim"] == pytest.approx(scores["ssim"], rel=1e-9)
@@ -391,25 +633,28 @@ def test_compare_export_bundle_reproduces_the_figure(client, pool):
 
 
 def test_compare_identical_upload_scores_perfectly(client):
-    pair, table, bars, maps, side, info, scores = _compare(client, CHELSEA, CHELSEA, source="upload")
+    pair, table, chart, maps, side, info, scores, zipped = _compare(client, CHELSEA, CHELSEA, source="upload")
     assert set(scores) == SCORE_KEYS
     assert scores["mse"] == 0
     assert scores["psnr"] is None
     assert scores["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert scores["perceptual"]["total"] == 0 and scores["style"]["total"] == 0
+    assert list(scores["perceptual"]["layers"].values()) == [0, 0, 0, 0]
     assert scores["device"] == "cpu" and scores["size"] == list(CHELSEA_HW) and scores["notes"] == []
     values = {r["metric"]: r["value"] for r in _rows(table)}
     assert list(values) == ["MSE", "PSNR (dB)", "SSIM", "perceptual", "style", "LPIPS-VGG"]
-    assert values["MSE"] == "0" and values["PSNR (dB)"] == "∞"
+    assert values["MSE"] == "0" and values["PSNR (dB)"] == "∞" and values["SSIM"] == "1"
+    assert values["perceptual"] == "0" and values["style"] == "0"
     assert info.startswith("uploaded image · scored at 337×224 px on cpu in ")
     assert re.search(r" in \d+ ms", info)
     assert [_size(p) for p in pair] == [(337, 224)] * 2
-    assert [r["perceptual distance"] for r in _rows(bars)] == [0, 0, 0, 0]
     assert len(maps) == 6 and len(side) == 3
+    record, pics = read_bundle(zipped)
+    assert np.array_equal(_pixels(chart), np.asarray(pics[list(record["pictures"])[-1]]))
 
 
-def test_compare_degradation_outputs_are_consistent(client):
-    pair, table, bars, maps, side, info, scores = _compare(
+def test_compare_degradation_outputs_are_consistent(client, vgg16):
+    pair, table, chart, maps, side, info, scores, zipped = _compare(
         client, CHELSEA, deg="jpeg", strength=20, layer="relu3_3"
     )
     assert set(scores) == SCORE_KEYS
@@ -417,29 +662,46 @@ def test_compare_degradation_outputs_are_consistent(client):
     assert 0 < scores["ssim"] < 1
     layers = scores["perceptual"]["layers"]
     assert list(layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
-    bar_rows = _rows(bars)
-    assert [r["layer"] for r in bar_rows] == list(layers)
-    assert [r["perceptual distance"] for r in bar_rows] == pytest.approx(list(layers.values()), rel=1e-6)
     assert scores["perceptual"]["total"] == pytest.approx(sum(layers.values()), rel=1e-6)
+    # Recomputed independently: MSE and mean |φ(clean) − φ(degraded)| per layer.
+    x = _prepared(CHELSEA)
+    y = degrade(x, "jpeg", 20, seed=0)
+    assert scores["mse"] == pytest.approx(float(((x - y) ** 2).mean()), rel=1e-4)
+    with torch.inference_mode():
+        fx, fy = vgg16(x, list(layers)), vgg16(y, list(layers))
+    want = {n: float((fx[n] - fy[n]).abs().mean()) for n in layers}
+    assert layers == pytest.approx(want, rel=1e-3)
+    # The readable table: every score to 4 significant digits.
     values = {r["metric"]: r["value"] for r in _rows(table)}
-    assert values["MSE"] == f"{scores['mse']:.6g}" and values["SSIM"] == f"{scores['ssim']:.6g}"
+    for metric, v in (
+        ("MSE", scores["mse"]),
+        ("PSNR (dB)", scores["psnr"]),
+        ("SSIM", scores["ssim"]),
+        ("perceptual", scores["perceptual"]["total"]),
+        ("style", scores["style"]["total"]),
+        ("LPIPS-VGG", scores["lpips"]),
+    ):
+        _assert_shown(values[metric], v)
     assert info.startswith("JPEG compression, quality = 20 (seed 0) · scored at 337×224 px on cpu in ")
     assert " ms" in info
-    assert [m["caption"] for m in maps] == [
-        "squared error (a − b)²",
-        "1 − SSIM map",
-        *(f"feature distance at {n}" for n in layers),
-    ]
-    assert all(_size(m["image"]) == (337, 224) for m in maps)
-    assert [s["caption"].split(" · ")[:2] for s in side[:2]] == [
-        ["clean", "relu3_3"],
-        ["degraded", "relu3_3"],
-    ]
+    # The maps and channel grids shown are the zip's, named there; the maps at the image's size
+    # (with title and colour bar), the first the squared error of the two.
+    record, pics = read_bundle(zipped)
+    map_captions = ["squared error", "1 − SSIM", *(f"feature distance {n}" for n in layers)]
+    _assert_shown_pictures(maps, record, pics, map_captions)
+    assert all(_size(m["image"])[0] == 337 and _size(m["image"])[1] > 224 + 20 for m in maps)
+    err = ((x - y) ** 2).mean(dim=1)[0].numpy()
+    _find(_pixels(maps[0]["image"]), heatmap(err, cmap="magma", vmin=0.0, vmax=float(err.max())), "(a − b)²")
+    _assert_shown_pictures(side, record, pics, [f"{s} relu3_3" for s in ("clean", "degraded", "difference")])
+    gw, gh = _grid_size(8, 56, 84, columns=4)  # the clean image's 8 strongest channels, 4 columns
+    assert all(_size(s["image"])[0] == gw and _size(s["image"])[1] > gh for s in side)
+    assert list(record["pictures"].values())[-1] == "perceptual distance per layer"
+    assert np.array_equal(_pixels(chart), np.asarray(pics[list(record["pictures"])[-1]]))
     assert [_size(p) for p in pair] == [(337, 224)] * 2
 
 
 def test_compare_blur_strengths_order_the_scores(client):
-    runs = [_compare(client, CHELSEA, deg="blur", strength=s)[-1] for s in (1.0, 2.0, 4.0)]
+    runs = [_compare_scores(client, CHELSEA, deg="blur", strength=s) for s in (1.0, 2.0, 4.0)]
     mse = [r["mse"] for r in runs]
     ssim = [r["ssim"] for r in runs]
     perc = [r["perceptual"]["total"] for r in runs]
@@ -450,7 +712,7 @@ def test_compare_blur_strengths_order_the_scores(client):
 
 def test_compare_noise_strengths_order_the_scores(client):
     # Strengths below jpeg's 1..95 must reach degrade(): the slider's bounds cover every degradation.
-    runs = [_compare(client, CHELSEA, deg="noise", strength=s, seed=3)[-1] for s in (0.02, 0.1, 0.3)]
+    runs = [_compare_scores(client, CHELSEA, deg="noise", strength=s, seed=3) for s in (0.02, 0.1, 0.3)]
     mse = [r["mse"] for r in runs]
     ssim = [r["ssim"] for r in runs]
     assert 0 < mse[0] < mse[1] < mse[2]
@@ -465,7 +727,7 @@ def test_compare_out_of_range_strength_is_a_clear_error(client):
 def test_compare_upload_of_another_size_is_resized_with_a_notice(client, tmp_path):
     p = tmp_path / "square.png"
     Image.open(CHELSEA).convert("RGB").crop((0, 0, 300, 300)).save(p)
-    pair, *_, info, scores = _compare(client, CHELSEA, p, source="upload")
+    pair, *_, info, scores, _zipped = _compare(client, CHELSEA, p, source="upload")
     assert scores["size"] == list(CHELSEA_HW)
     assert len(scores["notes"]) == 1
     note = scores["notes"][0]
@@ -486,34 +748,43 @@ def test_compare_upload_without_a_degraded_image_is_a_user_error(client):
 # --------------------------------------------------------------------------- /sweep
 
 
-def test_sweep_table_plots_thumbnails_and_info(client):
+def test_sweep_table_charts_thumbnails_and_info(client):
     names, k = ["noise", "blur"], 3
-    *plots, table, thumbs, info, zipped = client.predict(
+    charts, table, thumbs, info, zipped = client.predict(
         _img(CHELSEA), names, k, 0, "vgg16", "224", api_name="/sweep"
     )
     record, pics = read_bundle(zipped)
-    assert record["kind"] == "sweep" and len(pics) == 1 + len(names) * k  # the clean + thumbnails
+    assert record["kind"] == "sweep"
     assert record["settings"]["degradations"] == names and record["settings"]["levels"] == k
-    # the export keeps full precision; the table shown is rounded to 6 decimals
-    assert [r["MSE"] for r in _rows(table)] == pytest.approx([r["MSE"] for r in record["table"]], abs=5e-7)
-    assert len(plots) == 5
+    # The zip holds the clean image, a chart per metric and the thumbnails: those shown.
+    thumb_captions = [
+        f"{n} L{lvl} ({s:g})" for n in names for lvl, s in enumerate(DEGRADATIONS[n].levels(k), start=1)
+    ]
+    assert thumb_captions[0] == "noise L1 (0.02)" and thumb_captions[-1] == "blur L3 (6)"
+    chart_captions = [f"chart {m}" for m in SWEEP_METRICS]
+    assert list(record["pictures"].values()) == ["clean", *chart_captions, *thumb_captions]
+    _assert_shown_pictures(charts, record, pics, chart_captions)
+    _assert_shown_pictures(thumbs, record, pics, thumb_captions)
+    assert len({_size(c["image"]) for c in charts}) == 1
+    for t in thumbs:  # a 128-px thumbnail under its title
+        w, h = _size(t["image"])
+        assert w == 128 and 85 < h < CHELSEA_HW[0]
+    # The table shown is the export's, every value to 4 significant digits.
+    full = record["table"]
     rows = _rows(table)
-    assert len(rows) == len(names) * k
+    assert len(rows) == len(full) == len(names) * k
+    for shown, exact in zip(rows, full, strict=True):
+        assert list(shown) == list(exact) == SWEEP_COLUMNS
+        assert (shown["degradation"], shown["level"]) == (exact["degradation"], exact["level"])
+        for col in SWEEP_COLUMNS[2:]:
+            _assert_shown(shown[col], exact[col])
     for n in names:
-        mine = [r for r in rows if r["degradation"] == n]
+        mine = [r for r in full if r["degradation"] == n]
         assert [r["level"] for r in mine] == [1, 2, 3]
         assert [r["strength"] for r in mine] == pytest.approx(DEGRADATIONS[n].levels(k))
         mse = [r["MSE"] for r in mine]
         assert mse == sorted(mse) and mse[0] > 0
         assert all(r["1 − SSIM"] == pytest.approx(1 - r["SSIM"], abs=2e-6) for r in mine)
-    for metric, plot in zip(SWEEP_METRICS, plots, strict=True):
-        prow = _rows(plot)
-        assert len(prow) == len(names) * k
-        assert {r["metric"] for r in prow} == {metric}
-        assert max(r["relative value"] for r in prow) == pytest.approx(1.0)
-    assert len(thumbs) == len(names) * k
-    assert thumbs[0]["caption"] == "noise L1 (0.02)" and thumbs[-1]["caption"] == "blur L3 (6)"
-    assert max(_size(thumbs[0]["image"])) <= 128
     # On a CPU a sweep is a long job that scores in short passes (it gives way to quick views).
     assert info.startswith("6 degraded images + the clean one scored in 3 passes of ≤ 2 on cpu")
 
@@ -531,21 +802,23 @@ def test_sweep_without_degradations_is_a_user_error(client):
 
 def test_view_changes_do_not_run_vgg_again(client, pool):
     img = _img(ASTRONAUT)
-    gallery, _ = client.predict(img, "vgg16", "224", "viridis", api_name="/overview")
-    assert gallery[0]["caption"].startswith("1: relu1_2 · 64×224×224 ")
+    gallery, _, _ = client.predict(img, "vgg16", "224", "viridis", api_name="/overview")
+    gw, gh = _grid_size(4, 224, 224, columns=2)  # relu1_2 of a 224×224 image: square tiles
+    assert _size(gallery[0]["image"])[0] == gw and _size(gallery[0]["image"])[1] > gh
     model = pool.get("vgg16")
     before = model.forward_count
     assert before >= 1
     for layer in ("conv1_1", "relu3_3", "pool4", "relu5_3"):
-        _, _, caption, _ = client.predict(
+        _, caption, _ = client.predict(
             img, "vgg16", "224", layer, 8, "mean", "channel", "viridis", api_name="/feature_grid"
         )
-        assert caption.startswith(f"{layer} · ")
+        assert _caption(caption).startswith(f"{layer} · ")
     for k, sort, scope, cmap in ((1, "max", "layer", "magma"), (64, "index", "channel", "gray")):
         client.predict(img, "vgg16", "224", "relu4_3", k, sort, scope, cmap, api_name="/feature_grid")
     for layer, ch in (("relu2_2", 3), ("pool5", 511)):
         _, _, stats = client.predict(img, "vgg16", "224", layer, ch, "viridis", 0.3, api_name="/channel")
         assert stats["channel"] == ch
+    client.predict(img, "vgg16", "224", 30, 200, api_name="/locate")
     client.predict(img, None, "vgg16", "224", "relu3_3", "chw", 16, "viridis", api_name="/gram")
     client.predict(img, "vgg16", "224", "relu4_3", 0, 1, "viridis", api_name="/gram_pair")
     assert model.forward_count == before, "a view change ran VGG again"
@@ -556,10 +829,10 @@ def test_compare_new_strength_runs_vgg_once(client, pool):
     client.predict(img, "vgg16", "224", "viridis", api_name="/overview")  # the clean image is cached
     model = pool.get("vgg16")
     n0 = model.forward_count
-    first = _compare(client, COFFEE, deg="jpeg", strength=30)[-1]
+    first = _compare_scores(client, COFFEE, deg="jpeg", strength=30)
     n = model.forward_count
     assert n == n0 + 1, f"{n - n0} forward passes for the first degraded image"
-    second = _compare(client, COFFEE, deg="jpeg", strength=70)[-1]
+    second = _compare_scores(client, COFFEE, deg="jpeg", strength=70)
     assert second["mse"] < first["mse"]
     assert model.forward_count == n + 1, f"{model.forward_count - n} forward passes for one new image"
 
@@ -576,7 +849,8 @@ def test_vgg19_layers_are_accepted_through_the_api(client):
         "viridis",
         api_name="/feature_grid",
     )
-    assert out[2].startswith("conv5_4 · 512×14×21")
+    assert _caption(out[1]).startswith("conv5_4 · 512×14×21")
+    assert _size(out[0])[0] == _grid_size(4, 14, 21)[0]
 
 
 def test_events_run_in_their_lanes(app):
@@ -585,10 +859,25 @@ def test_events_run_in_their_lanes(app):
 
     demo = build_demo(app[0], LaneLimits(interactive=3, long=1))  # the launched app is unaffected
     lane = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
-    for api in ("overview", "feature_grid", "channel", "gram", "gram_pair", "compare"):
+    for api in ("overview", "feature_grid", "channel", "locate", "gram", "gram_pair", "compare"):
         assert lane[api] == ("interactive", 3), api
-    for api in ("ui_grid", "ui_channel", "ui_pair", "ui_overview"):
+    # the page's own redraws: a new image, a view change, a click on a tile, a point or a cell
+    for api in (
+        "ui_image",
+        "ui_overview",
+        "ui_views",
+        "ui_views_after_switch",
+        "ui_channel",
+        "ui_channel_change",
+        "ui_point",
+        "ui_gram",
+        "ui_pair",
+    ):
         assert lane[api] == ("interactive", 3), api
-    for api in ("sweep", "equal_mse", "reconstruct"):
+    for api in ("sweep", "equal_mse", "reconstruct", "top_patches", "visualize"):
         assert lane[api] == ("long", 1), api
     assert lane["status"] == ("loader", None)  # waiting for a backbone holds no compute slot
+    # a view change (cached features, no VGG pass) skips the queue's round trip; the lanes'
+    # own slots still bound it (tests/test_lanes.py)
+    (view,) = [fn for fn in demo.fns.values() if fn.api_name == "ui_view_change"]
+    assert view.queue is False

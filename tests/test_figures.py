@@ -64,7 +64,10 @@ def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
     chans, hw = g.extras["channels"], g.extras["fmap_hw"]
     picture = next(iter(g.pictures.values()))
     th, tw, cols, rows = grid_geometry(k, *hw, tile=ff.grid_tile(k))
-    assert picture.size == (cols * tw + (cols + 1) * GRID_PAD, rows * th + (rows + 1) * GRID_PAD)
+    grid_h = rows * th + (rows + 1) * GRID_PAD
+    assert picture.size[0] == cols * tw + (cols + 1) * GRID_PAD
+    assert picture.size[1] > grid_h + 20  # the colour bar sits under the tiles, not over them
+    assert ff.channel_at_click(chans, hw, picture.size[0] // 2, picture.size[1] - 5) is None  # colour bar
     for j in range(k):
         r, q = divmod(j, cols)
         x = GRID_PAD + q * (tw + GRID_PAD) + tw // 2
@@ -73,7 +76,7 @@ def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
     assert ff.channel_at_click(chans, hw, 0, 0) is None  # padding
     if rows * cols > k:  # the last cell of the last row is empty
         last_row_empty_x = GRID_PAD + (cols - 1) * (tw + GRID_PAD) + 1
-        assert ff.channel_at_click(chans, hw, last_row_empty_x, picture.size[1] - 3) is None
+        assert ff.channel_at_click(chans, hw, last_row_empty_x, grid_h - 3) is None
 
 
 def test_channel_stats_are_those_of_the_map(vgg16, cache, chelsea):
@@ -82,7 +85,9 @@ def test_channel_stats_are_those_of_the_map(vgg16, cache, chelsea):
     stats = v.extras["stats"]
     assert stats["max"] == pytest.approx(float(m.max()))
     assert stats["fraction of zeros"] == pytest.approx(float((m == 0).float().mean()))
-    assert next(iter(v.pictures.values())).size == (chelsea.size[1], chelsea.size[0])
+    pic = next(iter(v.pictures.values()))
+    assert pic.width == chelsea.size[1] and pic.height > chelsea.size[0]  # title and colour bar added
+    assert v.extras["table"].columns == ["statistic", "value"]
     with pytest.raises(InputError, match="channels 0..63"):
         ff.channel(vgg16, cache, chelsea, "224", "relu1_2", 64)
 
@@ -94,7 +99,8 @@ def test_compare_forwards_only_the_degraded_image(vgg16, cache, chelsea):
     assert vgg16.forward_count == n0 + 1, "scores, maps and side-by-side channels share one pass"
     assert r.record["scores"]["mse"] > 0 and 0 < r.record["scores"]["ssim"] < 1
     assert len(r.extras["maps"]) == 2 + 4 and len(r.extras["side"]) == 3
-    assert len(r.pictures) == 2 + 6 + 3  # clean, degraded, the maps and the side-by-side grids
+    # clean, degraded, the maps, the side-by-side grids and the per-layer chart
+    assert len(r.pictures) == 2 + 6 + 3 + 1
 
 
 def test_compare_identical_upload_and_resize_notice(vgg16, cache, chelsea, photos):
@@ -113,7 +119,10 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
     g = fg.matrices(vgg16, cache, chelsea, other, "224", "relu2_2", "chw", 16)
     assert g.extras["matrices"] == ["G_A", "G_B", "|G_A − G_B|"]
     assert all(d > 0 for d in g.extras["distances"].column("style distance"))
-    assert len(g.extras["channels"]) == 16 and g.pictures["G_A"].size == (16 * (384 // 16),) * 2
+    assert len(g.extras["channels"]) == 16
+    ox, oy = g.extras["origin"]  # the matrix inside its titled, ticked picture
+    cell = g.extras["scale"]
+    assert g.pictures["G_A"].width >= ox + 16 * cell and g.pictures["G_A"].height > oy + 16 * cell
     pair = fg.pair(vgg16, cache, chelsea, "224", "relu2_2", 3, 5)
     assert list(pair.pictures) == ["F_3", "F_5", "F_3 ⊙ F_5"]
     txt = pair.extras["text"]
@@ -127,7 +136,10 @@ def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monk
     whole = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)
     assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.extras["info"]
     table = whole.extras["table"]
-    assert len(table.rows) == 8 and len(whole.pictures) == 1 + 8  # the clean image and 8 thumbnails
+    # the clean image, a chart per metric and 8 thumbnails
+    assert len(table.rows) == 8 and len(whole.pictures) == 1 + len(fs.METRICS) + 8
+    assert whole.extras["charts"] == [f"chart {m}" for m in fs.METRICS]
+    assert len(whole.extras["thumbnails"]) == 8
     for name in ("noise", "blur"):
         mse = [r["MSE"] for r in table.records() if r["degradation"] == name]
         assert mse == sorted(mse)

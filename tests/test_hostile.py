@@ -53,7 +53,7 @@ def _assert_clean(msg: str, *private: Path) -> None:
 
 
 def _assert_server_alive(client) -> None:
-    gallery, notes = _overview(client, CHELSEA)
+    gallery, notes, _point = _overview(client, CHELSEA)
     assert len(gallery) == 5, "a good request after a hostile one must still succeed"
     assert "analysed at 337×224 px" in notes
 
@@ -109,7 +109,7 @@ def test_catalogue_matches_the_library(h: Hostile, tmp_path):
 def test_api_overview_hostile_file(client, h: Hostile, tmp_path):
     p = h.write(tmp_path)
     if h.ok:
-        gallery, notes = _overview(client, p)
+        gallery, notes, _point = _overview(client, p)
         assert len(gallery) == 5
         assert h.note in notes, notes
         if h.name == "exif_rotated":  # 128×64 stored, shown upright as 64×128
@@ -142,7 +142,7 @@ def test_api_compare_very_different_sizes(client, tmp_path, size):
 def test_api_gram_two_very_different_images(client, tmp_path):
     p = tmp_path / "strip.png"
     Image.fromarray(photo(400, 40, seed=2)).save(p)
-    ga, gb, gd, bar, formula, dist, _zip = client.predict(
+    ga, gb, gd, chart, formula, zipped = client.predict(
         handle_file(str(CHELSEA)),
         handle_file(str(p)),
         "vgg16",
@@ -153,11 +153,13 @@ def test_api_gram_two_very_different_images(client, tmp_path):
         "viridis",
         api_name="/gram",
     )
-    for pic in (ga, gb, gd, bar):
+    for pic in (ga, gb, gd, chart):
         assert pic and Path(pic).is_file()
     assert "chw" in formula
-    cols = dist.get("headers") or dist.get("columns")
-    rows = [dict(zip(cols, r, strict=True)) for r in dist["data"]]
+    from perceptual_viz.export import read_bundle
+
+    record, _ = read_bundle(zipped)
+    rows = record["style_distances"]
     assert rows and all(np.isfinite(r["style distance"]) and r["style distance"] > 0 for r in rows)
 
 
@@ -278,3 +280,21 @@ def test_cli_oversize_png_round_trip(tmp_path, capsys):
     code, out, lines = _cli(capsys, p)
     assert code == 0, lines
     assert "clean: resized from 1500×300 to 1024×205 (max side 1024)" in json.loads(out)["notes"]
+
+
+def test_image_inputs_stay_guarded_when_gradio_rebuilds_them(tmp_path):
+    """An example click makes Gradio rebuild the input from its class for that session; the
+    rebuilt input must still hand the undecoded path to our loader (one-sentence errors)."""
+    import gradio as gr
+    from gradio.data_classes import ImageData
+
+    from perceptual_viz.ui.widgets import image_input
+
+    comp = image_input("Clean image", elem_id="x_clean")
+    rebuilt = comp.__class__(**{**comp.constructor_args, "render": False})
+    junk = tmp_path / "notes.png"
+    junk.write_bytes(b"lecture notes, not a picture")
+    payload = ImageData(path=str(junk))
+    assert comp.preprocess(payload) == rebuilt.preprocess(payload) == str(junk)
+    with pytest.raises(Exception, match="cannot identify"):  # any other image input: Gradio's own
+        gr.Image(type="filepath", render=False).preprocess(payload)

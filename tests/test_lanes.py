@@ -52,8 +52,31 @@ def test_events_name_their_group_and_limit():
     assert lanes.events("interactive") == {"concurrency_id": "interactive", "concurrency_limit": 3}
     assert lanes.events("long") == {"concurrency_id": "long", "concurrency_limit": 1}
     assert lanes.events("loader") == {"concurrency_id": "loader", "concurrency_limit": None}
+    assert lanes.events("view") == {"queue": False}  # bounded by the lanes' own slots instead
     with pytest.raises(ValueError, match="unknown lane"):
         lanes.events("fast")
+
+
+def test_interactive_requests_off_the_queue_still_respect_the_limit():
+    lanes = Lanes(LaneLimits(interactive=2))
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def request():
+        with lanes.interactive():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.1)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert most[0] == 2 and lanes.interactive_running == 0
 
 
 # --------------------------------------------------------------------------- CPU share

@@ -1,12 +1,17 @@
 """The lesson endpoints over HTTP, as an API user calls them: ``/equal_mse`` and ``/reconstruct``.
 
-Values are checked against the library (the same search and scores computed directly), the
-stream of a reconstruction is read step by step, and a running reconstruction is cancelled
-without blocking the next request.
+``/equal_mse`` returns the gallery (each picture titled with its rank and scores), the readable
+table (3 significant digits), the info, the JSON summary and the export zip; ``/reconstruct``
+streams (picture, loss chart, info) and ends with the runs so far and the zip. Values are checked
+against the library (the same search and scores computed directly) and against the full-precision
+record in the zip (the loss curve, the reconstruction), the stream of a reconstruction is read
+step by step, and a running reconstruction is cancelled without blocking the next request.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from pathlib import Path
 
@@ -52,6 +57,13 @@ def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
     assert data["target_mse"] == pytest.approx(target)
     entries = data["entries"]
     assert len(entries) == len(gallery) == len(table["data"]) == len(em.gallery_degradations())
+    # The readable table: the entries in rank order, their MSE to 3 significant digits.
+    rows = [dict(zip(table["headers"], r, strict=True)) for r in table["data"]]
+    assert [r["degradation"] for r in rows] == [e["label"] for e in entries]
+    assert [r["rank"] for r in rows] == list(range(1, len(entries) + 1))
+    for r, e in zip(rows, entries, strict=True):
+        v = float(r["MSE"])
+        assert abs(v - e["mse"]) <= 0.5 * 10 ** (math.floor(math.log10(v)) - 2) * 1.001, (r["MSE"], e["mse"])
     assert "Target MSE" in info and "25.00 dB" in info
     assert "Untrained weights" in info  # the test app runs untrained: the ranking says so
     # The same search run directly on the same prepared image finds the same strengths.
@@ -68,14 +80,23 @@ def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
     lp = [e["scores"]["lpips"] for e in entries]
     assert lp == sorted(lp)
     assert all(e["within"] for e in entries if e["name"] not in ("jpeg", "shift"))
-    # The pictures shown are the images that were scored (PNG, lossless).
-    shown = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"), dtype=np.float32) / 255
-    first = direct[entries[0]["name"]].image[0].permute(1, 2, 0).numpy()
-    assert np.abs(shown - first).max() <= 1 / 255 + 1e-6
+    # The pictures shown are the images that were scored (PNG, lossless), under a title band.
+    for item, e in zip(gallery, entries, strict=True):
+        shown = np.asarray(Image.open(item["image"]).convert("RGB"), dtype=np.float32) / 255
+        scored = direct[e["name"]].image[0].permute(1, 2, 0).numpy()
+        (h, w), (sh, sw) = scored.shape[:2], shown.shape[:2]
+        assert sw >= w and sh > h, e["name"]
+        x0 = (sw - w) // 2  # centred when the title is wider than the image
+        assert np.abs(shown[sh - h :, x0 : x0 + w] - scored).max() <= 1 / 255 + 1e-6, e["name"]
     record, pics = read_bundle(zipped)
     assert record["kind"] == "equal-mse" and len(pics) == 1 + len(entries)
     assert record["settings"]["target_mse"] == pytest.approx(target)
     assert [e["name"] for e in record["gallery"]["entries"]] == [e["name"] for e in entries]
+    # ... and the zip holds them as shown: the clean image, then the gallery in rank order.
+    ranked = [f"#{i} {e['name']}" for i, e in enumerate(entries, start=1)]
+    assert list(record["pictures"].values()) == ["clean", *ranked]
+    for item, name in zip(gallery, list(record["pictures"])[1:], strict=True):
+        assert np.array_equal(np.asarray(Image.open(item["image"]).convert("RGB")), np.asarray(pics[name]))
 
 
 @pytest.mark.parametrize(
@@ -100,16 +121,33 @@ def test_reconstruct_endpoint_streams_and_finishes(client):
     *_, final = outs
     picture, curve, info, runs, zipped = final
     assert "step 20/20" in info
-    losses = [row[1] for row in curve["data"]]
-    assert losses[-1] < 0.5 * losses[0], "the optimisation reduces the loss"
-    img = Image.open(picture)
-    assert max(img.size) >= 48
-    assert len(runs) == 1
+    assert all(Path(o[1]).is_file() for o in outs), "every update carries the loss chart (a picture)"
+    assert len(runs) == 1 and runs[0]["caption"].startswith("content · relu2_2 · 20 steps · loss ")
     record, pics = read_bundle(zipped)
     assert record["kind"] == "reconstruct"
     assert record["settings"]["layers"] == ["relu2_2"] and record["settings"]["seed"] == 1
+    assert record["result"]["steps_done"] == 20
+    curve_points = record["loss_curve"]
+    losses = [p["loss"] for p in curve_points]
+    assert losses[-1] < 0.5 * losses[0], "the optimisation reduces the loss"
+    # Each streamed update reports a step of that curve, in order, its loss to 4 digits.
+    by_step = {p["step"]: p["loss"] for p in curve_points}
+    steps = []
+    for o in outs:
+        m = re.search(r"step (\d+)/20 · loss (\S+) ·", o[2])
+        assert m, o[2]
+        steps.append(int(m[1]))
+        shown, exact = float(m[2]), by_step[int(m[1])]
+        assert abs(shown - exact) <= 0.5 * 10 ** (math.floor(math.log10(shown)) - 3) * 1.001, (m[2], exact)
+    assert steps == sorted(steps) and steps[-1] == 20 and len(set(steps)) == len(steps)
+    assert np.array_equal(np.asarray(Image.open(curve).convert("RGB")), np.asarray(pics["03_loss_curve.png"]))
     rec = np.asarray(pics["02_reconstruction.png"])
     assert max(rec.shape[:2]) == 48
+    # The picture shown is that reconstruction enlarged with nearest neighbour (pixels kept).
+    shown = np.asarray(Image.open(picture).convert("RGB"))
+    f = shown.shape[1] // rec.shape[1]
+    assert f >= 1 and max(shown.shape[:2]) >= 48
+    assert np.array_equal(shown, np.repeat(np.repeat(rec, f, axis=0), f, axis=1))
     # Reproducible: the same request gives the same picture.
     again = read_bundle(list(_reconstruct_job(client, steps=20, px=48, seed=1))[-1][4])[1]
     assert np.array_equal(np.asarray(again["02_reconstruction.png"]), rec)

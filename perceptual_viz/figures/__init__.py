@@ -29,6 +29,7 @@ from ..tables import Table as Table  # re-exported: figures' tables
 
 # Analysis sizes offered by the app: shorter side N px, or the image as loaded ("original").
 SIZES = ("224", "256", "384", "512", "original")
+DEFAULT_SIZE = "224"
 # Images per VGG pass of a sweep or an equal-MSE gallery on a CPU: batching gains nothing there
 # (VGG is compute-bound), and between short passes a long job gives way to quick requests.
 CPU_CHUNK_IMAGES = 2

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .. import chrome
 from ..backbone import VGGFeatures
 from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_names, score_pairs
 from ..degrade import degrade, lookup
@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..features import FeatureCache, image_key
 from ..images import to_pil
 from ..metrics import feature_distance_maps, squared_error_map, ssim
+from ..plots import bar_chart
 from ..render import channel_grid, heatmap, rank_channels, to_numpy
 from . import Analysis, Figure, Table, match_size
 from .features import GRID_TILE, tiles
@@ -35,7 +36,7 @@ def score_table(sc: PairScores, lpips_note: str | None) -> Table:
     ]
 
     def shown(v: float | None) -> str:
-        return "∞" if isinstance(v, float) and math.isinf(v) else ("—" if v is None else f"{v:.6g}")
+        return chrome.num(v, 4)
 
     return Table(["metric", "value", "what it is"], [[m, shown(v), what] for m, v, what in rows])
 
@@ -58,20 +59,39 @@ def _degraded(
     return Analysis(t, image_key(t)), f"{d.label}, {d.param} = {s:g} (seed {seed})", [], spec
 
 
+def _map(values: np.ndarray, title: str, sub: str, label: str, vmin: float | None = None) -> Image.Image:
+    lo = float(np.nanmin(values)) if vmin is None else vmin
+    hi = float(np.nanmax(values))
+    pic = heatmap(values, cmap="magma", vmin=lo, vmax=hi)
+    return chrome.titled(chrome.with_colour_bar(pic, "magma", lo, hi, label), title, sub)
+
+
 def _maps(
     clean: Analysis, degraded: Analysis, res_clean: dict, res_degraded: dict, names: list[str], criterion: str
 ) -> dict[str, Image.Image]:
+    """Where the two differ: pixel error, 1 − SSIM, and the feature distance of each layer, each
+    titled and with its own colour bar (their units differ)."""
     h, w = clean.size
     with torch.inference_mode():
         err = squared_error_map(clean.tensor, degraded.tensor)[0]
         _, smap = ssim(clean.tensor, degraded.tensor, return_map=True)
         fmaps = feature_distance_maps(res_clean, res_degraded, names, (h, w), criterion)
-    maps = {"squared error (a − b)²": heatmap(to_numpy(err), cmap="magma")}
+    maps = {
+        "squared error": _map(
+            to_numpy(err), "Squared error (a − b)²", "per pixel, mean over colours", "(a − b)²", 0.0
+        )
+    }
     smap_full = np.full((h, w), np.nan, np.float32)
     smap_full[5 : h - 5, 5 : w - 5] = to_numpy(smap[0])
-    maps["1 − SSIM map"] = heatmap(np.nan_to_num(1 - smap_full, nan=0.0), cmap="magma", vmin=0.0)
+    one_minus = np.nan_to_num(1 - smap_full, nan=0.0)
+    maps["1 − SSIM"] = _map(
+        one_minus, "1 − SSIM", "local structure lost (11×11 window; border not computed)", "1 − SSIM", 0.0
+    )
+    what = "|φ(a) − φ(b)|, mean over channels" if criterion == "l1" else "(φ(a) − φ(b))², mean over channels"
     for n in names:
-        maps[f"feature distance at {n}"] = heatmap(to_numpy(fmaps[n][0]), cmap="magma")
+        maps[f"feature distance {n}"] = _map(
+            to_numpy(fmaps[n][0]), f"Feature distance at {n}", "upsampled from the layer's grid", what, 0.0
+        )
     return maps
 
 
@@ -84,7 +104,8 @@ def side_by_side(
     k: int = 8,
     cmap: str = "viridis",
 ) -> dict[str, Image.Image]:
-    """The same top-k channels (ranked on the clean image) of both, on one shared scale, and Δ."""
+    """The same top-k channels (ranked on the clean image) of both, on one shared scale, and Δ
+    on a symmetric blue–red scale (blue lower, red higher: safe for red–green colour blindness)."""
     both = torch.cat([clean.tensor, degraded.tensor])
     f = cache.features(model, both, [clean.key, degraded.key], [layer])[layer]
     fc, fd = f[0], f[1]
@@ -94,8 +115,8 @@ def side_by_side(
     diff = b - a
     lim = float(diff.abs().max()) or 1.0
 
-    def grid(t: torch.Tensor, cm: str, vmin: float, vmax: float) -> Image.Image:
-        return channel_grid(
+    def grid(t: torch.Tensor, cm: str, vmin: float, vmax: float, title: str, label: str) -> Image.Image:
+        pic = channel_grid(
             t,
             labels=chans,
             scope="layer",
@@ -105,11 +126,18 @@ def side_by_side(
             tile=GRID_TILE,
             columns=min(4, len(chans)),
         )
+        return chrome.titled(
+            chrome.with_colour_bar(pic, cm, vmin, vmax, label),
+            title,
+            f"{layer} · the clean image's {len(chans)} strongest channels",
+        )
 
     return {
-        f"clean · {layer} · shared scale {lo:.3g}…{hi:.3g}": grid(a, cmap, lo, hi),
-        f"degraded · {layer} · same scale": grid(b, cmap, lo, hi),
-        f"degraded − clean · ±{lim:.3g} (blue lower, red higher)": grid(diff, "coolwarm", -lim, lim),
+        f"clean {layer}": grid(a, cmap, lo, hi, "Clean", "one scale for clean and degraded"),
+        f"degraded {layer}": grid(b, cmap, lo, hi, "Degraded", "the same scale"),
+        f"difference {layer}": grid(
+            diff, "coolwarm", -lim, lim, "Degraded − clean", "blue: lower, red: higher"
+        ),
     }
 
 
@@ -153,7 +181,19 @@ def compare(
     names = list(sc.perceptual)
     maps = _maps(clean, degraded, res.clean_features, res.degraded_features, names, s.criterion)
     side = side_by_side(model, cache, clean, degraded, layer, k, cmap)
-    pictures = {"clean": to_pil(clean.array), "degraded": to_pil(degraded.array), **maps, **side}
+    chart = bar_chart(
+        names,
+        [sc.perceptual[n] for n in names],
+        title="Perceptual distance per layer",
+        ylabel=sc.perceptual_label.split(" (")[0][:40],
+    )
+    pictures = {
+        "clean": to_pil(clean.array),
+        "degraded": to_pil(degraded.array),
+        **maps,
+        **side,
+        "perceptual distance per layer": chart,
+    }
     record_settings = {
         "analysis_size": str(size),
         "size_hw": list(clean.size),
@@ -166,6 +206,7 @@ def compare(
     extras = {
         "table": score_table(sc, _lpips_note(model)),
         "layers": Table(["layer", "perceptual distance"], [[n, sc.perceptual[n]] for n in names]),
+        "chart": "perceptual distance per layer",
         "what": what,
         "notes": notes,
         "scores": scores,

@@ -6,6 +6,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from PIL import Image
+
+from .. import chrome
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import FeatureCache
@@ -14,32 +17,51 @@ from ..lessons import equal_mse as em
 from . import AUTO, Analysis, Figure, check_choice, chunk_for
 
 TARGET_KINDS = ("MSE", "PSNR (dB)")
+DEFAULTS: dict[str, Any] = {
+    "target_kind": "MSE",
+    "target": 0.005,
+    "rank_by": "LPIPS",
+    "seed": 0,
+}  # the app's defaults
 UNTRAINED_NOTE = (
     "⚠️ **Untrained weights:** these scores and this ranking are what a *random* network sees "
     "(LPIPS's learned weights are not calibrated for it); load ImageNet weights to see the lesson."
 )
 
 
+PSNR_RANGE = (6.0, 60.0)  # dB: from "wrecked" to "invisible"
+
+
 def target_mse(kind: str, value: float) -> float:
-    """The target as an MSE, from an MSE or a PSNR in dB."""
+    """The target as an MSE, from an MSE or a PSNR in dB (within :data:`PSNR_RANGE`)."""
     check_choice("the target kind", kind, TARGET_KINDS)
     v = float(value)
     if not math.isfinite(v):
         raise InputError("the target must be a finite number")
-    return em.psnr_to_mse(v) if kind == "PSNR (dB)" else v
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+    if kind == "PSNR (dB)":
+        lo, hi = PSNR_RANGE
+        if not lo <= v <= hi:
+            raise InputError(f"a PSNR target must be between {lo:g} and {hi:g} dB; got {v:g}")
+        return em.psnr_to_mse(v)
+    lo_mse, hi_mse = em.psnr_to_mse(PSNR_RANGE[1]), em.MAX_TARGET_MSE
+    if not lo_mse <= v <= hi_mse:
+        raise InputError(f"an MSE target must be between {lo_mse:g} and {hi_mse:g}; got {v:g}")
+    return v
 
 
 def _caption(rank: int, e: em.GalleryEntry) -> str:
+    return f"#{rank} {e.match.name}"
+
+
+def _picture(rank: int, e: em.GalleryEntry) -> Image.Image:
+    """The degraded image titled with its rank, what was done and every score (never clipped)."""
     m, sc = e.match, e.scores
-    off_target = "" if m.within else f" · ⚠️ MSE {m.mse:.3g}"
-    return (
-        f"#{rank} {m.label} ({m.setting}){off_target} · SSIM {sc.ssim:.2f} · LPIPS {_fmt(sc.lpips)} · "
-        f"perceptual {sc.perceptual_total:.3g}"
+    off_target = "" if m.within else f" · MSE {chrome.num(m.mse)} (off target)"
+    sub = (
+        f"{m.setting}{off_target}\nLPIPS {chrome.num(sc.lpips)} · SSIM {sc.ssim:.2f} · "
+        f"perceptual {chrome.num(sc.perceptual_total)}"
     )
+    return chrome.titled(to_pil(m.image), f"#{rank} {m.label}", sub, min_width=200)
 
 
 def _info(g: em.Gallery, size_hw: tuple[int, int], trained: bool) -> str:
@@ -87,7 +109,7 @@ def equal_mse(
         progress=progress,
         chunk_images=chunk_for(model.device, chunk_images),
     )
-    gallery = {_caption(i, e): to_pil(e.match.image) for i, e in enumerate(g.entries, start=1)}
+    gallery = {_caption(i, e): _picture(i, e) for i, e in enumerate(g.entries, start=1)}
     settings = {
         "analysis_size": str(size),
         "size_hw": list(clean.size),

@@ -1,17 +1,27 @@
-"""Feature-map figures: the shallow → deep overview, one layer's channel grid, one channel."""
+"""Feature-map figures: the shallow → deep overview, one layer's channel grid, one channel, and
+the linked view of one point of the image through every block.
+
+Every picture carries its own title and colour bar (:mod:`perceptual_viz.chrome`), so what it
+shows and on which scale can be read wherever the picture goes. A chosen point (``point``, in
+pixels of the analysed image) is marked on every map at the unit whose own block of pixels holds
+it (:meth:`~perceptual_viz.layers.LayerInfo.cell_of`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
+from .. import chrome
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import FeatureCache
-from ..layers import block_outputs
+from ..images import to_pil
+from ..layers import LayerInfo, block_outputs
+from ..plots import PALETTE
 from ..render import (
     channel_grid,
-    colorbar,
     grid_cell_at,
     grid_geometry,
     nearest_index,
@@ -27,6 +37,9 @@ OVERVIEW_CHANNELS = 4
 K_RANGE = (1, 64)  # channels a grid may show
 SORTS = ("mean", "max", "index")
 SCOPES = ("channel", "layer")
+MARK = (255, 255, 255)
+
+Point = tuple[int, int] | None  # (x, y) in pixels of the analysed image
 
 
 def grid_tile(k: int) -> int:
@@ -42,6 +55,16 @@ def check_k(k: float) -> int:
     return int(k)
 
 
+def check_point(point: Point, a: Analysis) -> Point:
+    if point is None:
+        return None
+    x, y = int(point[0]), int(point[1])
+    h, w = a.size
+    if not (0 <= x < w and 0 <= y < h):
+        raise InputError(f"the point ({x}, {y}) is outside the {w}×{h} image")
+    return x, y
+
+
 def tiles(f: torch.Tensor, chans: list[int], tile: int = GRID_TILE) -> torch.Tensor:
     """Channels ``chans`` of a (C, h, w) map, already sampled to the grid's tile size.
 
@@ -54,7 +77,7 @@ def tiles(f: torch.Tensor, chans: list[int], tile: int = GRID_TILE) -> torch.Ten
     ih = torch.from_numpy(nearest_index(th, h)).to(f.device)
     iw = torch.from_numpy(nearest_index(tw, w)).to(f.device)
     idx = torch.tensor(chans, dtype=torch.long, device=f.device)
-    return f.index_select(1, ih).index_select(2, iw).index_select(0, idx)
+    return f.index_select(0, idx).index_select(1, ih).index_select(2, iw)  # channels first: least copied
 
 
 def layer_caption(model: VGGFeatures, name: str, shape: tuple[int, ...]) -> str:
@@ -67,20 +90,53 @@ def _settings(a: Analysis, size: str, **more: object) -> dict[str, object]:
     return {"analysis_size": str(size), "size_hw": list(a.size), **more}
 
 
+def mark_tiles(
+    picture: Image.Image,
+    n: int,
+    map_hw: tuple[int, int],
+    cell: tuple[int, int],
+    *,
+    tile: int,
+    columns: int | None,
+) -> None:
+    """Ring unit ``cell`` (row, column) on every tile of a :func:`channel_grid` picture."""
+    h, w = map_hw
+    th, tw, cols, _ = grid_geometry(n, h, w, tile=tile, columns=columns)
+    draw = ImageDraw.Draw(picture)
+    r = max(3, min(th, tw) // 12)
+    for j in range(n):
+        row, q = divmod(j, cols)
+        x0, y0 = GRID_PAD + q * (tw + GRID_PAD), GRID_PAD + row * (th + GRID_PAD)
+        cx, cy = x0 + (cell[1] + 0.5) * tw / w, y0 + (cell[0] + 0.5) * th / h
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=MARK, width=2)
+        draw.ellipse((cx - r - 1, cy - r - 1, cx + r + 1, cy + r + 1), outline=(0, 0, 0), width=1)
+
+
 def overview(
-    model: VGGFeatures, cache: FeatureCache, a: Analysis, size: str, cmap: str = "viridis"
+    model: VGGFeatures,
+    cache: FeatureCache,
+    a: Analysis,
+    size: str,
+    cmap: str = "viridis",
+    point: Point = None,
 ) -> Figure:
-    """Shallow → deep: the strongest channels of each block output, with shape and receptive field."""
+    """Shallow → deep: the strongest channels of each block output, titled with its shape and
+    receptive field; with ``point``, the unit that sees it is ringed on every tile."""
+    point = check_point(point, a)
     names = list(block_outputs(model.arch))
     acts = activations(model, cache, a, names)
     pictures = {}
     for block, n in enumerate(names, start=1):
         f = acts[n][0]
+        info = model.info(n)
         chans = rank_channels(f.mean(dim=(1, 2)).view(-1, 1, 1), "mean", OVERVIEW_CHANNELS)
-        pic = channel_grid(tiles(f, chans), labels=chans, cmap=cmap, tile=GRID_TILE, columns=2)
+        pic = channel_grid(tiles(f, chans), labels=chans, cmap=cmap, tile=GRID_TILE, columns=2, pad=GRID_PAD)
         c, h, w = f.shape
-        pictures[f"{block}: {n} · {c}×{h}×{w} · RF {model.info(n).receptive_field} px"] = pic
-    record = {"settings": _settings(a, size, cmap=cmap, layers=names)}
+        if point is not None:
+            mark_tiles(pic, len(chans), (h, w), info.cell_of(*point, (h, w)), tile=GRID_TILE, columns=2)
+        sub = f"{c}×{h}×{w} · RF {info.receptive_field} px · stride {info.stride}"
+        pictures[n] = chrome.titled(pic, f"{block}. {n}", sub + " · each tile scaled to its own range")
+    record = {"settings": _settings(a, size, cmap=cmap, layers=names, point=list(point) if point else None)}
     return Figure("overview", pictures, record, {"notes": list(a.notes)})
 
 
@@ -101,42 +157,63 @@ def grid(
     sort: str = "mean",
     scope: str = "channel",
     cmap: str = "viridis",
+    point: Point = None,
 ) -> Figure:
-    """The top-``k`` channels of ``layer`` as one picture, with a colour bar saying the scope.
+    """The top-``k`` channels of ``layer`` as one picture with its colour bar underneath (the
+    tiles keep their positions: a click at (x, y) maps to a tile with :func:`channel_at_click`).
 
     Extras: ``caption``, ``channels`` (tile j shows channel ``channels[j]``), ``fmap_hw``.
     """
     k = check_k(k)
     check_choice("sort", sort, SORTS)
     check_choice("colour scaling", scope, SCOPES)
+    point = check_point(point, a)
     model.info(layer)
     f = activations(model, cache, a, [layer])[layer][0]
     chans = _rank(f, sort, k)
     tile = grid_tile(len(chans))
     sel = tiles(f, chans, tile)
-    shared_scale = scope == "layer"
+    shared = scope == "layer"
     pic = channel_grid(
-        sel, labels=chans, scope="layer" if shared_scale else "channel", cmap=cmap, tile=tile, pad=GRID_PAD
+        sel, labels=chans, scope="layer" if shared else "channel", cmap=cmap, tile=tile, pad=GRID_PAD
     )
-    if shared_scale:
-        bar = colorbar(
-            cmap, float(sel.min()), float(sel.max()), label="shared scale: one min..max for every tile shown"
+    hw = (int(f.shape[1]), int(f.shape[2]))
+    if point is not None:
+        mark_tiles(pic, len(chans), hw, model.info(layer).cell_of(*point, hw), tile=tile, columns=None)
+    if shared:
+        pic = chrome.with_colour_bar(
+            pic, cmap, float(sel.min()), float(sel.max()), f"{layer}: one scale for every tile"
         )
     else:
-        bar = colorbar(cmap, 0.0, 1.0, label="per channel: each tile from its own min (0) to max (1)")
+        pic = chrome.with_colour_bar(pic, cmap, 0.0, 1.0, "each tile from its own min (0) to its own max (1)")
     caption = layer_caption(model, layer, tuple(f.shape)) + f" · top {len(chans)} by {sort}"
     settings = _settings(a, size, layer=layer, k=k, sort=sort, scope=scope, cmap=cmap)
-    extras = {"caption": caption, "channels": chans, "fmap_hw": (int(f.shape[1]), int(f.shape[2]))}
-    return Figure(
-        "features", {caption: pic, "colour bar": bar}, {"settings": settings, "channels": chans}, extras
-    )
+    extras = {"caption": caption, "channels": chans, "fmap_hw": hw}
+    return Figure("features", {caption: pic}, {"settings": settings, "channels": chans}, extras)
 
 
 def channel_at_click(view_channels: list[int], fmap_hw: tuple[int, int], x: float, y: float) -> int | None:
-    """The channel under pixel (x, y) of a :func:`grid` picture, or ``None`` (padding)."""
+    """The channel under pixel (x, y) of a :func:`grid` picture, or ``None`` (padding, colour bar)."""
     h, w = fmap_hw
     j = grid_cell_at(x, y, len(view_channels), h, w, tile=grid_tile(len(view_channels)), pad=GRID_PAD)
     return None if j is None else view_channels[j]
+
+
+def _stats(layer: str, index: int, m: np.ndarray, info: LayerInfo) -> Table:
+    iy, ix = np.unravel_index(int(np.argmax(m)), m.shape)
+    h, w = m.shape
+    cx, cy = round(info.centre(int(ix))), round(info.centre(int(iy)))
+    rows = [
+        ["layer · channel", f"{layer} · {index}"],
+        ["map size", f"{w}×{h}"],
+        [
+            "min · mean · max",
+            f"{chrome.num(float(m.min()))} · {chrome.num(float(m.mean()))} · {chrome.num(float(m.max()))}",
+        ],
+        ["zeros (ReLU off)", f"{float((m == 0).mean()):.0%}"],
+        ["strongest unit (map → image)", f"({ix}, {iy}) → ≈ ({cx}, {cy}) px"],
+    ]
+    return Table(["statistic", "value"], rows)
 
 
 def channel(
@@ -148,20 +225,28 @@ def channel(
     index: float,
     cmap: str = "viridis",
     alpha: float = 0.6,
+    point: Point = None,
 ) -> Figure:
-    """One channel enlarged to the image size over the input, with colour bar and statistics.
+    """One channel enlarged to the image size over the input, with its colour bar (true values)
+    and a small table of statistics; the strongest unit (and ``point``) marked.
 
-    Extras: ``stats`` (name → value) and ``table`` (the same as a :class:`Table`).
+    Extras: ``stats`` (name → plain value, for the API) and ``table`` (rounded, for reading).
     """
+    point = check_point(point, a)
     f = activations(model, cache, a, [layer])[layer][0]
     c, h, w = f.shape
     if not 0 <= int(index) < c:
         raise InputError(f"{layer} has channels 0..{c - 1}; got {index}")
+    info = model.info(layer)
     m = to_numpy(f[int(index)])
     lo, hi = float(m.min()), float(m.max())
     pic = overlay(a.array, m, cmap=cmap, alpha=alpha, vmin=lo, vmax=hi)
     iy, ix = np.unravel_index(int(np.argmax(m)), m.shape)
-    stride = model.info(layer).stride
+    draw = ImageDraw.Draw(pic)
+    box = info.rf_box(int(iy), int(ix), a.size)
+    draw.rectangle(box, outline=MARK, width=2)
+    if point is not None:
+        draw.ellipse((point[0] - 5, point[1] - 5, point[0] + 5, point[1] + 5), outline=MARK, width=2)
     stats: dict[str, object] = {
         "layer": layer,
         "channel": int(index),
@@ -171,12 +256,146 @@ def channel(
         "mean": float(m.mean()),
         "fraction of zeros": float((m == 0).mean()),
         "max at (x, y) in the map": f"({ix}, {iy})",
-        "max at ≈ (x, y) in the image": f"({int((ix + 0.5) * stride)}, {int((iy + 0.5) * stride)})",
+        "max at ≈ (x, y) in the image": f"({round(info.centre(int(ix)))}, {round(info.centre(int(iy)))})",
     }
-    bar = colorbar(cmap, lo, hi, label=f"{layer} channel {index}")
-    settings = _settings(a, size, layer=layer, channel=int(index), cmap=cmap, alpha=float(alpha))
-    title = f"{layer} channel {int(index)} over the image"
-    extras = {"stats": stats, "table": Table(["statistic", "value"], [[k, v] for k, v in stats.items()])}
-    return Figure(
-        "channel", {title: pic, "colour bar": bar}, {"settings": settings, "statistics": stats}, extras
+    title = f"{layer} · channel {int(index)} over the image"
+    pic = chrome.with_colour_bar(
+        pic,
+        cmap,
+        lo,
+        hi,
+        f"{layer} channel {int(index)}: activation (white box: its strongest unit's receptive field)",
     )
+    settings = _settings(a, size, layer=layer, channel=int(index), cmap=cmap, alpha=float(alpha))
+    extras = {"stats": stats, "table": _stats(layer, int(index), m, info), "title": title}
+    return Figure("channel", {title: pic}, {"settings": settings, "statistics": stats}, extras)
+
+
+# --------------------------------------------------------------------------- one point, every block
+
+
+LOCATE_COLUMNS = tuple(
+    [
+        "block",
+        "unit (x, y)",
+        "sees",
+        "receptive field (pixels)",
+        "strongest channel: value",
+        "mean over channels",
+    ]
+)
+
+
+def locate(
+    model: VGGFeatures, cache: FeatureCache, a: Analysis, size: str, x: float, y: float, cmap: str = "viridis"
+) -> Figure:
+    """Where pixel (x, y) goes in each block: the unit that sees it, that unit's receptive field
+    (drawn on the image, one colour per block) and the activations there.
+
+    Extras: ``cells`` (block name → [row, column]), ``table`` (one row per block).
+    """
+    point = check_point((int(x), int(y)), a)
+    assert point is not None
+    names = list(block_outputs(model.arch))
+    acts = activations(model, cache, a, names)
+    pic = to_pil(a.array).convert("RGB")
+    draw = ImageDraw.Draw(pic)
+    rows, cells, boxes = [], {}, {}
+    for k, n in enumerate(names):
+        info, f = model.info(n), acts[n][0]
+        hw = (int(f.shape[1]), int(f.shape[2]))
+        cell = info.cell_of(*point, hw)
+        box = info.rf_box(*cell, a.size)
+        draw.rectangle(box, outline=PALETTE[k], width=2)
+        column = f[:, cell[0], cell[1]]
+        top = int(column.argmax())
+        cells[n], boxes[n] = list(cell), list(box)
+        rows.append(
+            [
+                n,
+                f"({cell[1]}, {cell[0]})",
+                f"{info.receptive_field} px",
+                f"({box[0]}, {box[1]})–({box[2]}, {box[3]})",
+                f"{top}: {chrome.num(float(column[top]))}",
+                chrome.num(float(column.mean())),
+            ]
+        )
+    draw.ellipse((point[0] - 4, point[1] - 4, point[0] + 4, point[1] + 4), fill=MARK, outline=(0, 0, 0))
+    key = chrome.legend([(n, PALETTE[k]) for k, n in enumerate(names)], pic.width)
+    pic = chrome.titled(
+        chrome.stack([pic, key]),
+        f"Pixel ({point[0]}, {point[1]}) through the blocks",
+        "the receptive field of the unit that sees it, in each block",
+    )
+    table = Table(
+        list(LOCATE_COLUMNS),
+        rows,
+    )
+    settings = _settings(a, size, x=point[0], y=point[1])
+    record = {"settings": settings, "cells": cells, "receptive_fields": boxes}
+    return Figure("locate", {"point": pic}, record, {"cells": cells, "boxes": boxes, "table": table})
+
+
+# --------------------------------------------------------------------------- what a channel looks for
+
+
+def _peaks(m: torch.Tensor, radius: int, per_image: int) -> list[tuple[float, int, int]]:
+    """Up to ``per_image`` local maxima of a (h, w) map at least ``radius`` units apart."""
+    pooled = torch.nn.functional.max_pool2d(m[None, None], 2 * radius + 1, stride=1, padding=radius)[0, 0]
+    ys, xs = torch.nonzero((m == pooled) & (m > 0), as_tuple=True)
+    order = torch.argsort(m[ys, xs], descending=True)[:per_image]
+    return [(float(m[ys[i], xs[i]]), int(ys[i]), int(xs[i])) for i in order]
+
+
+def _patch(a: Analysis, box: tuple[int, int, int, int], px: int) -> Image.Image:
+    crop = to_pil(a.array).crop((box[0], box[1], box[2] + 1, box[3] + 1))
+    side = max(crop.size)
+    square = Image.new("RGB", (side, side), (128, 128, 128))
+    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
+    return square.resize((px, px), Image.Resampling.BILINEAR)
+
+
+def top_patches(
+    model: VGGFeatures,
+    cache: FeatureCache,
+    images: list[tuple[str, Analysis]],
+    size: str,
+    layer: str,
+    index: float,
+    k: int = 8,
+    progress: object = None,
+) -> Figure:
+    """The ``k`` image patches, among ``images`` (name, analysed image), where channel ``index``
+    of ``layer`` fires most: each is the receptive field of a unit at a local maximum (at most
+    three per image, a receptive field apart), largest activation first.
+
+    Extras: ``patches`` (name, value, unit (row, col), box) per picture, in order.
+    """
+    info = model.info(layer)
+    if not images:
+        raise InputError("no images to search: upload one or use the bundled samples")
+    candidates = []
+    for j, (name, a) in enumerate(images):
+        if callable(progress):
+            progress(j / len(images), desc=f"{layer}[{int(index)}] on {name}")
+        f = activations(model, cache, a, [layer])[layer][0]
+        if not 0 <= int(index) < f.shape[0]:
+            raise InputError(f"{layer} has channels 0..{f.shape[0] - 1}; got {index}")
+        radius = max(1, info.receptive_field // (2 * info.stride))
+        for value, row, col in _peaks(f[int(index)], radius, 3):
+            candidates.append((value, name, a, row, col))
+    candidates.sort(key=lambda c: -c[0])
+    pictures, patches = {}, []
+    for rank, (value, name, a, row, col) in enumerate(candidates[:k], start=1):
+        box = info.rf_box(row, col, a.size)
+        title = f"#{rank} · {chrome.num(value)}"
+        pictures[f"#{rank} {name}"] = chrome.titled(_patch(a, box, 112), title, name)
+        patches.append({"image": name, "value": value, "unit": [row, col], "box": list(box)})
+    settings = {
+        "analysis_size": str(size),
+        "layer": layer,
+        "channel": int(index),
+        "k": int(k),
+        "images": [n for n, _ in images],
+    }
+    return Figure("top-patches", pictures, {"settings": settings, "patches": patches}, {"patches": patches})

@@ -1,20 +1,30 @@
-"""Gram-matrix figures: G_A (and G_B, |G_A − G_B|, style distance per layer), and one cell."""
+"""Gram-matrix figures: G_A (and G_B, |G_A − G_B|, the style distance per layer), and one cell.
+
+"Style distance" means one thing across the app: Σ_l mean |G_A − G_B| with each Gram divided
+by C·H·W (:data:`STYLE_NORM`), summed over the same layers as the perceptual distance; the
+Gram tab's normalisation control changes the matrices drawn, not that definition.
+"""
 
 from __future__ import annotations
 
 import torch
+from PIL import Image
 
+from .. import chrome
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import FeatureCache
 from ..gram import FORMULAS, GRAM_NORMS, gram, style_distances, top_channels_by_energy
 from ..images import to_pil
 from ..layers import block_outputs
-from ..render import colorbar, heatmap, to_numpy, upsample
+from ..plots import bar_chart
+from ..render import heatmap, to_numpy, upsample
 from . import Analysis, Figure, Table, activations, check_choice
 
 TOP_RANGE = (2, 128)  # channels a Gram picture may show
 PICTURE_PX = 384  # a Gram picture's side: each cell is PICTURE_PX // top pixels
+STYLE_NORM = "chw"  # the normalisation of "style distance" everywhere in the app
+STYLE_DEFINITION = "style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer"
 
 
 def cell_scale(top: int) -> int:
@@ -22,11 +32,47 @@ def cell_scale(top: int) -> int:
     return max(1, PICTURE_PX // top)
 
 
-def _distances(model: VGGFeatures, cache: FeatureCache, a: Analysis, b: Analysis, norm: str) -> Table:
+def _distances(model: VGGFeatures, cache: FeatureCache, a: Analysis, b: Analysis) -> Table:
     names = list(block_outputs(model.arch))
     fa, fb = activations(model, cache, a, names), activations(model, cache, b, names)
-    d = style_distances(fa, fb, names, norm)
+    d = style_distances(fa, fb, names, STYLE_NORM)
     return Table(["layer", "style distance"], [[n, float(d[n][0])] for n in names])
+
+
+def _matrix(
+    m: torch.Tensor, title: str, sub: str, lo: float, hi: float, cmap: str, channels: list[int], norm: str
+) -> tuple[Image.Image, tuple[int, int]]:
+    """One titled Gram picture with channel indices and its colour bar; (picture, matrix origin)."""
+    cell = cell_scale(len(channels))
+    ticked, ox, oy = chrome.matrix_ticks(heatmap(m, cmap=cmap, vmin=lo, vmax=hi, scale=cell), channels, cell)
+    body = chrome.with_colour_bar(ticked, cmap, lo, hi, f"one scale for the three matrices · Gram '{norm}'")
+    pic = chrome.titled(body, title, sub)
+    return pic, (ox, oy + pic.height - body.height)
+
+
+def _draw(
+    mats: list[tuple[str, torch.Tensor, str]], layer: str, n: int, cmap: str, channels: list[int], norm: str
+) -> tuple[dict[str, Image.Image], tuple[int, int]]:
+    """The matrices on one shared scale; (caption → picture, where G_A's matrix starts)."""
+    hi = max(float(m.max()) for _, m, _ in mats)
+    lo = min(0.0, min(float(m.min()) for _, m, _ in mats))
+    pictures, origin = {}, (0, 0)
+    for t, m, who in mats:
+        sub = f"{who} · {n} strongest channels of A (by G_ii)"
+        pic, at = _matrix(m, f"{t} · {layer}", sub, lo, hi, cmap, channels, norm)
+        pictures[t] = pic
+        origin = at if t == "G_A" else origin
+    return pictures, origin
+
+
+def _style_chart(distances: Table) -> Image.Image:
+    return bar_chart(
+        distances.column("layer"),
+        distances.column("style distance"),
+        title="Style distance per layer (log scale)",
+        ylabel="mean |G_A − G_B|, G ÷ C·H·W",
+        log=True,
+    )
 
 
 def matrices(
@@ -42,9 +88,11 @@ def matrices(
 ) -> Figure:
     """G_A (and G_B, |G_A − G_B| on one shared scale) over A's top-``top`` channels by energy.
 
-    Pictures: the image(s), the matrices, the colour bar. Extras: ``matrices`` (their
-    captions), ``channels`` (row/column j is channel ``channels[j]``), ``scale`` (pixels per cell),
-    ``formula``, ``distances`` (a :class:`Table` of style distance per block, with two images).
+    Pictures: the image(s), the matrices (titled, channel indices on the axes, colour bar), and
+    with two images the style distance per layer on a log scale. Extras: ``matrices`` (their
+    captions), ``channels`` (row/column j is channel ``channels[j]``), ``scale`` (pixels per
+    cell), ``origin`` (where the matrix starts inside the G_A picture), ``formula``,
+    ``distances`` (a :class:`Table`), ``chart`` (the chart's caption).
     """
     check_choice("Gram normalisation", norm, GRAM_NORMS)
     model.info(layer)
@@ -54,18 +102,23 @@ def matrices(
     ga = gram(activations(model, cache, a, [layer])[layer], g_norm)[0]
     n = max(TOP_RANGE[0], min(int(top), TOP_RANGE[1], ga.shape[0]))
     idx = top_channels_by_energy(ga, n)
-    mats = [("G_A", ga[idx][:, idx])]
+    channels = [int(i) for i in idx]
+    mats = [("G_A", ga[idx][:, idx], "image A")]
     distances = None
     if b is not None:
         gb = gram(activations(model, cache, b, [layer])[layer], g_norm)[0][idx][:, idx]
-        mats += [("G_B", gb), ("|G_A − G_B|", (mats[0][1] - gb).abs())]
-        distances = _distances(model, cache, a, b, norm)
-    hi = max(float(m.max()) for _, m in mats)
-    lo = min(0.0, min(float(m.min()) for _, m in mats))
+        mats += [
+            ("G_B", gb, "image B, same channels"),
+            ("|G_A − G_B|", (mats[0][1] - gb).abs(), "where the styles differ"),
+        ]
+        distances = _distances(model, cache, a, b)
     pictures = {"image A": to_pil(a.array), **({"image B": to_pil(b.array)} if b is not None else {})}
-    pictures |= {t: heatmap(m, cmap=cmap, vmin=lo, vmax=hi, scale=cell_scale(n)) for t, m in mats}
-    pictures["colour bar"] = colorbar(cmap, lo, hi, label=f"one shared scale, Gram normalisation '{norm}'")
-    channels = [int(i) for i in idx]
+    drawn, origin = _draw(mats, layer, n, cmap, channels, norm)
+    pictures.update(drawn)
+    chart = None
+    if distances is not None:
+        chart = "style distance per layer"
+        pictures[chart] = _style_chart(distances)
     settings = {
         "analysis_size": str(size),
         "size_hw": list(a.size),
@@ -75,22 +128,27 @@ def matrices(
         "top_channels": int(top),
         "channels_shown": channels,
         "image_b": b is not None,
+        "style_distance": STYLE_DEFINITION,
     }
     record = {"settings": settings, "style_distances": None if distances is None else distances.records()}
     extras = {
-        "matrices": [t for t, _ in mats],
+        "matrices": [t for t, _, _ in mats],
         "channels": channels,
         "scale": cell_scale(n),
+        "origin": origin,
         "formula": FORMULAS[norm],
         "distances": distances,
+        "chart": chart,
     }
     return Figure("gram", pictures, record, extras)
 
 
-def cell_at_click(channels: list[int], scale: int, x: float, y: float) -> tuple[int, int] | None:
-    """(i, j) channels of the Gram cell under pixel (x, y), or ``None`` outside the matrix."""
-    r, c = int(y) // scale, int(x) // scale
-    if not (0 <= r < len(channels) and 0 <= c < len(channels)):
+def cell_at_click(
+    channels: list[int], scale: int, x: float, y: float, origin: tuple[int, int] = (0, 0)
+) -> tuple[int, int] | None:
+    """(i, j) channels of the Gram cell under pixel (x, y) of the G_A picture, or ``None``."""
+    r, c = (int(y) - origin[1]) // scale, (int(x) - origin[0]) // scale
+    if int(y) < origin[1] or int(x) < origin[0] or not (0 <= r < len(channels) and 0 <= c < len(channels)):
         return None
     return channels[r], channels[c]
 
@@ -105,22 +163,30 @@ def pair(
     j: float,
     cmap: str = "viridis",
 ) -> Figure:
-    """Channels i and j of ``layer`` and their product: G_ij is the sum of the product.
-
-    Extras: ``text`` (the cell's value, raw and ÷ C·H·W).
-    """
+    """Channels i and j of ``layer`` (one shared scale) and their product (its own scale):
+    G_ij is the sum of the product. Extras: ``text`` (the cell's value, raw and ÷ C·H·W)."""
     f = activations(model, cache, a, [layer])[layer][0]
     c = f.shape[0]
     i, j = int(i), int(j)
     if not (0 <= i < c and 0 <= j < c):
         raise InputError(f"{layer} has channels 0..{c - 1}")
     prod: torch.Tensor = f[i] * f[j]
+    lo, hi = float(torch.minimum(f[i].min(), f[j].min())), float(torch.maximum(f[i].max(), f[j].max()))
+
+    def show(m: torch.Tensor, title: str, sub: str, vmin: float, vmax: float, label: str) -> Image.Image:
+        pic = heatmap(upsample(to_numpy(m), a.size, nearest=True), cmap=cmap, vmin=vmin, vmax=vmax)
+        return chrome.titled(chrome.with_colour_bar(pic, cmap, vmin, vmax, label), title, sub)
+
+    pp = (float(prod.min()), float(prod.max()))
     pictures = {
-        title: heatmap(upsample(to_numpy(m), a.size, nearest=True), cmap=cmap)
-        for m, title in ((f[i], f"F_{i}"), (f[j], f"F_{j}"), (prod, f"F_{i} ⊙ F_{j}"))
+        f"F_{i}": show(f[i], f"F_{i} · {layer}", "channel i", lo, hi, "F_i and F_j on one scale"),
+        f"F_{j}": show(f[j], f"F_{j} · {layer}", "channel j", lo, hi, "F_i and F_j on one scale"),
+        f"F_{i} ⊙ F_{j}": show(
+            prod, f"F_{i} ⊙ F_{j}", "their product, position by position", *pp, "the product's own scale"
+        ),
     }
     g = float(prod.sum())
     chw = g / (c * f.shape[1] * f.shape[2])
-    text = f"G[{i}, {j}] = Σ F_{i} · F_{j} = {g:.4g}   (÷ C·H·W = {chw:.4g})"
+    text = f"G[{i}, {j}] = Σ F_{i} · F_{j} = {chrome.num(g, 4)}   (÷ C·H·W = {chrome.num(chw, 4)})"
     settings = {"analysis_size": str(size), "size_hw": list(a.size), "layer": layer, "i": i, "j": j}
     return Figure("gram-pair", pictures, {"settings": settings, "gram": g, "gram_chw": chw}, {"text": text})

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+from PIL import Image
 
 from ..backbone import VGGFeatures
 from ..images import to_pil
 from ..lessons import reconstruct as rc
+from ..plots import line_chart
 from . import Figure
 
 CURVE_POINTS = 25  # reports (and loss-curve points) per run
@@ -28,6 +30,12 @@ def what(settings: rc.ReconstructSettings) -> str:
         f"{kind} from {', '.join(settings.layers or ())} · {settings.steps} steps at {settings.size} px · "
         f"seed {settings.seed}"
     )
+
+
+def loss_chart(curve: list[dict[str, Any]], title: str = "Loss (log scale)") -> Image.Image:
+    """The loss against the step, on a log axis (it falls by orders of magnitude)."""
+    points = [(float(p["step"]), float(p["loss"])) for p in curve]
+    return line_chart({"loss": points}, title=title, xlabel="step", ylabel="loss", log=True, size=(380, 280))
 
 
 def run(
@@ -67,5 +75,29 @@ def figure(
     pictures = {
         "target": to_pil(rc.resize_target(target, settings.size, "cpu")),
         "reconstruction": to_pil(last.image),
+        "loss curve": loss_chart(curve),
     }
-    return Figure("reconstruct", pictures, record, {"what": what(settings), "seconds": last.seconds})
+    ran = f"stopped at step {last.step} of {settings.steps}" if last.stopped else f"{last.step} steps"
+    extras = {
+        "what": what(settings),
+        "seconds": last.seconds,
+        "run title": f"{settings.mode} · {'+'.join(settings.layers or ())}",
+        "run note": f"{ran} · loss {last.loss:.3g}",
+    }
+    return Figure("reconstruct", pictures, record, extras)
+
+
+def run_to_end(
+    model: VGGFeatures,
+    target: torch.Tensor,
+    settings: rc.ReconstructSettings,
+    should_stop: Callable[[], bool] | None = None,
+) -> Figure:
+    """:func:`run` to its end, then :func:`figure` (for front ends that do not stream)."""
+    last, curve = None, []
+    for st, so_far in run(model, target, settings, should_stop=should_stop):
+        last, curve = st, so_far
+    assert last is not None
+    fig = figure(target, settings, last, curve)
+    fig.extras["info"] = f"{what(settings)} · {last.step} steps · loss {last.loss:.4g}"
+    return fig

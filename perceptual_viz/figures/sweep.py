@@ -12,16 +12,20 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import chrome
 from ..backbone import VGGFeatures
 from ..compare import PairScores, ScoreSettings, score_pairs
 from ..degrade import degrade, lookup
 from ..errors import InputError
 from ..features import FeatureCache
 from ..images import to_pil
+from ..plots import line_chart
 from . import AUTO, Analysis, Figure, Table, chunk_for
 
 METRICS = ("MSE", "1 − SSIM", "perceptual", "style", "LPIPS")
 LEVELS_RANGE = (2, 8)
+DEFAULT_NAMES = ("noise", "blur", "jpeg", "brightness")  # the app's default choice
+DEFAULT_LEVELS = 5
 # Pixels per VGG batch: 72 images at 224² (all of 9 degradations × 8 levels) go through in one
 # pass; at 512² the batch is split so activations stay near 2 GB (and a time limit can stop a
 # sweep between batches).
@@ -68,6 +72,22 @@ def _row(n: str, lvl: int, s: float, sc: PairScores) -> list[Any]:
     psnr = sc.psnr if not math.isinf(sc.psnr) else nan
     lp = sc.lpips if sc.lpips is not None else nan
     return [n, lvl, s, sc.mse, psnr, sc.ssim, 1 - sc.ssim, sc.perceptual_total, sc.style_total, lp]
+
+
+def charts(plot: Table) -> dict[str, Image.Image]:
+    """One line chart per metric: relative value against severity level, a line per degradation."""
+    out = {}
+    records = plot.records()
+    for m in METRICS:
+        series: dict[str, list[tuple[float, float]]] = {}
+        for r in records:
+            if r["metric"] == m:
+                series.setdefault(r["degradation"], []).append((r["level"], r["relative value"]))
+        title = f"{m} (÷ its largest value in the sweep)"
+        out[f"chart {m}"] = line_chart(
+            series, title=title, xlabel="severity level", ylabel="relative value", ylim=(0.0, 1.05)
+        )
+    return out
 
 
 def _relative(table: Table) -> Table:
@@ -126,8 +146,9 @@ def sweep(
     ``chunk_images`` caps the images per pass: ``"auto"`` gives short passes on a CPU (with a
     ``progress`` call between them, where a long job gives way) and one pass on a GPU; ``None``
     one pass, split only when very large.
-    Pictures: thumbnails of the degraded images. Extras: ``table`` (raw values), ``plot``
-    (relative values, long format), ``info``.
+    Pictures: the clean image, a chart per metric, the degraded images (titled). Extras:
+    ``table`` (raw values), ``plot`` (relative values, long format), ``info``, ``charts`` and
+    ``thumbnails`` (captions of those pictures).
     """
     names, k = list(names), int(k)
     _check(names, k)
@@ -150,7 +171,10 @@ def sweep(
     thumbs: dict[str, Image.Image] = {}
     for (n, lvl, s), t in zip(meta, batch, strict=True):
         small = F.interpolate(t, scale_factor=min(1.0, THUMB_PX / max(t.shape[-2:])), mode="area")
-        thumbs[f"{n} L{lvl} ({s:g})"] = to_pil(small)
+        d = lookup(n)
+        thumbs[f"{n} L{lvl} ({s:g})"] = chrome.titled(
+            to_pil(small), f"{d.label} · level {lvl}", d.setting(s), min_width=THUMB_PX
+        )
     passes = "one batched pass" if per >= len(batch) else f"{math.ceil(len(batch) / per)} passes of ≤ {per}"
     info = (
         f"{len(batch)} degraded images + the clean one scored in {passes} on {device} "
@@ -166,9 +190,7 @@ def sweep(
         "score_settings": dataclasses.asdict(ScoreSettings()),
     }
     record = {"settings": settings, "table": table.records()}
-    return Figure(
-        "sweep",
-        {"clean": to_pil(clean.array), **thumbs},
-        record,
-        {"table": table, "plot": _relative(table), "info": info},
-    )
+    plot = _relative(table)
+    lines = charts(plot)
+    extras = {"table": table, "plot": plot, "info": info, "charts": list(lines), "thumbnails": list(thumbs)}
+    return Figure("sweep", {"clean": to_pil(clean.array), **lines, **thumbs}, record, extras)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from ..figures import SIZES
+from ..figures import DEFAULT_SIZE, SIZES
 from ..layers import ARCHS
 from ..render import COLORMAPS
 from . import text
@@ -46,7 +46,7 @@ def _header(ctx: AppContext) -> Shared:
     status = gr.Markdown(status_line(ctx, arch0), elem_id="status")
     with gr.Row():
         arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
-        size = gr.Dropdown(list(SIZES), value="224", label="Analysis size (shorter side, px)", scale=1)
+        size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
         cmap = gr.Dropdown(list(COLORMAPS[:4]), value="viridis", label="Colour map", scale=1)
     device = str(ctx.pool.get(arch0).device)
     shared = Shared(arch, size, cmap, arch0, device)
@@ -66,9 +66,10 @@ def _one_long_job_per_person(shared: Shared) -> None:
         button.click(None, None, None, cancels=others, **PRIVATE)
 
 
-def build_demo(pool: ModelPool, limits: LaneLimits | None = None) -> gr.Blocks:
+def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = False) -> gr.Blocks:
     """The whole app. ``pool`` holds the models and cache shared by every user; ``limits`` sets
-    the lanes (default: :meth:`LaneLimits.resolve` for the pool's device)."""
+    the lanes (default: :meth:`LaneLimits.resolve` for the pool's device); ``warm`` computes
+    the showcase demos in the background (see :mod:`.showcase`)."""
     ctx = AppContext.create(pool, limits)
     # A long day: every 30 min, uploads and pictures older than an hour leave Gradio's cache.
     with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
@@ -78,4 +79,7 @@ def build_demo(pool: ModelPool, limits: LaneLimits | None = None) -> gr.Blocks:
             for tab in TABS:
                 tab.build(ctx, shared)
         _one_long_job_per_person(shared)
+    if warm:
+        ctx.showcase.start(pool.get(pool.arch))
+    demo.ctx = ctx  # for the benchmark and tests that drive it
     return demo

@@ -12,10 +12,13 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import gradio as gr
 
 from ..assets import samples
 from ..backbone import VGGFeatures, pick_device
@@ -24,12 +27,14 @@ from ..figures import SIZES, Analysis, analyse, check_choice, load
 from .errors import ON_CPU, UserError, guarded
 from .lanes import LaneLimits, Lanes
 from .models import ModelPool, gpu
+from .showcase import Showcase, default_folder
 
 # How long an interactive request waits for a backbone that is still loading before it says so
 # (the page's backbone switch waits for the load in the loader lane instead).
 LOAD_WAIT_S = 10.0
 # Longest a long job may run before it stops with a message.
 TIME_LIMIT_S = float(os.environ.get("PERCEPTUAL_VIZ_TIME_LIMIT", "120"))
+PREPARED_KEPT = 32  # prepared images kept (a few MB at 224 px)
 
 Upload = str | None  # the path of a file Gradio received (see widgets.upload_path), or nothing
 
@@ -46,13 +51,23 @@ class AppContext:
 
     pool: ModelPool
     lanes: Lanes
+    showcase: Showcase
     samples: list[str] = field(default_factory=lambda: [str(p) for p in samples()])
     time_limit_s: float = TIME_LIMIT_S
+    # Decoded, resized images by (file, its mtime and size, analysis size, device): a view change
+    # re-reads the same upload, and decoding it is a good part of a view change's time. Files
+    # are Gradio's content-addressed uploads or the bundled samples, so this holds no user state.
+    _prepared: dict[tuple[Any, ...], Analysis] = field(default_factory=dict, repr=False)
+    _prepared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def create(cls, pool: ModelPool, limits: LaneLimits | None = None) -> AppContext:
+    def create(
+        cls, pool: ModelPool, limits: LaneLimits | None = None, showcase_dir: Path | None = None
+    ) -> AppContext:
+        """``showcase_dir``: where default runs are stored (default :func:`.showcase.default_folder`)."""
         device = pick_device(pool.device).type
-        return cls(pool, Lanes(limits or LaneLimits.resolve(device), device))
+        lanes = Lanes(limits or LaneLimits.resolve(device), device)
+        return cls(pool, lanes, Showcase(showcase_dir or default_folder(), lanes))
 
     @property
     def cache(self) -> FeatureCache:
@@ -68,7 +83,23 @@ class AppContext:
         """Model and prepared image; ``which`` names the image in errors when a request has two."""
         check_choice("analysis size", str(size), SIZES)
         model = self.model(arch)
-        return model, analyse(model, load(require(image, what), which), size)
+        path = require(image, what)
+        try:
+            st = Path(path).stat()
+            key: tuple[Any, ...] | None = (path, st.st_mtime_ns, st.st_size, str(size), str(model.device))
+        except OSError:
+            key = None  # load() says what is wrong with it
+        with self._prepared_lock:
+            hit = self._prepared.get(key) if key else None
+        if hit is not None:
+            return model, hit
+        a = analyse(model, load(path, which), size)
+        if key is not None:
+            with self._prepared_lock:
+                self._prepared[key] = a
+                while len(self._prepared) > PREPARED_KEPT:
+                    self._prepared.pop(next(iter(self._prepared)))
+        return model, a
 
     def endpoint(
         self, fn: Callable[..., Any], *, interactive: bool = False, gpu_s: int | None = None
@@ -110,6 +141,19 @@ def _bind(ctx: AppContext, fn: Callable[..., Any], interactive: bool) -> Callabl
     params = list(inspect.signature(fn).parameters.values())[1:]
     call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return call
+
+
+def quiet_without_image(fn: Callable[..., Any], outputs: int) -> Callable[..., Any]:
+    """``fn`` for a page event that redraws a view: with no image yet, it changes nothing instead
+    of complaining (an API call of the same endpoint still gets the one-sentence error)."""
+
+    @functools.wraps(fn)
+    def redraw(ctx: AppContext, image: Upload, *args: Any, **kwargs: Any) -> Any:
+        if image is None or image == "":
+            return tuple(gr.skip() for _ in range(outputs)) if outputs > 1 else gr.skip()
+        return fn(ctx, image, *args, **kwargs)
+
+    return redraw
 
 
 def session_of(request: Any) -> str | None:

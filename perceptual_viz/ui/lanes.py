@@ -155,10 +155,13 @@ class Lanes:
         self.cpu = device_type == "cpu"
         self._lock = threading.Condition()
         self._interactive = 0  # interactive requests running now
+        self._slots = threading.BoundedSemaphore(limits.interactive)
         self._jobs: dict[str, LongJob] = {}
 
     def events(self, lane: str) -> dict[str, Any]:
         """Keyword arguments that put a Gradio event in ``lane`` (its group and limit)."""
+        if lane == "view":  # off the queue; :meth:`interactive` bounds how many run at once
+            return {"queue": False}
         limit = {"interactive": self.limits.interactive, "long": self.limits.long, "loader": None}
         if lane not in limit:
             raise InputError(f"unknown lane {lane!r}; lanes: {', '.join(LANE_NAMES)}")
@@ -169,15 +172,17 @@ class Lanes:
     @contextlib.contextmanager
     def interactive(self) -> Iterator[None]:
         """Around an interactive request: long jobs pause while it runs; all cores for it."""
-        with self._lock:
-            self._interactive += 1
-        try:
-            with self._threads(self.limits.interactive_threads):
-                yield
-        finally:
+        # At most ``limits.interactive`` at once, queued or not (view changes skip the queue).
+        with self._slots:
             with self._lock:
-                self._interactive -= 1
-                self._lock.notify_all()
+                self._interactive += 1
+            try:
+                with self._threads(self.limits.interactive_threads):
+                    yield
+            finally:
+                with self._lock:
+                    self._interactive -= 1
+                    self._lock.notify_all()
 
     @property
     def interactive_running(self) -> int:
@@ -219,6 +224,13 @@ class Lanes:
             with self._lock:
                 if self._jobs.get(key) is job:
                     del self._jobs[key]
+                self._lock.notify_all()
+
+    def wait_idle(self, stop: threading.Event | None = None) -> None:
+        """Block until no interactive request and no long job runs (background work's turn)."""
+        with self._lock:
+            while (self._interactive > 0 or self._jobs) and not (stop is not None and stop.is_set()):
+                self._lock.wait(0.1)
 
     def stop(self, session: str | None, kind: str | None = None) -> bool:
         """Stop the session's running long job (of ``kind``, if given); False if it has none."""

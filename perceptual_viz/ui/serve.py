@@ -19,6 +19,8 @@ from ..backbone import VGGFeatures
 from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
+from .showcase import STORED
+from .style import CSS
 
 MAX_FILE_SIZE = "20mb"
 QUEUE_MAX_SIZE = 64
@@ -28,6 +30,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
     """The queue (each lane's limit is set on its events: see :mod:`.lanes`), no share link,
     uploads capped, only the bundled samples served."""
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
+    kwargs.setdefault("css", CSS)
     return demo.launch(
         server_name=host,
         server_port=port,
@@ -49,7 +52,11 @@ def png_file(img: Image.Image) -> str:
     """
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=1)
-    data = buf.getvalue()
+    return png_bytes_file(buf.getvalue())
+
+
+def png_bytes_file(data: bytes) -> str:
+    """Encoded PNG bytes as a content-addressed file in Gradio's cache (see :func:`png_file`)."""
     folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()[:40]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "image.png"
@@ -65,8 +72,12 @@ def png_gallery(items: Iterable[tuple[Image.Image, str]]) -> list[tuple[str, str
 
 def publish(fig: Figure) -> dict[str, str]:
     """Every picture of ``fig`` encoded once (caption → PNG path): the files shown are the files
-    exported."""
-    return {caption: png_file(pic) for caption, pic in fig.pictures.items()}
+    exported. Pictures a figure already has as PNG files (a showcase entry) are not re-encoded."""
+    stored = fig.extras.get(STORED, {})
+    return {
+        caption: png_bytes_file(Path(stored[caption]).read_bytes()) if caption in stored else png_file(pic)
+        for caption, pic in fig.pictures.items()
+    }
 
 
 def bundle_file(fig: Figure, shown: Mapping[str, str], model: VGGFeatures) -> str:

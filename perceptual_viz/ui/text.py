@@ -62,14 +62,16 @@ VGG pass**. Every metric is divided by its largest value in the sweep, so all cu
 
 
 def status_markdown(arch: str, message: str, trained: bool, device: str) -> str:
-    """The status line; a loud banner when the weights are untrained."""
-    line = f"**{arch}** · weights: {message} · device: **{device}**"
+    """The status line, saying "trained" or "UNTRAINED" in so many words; a loud banner when untrained."""
+    line = (
+        f"**{arch}** · **{'trained' if trained else 'UNTRAINED'}** weights: {message} · device: **{device}**"
+    )
     if trained:
         return line
     return (
         "<div style='background:#b91c1c;color:white;padding:10px 14px;border-radius:8px;"
         "font-weight:600'>⚠️ UNTRAINED WEIGHTS: the feature maps below are random filters, not what an "
-        "ImageNet-trained VGG sees. Start the app with <code>--weights vgg16.pth</code> or put "
+        f"ImageNet-trained VGG sees. Start the app with <code>--weights {arch}.pth</code> or put "
         "torchvision's weights in the torch hub cache.</div>\n\n" + line
     )
 
@@ -105,4 +107,63 @@ chosen layers: the texture returns, the layout does not — the picture that sho
 loss uses Grams. $\mathrm{TV}(x)$ (squared differences with the right and lower neighbours)
 keeps the result smooth. With untrained weights the reconstructions show what *random*
 filters keep — compare with trained weights.
+"""
+
+
+def pdn(predict: str, do: str, notice: str) -> str:
+    """A lesson's Predict → Do → Notice box (Markdown)."""
+    return f"**Predict:** {predict}\n\n**Do:** {do}\n\n**Notice:** {notice}"
+
+
+PDN_FEATURES = pdn(
+    "a photo goes through five blocks of VGG. Which block's maps still look like the photo, and "
+    "which look like blobs?",
+    "click a sample, then click a point of the picture on the right to follow it through the blocks.",
+    "shallow maps are sharp and follow edges and colour; deep maps are coarse, but each of their "
+    "pixels sees a large part of the image (the boxes grow from 5 px to 196 px).",
+)
+PDN_GRAM = pdn(
+    "a cat and a brick wall: will their Gram matrices differ most at shallow or at deep layers?",
+    "upload two pictures (or two samples), then click a bright cell of G_A.",
+    "a Gram cell is the sum of two channels multiplied position by position — where things are is "
+    "gone, only which features fire together remains. That is why it measures style.",
+)
+PDN_COMPARE = pdn(
+    "JPEG at quality 10, blur σ 3 and a brightness shift of +0.2: which one will MSE call worst, "
+    "and which one would you?",
+    "try the three examples below, or move the strength slider.",
+    "the difference maps show where each metric sees damage: MSE everywhere a pixel moved, the "
+    "feature distances where structure changed.",
+)
+PDN_SWEEP = pdn(
+    "as damage grows, do all metrics rank noise, blur, JPEG and brightness in the same order?",
+    "run the sweep on a sample.",
+    "brightness climbs fastest in MSE but barely moves LPIPS or the perceptual distance: the "
+    "metrics disagree about what damage is.",
+)
+PDN_EQUAL_MSE = pdn(
+    "seven pictures with exactly the same MSE: which would you call least damaged?",
+    "make the gallery for a sample.",
+    "same MSE, yet LPIPS differs about 100× between a brightness shift and JPEG — the network sees "
+    "what you see, the pixel error does not.",
+)
+PDN_RECONSTRUCT = pdn(
+    "rebuilt from nothing but relu2_2's features, will the cat come back? From relu5_3's?",
+    "reconstruct from relu2_2, then from relu4_3 (or pick texture synthesis).",
+    "shallow layers keep the photo; deep ones keep what is where, not how it looked; Grams keep the "
+    "texture and lose the layout.",
+)
+
+LOOKS_FOR = r"""
+**The patches** are the parts of the bundled samples (and of the images you uploaded here)
+where this channel fires most: around each of the strongest local maxima of its map, the unit's
+*receptive field* — every input pixel that can influence it. Shallow channels fire on colours
+and edges, deeper ones on textures and motifs.
+
+**The optimised image** asks the network directly: start from faint noise and change the image
+until the channel's mean activation is as high as possible (Olah, Mordvintsev & Schubert 2017).
+Raw gradient ascent gives high-frequency noise, so the image is built from a Fourier spectrum
+scaled by 1/frequency in a decorrelated colour space, and every step jitters, scales and rotates
+it a little: only patterns that survive small moves can win. With untrained weights you see what
+a *random* filter likes.
 """

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import gradio as gr
+import pandas as pd
+
+from ..chrome import num
+from ..tables import Table
 
 LATEX: list[dict[str, str | bool]] = [
     {"left": "$$", "right": "$$", "display": True},
@@ -13,38 +16,58 @@ LATEX: list[dict[str, str | bool]] = [
 ]
 
 
+UPLOAD_CLASS = "pv-upload"  # marks the app's image inputs (see :func:`_preprocess`)
+_GRADIO_PREPROCESS = gr.Image.preprocess
+
+
 def upload_path(component: gr.Image, payload: Any) -> str | None:
     """Preprocessing for image inputs: the uploaded file's path, undecoded.
 
     Gradio's own preprocessing opens every upload with PIL before our code runs, so a hostile
-    file (a decompression bomb, random bytes, a truncated PNG) would fail there with a generic
-    message. This way :func:`perceptual_viz.images.load_image` is the only decoder, with its
-    guards and specific messages. The path is safe to open: Gradio has already checked that it
-    lies in its own upload folder, so a client cannot point it at another file on the server.
-    (Set on the instance, not by subclassing, which would make Gradio look for a custom
-    component's frontend.)
+    file (a decompression bomb, random bytes, a truncated PNG, a text file) would fail there
+    with a generic message. This way :func:`perceptual_viz.images.load_image` is the only
+    decoder, with its guards and specific messages. The path is safe to open: Gradio has
+    already checked that it lies in its own upload folder, so a client cannot point it at
+    another file on the server.
     """
     if payload is None:
         return None
     if getattr(payload, "path", None) is None:  # a data: URL — let Gradio decode it
-        decoded = gr.Image.preprocess(component, payload)
+        decoded = _GRADIO_PREPROCESS(component, payload)
         return decoded if isinstance(decoded, str) or decoded is None else None
     return str(payload.path)
 
 
+def _preprocess(self: gr.Image, payload: Any) -> Any:
+    """``gr.Image.preprocess``, except for the app's image inputs: :func:`upload_path`.
+
+    Installed on the class, not on our instances and not through a subclass: Gradio rebuilds a
+    component from its class and constructor arguments for a session whenever an event updates
+    its properties (every example click does), so a per-instance patch would silently vanish
+    there; and a subclass makes Gradio write a ``.pyi`` file next to this module at import.
+    The marker class travels with the constructor arguments, so a rebuilt input keeps it.
+    """
+    if UPLOAD_CLASS in (getattr(self, "elem_classes", None) or []):
+        return upload_path(self, payload)
+    return _GRADIO_PREPROCESS(self, payload)
+
+
+gr.Image.preprocess = _preprocess  # type: ignore[method-assign]
+
+
 def image_input(label: str, **kw: Any) -> gr.Image:
     """An image input that hands endpoints the uploaded file's path (see :func:`upload_path`)."""
-    img = gr.Image(
+    classes = [*kw.pop("elem_classes", []), UPLOAD_CLASS]
+    return gr.Image(
         label=label,
         type="filepath",
         image_mode=None,
         format="png",
         sources=["upload", "webcam", "clipboard"],
         height=300,
+        elem_classes=classes,
         **kw,
     )
-    img.preprocess = functools.partial(upload_path, img)  # type: ignore[method-assign]
-    return img
 
 
 def md(value: str = "", **kw: Any) -> gr.Markdown:
@@ -61,4 +84,12 @@ def export_button(elem_id: str) -> gr.DownloadButton:
     """A one-click download of the figure on show (filled in by the endpoint that drew it)."""
     return gr.DownloadButton(
         "⬇ Download figure + scores (.zip)", value=None, elem_id=elem_id, size="sm", variant="secondary"
+    )
+
+
+def readable(t: Table, digits: int = 4) -> pd.DataFrame:
+    """A table for reading: floats to ``digits`` significant digits, "—" for a missing value
+    (exports and JSON outputs keep every digit)."""
+    return pd.DataFrame(
+        [[num(v, digits) if isinstance(v, float) else v for v in r] for r in t.rows], columns=t.columns
     )

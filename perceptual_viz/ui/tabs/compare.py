@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,9 @@ from ..shared import PRIVATE, Shared
 from ..widgets import export_button, image_input, md
 from .features import layer_choices
 
+# (sample, degradation, strength): the examples under the controls, and their labels.
+EXAMPLES = (("chelsea.png", "jpeg", 10.0), ("astronaut.png", "blur", 3.0), ("coffee.png", "brightness", 0.2))
+
 
 def compare(
     ctx: AppContext,
@@ -33,13 +35,14 @@ def compare(
     size: str,
     layer: str,
 ) -> tuple[Any, ...]:
+    """The before/after pair, scores table, per-layer chart, maps, channels side by side, info,
+    every score as JSON, the zip."""
     t0 = time.perf_counter()
     model, c = ctx.analysis(clean, arch, size, "a clean image", "clean image")
     d = None
     if source == "upload":
-        _, d = ctx.analysis(
-            degraded, arch, size, "the degraded image (or pick a degradation)", "degraded image"
-        )
+        what = "the degraded image (or pick a degradation)"
+        _, d = ctx.analysis(degraded, arch, size, what, "degraded image")
     fig = fc.compare(model, ctx.cache, c, size, d, degradation, float(strength), int(seed), layer=layer)
     shown_files = publish(fig)
     ex = fig.extras
@@ -50,21 +53,20 @@ def compare(
     )
     scores = {**ex["scores"], "device": ex["device"], "size": [h, w], "seconds": round(seconds, 4)}
     table = pd.DataFrame(ex["table"].rows, columns=ex["table"].columns)
-    layers = pd.DataFrame(ex["layers"].rows, columns=ex["layers"].columns)
-    maps = [(shown_files[cap], cap) for cap in ex["maps"]]
-    side = [(shown_files[cap], cap) for cap in ex["side"]]
+    maps = [(shown_files[cap], None) for cap in ex["maps"]]
+    side = [(shown_files[cap], None) for cap in ex["side"]]
     pair = (shown_files["clean"], shown_files["degraded"])
     zipped = bundle_file(fig, shown_files, model)
-    return pair, table, layers, maps, side, info, scores, zipped
+    return pair, table, shown_files[ex["chart"]], maps, side, info, scores, zipped
 
 
-def strength_slider(name: str) -> Any:
-    """The strength slider for degradation ``name``: its label, range, step and default."""
+def strength_slider(name: str, value: float | None = None) -> Any:
+    """The strength slider for degradation ``name``: its label, range, step, and ``value`` (if it
+    is in range) or the degradation's default."""
     d = lookup(name)
     step = 1 if d.integer else (d.maximum - d.minimum) / 200
-    return gr.update(
-        minimum=d.minimum, maximum=d.maximum, value=d.default, step=step, label=f"{d.label}: {d.param}"
-    )
+    v = d.default if value is None or not d.minimum <= float(value) <= d.maximum else float(value)
+    return gr.update(minimum=d.minimum, maximum=d.maximum, value=v, step=step, label=f"{d.label}: {d.param}")
 
 
 @dataclass
@@ -80,19 +82,17 @@ class _UI:
     info: gr.Markdown
     slider: gr.ImageSlider
     table: gr.Dataframe
-    bars: gr.BarPlot
+    chart: gr.Image
     maps: gr.Gallery
     side: gr.Gallery
     json: gr.JSON
     zip: gr.DownloadButton
 
     def outputs(self) -> list[Any]:
-        return [self.slider, self.table, self.bars, self.maps, self.side, self.info, self.json, self.zip]
+        return [self.slider, self.table, self.chart, self.maps, self.side, self.info, self.json, self.zip]
 
 
-def _controls(
-    ctx: AppContext, shared: Shared
-) -> tuple[gr.Image, gr.Radio, gr.Dropdown, gr.Slider, gr.Number, gr.Image, gr.Dropdown, gr.Button]:
+def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
     d0 = DEGRADATIONS["jpeg"]
     with gr.Row():
         with gr.Column():
@@ -113,6 +113,7 @@ def _controls(
                 max(d.maximum for d in DEGRADATIONS.values()),
                 value=d0.default,
                 label=f"{d0.label}: {d0.param}",
+                elem_id="c_strength",
             )
             seed = gr.Number(value=0, precision=0, label="Seed")
             up = image_input("Degraded image (your model's output)", elem_id="c_up")
@@ -123,11 +124,13 @@ def _controls(
                 allow_custom_value=True,
             )
             btn = gr.Button("Compare", variant="primary", elem_id="compare_btn")
-    return clean, source, deg, strength, seed, up, layer, btn
+    return [clean, source, deg, strength, seed, up, layer, btn]
 
 
 def _layout(ctx: AppContext, shared: Shared) -> _UI:
+    gr.Markdown(text.PDN_COMPARE, elem_classes=["pdn"])
     clean, source, deg, strength, seed, up, layer, btn = _controls(ctx, shared)
+    _examples(clean, deg, strength)  # right under the controls they set
     info = gr.Markdown(elem_id="compare_info")
     with gr.Row():
         slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil")
@@ -137,16 +140,31 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
                 interactive=False,
                 elem_id="scores",
                 wrap=True,
-                column_widths=["18%", "18%", "64%"],
+                column_widths=["22%", "18%", "60%"],
             )
-            bars = gr.BarPlot(
-                x="layer", y="perceptual distance", label="Per-layer perceptual distance", height=220
+            chart = gr.Image(
+                label="Perceptual distance per layer", format="png", interactive=False, elem_id="c_chart"
             )
-    maps = gr.Gallery(label="Where they differ", columns=6, height=230, format="png")
-    side = gr.Gallery(
-        label="Same channels, clean vs degraded, one scale", columns=3, height=260, format="png"
+    maps = gr.Gallery(
+        label="Where they differ",
+        columns=3,
+        height="auto",
+        format="png",
+        elem_id="c_maps",
+        elem_classes=["figure-row"],
+        object_fit="contain",
     )
-    json = gr.JSON(label="All scores (JSON)")
+    side = gr.Gallery(
+        label="The same channels, clean vs degraded",
+        columns=3,
+        height="auto",
+        format="png",
+        elem_id="c_side",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
+    with gr.Accordion("All scores (JSON)", open=False):
+        json = gr.JSON(label="All scores (JSON)")
     zipped = export_button("c_zip")
     return _UI(
         clean,
@@ -160,7 +178,7 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
         info,
         slider,
         table,
-        bars,
+        chart,
         maps,
         side,
         json,
@@ -168,21 +186,24 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
     )
 
 
-def _examples(ctx: AppContext, shared: Shared, ui: _UI) -> None:
-    on_spaces = bool(os.environ.get("SPACE_ID"))
-    layer0 = block_outputs(shared.arch0)[1]
+def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider) -> None:
+    """Examples that set every control they imply: the image, the degradation, and the slider's
+    label, range and value."""
+    from ...assets import sample
 
-    def example(c: AppContext, clean: Upload, degradation: str, strength: float) -> tuple[Any, ...]:
-        return compare(c, clean, None, "degrade", degradation, strength, 0, shared.arch0, "224", layer0)
-
+    rows = [[str(sample(img)), deg, s] for img, deg, s in EXAMPLES]
+    labels = [f"{img.split('.')[0]} · {lookup(deg).setting(s)}" for img, deg, s in EXAMPLES]
     gr.Examples(
-        [[ctx.samples[1], "jpeg", 10], [ctx.samples[0], "blur", 3.0], [ctx.samples[2], "brightness", 0.2]],
-        inputs=[ui.clean, ui.deg, ui.strength],
-        outputs=ui.outputs(),
-        fn=ctx.endpoint(example, interactive=True),
-        cache_examples=on_spaces,  # lazily cached on Spaces; plain input-fillers locally
-        cache_mode="lazy" if on_spaces else None,
-        label="Try: the same photo, three kinds of damage",
+        rows,
+        inputs=[clean, deg, strength],
+        outputs=[strength],
+        fn=lambda clean, deg, s: strength_slider(deg, s),
+        run_on_click=True,
+        cache_examples=False,
+        example_labels=[
+            f"{lab}: {lookup(deg).label}" for lab, (_, deg, _) in zip(labels, EXAMPLES, strict=True)
+        ],
+        label="Try: the same kinds of damage, three photos",
         api_visibility="private",
     )
 
@@ -191,8 +212,8 @@ def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("Compare", id="compare"):
         ui = _layout(ctx, shared)
-        _examples(ctx, shared, ui)
-        md(text.COMPARE)
+        with gr.Accordion("MSE, PSNR, SSIM, perceptual distances: the formulas", open=False):
+            md(text.COMPARE)
     quick = ctx.lanes.events("interactive")
     # .input (a user's choice), not .change: an example sets degradation and strength together.
     ui.deg.input(strength_slider, [ui.deg], [ui.strength], **PRIVATE)

@@ -6,32 +6,48 @@ table, the info, the JSON summary and the export zip).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
+from ...backbone import VGGFeatures
+from ...features import FeatureCache
+from ...figures import DEFAULT_SIZE, Analysis, Figure, analyse, load
 from ...figures import equal_mse as fe
 from ...lessons import equal_mse as em
-from ...tables import Table
 from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared
-from ..widgets import export_button, image_input, md
+from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
+from ..widgets import export_button, image_input, md, readable
+
+SAMPLES_SHOWN = 6
 
 
-def readable(table: Table) -> pd.DataFrame:
-    """Numbers to 3 significant digits for reading (the JSON output keeps full precision)."""
+def _settings(target_kind: str, target: float, rank_by: str, seed: float, size: str) -> dict[str, Any]:
+    """The run's settings as the showcase keys them."""
+    return {
+        "target_kind": target_kind,
+        "target": float(target),
+        "rank_by": rank_by,
+        "seed": int(seed),
+        "size": str(size),
+    }
 
-    def fmt(v: Any) -> Any:
-        if isinstance(v, float):
-            return "—" if math.isnan(v) else f"{v:.3g}"
-        return v
 
-    return pd.DataFrame([[fmt(v) for v in r] for r in table.rows], columns=table.columns)
+def _figure(
+    model: VGGFeatures,
+    cache: FeatureCache,
+    c: Analysis,
+    s: dict[str, Any],
+    progress: Callable[..., Any] | None,
+) -> Figure:
+    return fe.equal_mse(
+        model, cache, c, s["size"], s["target_kind"], s["target"], s["rank_by"], s["seed"], progress=progress
+    )
 
 
 def equal_mse(
@@ -46,52 +62,73 @@ def equal_mse(
     request: gr.Request | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ) -> tuple[Any, ...]:
+    """The gallery, the ranked table, the info, the JSON summary and the zip."""
     fe.target_mse(target_kind, target)  # a bad target is refused before any work
+    settings = _settings(target_kind, target, rank_by, seed, size)
     with ctx.lanes.long_job(session_of(request), "equal-MSE gallery") as job:
         model, c = ctx.analysis(clean, arch, size, "a clean image")
-        fig = fe.equal_mse(
-            model,
-            ctx.cache,
-            c,
-            size,
-            target_kind,
-            target,
-            rank_by,
-            int(seed),
-            progress=progress_checkpoint(job, progress),
-        )
+        fig = ctx.showcase.get("equal_mse", model, c.key, settings)
+        note = FROM_SHOWCASE if fig is not None else ""
+        if fig is None:
+            fig = _figure(model, ctx.cache, c, settings, progress_checkpoint(job, progress))
+            ctx.showcase.put("equal_mse", model, c.key, settings, fig)
     shown_files = publish(fig)
-    gallery = [(shown_files[cap], cap) for cap in fig.extras["gallery"]]
+    gallery = [(shown_files[cap], None) for cap in fig.extras["gallery"]]
     ex = fig.extras
-    return gallery, readable(ex["table"]), ex["info"], ex["data"], bundle_file(fig, shown_files, model)
+    return (
+        gallery,
+        readable(ex["table"], 3),
+        ex["info"] + note,
+        ex["data"],
+        bundle_file(fig, shown_files, model),
+    )
+
+
+def recipe(ctx: AppContext) -> Recipe:
+    """The default gallery of each sample the tab offers, for the showcase."""
+    d = fe.DEFAULTS
+    settings = _settings(str(d["target_kind"]), float(d["target"]), str(d["rank_by"]), 0, DEFAULT_SIZE)
+
+    def compute(model: VGGFeatures, path: str, should_stop: ShouldStop) -> Figure:
+        c = analyse(model, load(path), DEFAULT_SIZE)
+        return _figure(model, ctx.cache, c, settings, lambda *a, **kw: should_stop())
+
+    return Recipe("equal_mse", settings, ctx.samples[:SAMPLES_SHOWN], sample_key(DEFAULT_SIZE), compute)
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
+    d = fe.DEFAULTS
     with gr.Tab("Equal MSE", id="equal_mse"):
+        gr.Markdown(text.PDN_EQUAL_MSE, elem_classes=["pdn"])
         with gr.Row():
             with gr.Column(scale=1):
                 img = image_input("Clean image", elem_id="e_img")
-                gr.Examples(ctx.samples[:6], inputs=[img], label="Samples")
+                gr.Examples(ctx.samples[:SAMPLES_SHOWN], inputs=[img], label="Samples")
             with gr.Column(scale=1):
                 with gr.Row():
-                    kind = gr.Radio(list(fe.TARGET_KINDS), value="MSE", label="Target given as")
-                    target = gr.Number(value=0.005, label="Target", elem_id="e_target")
-                rank = gr.Radio(list(em.RANK_METRICS), value="LPIPS", label="Rank by")
-                seed = gr.Number(value=0, precision=0, label="Seed (noise, salt & pepper)")
+                    kind = gr.Radio(list(fe.TARGET_KINDS), value=d["target_kind"], label="Target given as")
+                    target = gr.Number(value=d["target"], label="Target", elem_id="e_target")
+                rank = gr.Radio(list(em.RANK_METRICS), value=d["rank_by"], label="Rank by")
+                seed = gr.Number(value=d["seed"], precision=0, label="Seed (noise, salt & pepper)")
                 btn = gr.Button("Make the gallery", variant="primary", elem_id="e_btn")
-                md(text.EQUAL_MSE)
+                with gr.Accordion("How to read the gallery", open=False):
+                    md(text.EQUAL_MSE)
         info = gr.Markdown(elem_id="e_info")
         gallery = gr.Gallery(
             label="Same MSE, ranked by the network (least damaged first)",
             columns=4,
             height="auto",
             format="png",
+            object_fit="contain",
             elem_id="e_gallery",
+            elem_classes=["figure-row"],
         )
-        table = gr.Dataframe(label="Scores", interactive=False, wrap=True, elem_id="e_table")
-        data = gr.JSON(label="All scores (JSON)")
+        table = gr.Dataframe(label="Scores", interactive=False, elem_id="e_table")
+        with gr.Accordion("All scores (JSON)", open=False):
+            data = gr.JSON(label="All scores (JSON)")
         zipped = export_button("e_zip")
+    ctx.showcase.add(recipe(ctx))
     kind.input(lambda k: gr.update(value=30.0 if k == "PSNR (dB)" else 0.005), [kind], [target], **PRIVATE)
     run = btn.click(
         ctx.endpoint(equal_mse, gpu_s=60),

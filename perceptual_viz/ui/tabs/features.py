@@ -1,6 +1,9 @@
-"""The "Feature maps" tab: shallow → deep overview, one layer's channel grid, one channel enlarged.
+"""The "Feature maps" tab: shallow → deep overview, a point followed through the blocks, one
+layer's channel grid, one channel enlarged, and what that channel looks for.
 
-Public endpoints: ``/overview``, ``/feature_grid``, ``/channel``.
+Public endpoints: ``/overview``, ``/feature_grid``, ``/channel``, ``/locate`` (one point through
+every block), ``/top_patches`` and ``/visualize`` (long jobs: the patches that excite a channel
+most, and an image optimised to excite it; the latter streams).
 """
 
 from __future__ import annotations
@@ -9,24 +12,42 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from ...figures import features as ff
+from ...images import to_pil
 from ...layers import block_outputs, layers
+from ...tables import Table
 from .. import text
-from ..context import AppContext, Upload
+from ..context import AppContext, Upload, quiet_without_image
 from ..serve import png_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import image_input, md, shown
+from . import looks_for
+
+MAX_UPLOADS = 12  # images of this session searched for a channel's top patches
 
 
 def layer_choices(arch: str) -> list[str]:
     return [i.name for i in layers(arch)]
 
 
-def overview(ctx: AppContext, image: Upload, arch: str, size: str, cmap: str) -> tuple[Any, str]:
+def frame(t: Table) -> pd.DataFrame:
+    return pd.DataFrame(t.rows, columns=t.columns)
+
+
+def _point(point: Any) -> tuple[int, int] | None:
+    return (int(point[0]), int(point[1])) if point else None
+
+
+def overview(
+    ctx: AppContext, image: Upload, arch: str, size: str, cmap: str, point: Any = None
+) -> tuple[Any, str, Any]:
+    """The shallow → deep row (and the picture to click a point on)."""
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.overview(model, ctx.cache, a, size, cmap)
-    return [(path, caption) for caption, path in publish(fig).items()], " · ".join(a.notes)
+    fig = ff.overview(model, ctx.cache, a, size, cmap, _point(point))
+    gallery = [(path, None) for path in publish(fig).values()]
+    return gallery, " · ".join(a.notes), png_file(to_pil(a.array))
 
 
 def feature_grid(
@@ -39,22 +60,82 @@ def feature_grid(
     sort: str,
     scope: str,
     cmap: str,
+    point: Any = None,
 ) -> tuple[Any, ...]:
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.grid(model, ctx.cache, a, size, layer, k, sort, scope, cmap)
-    picture, bar = (png_file(p) for p in fig.pictures.values())
+    fig = ff.grid(model, ctx.cache, a, size, layer, k, sort, scope, cmap, _point(point))
+    (picture,) = publish(fig).values()
     chans = fig.extras["channels"]
     state = {"channels": chans, "hw": list(fig.extras["fmap_hw"]), "layer": layer}
-    return picture, bar, fig.extras["caption"], chans[0], state
+    return picture, f"**{fig.extras['caption']}**", chans[0], state
 
 
 def channel(
-    ctx: AppContext, image: Upload, arch: str, size: str, layer: str, index: float, cmap: str, alpha: float
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    layer: str,
+    index: float,
+    cmap: str,
+    alpha: float,
+    point: Any = None,
 ) -> tuple[Any, ...]:
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.channel(model, ctx.cache, a, size, layer, index, cmap, float(alpha))
-    picture, bar = (png_file(p) for p in fig.pictures.values())
-    return picture, bar, fig.extras["stats"]
+    fig = ff.channel(model, ctx.cache, a, size, layer, index, cmap, float(alpha), _point(point))
+    (picture,) = publish(fig).values()
+    return picture, frame(fig.extras["table"]), fig.extras["stats"]
+
+
+def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: float) -> tuple[Any, ...]:
+    """One point through every block: the picture with each block's receptive field, a table,
+    and the units as JSON ({block: [row, column]})."""
+    model, a = ctx.analysis(image, arch, size)
+    fig = ff.locate(model, ctx.cache, a, size, x, y)
+    (picture,) = publish(fig).values()
+    return picture, frame(fig.extras["table"]), {"cells": fig.extras["cells"], "boxes": fig.extras["boxes"]}
+
+
+def _grid_and_channel(
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    cmap: str,
+    alpha: float,
+    point: Any,
+) -> tuple[Any, ...]:
+    """A view change in one round trip: the grid and its strongest channel enlarged."""
+    grid_out = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
+    return (*grid_out, *channel(ctx, image, arch, size, layer, grid_out[2], cmap, alpha, point))
+
+
+def _clicked(
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    cmap: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    alpha: float,
+    index: float,
+    evt: gr.SelectData,
+) -> tuple[Any, ...]:
+    """A click on the picture: follow that point through the blocks, mark it on every map."""
+    x, y = evt.index
+    point = [int(x), int(y)]
+    located = locate(ctx, image, arch, size, x, y)
+    gallery, _notes, _plain = overview(ctx, image, arch, size, cmap, point)
+    grid_out = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
+    detail = channel(ctx, image, arch, size, layer, index, cmap, alpha, point)
+    return (point, located[0], located[1], gallery, grid_out[0], grid_out[3], detail[0], detail[1])
 
 
 def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
@@ -65,40 +146,71 @@ def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
     return gr.skip() if ch is None else ch
 
 
+def _remember_upload(path: Upload, uploads: list | None) -> list:
+    """This session's own images, searched with the samples for a channel's top patches."""
+    kept = [p for p in (uploads or []) if p != path]
+    return ([*kept, path] if path else kept)[-MAX_UPLOADS:]
+
+
 @dataclass
-class _UI:
+class UI:
     img: gr.Image
-    over: gr.Gallery
     notes: gr.Markdown
+    point_pic: gr.Image
+    point_table: gr.Dataframe
+    over: gr.Gallery
     layer: gr.Dropdown
     k: gr.Slider
     sort: gr.Radio
     scope: gr.Radio
     caption: gr.Markdown
     grid: gr.Image
-    bar: gr.Image
     channel: gr.Number
     alpha: gr.Slider
     detail: gr.Image
-    dbar: gr.Image
-    stats: gr.JSON
+    stats: gr.Dataframe
+    stats_json: gr.JSON
     state: gr.State
+    point: gr.State
+    uploads: gr.State
 
 
-def _layout(ctx: AppContext, shared: Shared) -> _UI:
-    outs = list(block_outputs(shared.arch0))
+def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe]:
     with gr.Row():
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=280):
             img = image_input("Image", elem_id="f_img")
             gr.Examples(
                 ctx.samples, inputs=[img], label="Samples: photos and test patterns", examples_per_page=12
             )
             notes = gr.Markdown()
-        with gr.Column(scale=3):
-            gr.Markdown("### Shallow → deep: the strongest channels of each block")
-            over = gr.Gallery(label="Block outputs", columns=5, height=200, format="png", elem_id="overview")
+        with gr.Column(scale=1, min_width=280):
+            point_pic = shown("Click a point: follow it through the blocks", elem_id="f_point", height=340)
+            point_table = gr.Dataframe(
+                value=pd.DataFrame(columns=list(ff.LOCATE_COLUMNS)),
+                label="That point in each block (click the picture above)",
+                interactive=False,
+                elem_id="f_point_table",
+            )
+    return img, notes, point_pic, point_table
+
+
+def _layout(ctx: AppContext, shared: Shared) -> UI:
+    outs = list(block_outputs(shared.arch0))
+    gr.Markdown(text.PDN_FEATURES, elem_classes=["pdn"])
+    img, notes, point_pic, point_table = _top(ctx)
+    gr.Markdown("### Shallow → deep: the strongest channels of each block")
+    over = gr.Gallery(
+        label="Block outputs",
+        show_label=False,
+        columns=5,
+        height="auto",
+        format="png",
+        elem_id="overview",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
     with gr.Row():
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=240):
             # allow_custom_value: API callers may name any layer of either architecture
             layer = gr.Dropdown(
                 layer_choices(shared.arch0),
@@ -107,74 +219,76 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
                 elem_id="f_layer",
                 allow_custom_value=True,
             )
-            k = gr.Slider(*ff.K_RANGE, value=16, step=1, label="Channels shown (top k)")
+            k = gr.Slider(*ff.K_RANGE, value=16, step=1, label="Channels shown (top k)", elem_id="f_k")
             sort = gr.Radio(list(ff.SORTS), value="mean", label="Order channels by")
             scope = gr.Radio(
                 list(ff.SCOPES),
                 value="channel",
                 label="Colour scaling: per channel or shared across the layer",
             )
-            md(text.FEATURES)
-        with gr.Column(scale=2):
+            with gr.Accordion("What is a channel? Why are deep maps coarse?", open=False):
+                md(text.FEATURES)
+        with gr.Column(scale=2, min_width=300):
             caption = gr.Markdown(elem_id="grid_caption")
             grid = shown("Channel grid (click a tile)", elem_id="grid")
-            bar = shown("Colour bar", height=70, show_label=False)
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             with gr.Row():
-                channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0)
+                channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
                 alpha = gr.Slider(0, 1, value=0.6, step=0.05, label="Overlay opacity")
             detail = shown("Channel over the image", elem_id="detail")
-            dbar = shown("Colour bar", height=70, show_label=False)
-            stats = gr.JSON(label="Statistics")
-    return _UI(
+            stats = gr.Dataframe(label="Statistics", interactive=False, elem_id="f_stats")
+            with gr.Accordion("Statistics (JSON)", open=False):
+                stats_json = gr.JSON(label="Statistics (JSON)")
+    return UI(
         img,
-        over,
         notes,
+        point_pic,
+        point_table,
+        over,
         layer,
         k,
         sort,
         scope,
         caption,
         grid,
-        bar,
         channel_no,
         alpha,
         detail,
-        dbar,
         stats,
+        stats_json,
         gr.State(),
+        gr.State(None),
+        gr.State([]),
     )
 
 
-def build(ctx: AppContext, shared: Shared) -> None:
-    """The tab and its events (inside the app's ``gr.Tabs``)."""
-    with gr.Tab("Feature maps", id="features"):
-        ui = _layout(ctx, shared)
+def _without_lane(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if not k.startswith("concurrency")}
+
+
+def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
+    """The page's own events: quiet while no image is there (the public endpoints are below)."""
     quick = ctx.lanes.events("interactive")
     arch, size, cmap = shared.arch, shared.size, shared.cmap
-    grid_in = [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap]
-    grid_out = [ui.grid, ui.bar, ui.caption, ui.channel, ui.state]
-    chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha]
-    chan_out = [ui.detail, ui.dbar, ui.stats]
-    over_fn = ctx.endpoint(overview, interactive=True, gpu_s=30)
-    grid_fn = ctx.endpoint(feature_grid, interactive=True, gpu_s=20)
-    chan_fn = ctx.endpoint(channel, interactive=True, gpu_s=20)
-    show_channel = dict(
-        fn=chan_fn, inputs=chan_in, outputs=chan_out, api_visibility="private", api_name="ui_channel", **quick
+    view_in = [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap, ui.alpha, ui.point]
+    view_out = [ui.grid, ui.caption, ui.channel, ui.state, ui.detail, ui.stats, ui.stats_json]
+    views = ctx.endpoint(quiet_without_image(_grid_and_channel, len(view_out)), interactive=True, gpu_s=20)
+    show_views = dict(fn=views, inputs=view_in, outputs=view_out, api_visibility="private", **quick)
+    over_fn = ctx.endpoint(quiet_without_image(overview, 3), interactive=True, gpu_s=30)
+    over_in, over_out = [ui.img, arch, size, cmap], [ui.over, ui.notes, ui.point_pic]
+    new_image = gr.on(
+        [ui.img.change, size.change], lambda: (None, None), None, [ui.point, ui.point_table], **PRIVATE
     )
-    show_grid = dict(
-        fn=grid_fn, inputs=grid_in, outputs=grid_out, api_visibility="private", api_name="ui_grid", **quick
-    )
-    over_in, over_out = [ui.img, arch, size, cmap], [ui.over, ui.notes]
-    gr.on(
-        [ui.img.change, size.change],
+    new_image.then(
         over_fn,
         over_in,
         over_out,
-        api_name="overview",
+        api_visibility="private",
+        api_name="ui_image",
         trigger_mode="always_last",
         **quick,
-    ).success(**show_grid).success(**show_channel)
+    ).success(api_name="ui_views", **show_views)
+    ui.img.upload(_remember_upload, [ui.img, ui.uploads], [ui.uploads], **PRIVATE)
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[2]),
         [arch],
@@ -183,23 +297,102 @@ def build(ctx: AppContext, shared: Shared) -> None:
     )
     shared.loaded.success(
         over_fn, over_in, over_out, api_visibility="private", api_name="ui_overview", **quick
-    ).success(**show_grid).success(**show_channel)
+    ).success(api_name="ui_views_after_switch", **show_views)
     gr.on(
-        [ui.layer.change, ui.k.release, ui.sort.change, ui.scope.change, cmap.change],
-        grid_fn,
-        grid_in,
-        grid_out,
-        api_name="feature_grid",
+        [ui.layer.change, ui.k.release, ui.k.input, ui.sort.change, ui.scope.change, cmap.change],
+        api_name="ui_view_change",
         trigger_mode="always_last",
-        **quick,
-    ).success(**show_channel)
-    ui.grid.select(_channel_from_click, [ui.state], [ui.channel], **PRIVATE).success(**show_channel)
+        **{**_without_lane(show_views), **ctx.lanes.events("view")},
+    )
+    chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20)
+    chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha, ui.point]
+    chan_out = [ui.detail, ui.stats, ui.stats_json]
+    ui.grid.select(_channel_from_click, [ui.state], [ui.channel], **PRIVATE).success(
+        chan_fn, chan_in, chan_out, api_visibility="private", api_name="ui_channel", **quick
+    )
     gr.on(
         [ui.channel.submit, ui.alpha.release],
         chan_fn,
         chan_in,
         chan_out,
-        api_name="channel",
+        api_visibility="private",
+        api_name="ui_channel_change",
         trigger_mode="always_last",
         **quick,
     )
+    _public(ctx, shared, ui)
+
+
+def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:
+    """``/overview``, ``/feature_grid``, ``/channel`` for API callers, on hidden triggers: there an
+    image is required, and a missing one is a one-sentence error."""
+    quick = ctx.lanes.events("interactive")
+    arch, size, cmap = shared.arch, shared.size, shared.cmap
+    over = gr.Button(visible=False)
+    over.click(
+        ctx.endpoint(overview, interactive=True, gpu_s=30),
+        [ui.img, arch, size, cmap],
+        [ui.over, ui.notes, ui.point_pic],
+        api_name="overview",
+        **quick,
+    )
+    grid = gr.Button(visible=False)
+    grid.click(
+        ctx.endpoint(feature_grid, interactive=True, gpu_s=20),
+        [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap],
+        [ui.grid, ui.caption, ui.channel, ui.state],
+        api_name="feature_grid",
+        **quick,
+    )
+    chan = gr.Button(visible=False)
+    chan.click(
+        ctx.endpoint(channel, interactive=True, gpu_s=20),
+        [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha],
+        [ui.detail, ui.stats, ui.stats_json],
+        api_name="channel",
+        **quick,
+    )
+
+
+def _wire_point(ctx: AppContext, shared: Shared, ui: UI) -> None:
+    quick = ctx.lanes.events("interactive")
+    clicked_in = [
+        ui.img,
+        shared.arch,
+        shared.size,
+        shared.cmap,
+        ui.layer,
+        ui.k,
+        ui.sort,
+        ui.scope,
+        ui.alpha,
+        ui.channel,
+    ]
+    clicked_out = [ui.point, ui.point_pic, ui.point_table, ui.over, ui.grid, ui.state, ui.detail, ui.stats]
+    ui.point_pic.select(
+        ctx.endpoint(_clicked, interactive=True, gpu_s=20),
+        clicked_in,
+        clicked_out,
+        api_visibility="private",
+        api_name="ui_point",
+        **quick,
+    )
+    hidden = gr.Button(visible=False)
+    x, y = gr.Number(visible=False), gr.Number(visible=False)
+    locate_json = gr.JSON(visible=False)
+    hidden.click(
+        ctx.endpoint(locate, interactive=True, gpu_s=20),
+        [ui.img, shared.arch, shared.size, x, y],
+        [ui.point_pic, ui.point_table, locate_json],
+        api_name="locate",
+        **quick,
+    )
+
+
+def build(ctx: AppContext, shared: Shared) -> None:
+    """The tab and its events (inside the app's ``gr.Tabs``)."""
+    with gr.Tab("Feature maps", id="features"):
+        ui = _layout(ctx, shared)
+        looks_for.build(ctx, shared, ui)
+        _wire_views(ctx, shared, ui)  # inside the tab: its hidden API triggers belong to it
+        _wire_point(ctx, shared, ui)

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from ...figures import gram as fg
 from ...figures import match_size
 from ...gram import GRAM_NORMS
 from ...layers import block_outputs
 from .. import text
-from ..context import AppContext, Upload
+from ..context import AppContext, Upload, quiet_without_image
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import export_button, image_input, md, shown
@@ -30,6 +29,7 @@ def gram(
     top: float,
     cmap: str,
 ) -> tuple[Any, ...]:
+    """G_A, G_B, |G_A − G_B|, the style-distance chart, the formula, the click state, the zip."""
     model, a = ctx.analysis(image_a, arch, size, "image A", "image A")
     b = None
     if image_b is not None:
@@ -39,12 +39,18 @@ def gram(
     shown_files = publish(fig)
     mats: list[str | None] = [shown_files[c] for c in fig.extras["matrices"]]
     mats += [None] * (3 - len(mats))
-    dist = fig.extras["distances"]  # None with one image: an empty float-typed table would break the axis
-    table = None if dist is None else pd.DataFrame(dist.rows, columns=dist.columns)
-    state = {"channels": fig.extras["channels"], "scale": fig.extras["scale"]}
-    formula = f"**Normalisation '{norm}':** `{fig.extras['formula']}`"
+    chart = shown_files[fig.extras["chart"]] if fig.extras["chart"] else None
+    state = {
+        "channels": fig.extras["channels"],
+        "scale": fig.extras["scale"],
+        "origin": list(fig.extras["origin"]),
+    }
+    formula = (
+        f"**{layer}, matrices drawn with normalisation '{norm}':** `{fig.extras['formula']}`  \n"
+        f"**Style distance** (the same in every tab): {fg.STYLE_DEFINITION}."
+    )
     zipped = bundle_file(fig, shown_files, model)
-    return mats[0], mats[1], mats[2], shown_files["colour bar"], formula, table, state, zipped
+    return mats[0], mats[1], mats[2], chart, formula, state, zipped
 
 
 def gram_pair(
@@ -52,14 +58,14 @@ def gram_pair(
 ) -> tuple[Any, str]:
     model, a = ctx.analysis(image, arch, size, "image A")
     fig = fg.pair(model, ctx.cache, a, size, layer, i, j, cmap)
-    return [(p, c) for c, p in publish(fig).items()], fig.extras["text"]
+    return [(p, None) for p in publish(fig).values()], fig.extras["text"]
 
 
 def _pair_from_click(state: dict | None, evt: gr.SelectData) -> Any:
     if not state:
         raise gr.Error("compute the Gram matrix first", print_exception=False)
     x, y = evt.index
-    cell = fg.cell_at_click(state["channels"], state["scale"], x, y)
+    cell = fg.cell_at_click(state["channels"], state["scale"], x, y, tuple(state.get("origin", (0, 0))))
     return (gr.skip(), gr.skip()) if cell is None else cell
 
 
@@ -75,8 +81,7 @@ class _UI:
     ga: gr.Image
     gb: gr.Image
     gd: gr.Image
-    bar: gr.Image
-    dist: gr.BarPlot
+    chart: gr.Image
     i: gr.Number
     j: gr.Number
     pbtn: gr.Button
@@ -88,70 +93,78 @@ class _UI:
 
 def _layout(ctx: AppContext, shared: Shared) -> _UI:
     outs = list(block_outputs(shared.arch0))
+    gr.Markdown(text.PDN_GRAM, elem_classes=["pdn"])
     with gr.Row():
         a = image_input("Image A", elem_id="g_a")
         b = image_input("Image B (optional: compare styles)", elem_id="g_b")
     gr.Examples([[p, None] for p in ctx.samples[:6]], inputs=[a, b], label="Samples")
     with gr.Row():
-        layer = gr.Dropdown(outs, value=outs[1], label="Layer", allow_custom_value=True)
-        norm = gr.Radio(list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)")
+        layer = gr.Dropdown(outs, value=outs[1], label="Layer", allow_custom_value=True, elem_id="g_layer")
+        norm = gr.Radio(
+            list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)", elem_id="g_norm"
+        )
         top = gr.Slider(4, fg.TOP_RANGE[1], value=32, step=4, label="Top-N channels by energy (G_ii)")
         btn = gr.Button("Compute Gram matrices", variant="primary")
-    formula = gr.Markdown()
+    formula = gr.Markdown(elem_id="g_formula")
     with gr.Row():
         ga = shown("G_A (click a cell)", elem_id="gram_a")
-        gb = shown("G_B")
-        gd = shown("|G_A − G_B|")
-    bar = shown("Colour bar", height=70, show_label=False)
-    dist = gr.BarPlot(x="layer", y="style distance", label="Style distance per layer", height=240)
+        gb = shown("G_B", elem_id="gram_b")
+        gd = shown("|G_A − G_B|", elem_id="gram_d")
+    chart = shown("Style distance per layer", elem_id="g_chart")
     with gr.Row():
         i = gr.Number(value=0, precision=0, label="channel i", minimum=0)
         j = gr.Number(value=1, precision=0, label="channel j", minimum=0)
         pbtn = gr.Button("Show pair")
-    ptext = gr.Markdown()
-    pair = gr.Gallery(label="F_i, F_j and their product", columns=3, height=260, format="png")
-    md(text.GRAM)
+    ptext = gr.Markdown(elem_id="g_ptext")
+    pair = gr.Gallery(
+        label="F_i, F_j and their product",
+        columns=3,
+        height="auto",
+        format="png",
+        elem_id="g_pair",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
+    with gr.Accordion("Why Gram matrices measure style", open=False):
+        md(text.GRAM)
     zipped = export_button("g_zip")
     return _UI(
-        a,
-        b,
-        layer,
-        norm,
-        top,
-        btn,
-        formula,
-        ga,
-        gb,
-        gd,
-        bar,
-        dist,
-        i,
-        j,
-        pbtn,
-        ptext,
-        pair,
-        zipped,
-        gr.State(),
+        a, b, layer, norm, top, btn, formula, ga, gb, gd, chart, i, j, pbtn, ptext, pair, zipped, gr.State()
     )
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
-    """The tab and its events."""
+    """The tab and its events: every control redraws the matrices at once."""
     with gr.Tab("Gram matrices", id="gram"):
         ui = _layout(ctx, shared)
+        _wire(ctx, shared, ui)  # inside the tab: its hidden API trigger belongs to it
+
+
+def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
     quick = ctx.lanes.events("interactive")
     arch, size, cmap = shared.arch, shared.size, shared.cmap
     gram_in = [ui.a, ui.b, arch, size, ui.layer, ui.norm, ui.top, cmap]
-    gram_out = [ui.ga, ui.gb, ui.gd, ui.bar, ui.formula, ui.dist, ui.state, ui.zip]
+    gram_out = [ui.ga, ui.gb, ui.gd, ui.chart, ui.formula, ui.state, ui.zip]
     gr.on(
-        [ui.btn.click, ui.a.change, ui.b.change],
-        ctx.endpoint(gram, interactive=True, gpu_s=30),
+        [
+            ui.btn.click,
+            ui.a.change,
+            ui.b.change,
+            ui.layer.change,
+            ui.norm.change,
+            ui.top.release,
+            cmap.change,
+        ],
+        ctx.endpoint(quiet_without_image(gram, len(gram_out)), interactive=True, gpu_s=30),
         gram_in,
         gram_out,
-        api_name="gram",
-        trigger_mode="always_last",  # a second upload during a run must not be dropped
+        api_visibility="private",
+        api_name="ui_gram",
+        trigger_mode="always_last",  # a second change during a run must not be dropped
         **quick,
     )
+    api = gr.Button(visible=False)  # /gram for API callers: an image is required there
+    api.click(ctx.endpoint(gram, interactive=True, gpu_s=30), gram_in, gram_out, api_name="gram", **quick)
     shared.loaded.success(
         lambda a: gr.update(choices=list(block_outputs(a)), value=block_outputs(a)[1]),
         [arch],

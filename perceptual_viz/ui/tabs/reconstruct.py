@@ -6,6 +6,7 @@ far and the export zip at the end).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 from PIL import Image
 
+from ...backbone import VGGFeatures
+from ...features import image_key
+from ...figures import Figure
 from ...figures import reconstruct as fr
 from ...images import load_image, to_pil
 from ...layers import layers as all_layers
@@ -23,8 +26,9 @@ from ...lessons import reconstruct as rc
 from .. import text
 from ..context import AppContext, Upload, require, session_of
 from ..lanes import LongJob
-from ..serve import bundle_file, publish
+from ..serve import bundle_file, png_file, publish
 from ..shared import PRIVATE, Shared
+from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
 from ..widgets import export_button, image_input, md, shown
 
 # Shown pictures of a reconstruction are enlarged (nearest neighbour) to at least this size.
@@ -34,7 +38,7 @@ RUNS_KEPT = 12
 
 def display(img: Any) -> Image.Image:
     """A reconstruction enlarged with nearest neighbour, so its pixels stay honest."""
-    pil = to_pil(img)
+    pil = img.convert("RGB") if isinstance(img, Image.Image) else to_pil(img)
     f = max(1, math.ceil(DISPLAY_PX / max(pil.size)))
     return pil.resize((pil.width * f, pil.height * f), resample=Image.Resampling.NEAREST) if f > 1 else pil
 
@@ -75,9 +79,14 @@ def _stream(
     settings = rc.ReconstructSettings(
         mode=mode, layers=tuple(layers) if layers else None, steps=int(steps), size=int(px), seed=int(seed)
     ).resolved(model.arch, model.device)
-    deadline = time.monotonic() + ctx.time_limit_s
     # Earlier runs of this session, minus any whose picture the cache clean-up already removed.
     runs = [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
+    key, keyed = image_key(target), _keyed(settings)
+    fig = ctx.showcase.get("reconstruct", model, key, keyed)
+    if fig is not None:
+        yield _final(fig, runs, model, fig.extras["info"] + FROM_SHOWCASE)
+        return
+    deadline = time.monotonic() + ctx.time_limit_s
     last, curve, info = None, [], ""
     for st, so_far in fr.run(model, target, settings, should_stop=job.should_stop, deadline=deadline):
         last, curve = st, so_far
@@ -85,17 +94,45 @@ def _stream(
         done = f"step {st.step}/{st.total} · loss {st.loss:.4g} · {st.seconds:.1f} s on {model.device}"
         info = f"{fr.what(settings)} · {done}"
         if not st.done:  # the runs row, the zip and the session's history change only at the end
-            yield display(st.image), pd.DataFrame(curve), info, gr.skip(), gr.skip(), gr.skip()
+            yield display(st.image), fr.loss_chart(curve), info, gr.skip(), gr.skip(), gr.skip()
     assert last is not None
     why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
     if last.stopped:
-        info += f" · stopped at step {last.step} ({why})"
+        info += f" · **stopped at step {last.step}** ({why})"
     fig = fr.figure(target, settings, last, curve, stopped=why or None)
+    fig.extras["info"] = info
+    if not last.stopped:
+        ctx.showcase.put("reconstruct", model, key, keyed, fig)
+    yield _final(fig, runs, model, info)
+
+
+def _keyed(settings: rc.ReconstructSettings) -> dict[str, Any]:
+    """Resolved settings as the showcase keys them."""
+    return dataclasses.asdict(settings)
+
+
+def _final(fig: Figure, runs: list, model: VGGFeatures, info: str) -> tuple[Any, ...]:
+    """The last frame: picture, loss chart, info, the runs row with this run added, zip, history."""
     shown_files = publish(fig)
-    ran = f"stopped at step {last.step}" if last.stopped else f"{last.step} steps"
-    caption = f"{settings.mode} · {'+'.join(settings.layers or ())} · {ran}"
-    runs = [*runs, (shown_files["reconstruction"], caption)][-RUNS_KEPT:]
-    yield display(last.image), pd.DataFrame(curve), info, runs, bundle_file(fig, shown_files, model), runs
+    ex = fig.extras
+    pic = display(fig.pictures["reconstruction"])
+    # The caption sits under the picture in full (see ui/style.py), never cut off.
+    runs = [*runs, (png_file(pic), f"{ex['run title']} · {ex['run note']}")][-RUNS_KEPT:]
+    zipped = bundle_file(fig, shown_files, model)
+    return pic, fig.pictures["loss curve"], info, runs, zipped, runs
+
+
+def recipes(ctx: AppContext, shared: Shared) -> list[Recipe]:
+    """Each mode's default run of every sample, for the showcase."""
+    out = []
+    for mode in rc.RECONSTRUCT_MODES:
+        settings = rc.ReconstructSettings(mode=mode).resolved(shared.arch0, shared.device)
+
+        def compute(model: VGGFeatures, path: str, should_stop: ShouldStop, s: Any = settings) -> Figure:
+            return fr.run_to_end(model, load_image(path).tensor(model.device), s, should_stop)
+
+        out.append(Recipe("reconstruct", _keyed(settings), ctx.samples, sample_key(None), compute))
+    return out
 
 
 def relu_layers(arch: str) -> list[str]:
@@ -157,22 +194,31 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("What does a layer keep?", id="reconstruct"):
+        gr.Markdown(text.PDN_RECONSTRUCT, elem_classes=["pdn"])
         img, mode, layers, steps, px, seed, btn, stop = _controls(ctx, shared)
         info = gr.Markdown(elem_id="r_info")
         with gr.Row():
-            out = shown("Optimised image (starts as noise)", elem_id="r_out", height=DISPLAY_PX)
-            curve = gr.LinePlot(x="step", y="loss", label="Loss", height=DISPLAY_PX, y_title="loss")
+            out = shown("Optimised image (starts as noise)", elem_id="r_out")
+            curve = gr.Image(
+                label="Loss (log scale)",
+                format="png",
+                interactive=False,
+                elem_id="r_curve",
+            )
         runs = gr.Gallery(
             label="Runs so far (this session)",
             columns=6,
-            height=260,
+            height="auto",
             format="png",
             object_fit="contain",
             preview=False,
             elem_id="r_runs",
+            elem_classes=["figure-row"],
         )
         zipped = export_button("r_zip")
         history = gr.State([])
+    for r in recipes(ctx, shared):
+        ctx.showcase.add(r)
     arch = shared.arch
     mode.input(lambda m, a: gr.update(value=list(rc.default_layers(m, a))), [mode, arch], [layers], **PRIVATE)
     arch.change(

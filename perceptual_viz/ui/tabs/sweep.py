@@ -6,16 +6,25 @@ import time
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
+from ...backbone import VGGFeatures
 from ...degrade import DEGRADATIONS
+from ...figures import DEFAULT_SIZE, Figure, analyse, load
 from ...figures import sweep as fs
 from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
-from ..shared import Shared
-from ..widgets import export_button, image_input, md
+from ..shared import PRIVATE, Shared
+from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
+from ..widgets import export_button, image_input, md, readable
+
+SAMPLES_SHOWN = 6
+
+
+def _settings(names: list[str], k: float, seed: float, size: str) -> dict[str, Any]:
+    """The run's settings as the showcase keys them."""
+    return {"names": list(names or []), "k": int(k), "seed": int(seed), "size": str(size)}
 
 
 def sweep(
@@ -29,64 +38,92 @@ def sweep(
     request: gr.Request | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
 ) -> tuple[Any, ...]:
+    """The charts, the table, the degraded images, the info and the zip."""
     deadline = time.monotonic() + ctx.time_limit_s
+    settings = _settings(names, k, seed, size)
     with ctx.lanes.long_job(session_of(request), "sweep") as job:
         model, c = ctx.analysis(clean, arch, size, "a clean image")
-        fig = fs.sweep(
-            model,
-            c,
-            size,
-            list(names or []),
-            k,
-            int(seed),
-            progress=progress_checkpoint(job, progress),
-            deadline=deadline,
-        )
+        fig = ctx.showcase.get("sweep", model, c.key, settings)
+        note = FROM_SHOWCASE if fig is not None else ""
+        if fig is None:
+            check = progress_checkpoint(job, progress)
+            fig = fs.sweep(model, c, size, settings["names"], k, int(seed), progress=check, deadline=deadline)
+            ctx.showcase.put("sweep", model, c.key, settings, fig)
     shown_files = publish(fig)
-    plot = fig.extras["plot"]
-    long = pd.DataFrame(plot.rows, columns=plot.columns)
-    plots = [long[long["metric"] == m] for m in fs.METRICS]
-    table = pd.DataFrame(fig.extras["table"].rows, columns=fig.extras["table"].columns).round(6)
-    thumbs = [(p, c) for c, p in shown_files.items() if c != "clean"]
-    return (*plots, table, thumbs, fig.extras["info"], bundle_file(fig, shown_files, model))
+    charts = [(shown_files[cap], None) for cap in fig.extras["charts"]]
+    thumbs = [(shown_files[cap], None) for cap in fig.extras["thumbnails"]]
+    table = readable(fig.extras["table"])
+    return charts, table, thumbs, fig.extras["info"] + note, bundle_file(fig, shown_files, model)
+
+
+def recipe(ctx: AppContext) -> Recipe:
+    """The default sweep of each sample the tab offers, for the showcase."""
+    settings = _settings(list(fs.DEFAULT_NAMES), fs.DEFAULT_LEVELS, 0, DEFAULT_SIZE)
+
+    def compute(model: VGGFeatures, path: str, should_stop: ShouldStop) -> Figure:
+        c = analyse(model, load(path), DEFAULT_SIZE)
+        names, k = settings["names"], settings["k"]
+        return fs.sweep(model, c, DEFAULT_SIZE, names, k, 0, progress=lambda *a, **kw: should_stop())
+
+    return Recipe("sweep", settings, ctx.samples[:SAMPLES_SHOWN], sample_key(DEFAULT_SIZE), compute)
+
+
+def levels_slider(names: list[str], k: float) -> Any:
+    """K capped at what every chosen degradation can give (quantize has 7 bit depths)."""
+    top = fs.max_levels(names) if names else fs.LEVELS_RANGE[1]
+    return gr.update(maximum=top, value=min(int(k), top), label=f"Severity levels (K, at most {top} here)")
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("Sweep", id="sweep"):
+        gr.Markdown(text.PDN_SWEEP, elem_classes=["pdn"])
         with gr.Row():
             with gr.Column():
                 clean = image_input("Clean image", elem_id="s_clean")
-                gr.Examples(ctx.samples[:6], inputs=[clean], label="Samples")
+                gr.Examples(ctx.samples[:SAMPLES_SHOWN], inputs=[clean], label="Samples")
             with gr.Column():
                 names = gr.CheckboxGroup(
-                    list(DEGRADATIONS), value=["noise", "blur", "jpeg", "brightness"], label="Degradations"
+                    list(DEGRADATIONS), value=list(fs.DEFAULT_NAMES), label="Degradations", elem_id="s_names"
                 )
-                k = gr.Slider(*fs.LEVELS_RANGE, value=5, step=1, label="Severity levels (K)")
+                k = gr.Slider(
+                    *fs.LEVELS_RANGE,
+                    value=fs.DEFAULT_LEVELS,
+                    step=1,
+                    label="Severity levels (K)",
+                    elem_id="s_k",
+                )
                 seed = gr.Number(value=0, precision=0, label="Seed")
-                btn = gr.Button("Run sweep", variant="primary")
-                md(text.SWEEP)
-        info = gr.Markdown()
-        with gr.Row():
-            plots = [
-                gr.LinePlot(
-                    x="level",
-                    y="relative value",
-                    color="degradation",
-                    title=m,
-                    y_lim=[0, 1.05],
-                    height=220,
-                    min_width=300,
-                )
-                for m in fs.METRICS
-            ]
-        table = gr.Dataframe(label="Raw values", interactive=False)
-        thumbs = gr.Gallery(label="The degraded images", columns=8, height=220, format="png")
+                btn = gr.Button("Run sweep", variant="primary", elem_id="s_btn")
+                with gr.Accordion("How to read the charts", open=False):
+                    md(text.SWEEP)
+        info = gr.Markdown(elem_id="s_info")
+        charts = gr.Gallery(
+            label="Every metric against severity",
+            columns=3,
+            height="auto",
+            format="png",
+            elem_id="s_charts",
+            elem_classes=["figure-row"],
+            object_fit="contain",
+        )
+        table = gr.Dataframe(label="Raw values", interactive=False, elem_id="s_table")
+        thumbs = gr.Gallery(
+            label="The degraded images",
+            columns=6,
+            height="auto",
+            format="png",
+            elem_id="s_thumbs",
+            elem_classes=["figure-row"],
+            object_fit="contain",
+        )
         zipped = export_button("s_zip")
+    ctx.showcase.add(recipe(ctx))
+    names.change(levels_slider, [names, k], [k], **PRIVATE)
     run = btn.click(
         ctx.endpoint(sweep, gpu_s=90),
         [clean, names, k, seed, shared.arch, shared.size],
-        [*plots, table, thumbs, info, zipped],
+        [charts, table, thumbs, info, zipped],
         api_name="sweep",
         **ctx.lanes.events("long"),
     )

@@ -1,0 +1,31 @@
+"""The app's CSS: labels and buttons above the pictures, never on them; rows that wrap on a phone."""
+
+from __future__ import annotations
+
+CSS = """
+/* Component labels and their icon buttons sit above the content instead of floating over it. */
+label.float[data-testid="block-label"] { position: static !important; margin: 4px 0 4px 4px !important; }
+.top-panel { position: static !important; margin: 0 4px 4px auto !important; width: fit-content; }
+/* Galleries of figures: as many columns as fit, so a phone wraps them instead of hiding some. */
+.figure-row .grid-container {
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, var(--figure-min, 250px)), 1fr)) !important;
+  grid-template-rows: none !important;
+}
+.figure-row .fixed-height { min-height: 0 !important; max-height: none !important; }
+.figure-row .grid-wrap { overflow-y: visible !important; }
+#overview { --figure-min: 220px; }
+#s_thumbs { --figure-min: 150px; }
+#r_runs { --figure-min: 200px; }
+.figure-row .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+.figure-row .thumbnail-item img { height: auto !important; object-fit: contain !important; }
+/* A caption under its picture, whole and wrapped, instead of a cut-off badge over it. */
+.figure-row .caption-label { position: static !important; max-width: none !important;
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  border: none !important; background: transparent !important; }
+/* The Predict → Do → Notice box at the top of each lesson. */
+.pdn { border-left: 4px solid #0072b2; background: #f4f8fb; padding: 8px 14px !important;
+       border-radius: 6px; }
+.pdn p { margin: 4px 0 !important; }
+/* Tables: never break a number or a header inside a word. */
+table td, table th { overflow-wrap: normal !important; word-break: normal !important; }
+"""
