@@ -1,12 +1,23 @@
-"""Take the README screenshots of the app's six tabs with real ImageNet VGG16 weights.
+"""Take the README screenshots of the app with real ImageNet VGG16 weights.
 
-    python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only TAB …]
+    python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only STEP …]
 
-Starts ``python app.py --port N --weights PATH`` as a subprocess, drives it with Playwright and
-Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and writes
-``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
-``tab_equal_mse.png`` and ``tab_reconstruct.png``, each under 700 KB. The weights file is read
-where it is; never copy it into the repository.
+Starts ``python app.py --port N --weights PATH`` as a subprocess (background showcase off, a
+temporary cache folder, so nothing else competes for the CPU), drives it with Playwright and
+Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and writes, each under
+700 KB:
+
+- ``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
+  ``tab_equal_mse.png`` and ``tab_reconstruct.png``: the six tabs, 1400 px wide;
+- ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
+  from the top of the page through the shallow → deep row;
+- ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
+  channels of relu3_3 and relu4_3, made in-process with the library (no app, no browser).
+
+Before each shot every lazy picture is scrolled into view, and the page is checked for text cut
+off by its box and for component labels over pictures. Those are reported, and make the exit
+code 1, but the PNG is still written. The weights file is read where it is; never copy it into
+the repository.
 """
 
 from __future__ import annotations
@@ -17,30 +28,48 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the package next to this folder
+    sys.path.insert(0, str(ROOT))
+
+from perceptual_viz.ui.pagecheck import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    clipped_texts,
+    labels_over_pictures,
+    open_tab,
+    wait_idle,
+)
+
 SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
 DEFAULT_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTH = 1400
+PHONE = {"width": 390, "height": 844}
 MAX_BYTES = 700 * 1024
-TIMEOUT_MS = 120_000  # real weights on a 2-core CPU: a sweep of 20 images takes a few seconds
+TIMEOUT_MS = 600_000  # real weights on a busy 2-core CPU: a 200-step reconstruction can take minutes
+EYE = (0.375, 0.385)  # the cat's left eye (as we look at it) in chelsea.png, as fractions of its size
+# The visualisation row: strong channels of chelsea at relu3_3 and relu4_3 whose optimised
+# images read as textures (203 is the channel tab_features.png enlarges; 479 is relu4_3's
+# strongest). The library's default steps on a CPU, at its default size.
+CHANNELS = (
+    ("relu3_3", 203),
+    ("relu3_3", 207),
+    ("relu3_3", 98),
+    ("relu4_3", 479),
+    ("relu4_3", 309),
+    ("relu4_3", 418),
+)
+VIS_STEPS, VIS_SIZE = 160, 112
 
 
 def free_port() -> int:
@@ -52,129 +81,211 @@ def free_port() -> int:
 @contextmanager
 def running_app(weights: Path, port: int) -> Iterator[str]:
     """``python app.py`` in a subprocess; yields its URL once it answers, stops it afterwards."""
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights", str(weights)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the app exited with code {proc.returncode}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the app did not answer within 120 s") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryDirectory(prefix="perceptual-viz-shots-") as cache:
+        env = {
+            **os.environ,
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PERCEPTUAL_VIZ_SHOWCASE": "off",  # no background warmer competing for the CPU
+            "PERCEPTUAL_VIZ_CACHE_DIR": cache,
+            # A sweep or a reconstruction must finish, even on a busy machine.
+            "PERCEPTUAL_VIZ_TIME_LIMIT": str(TIMEOUT_MS // 1000),
+        }
+        cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights", str(weights)]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        url = f"http://127.0.0.1:{port}/"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 180
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the app exited with code {proc.returncode}")
+                try:
+                    with urllib.request.urlopen(url, timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the app did not answer within 180 s") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
-def save_png(png: bytes, path: Path, max_bytes: int = MAX_BYTES) -> int:
-    """Write ``png`` to ``path`` under ``max_bytes``: optimise, then 256 colours, then shrink."""
-    im = Image.open(io.BytesIO(png)).convert("RGB")
+def encode_png(im: Image.Image, max_bytes: int = MAX_BYTES) -> bytes:
+    """``im`` as PNG under ``max_bytes``: lossless if it fits, else 256 colours, else shrunk.
+
+    The 256 colours are an octree palette with Floyd–Steinberg dithering: a median-cut palette
+    without dithering turns the figures' colour bars into a few wrong-coloured bands.
+    """
+    im = im.convert("RGB")
 
     def encode(img: Image.Image) -> bytes:
         buf = io.BytesIO()
         img.save(buf, "PNG", optimize=True)
         return buf.getvalue()
 
+    def few_colours(img: Image.Image) -> Image.Image:
+        palette = img.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+        return img.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+
     data = encode(im)
     if len(data) > max_bytes:
-        data = encode(im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+        data = encode(few_colours(im))
     scale = 1.0
     while len(data) > max_bytes:
         scale *= 0.85
         small = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
-        data = encode(small.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+        data = encode(few_colours(small))
+    return data
+
+
+def save_png(png: bytes | Image.Image, path: Path, max_bytes: int = MAX_BYTES) -> int:
+    """Write ``png`` (PNG bytes or a picture) to ``path`` under ``max_bytes``; its size in bytes."""
+    im = png if isinstance(png, Image.Image) else Image.open(io.BytesIO(png))
+    data = encode_png(im, max_bytes)
     path.write_bytes(data)
+    with Image.open(path) as saved:
+        print(f"{path}: {saved.width}×{saved.height} px, {len(data) / 1024:.0f} KB", flush=True)
     return len(data)
 
 
 class Shooter:
-    """One browser page on the app, with the helpers the four tabs need."""
+    """One browser page on the app, with the helpers the tabs need."""
 
-    def __init__(self, page, out: Path) -> None:
+    def __init__(self, page: Any, out: Path, width: int = WIDTH) -> None:
         self.page = page
         self.out = out
+        self.width = width
         self.errors: list[str] = []
+        self.problems: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
     def tab(self, name: str) -> None:
-        self.page.get_by_role("tab", name=name, exact=True).click()
+        open_tab(self.page, name)
 
-    def sample(self, name: str) -> None:
-        """Click the visible example thumbnail of ``name``."""
+    def sample(self, name: str, into: str) -> None:
+        """Click the visible example thumbnail of ``name``; wait until the input ``into`` shows it."""
+        before = self.page.locator(f"#{into} img").first
+        src = (before.get_attribute("src") or "") if before.count() else ""
         img = self.page.locator(f'img[src$="/{name}"]')
         self.page.locator("button.gallery-item:visible").filter(has=img).first.click()
+        self.changed(f"#{into} img", src)
 
     def upload(self, elem_id: str, name: str) -> None:
         self.page.locator(f"#{elem_id} input[type=file]").set_input_files(str(SAMPLES / name))
 
-    def choose(self, label: str, option: str) -> None:
-        self.page.get_by_role("combobox", name=label, exact=True).click()
+    def choose(self, elem_id: str, option: str) -> None:
+        """Pick ``option`` in the (single-choice) dropdown ``elem_id``."""
+        self.page.locator(f"#{elem_id} input[role=combobox]").click()
         self.page.get_by_role("option", name=option, exact=True).click()
 
-    def idle(self) -> None:
-        """Wait until no component shows a pending spinner / progress, then let images paint."""
-        self.page.wait_for_function(
-            "() => !document.querySelector('.wrap.pending, .progress-bar, .eta-bar')", timeout=TIMEOUT_MS
-        )
-        self.page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=TIMEOUT_MS)
-        self.page.wait_for_timeout(800)  # plots animate in
-
-    def close_toasts(self) -> None:
-        """Close the toasts shown (after giving an expected one up to 3 s to appear)."""
+    def wait(self, locator: Any, timeout_ms: int = TIMEOUT_MS) -> None:
+        """Wait for ``locator`` to show, failing at once if the app shows an error instead."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        try:
-            self.page.locator("[data-testid=toast-body]").first.wait_for(timeout=3000)
-        except PlaywrightTimeout:
-            return
-        for button in self.page.locator("[data-testid=toast-close]").all():
-            button.click()
-        self.page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            try:
+                locator.wait_for(timeout=2000)
+                return
+            except PlaywrightTimeout:
+                self.fail_on_errors()
+                if time.monotonic() > deadline:
+                    raise
 
-    def check(self) -> None:
+    def idle(self) -> None:
+        """Wait until no component shows a spinner or progress and every picture has loaded."""
+        wait_idle(self.page, TIMEOUT_MS)
+        self.page.wait_for_timeout(800)  # plots and galleries paint
+
+    def settle(self) -> None:
+        """Scroll through the page so lazy pictures load, back to the top, then :meth:`idle`."""
+        height = self.page.evaluate("document.body.scrollHeight")
+        for y in range(0, height + 800, 600):
+            self.page.evaluate(f"window.scrollTo(0, {y})")
+            self.page.wait_for_timeout(60)
+        self.page.evaluate("window.scrollTo(0, 0)")
+        self.page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=TIMEOUT_MS)
+        self.idle()
+
+    def click_at(self, elem_id: str, fx: float, fy: float) -> None:
+        """Click the picture ``elem_id`` at (fx, fy), fractions of the image (not of its box)."""
+        img = self.page.locator(f"#{elem_id} img").first
+        img.scroll_into_view_if_needed()
+        pos = img.evaluate(
+            """(i, [fx, fy]) => {
+                const r = i.getBoundingClientRect();
+                const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight, 1);
+                return {x: (r.width - i.naturalWidth * s) / 2 + fx * i.naturalWidth * s,
+                        y: (r.height - i.naturalHeight * s) / 2 + fy * i.naturalHeight * s};
+            }""",
+            [fx, fy],
+        )
+        img.click(position=pos)
+
+    def changed(self, selector: str, before: str) -> None:
+        """Wait until the picture at ``selector`` is a different file than ``before``."""
+        self.page.wait_for_function(
+            "([sel, old]) => { const i = document.querySelector(sel);"
+            " return i && i.getAttribute('src') !== old; }",
+            arg=[selector, before],
+            timeout=TIMEOUT_MS,
+        )
+
+    def fail_on_errors(self) -> None:
+        """Raise if the app showed an error toast or the browser logged an error."""
         toast = self.page.locator("[data-testid=toast-body].error [data-testid=toast-text]")
         toasts = toast.all_inner_texts()
         if toasts or self.errors:
             raise RuntimeError(f"the app showed errors: {toasts + self.errors}")
 
-    def block(self, label: str):
-        """The component block whose label reads ``label`` (for components without an elem_id)."""
-        return self.page.locator(".block:visible").filter(has=self.page.get_by_text(label, exact=True)).last
+    def check(self, name: str) -> None:
+        """Errors fail the run; clipped text and labels over pictures are reported."""
+        self.fail_on_errors()
+        for what, found in (
+            ("text cut off by its box", clipped_texts(self.page)),
+            ("labels over pictures", labels_over_pictures(self.page)),
+        ):
+            if found:
+                self.problems.append(f"{name}: {what}: {found}")
+                print(f"WARNING {name}: {what}: {found}", file=sys.stderr, flush=True)
 
-    def shot(self, name: str, top, bottom) -> None:
+    def shot(self, name: str, top: Any, bottom: Any) -> None:
         """Save the page from the top of ``top`` to the bottom of ``bottom`` (locators), full width."""
-        self.check()
+        self.settle()
+        self.check(name)
         span = "e => { const r = e.getBoundingClientRect(); return [r.top + scrollY, r.bottom + scrollY]; }"
         y0 = max(0.0, top.evaluate(span)[0] - 12)
         y1 = bottom.evaluate(span)[1] + 12
-        clip = {"x": 0, "y": y0, "width": WIDTH, "height": y1 - y0}
-        png = self.page.screenshot(full_page=True, clip=clip)
-        n = save_png(png, self.out / name)
-        print(f"{self.out / name}: {n / 1024:.0f} KB", flush=True)
+        clip = {"x": 0, "y": y0, "width": self.width, "height": y1 - y0}
+        save_png(self.page.screenshot(full_page=True, clip=clip), self.out / name)
+
+    def top(self) -> Any:
+        """The tab bar: every tab screenshot starts there."""
+        return self.page.get_by_role("tablist").first
 
 
 def features(s: Shooter) -> None:
-    """A photo, the shallow → deep row, the relu3_3 grid and one channel over the image."""
+    """Chelsea: the point on her eye followed through the blocks, the shallow → deep row, the
+    relu3_3 grid and its strongest channel over the photo (all with the point marked)."""
     s.tab("Feature maps")
-    s.sample("chelsea.png")
-    s.page.locator("#detail img").wait_for(timeout=TIMEOUT_MS)
-    s.page.locator("#grid_caption").get_by_text("relu3_3").wait_for(timeout=TIMEOUT_MS)
+    s.sample("chelsea.png", "f_img")
+    s.wait(s.page.locator("#detail img"))
+    s.wait(s.page.locator("#f_point img"))
+    s.wait(s.page.locator("#grid_caption").get_by_text("relu3_3"))
+    s.idle()
+    before = s.page.locator("#grid img").first.get_attribute("src") or ""
+    s.click_at("f_point", *EYE)
+    s.wait(s.page.locator("#f_point_table").get_by_text("relu5_3").first)
+    s.changed("#grid img", before)  # the point is marked on the grid too
     s.idle()
     row = s.page.locator("#detail").locator("xpath=ancestor::div[contains(@class, 'row')][1]")
-    s.shot("tab_features.png", s.page.get_by_role("tablist").first, row)
+    s.shot("tab_features.png", s.top(), row)
 
 
 def gram(s: Shooter) -> None:
@@ -183,49 +294,50 @@ def gram(s: Shooter) -> None:
     s.upload("g_a", "chelsea.png")
     s.idle()
     s.upload("g_b", "brick.png")
-    s.block("|G_A − G_B|").locator("img").wait_for(timeout=TIMEOUT_MS)
+    s.wait(s.page.locator("#gram_d img"))
+    s.wait(s.page.locator("#g_chart img"))
     s.idle()
     s.page.get_by_role("button", name="Show pair").click()
-    s.block("F_i, F_j and their product").locator("img").first.wait_for(timeout=TIMEOUT_MS)
+    s.wait(s.page.locator("#g_pair img").first)
     s.idle()
-    s.shot("tab_gram.png", s.page.get_by_role("tablist").first, s.block("F_i, F_j and their product"))
+    s.shot("tab_gram.png", s.top(), s.page.locator("#g_pair"))
 
 
 def compare(s: Shooter) -> None:
     """Chelsea against JPEG quality 10: slider, scores, bars, difference maps, channels side by side."""
     s.tab("Compare")
-    s.sample("chelsea.png")
+    s.sample("chelsea.png", "c_clean")
     info = s.page.locator("#compare_info")
-    info.get_by_text("JPEG").wait_for(timeout=TIMEOUT_MS)
+    s.wait(info.get_by_text("JPEG").first)
     s.idle()
-    quality = s.page.get_by_role("spinbutton", name="JPEG compression: quality").first
+    quality = s.page.locator("#c_strength input[type=number]")
     quality.fill("10")
     quality.press("Enter")
     s.page.locator("#compare_btn").click()
-    info.get_by_text("quality = 10").wait_for(timeout=TIMEOUT_MS)
+    s.wait(info.get_by_text("quality = 10").first)
     s.idle()
-    bottom = s.block("Same channels, clean vs degraded, one scale")
-    s.shot("tab_compare.png", s.page.get_by_role("tablist").first, bottom)
+    s.shot("tab_compare.png", s.top(), s.page.locator("#c_side"))
 
 
 def sweep(s: Shooter) -> None:
-    """Noise, blur, JPEG and brightness at K = 5 levels: the five normalised curves, table, thumbnails."""
+    """The default degradations at the default K levels: normalised curves, table, thumbnails."""
     s.tab("Sweep")
-    s.sample("chelsea.png")
-    s.page.get_by_role("button", name="Run sweep").click()
-    s.page.get_by_text("degraded images + the clean one scored").wait_for(timeout=TIMEOUT_MS)
+    s.sample("chelsea.png", "s_clean")
+    s.page.locator("#s_btn").click()
+    s.wait(s.page.locator("#s_info").get_by_text("degraded images").first)
     s.idle()
-    s.shot("tab_sweep.png", s.page.get_by_role("tablist").first, s.block("The degraded images"))
+    s.shot("tab_sweep.png", s.top(), s.page.locator("#s_thumbs"))
 
 
 def equal_mse(s: Shooter) -> None:
     """Coffee at MSE 0.005 made seven ways, ranked by LPIPS, with the score table."""
     s.tab("Equal MSE")
-    s.sample("coffee.png")
+    s.sample("coffee.png", "e_img")
     s.page.locator("#e_btn").click()
-    s.page.locator("#e_info").get_by_text("Target MSE").wait_for(timeout=TIMEOUT_MS)
+    s.wait(s.page.locator("#e_info").get_by_text("Target MSE").first)
+    s.wait(s.page.locator("#e_gallery img").nth(6))
     s.idle()
-    s.shot("tab_equal_mse.png", s.page.get_by_role("tablist").first, s.page.locator("#e_table"))
+    s.shot("tab_equal_mse.png", s.top(), s.page.locator("#e_table"))
 
 
 def _layers(s: Shooter, names: list[str]) -> None:
@@ -244,29 +356,109 @@ def _layers(s: Shooter, names: list[str]) -> None:
 def _run(s: Shooter, text: str, runs: int) -> None:
     """Click Reconstruct, wait for ``text`` in the info line and for run number ``runs`` to land."""
     s.page.locator("#r_btn").click()
-    s.page.locator("#r_info").get_by_text(text).wait_for(timeout=TIMEOUT_MS)
-    s.page.locator("#r_runs .thumbnail-item, #r_runs button.thumbnail-item").nth(runs - 1).wait_for(
-        timeout=TIMEOUT_MS
-    )
+    s.wait(s.page.locator("#r_info").get_by_text(text).first)
+    s.wait(s.page.locator("#r_runs img").nth(runs - 1))
     s.idle()
 
 
 def reconstruct(s: Shooter) -> None:
     """Feature inversion of Chelsea from shallow to deep layers, then texture synthesis from bricks."""
     s.tab("What does a layer keep?")
-    s.sample("chelsea.png")
+    s.sample("chelsea.png", "r_img")
     layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     for i, layer in enumerate(layers, start=1):
         _layers(s, [layer])
         s.page.get_by_text("Layers (one for inversion; several for texture)").click()  # list closed
         _run(s, f"from {layer} ·", i)
-    s.sample("brick.png")
-    s.page.get_by_text("texture synthesis (Gram)").click()
+    s.sample("brick.png", "r_img")
+    s.page.locator("#r_mode").get_by_text("texture synthesis (Gram)").click()
     _run(s, "Texture synthesis", len(layers) + 1)
-    s.shot("tab_reconstruct.png", s.page.get_by_role("tablist").first, s.block("Runs so far (this session)"))
+    s.shot("tab_reconstruct.png", s.top(), s.page.locator("#r_runs"))
 
 
-STEPS = {f.__name__: f for f in (features, gram, compare, sweep, equal_mse, reconstruct)}
+def phone(s: Shooter) -> None:
+    """The Feature maps tab at a phone's width after the chelsea sample: the top of the page
+    through the whole shallow → deep row (the five blocks wrap, none is cut off)."""
+    s.tab("Feature maps")
+    s.sample("chelsea.png", "f_img")
+    blocks = s.page.locator("#overview img")
+    s.wait(blocks.nth(4))
+    s.wait(s.page.locator("#grid_caption").get_by_text("relu3_3"))
+    s.idle()
+    s.settle()
+    for i in range(5):
+        box = blocks.nth(i).bounding_box()
+        if box is None or box["x"] < 0 or box["x"] + box["width"] > s.width + 1:
+            s.problems.append(f"phone_features.png: block {i + 1} is cut off by the page's edge: {box}")
+    s.shot("phone_features.png", s.page.locator("body"), s.page.locator("#overview"))
+
+
+def visualisations(weights: Path, out: Path) -> None:
+    """A row of images optimised to excite :data:`CHANNELS`, each titled with layer and channel."""
+    import torch
+
+    from perceptual_viz import chrome
+    from perceptual_viz.backbone import load_vgg
+    from perceptual_viz.figures.visualize import display
+    from perceptual_viz.lessons.visualize import VisualizeSettings, visualize
+
+    model = load_vgg("vgg16", str(weights), "cpu")  # the CPU defaults, whatever the machine
+    if not model.status.trained:
+        raise RuntimeError(f"{weights}: not trained ImageNet weights ({model.status.message})")
+    torch.manual_seed(0)
+    pictures = []
+    for layer, channel in CHANNELS:
+        t0 = time.monotonic()
+        settings = VisualizeSettings(layer=layer, channel=channel, steps=VIS_STEPS, size=VIS_SIZE)
+        *_, last = visualize(model, settings, every=VIS_STEPS)  # the last report holds the image
+        assert last.done and not last.stopped, last
+        print(f"{layer} channel {channel}: {time.monotonic() - t0:.0f} s", flush=True)
+        subtitle = f"{last.step} steps at {VIS_SIZE} px · mean activation {chrome.num(last.activation)}"
+        pictures.append(chrome.titled(display(last.image), f"{layer} · channel {channel}", subtitle))
+    row = chrome.side_by_side(pictures, gap=12)
+    framed = Image.new("RGB", (row.width + 16, row.height + 16), "white")
+    framed.paste(row, (8, 8))
+    save_png(framed, out / "channel_visualisations.png")
+
+
+PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
+    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, reconstruct)
+}
+ALL = [*PAGE_STEPS, "phone", "visualisations"]
+
+
+def _page(browser: Any, url: str, out: Path, viewport: dict[str, int]) -> Shooter:
+    page = browser.new_context(viewport=viewport).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url, wait_until="load")
+    return Shooter(page, out, viewport["width"])
+
+
+def shoot_pages(weights: Path, port: int, out: Path, steps: list[str], debug: bool) -> list[str]:
+    """Run the browser steps against the app; the problems seen on its pages."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with running_app(weights, port or free_port()) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            tabs = [n for n in steps if n in PAGE_STEPS]
+            if tabs:
+                s = _page(browser, url, out, {"width": WIDTH, "height": 1000})
+                for name in tabs:
+                    PAGE_STEPS[name](s)
+                    if debug:
+                        s.page.screenshot(path=str(out / f"debug_{name}.png"), full_page=True)
+                problems += s.problems
+            if "phone" in steps:  # a fresh page: the phone's own first visit
+                s = _page(browser, url, out, PHONE)
+                phone(s)
+                if debug:
+                    s.page.screenshot(path=str(out / "debug_phone.png"), full_page=True)
+                problems += s.problems
+        finally:
+            browser.close()
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,30 +467,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="output folder")
     p.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
     p.add_argument("--debug", action="store_true", help="also save full-page shots to the output folder")
-    p.add_argument("--only", nargs="+", choices=list(STEPS), help="only these tabs (default: all)")
+    p.add_argument("--only", nargs="+", choices=ALL, help="only these steps (default: all)")
     args = p.parse_args(argv)
     weights = args.weights.resolve()
     if not weights.is_file():
         p.error(f"weights file not found: {weights}")
-    if not Path(CHROMIUM).is_file():
+    steps = list(args.only or ALL)
+    if any(n != "visualisations" for n in steps) and not Path(CHROMIUM).is_file():
         p.error(f"{CHROMIUM} not found (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     args.out.mkdir(parents=True, exist_ok=True)
-    with running_app(weights, args.port or free_port()) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(viewport={"width": WIDTH, "height": 1000}).new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(url, wait_until="load")
-            s = Shooter(page, args.out)
-            for step in [STEPS[n] for n in (args.only or STEPS)]:
-                step(s)
-                if args.debug:
-                    page.screenshot(path=str(args.out / f"debug_{step.__name__}.png"), full_page=True)
-        finally:
-            browser.close()
-    return 0
+    problems: list[str] = []
+    if any(n != "visualisations" for n in steps):
+        problems = shoot_pages(weights, args.port, args.out, steps, args.debug)
+    if "visualisations" in steps:
+        visualisations(weights, args.out)
+    for line in problems:
+        print(f"PROBLEM {line}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
