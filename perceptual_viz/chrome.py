@@ -136,9 +136,11 @@ def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", hei
     width = max(width, 120)
     ramp = colorize(np.linspace(0.0, 1.0, width, dtype=np.float32)[None], cmap, 0.0, 1.0)[0]
     f = font(11)
-    th = text_size("0123456789", f)[1]
+    # A line's full height from where it is drawn: ascenders, digits and descenders (g, p, |, ()),
+    # so a caption under the bar is never cut at the bottom.
+    th = _MEASURE.textbbox((0, 0), printable("Hgjpy|()0123456789", f), font=f)[3] + 1
     label_lines = wrap(label, f, width - 4) if label else []
-    out = Image.new("RGB", (width, height + 4 + th + 2 + len(label_lines) * (th + 3) + 2), WHITE)
+    out = Image.new("RGB", (width, height + 4 + th + 4 + len(label_lines) * (th + 2) + 2), WHITE)
     out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(ramp[None], (height, width, 3)))), (0, 0))
     draw = ImageDraw.Draw(out)
     ticks = [(0, lo), (width // 2, (lo + hi) / 2), (width - 1, hi)]
@@ -150,7 +152,7 @@ def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", hei
     y = height + 4 + th + 4
     for line in label_lines:
         draw.text((max(0, (width - text_size(line, f)[0]) // 2), y), line, fill=MUTED, font=f)
-        y += th + 3
+        y += th + 2
     return out
 
 

@@ -179,3 +179,14 @@ def test_analysis_sizes(vgg16, photos):
     orig = analyse(vgg16, img, "original")
     assert orig.size == (512, 512) and not any("analysed at" in n for n in orig.notes)
     assert to_tensor(photos["astronaut"]).shape[-2:] == orig.tensor.shape[-2:]
+
+
+def test_colour_bar_caption_is_never_cut_at_the_bottom():
+    import numpy as np
+
+    from perceptual_viz.chrome import colour_bar
+
+    im = colour_bar("viridis", 0.0, 1.0, 200, "gjpy (|) F_i and F_j, gjpy (|) on one scale")
+    a = np.asarray(im)
+    assert (a[-2:] == 255).all(), "the last rows are blank: every descender fits inside"
+    assert (a[-20:-2] < 200).any(), "and the caption's last line is drawn just above them"
