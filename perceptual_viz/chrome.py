@@ -138,7 +138,7 @@ def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", hei
     f = font(11)
     # A line's full height from where it is drawn: ascenders, digits and descenders (g, p, |, ()),
     # so a caption under the bar is never cut at the bottom.
-    th = _MEASURE.textbbox((0, 0), printable("Hgjpy|()0123456789", f), font=f)[3] + 1
+    th = math.ceil(_MEASURE.textbbox((0, 0), printable("Hgjpy|()0123456789", f), font=f)[3]) + 1
     label_lines = wrap(label, f, width - 4) if label else []
     out = Image.new("RGB", (width, height + 4 + th + 4 + len(label_lines) * (th + 2) + 2), WHITE)
     out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(ramp[None], (height, width, 3)))), (0, 0))
