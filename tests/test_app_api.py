@@ -389,7 +389,7 @@ def test_channel_stats_match_an_independent_forward(client, reference, layer, ch
         _assert_shown(s, float(v), 3, rel=1e-4)
     assert shown["zeros (ReLU off)"] == f"{float((m == 0).mean()):.0%}"
     strongest = [v for k, v in shown.items() if k.startswith("strongest unit")]
-    assert len(strongest) == 1 and strongest[0].startswith(f"({ix}, {iy}) "), strongest
+    assert len(strongest) == 1 and strongest[0].startswith(f"({ix}, {iy}),"), strongest
     # The picture: this channel over the image at the image's size, its colour bar underneath
     # (the strongest unit's receptive field is outlined on it: a few pixels differ there).
     h, w = CHELSEA_HW
@@ -427,9 +427,9 @@ def test_locate_follows_a_point_through_the_blocks(client, reference):
         x0, y0 = stride * col + (stride - rf) // 2, stride * row + (stride - rf) // 2
         box = [max(0, x0), max(0, y0), min(w - 1, x0 + rf - 1), min(h - 1, y0 + rf - 1)]
         assert units["boxes"][name] == box
-        assert r["receptive field (pixels)"] == f"({box[0]}, {box[1]})–({box[2]}, {box[3]})"
+        assert "receptive field" not in r  # drawn on the picture, and in the JSON: not a 6th column
         column = f[:, row, col]
-        top, value = r["strongest channel: value"].split(": ")
+        top, value = r["top channel: value"].split(": ")
         assert int(top) == int(column.argmax())
         _assert_shown(value, float(column.max()), 3, rel=1e-4)
         _assert_shown(r["mean over channels"], float(column.mean()), 3, rel=1e-4)

@@ -108,8 +108,9 @@ def _shot(page, name: str) -> None:
 
 def _readable(page, name: str) -> None:
     """Every picture loaded (lazy ones too), then: no visible text clipped by its box, no
-    component label over a picture; a full-page screenshot for a person to look at."""
-    from perceptual_viz.ui.pagecheck import clipped_texts, labels_over_pictures, wait_idle
+    component label over a picture, no table a reader must scroll sideways; a full-page
+    screenshot for a person to look at."""
+    from perceptual_viz.ui.pagecheck import clipped_texts, labels_over_pictures, scrolled_tables, wait_idle
 
     height = page.evaluate("document.body.scrollHeight")
     for y in range(0, height + 800, 700):  # lazy pictures load once scrolled into view
@@ -121,6 +122,8 @@ def _readable(page, name: str) -> None:
     clipped, over = clipped_texts(page), labels_over_pictures(page)
     assert not clipped, f"{name}: text cut off by its box: {clipped}"
     assert not over, f"{name}: labels over pictures: {over}"
+    wide = scrolled_tables(page)
+    assert not wide, f"{name}: tables that scroll sideways: {wide}"
 
 
 def _tab(page, name: str) -> None:

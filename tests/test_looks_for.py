@@ -65,7 +65,7 @@ def test_locate_reports_the_activations_at_that_unit(vgg16, cache, images):
         v = vgg16(a.tensor, [name])[name][0, :, row, col]
         best = int(v.argmax())
         assert r["block"].startswith(name) or name in r["block"]
-        assert r["strongest channel: value"].startswith(f"{best}:")
+        assert r["top channel: value"].startswith(f"{best}:")
         assert float(r["mean over channels"]) == pytest.approx(float(v.mean()), rel=1e-2)
 
 
@@ -105,3 +105,26 @@ def test_visualisation_raises_the_channel_and_leaves_vgg_alone(vgg16):
         assert torch.equal(p, q) and p.grad is None
     with pytest.raises(Exception, match="channels 0..127"):
         vz.VisualizeSettings(layer="relu2_2", channel=128).resolved(vgg16)
+
+
+def test_a_dead_channel_is_named_not_shown_as_a_grey_square(vgg16):
+    """A channel that is off everywhere passes back no gradient: the figure says so."""
+    from perceptual_viz.backbone import load_vgg
+    from perceptual_viz.figures import visualize as fv
+
+    model = load_vgg("vgg16", "untrained", "cpu")  # its own copy: the shared model stays untouched
+    conv = model.features[2]  # relu1_2's convolution
+    with torch.no_grad():
+        conv.bias[7] = -1e6  # channel 7 of relu1_2 can never fire
+    settings = vz.VisualizeSettings(layer="relu1_2", channel=7, steps=6, size=32, seed=0).resolved(model)
+    steps, curve = [], []
+    for st, so_far in fv.run(model, settings):
+        steps.append(st)
+        curve = so_far
+    assert all(st.activation == 0.0 for st in steps)
+    assert torch.equal(steps[0].image, steps[-1].image)  # nothing to follow: the image never moved
+    fig = fv.figure(settings, steps[-1], curve)
+    assert fig.record["result"]["never_fired"] is True
+    live = vz.VisualizeSettings(layer="relu1_2", channel=5, steps=6, size=32, seed=0).resolved(vgg16)
+    runs = list(fv.run(vgg16, live))
+    assert fv.figure(live, runs[-1][0], runs[-1][1]).record["result"]["never_fired"] is False

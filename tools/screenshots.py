@@ -48,6 +48,7 @@ from perceptual_viz.ui.pagecheck import (  # noqa: E402
     clipped_texts,
     labels_over_pictures,
     open_tab,
+    scrolled_tables,
     wait_idle,
 )
 
@@ -250,6 +251,7 @@ class Shooter:
         for what, found in (
             ("text cut off by its box", clipped_texts(self.page)),
             ("labels over pictures", labels_over_pictures(self.page)),
+            ("tables that scroll sideways", scrolled_tables(self.page)),
         ):
             if found:
                 self.problems.append(f"{name}: {what}: {found}")

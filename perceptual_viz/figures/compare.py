@@ -22,6 +22,7 @@ from . import Analysis, Figure, Table, match_size
 from .features import GRID_TILE, tiles
 
 SOURCES = ("degrade", "upload")
+SCORE_COLUMNS = ("metric", "value", "what it is")
 
 
 def score_table(sc: PairScores, lpips_note: str | None) -> Table:
@@ -38,7 +39,7 @@ def score_table(sc: PairScores, lpips_note: str | None) -> Table:
     def shown(v: float | None) -> str:
         return chrome.num(v, 4)
 
-    return Table(["metric", "value", "what it is"], [[m, shown(v), what] for m, v, what in rows])
+    return Table(list(SCORE_COLUMNS), [[m, shown(v), what] for m, v, what in rows])
 
 
 def _degraded(

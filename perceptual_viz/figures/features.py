@@ -211,7 +211,7 @@ def _stats(layer: str, index: int, m: np.ndarray, info: LayerInfo) -> Table:
             f"{chrome.num(float(m.min()))} · {chrome.num(float(m.mean()))} · {chrome.num(float(m.max()))}",
         ],
         ["zeros (ReLU off)", f"{float((m == 0).mean()):.0%}"],
-        ["strongest unit (map → image)", f"({ix}, {iy}) → ≈ ({cx}, {cy}) px"],
+        ["strongest unit", f"({ix}, {iy}), at pixel ≈ ({cx}, {cy})"],
     ]
     return Table(["statistic", "value"], rows)
 
@@ -279,8 +279,7 @@ LOCATE_COLUMNS = tuple(
         "block",
         "unit (x, y)",
         "sees",
-        "receptive field (pixels)",
-        "strongest channel: value",
+        "top channel: value",
         "mean over channels",
     ]
 )
@@ -315,7 +314,6 @@ def locate(
                 n,
                 f"({cell[1]}, {cell[0]})",
                 f"{info.receptive_field} px",
-                f"({box[0]}, {box[1]})–({box[2]}, {box[3]})",
                 f"{top}: {chrome.num(float(column[top]))}",
                 chrome.num(float(column.mean())),
             ]

@@ -47,6 +47,9 @@ COLUMNS = [
 Progress = Callable[..., Any]
 
 
+TABLE_COLUMNS = ("degradation", "level", "metric", "relative value")
+
+
 def max_levels(names: Sequence[str]) -> int:
     """The most levels every one of ``names`` can give (integer strengths have few)."""
     return min([LEVELS_RANGE[1], *(lookup(n).max_levels for n in names)])
@@ -99,7 +102,7 @@ def _relative(table: Table) -> Table:
         for r, v in zip(table.records(), values, strict=True):
             rel = float(v / top) if top and not math.isnan(v) else float("nan")
             rows.append([r["degradation"], r["level"], m, rel])
-    return Table(["degradation", "level", "metric", "relative value"], rows)
+    return Table(list(TABLE_COLUMNS), rows)
 
 
 def _score(

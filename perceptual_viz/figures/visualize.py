@@ -49,6 +49,15 @@ def run(
         yield st, curve
 
 
+DEAD = "this channel never fired on the image, so there was no gradient to follow (a dead channel)"
+
+
+def never_fired(curve: list[dict[str, Any]]) -> bool:
+    """True when the channel's mean activation stayed at 0 for the whole run: after a ReLU a
+    channel that is off everywhere passes back no gradient, so the image cannot change."""
+    return bool(curve) and all(float(p["activation"]) <= 0.0 for p in curve)
+
+
 def figure(
     settings: vz.VisualizeSettings,
     last: vz.VisualizeStep,
@@ -58,10 +67,11 @@ def figure(
     """The optimised image (titled) and the activation curve, with every setting."""
     reason = (stopped or last.stopped) if last.stopped else ""
     ran = f"stopped at step {last.step}" if reason else f"{last.step} steps"
+    dead = never_fired(curve)
     image = chrome.titled(
         display(last.image),
         f"{settings.layer} · channel {settings.channel}",
-        f"{ran} · mean activation {chrome.num(last.activation)}",
+        DEAD if dead else f"{ran} · mean activation {chrome.num(last.activation)}",
     )
     points = [(float(p["step"]), float(p["activation"])) for p in curve]
     chart = line_chart(
@@ -73,7 +83,12 @@ def figure(
     )
     record = {
         "settings": dataclasses.asdict(settings),
-        "result": {"steps_done": last.step, "activation": last.activation, "stopped": reason},
+        "result": {
+            "steps_done": last.step,
+            "activation": last.activation,
+            "stopped": reason,
+            "never_fired": dead,
+        },
         "curve": list(curve),
     }
     return Figure(

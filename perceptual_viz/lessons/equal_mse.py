@@ -411,6 +411,21 @@ def equal_mse(
 # --------------------------------------------------------------------------- gallery
 
 
+TABLE_COLUMNS = (
+    "rank",
+    "degradation",
+    "strength",
+    "MSE",
+    "PSNR",
+    "SSIM",
+    "perceptual",
+    "style",
+    "LPIPS",
+    "within tolerance",
+    "note",
+)
+
+
 @dataclass
 class GalleryEntry:
     """A matched degradation and its scores against the clean image."""
@@ -434,6 +449,21 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
+TABLE_COLUMNS = (
+    "rank",
+    "degradation",
+    "strength",
+    "MSE",
+    "PSNR",
+    "SSIM",
+    "perceptual",
+    "style",
+    "LPIPS",
+    "within tolerance",
+    "note",
+)
+
+
 @dataclass
 class Gallery:
     """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
@@ -448,7 +478,6 @@ class Gallery:
 
     def table(self) -> Table:
         """One row per entry, in rank order."""
-        columns = ["rank", "degradation", "strength", "MSE", "PSNR", "SSIM", "perceptual", "style", "LPIPS"]
         rows = [
             [
                 i + 1,
@@ -465,7 +494,7 @@ class Gallery:
             ]
             for i, e in enumerate(self.entries)
         ]
-        return Table([*columns, "within tolerance", "note"], rows)
+        return Table(list(TABLE_COLUMNS), rows)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (plain floats/str/bool/None; NaN and inf become None)."""

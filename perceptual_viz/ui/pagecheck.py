@@ -79,6 +79,30 @@ def clipped_texts(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate(_CLIPPED_JS))
 
 
+_SCROLLED_TABLES_JS = """
+() => {
+  const out = [];
+  for (const t of document.querySelectorAll('table')) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    for (let p = t.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (['auto', 'scroll'].includes(s.overflowX) && p.scrollWidth > p.clientWidth + 1) {
+        out.push({text: t.textContent.trim().slice(0, 80), sw: p.scrollWidth, cw: p.clientWidth});
+        break;
+      }
+    }
+  }
+  return out;
+}
+"""
+
+
+def scrolled_tables(page: Any) -> list[dict[str, Any]]:
+    """Visible tables wider than their box, so a reader has to scroll sideways to see a column."""
+    return list(page.evaluate(_SCROLLED_TABLES_JS))
+
+
 def labels_over_pictures(page: Any) -> list[dict[str, Any]]:
     """Component labels (Gradio's floating badges) drawn over a loaded picture."""
     return list(page.evaluate(_OVERLAP_JS))

@@ -104,19 +104,21 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
                 value="degrade",
                 label="Degraded image",
             )
-            deg = gr.Dropdown(list(DEGRADATIONS), value=d0.name, label="Degradation", elem_id="c_deg")
-            # Bounds wide enough for every degradation, so API callers are not held to the first
-            # one's range; the page narrows them to the chosen degradation (and degrade() checks
-            # each range with a clear message).
-            strength = gr.Slider(
-                min(d.minimum for d in DEGRADATIONS.values()),
-                max(d.maximum for d in DEGRADATIONS.values()),
-                value=d0.default,
-                label=f"{d0.label}: {d0.param}",
-                elem_id="c_strength",
-            )
-            seed = gr.Number(value=0, precision=0, label="Seed")
-            up = image_input("Degraded image (your model's output)", elem_id="c_up")
+            # Only the controls of the chosen source are shown (see _show_source).
+            with gr.Column(elem_id="c_degrade_box") as degrade_box:
+                deg = gr.Dropdown(list(DEGRADATIONS), value=d0.name, label="Degradation", elem_id="c_deg")
+                # Bounds wide enough for every degradation, so API callers are not held to the first
+                # one's range; the page narrows them to the chosen degradation (and degrade() checks
+                # each range with a clear message).
+                strength = gr.Slider(
+                    min(d.minimum for d in DEGRADATIONS.values()),
+                    max(d.maximum for d in DEGRADATIONS.values()),
+                    value=d0.default,
+                    label=f"{d0.label}: {d0.param}",
+                    elem_id="c_strength",
+                )
+                seed = gr.Number(value=0, precision=0, label="Seed")
+            up = image_input("Degraded image (your model's output)", elem_id="c_up", visible=False)
             layer = gr.Dropdown(
                 layer_choices(shared.arch0),
                 value=block_outputs(shared.arch0)[1],
@@ -124,18 +126,25 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
                 allow_custom_value=True,
             )
             btn = gr.Button("Compare", variant="primary", elem_id="compare_btn")
-    return [clean, source, deg, strength, seed, up, layer, btn]
+    source.input(_show_source, [source], [degrade_box, up], **PRIVATE)
+    return [clean, source, deg, strength, seed, up, layer, btn, degrade_box]
+
+
+def _show_source(source: str) -> tuple[Any, Any]:
+    """Show the degradation controls or the upload slot, whichever the chosen source uses."""
+    return gr.update(visible=source == "degrade"), gr.update(visible=source == "upload")
 
 
 def _layout(ctx: AppContext, shared: Shared) -> _UI:
     gr.Markdown(text.PDN_COMPARE, elem_classes=["pdn"])
-    clean, source, deg, strength, seed, up, layer, btn = _controls(ctx, shared)
-    _examples(clean, deg, strength)  # right under the controls they set
+    clean, source, deg, strength, seed, up, layer, btn, degrade_box = _controls(ctx, shared)
+    _examples(clean, deg, strength, [source, degrade_box, up])  # right under the controls they set
     info = gr.Markdown(elem_id="compare_info")
     with gr.Row():
         slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil")
         with gr.Column():
             table = gr.Dataframe(
+                headers=list(fc.SCORE_COLUMNS),
                 label="Scores",
                 interactive=False,
                 elem_id="scores",
@@ -186,9 +195,9 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
     )
 
 
-def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider) -> None:
-    """Examples that set every control they imply: the image, the degradation, and the slider's
-    label, range and value."""
+def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_controls: list[Any]) -> None:
+    """Examples that set every control they imply: the image, the degradation, the slider's
+    label, range and value, and the source ("apply a degradation", its controls shown)."""
     from ...assets import sample
 
     rows = [[str(sample(img)), deg, s] for img, deg, s in EXAMPLES]
@@ -196,8 +205,8 @@ def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider) -> None:
     gr.Examples(
         rows,
         inputs=[clean, deg, strength],
-        outputs=[strength],
-        fn=lambda clean, deg, s: strength_slider(deg, s),
+        outputs=[strength, *source_controls],
+        fn=lambda clean, deg, s: (strength_slider(deg, s), "degrade", *_show_source("degrade")),
         run_on_click=True,
         cache_examples=False,
         example_labels=[

@@ -124,7 +124,16 @@ def build(ctx: AppContext, shared: Shared) -> None:
             elem_id="e_gallery",
             elem_classes=["figure-row"],
         )
-        table = gr.Dataframe(label="Scores", interactive=False, elem_id="e_table")
+        table = gr.Dataframe(
+            headers=list(em.TABLE_COLUMNS),
+            label="Scores",
+            interactive=False,
+            wrap=True,
+            # Pixel widths that fit a laptop's page (a phone scrolls the table sideways): a
+            # header never breaks inside a word, and the long notes wrap in the last column.
+            column_widths=[f"{w}px" for w in (50, 160, 90, 85, 70, 70, 112, 85, 85, 95, 288)],
+            elem_id="e_table",
+        )
         with gr.Accordion("All scores (JSON)", open=False):
             data = gr.JSON(label="All scores (JSON)")
         zipped = export_button("e_zip")

@@ -184,11 +184,13 @@ def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe
             )
             notes = gr.Markdown()
         with gr.Column(scale=1, min_width=280):
-            point_pic = shown("Click a point: follow it through the blocks", elem_id="f_point", height=340)
+            point_pic = shown("Click a point: follow it through the blocks", elem_id="f_point")
             point_table = gr.Dataframe(
                 value=pd.DataFrame(columns=list(ff.LOCATE_COLUMNS)),
+                headers=list(ff.LOCATE_COLUMNS),
                 label="That point in each block (click the picture above)",
                 interactive=False,
+                wrap=True,
                 elem_id="f_point_table",
             )
     return img, notes, point_pic, point_table
@@ -236,7 +238,14 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
                 channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
                 alpha = gr.Slider(0, 1, value=0.6, step=0.05, label="Overlay opacity")
             detail = shown("Channel over the image", elem_id="detail")
-            stats = gr.Dataframe(label="Statistics", interactive=False, elem_id="f_stats")
+            stats = gr.Dataframe(
+                headers=["statistic", "value"],
+                label="Statistics",
+                interactive=False,
+                wrap=True,
+                column_widths=["40%", "60%"],
+                elem_id="f_stats",
+            )
             with gr.Accordion("Statistics (JSON)", open=False):
                 stats_json = gr.JSON(label="Statistics (JSON)")
     return UI(

@@ -94,6 +94,8 @@ def _stream(
     why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
     if last.stopped:
         info += f" · stopped at step {last.step} ({why})"
+    if fv.never_fired(curve):
+        info += f" · {fv.DEAD}: try another channel"
     fig = fv.figure(settings, last, curve, stopped=why or None)
     shown_files = publish(fig)
     yield shown_files["visualisation"], info, bundle_file(fig, shown_files, model)

@@ -107,7 +107,13 @@ def build(ctx: AppContext, shared: Shared) -> None:
             elem_classes=["figure-row"],
             object_fit="contain",
         )
-        table = gr.Dataframe(label="Raw values", interactive=False, elem_id="s_table")
+        table = gr.Dataframe(
+            headers=list(fs.TABLE_COLUMNS),
+            label="Raw values",
+            interactive=False,
+            wrap=True,
+            elem_id="s_table",
+        )
         thumbs = gr.Gallery(
             label="The degraded images",
             columns=6,
