@@ -449,21 +449,6 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
-TABLE_COLUMNS = (
-    "rank",
-    "degradation",
-    "strength",
-    "MSE",
-    "PSNR",
-    "SSIM",
-    "perceptual",
-    "style",
-    "LPIPS",
-    "within tolerance",
-    "note",
-)
-
-
 @dataclass
 class Gallery:
     """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
