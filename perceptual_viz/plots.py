@@ -143,8 +143,8 @@ def line_chart(
     xs = [x for pts in series.values() for x, _ in pts]
     if ylim is not None:
         lo, hi = ylim
-    elif log and ys:
-        lo, hi = min(ys) / 1.5, max(ys) * 1.5
+    elif log:  # no positive value yet (a run's first report): an empty axis of two decades
+        lo, hi = (min(ys) / 1.5, max(ys) * 1.5) if ys else (0.1, 10.0)
     else:
         lo, hi = (min(0.0, *ys), max(ys) * 1.1 or 1.0) if ys else (0.0, 1.0)
     legend_rows = math.ceil(len(series) / 3)

@@ -357,3 +357,14 @@ def test_grid_default_columns_near_square():
         img = R.channel_grid(f, tile=2, pad=0, labels=False)
         cols = math.ceil(math.sqrt(c))
         assert img.size == (cols * 2, math.ceil(c / cols) * 2)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_line_chart_draws_an_empty_axis_before_the_first_point(log):
+    """A streamed run's first report has no loss yet: the chart is an empty frame, not an error."""
+    from perceptual_viz.plots import line_chart
+
+    empty = line_chart({"mse": [], "perceptual": []}, title="t", xlabel="step", ylabel="loss", log=log)
+    assert empty.size[0] == 360 and np.asarray(empty).std() > 0  # axes and legend drawn
+    one = line_chart({"mse": [(0.0, 0.5)]}, title="t", xlabel="step", ylabel="loss", log=log)
+    assert np.abs(np.asarray(one, dtype=int) - np.asarray(empty.crop((0, 0, *one.size)), dtype=int)).sum() > 0
