@@ -1191,6 +1191,56 @@ def browser_targets(
     return out
 
 
+TRAIN_BUDGET_S = 60.0
+TRAIN_QUICK_STEPS = 10
+
+
+def train_section(quick: bool, device: torch.device, weights: str) -> dict[str, Any]:
+    """The default "Train with it" run as a user starts it: ``python -m perceptual_viz train`` on
+    the bundled photos (chelsea held out), default settings, timed from launch to the printed JSON
+    (interpreter start, weights and the final scoring included). ``--quick``: 10 steps only."""
+    from perceptual_viz.assets import sample
+    from perceptual_viz.lessons import train as tl
+
+    progress("train: the default run of the Train-with-it lesson" + (" (10 steps)" if quick else ""))
+    photos = [str(sample(n)) for n in tl.DEFAULT_TRAIN_SAMPLES]
+    cmd = [sys.executable, "-m", "perceptual_viz", "train", *photos]
+    cmd += ["--eval", str(sample(tl.DEFAULT_EVAL_SAMPLE)), "--weights", weights, "--device", device.type]
+    cmd += ["--json", "--quiet", *(["--steps", str(TRAIN_QUICK_STEPS)] if quick else [])]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1], "seconds": seconds}
+    d = json.loads(proc.stdout)
+    runs = {n: {**r["eval"], "final_loss": r["final_loss"]} for n, r in d["runs"].items()}
+    out = {"seconds": seconds, "training_s": d["seconds"], "steps": d["steps"], "quick": quick}
+    out.update({"weights": d["weights"]["source"], "trained": d["weights"]["trained"], "runs": runs})
+    print()
+    print(
+        f"Train with it, default run ({d['steps']} steps, {', '.join(runs)}; weights {out['weights']}): "
+        f"{seconds:.1f} s from launch to JSON, of which training {d['seconds']:.1f} s"
+    )
+    for n, r in runs.items():
+        lp = "—" if r["lpips"] is None else f"{r['lpips']:.4f}"
+        print(f"  {n:16s} PSNR {r['psnr']:.2f} dB · SSIM {r['ssim']:.4f} · LPIPS {lp}")
+    return out
+
+
+def train_target(r: dict[str, Any] | None) -> Target:
+    target = "train default run (sr4, default losses)"
+    goal = f"≤ {TRAIN_BUDGET_S:g} s"
+    if r is None:
+        return Target(target, "skipped (--no-train)", "—", "—", goal, "—")
+    if "error" in r:
+        return Target(target, r["error"][:80], "—", "—", goal, "✗")
+    ours = f"{r['seconds']:.1f} s ({r['steps']} steps; training {r['training_s']:.1f} s)"
+    if r["quick"]:
+        return Target(target + f", {r['steps']} steps", ours, "—", "—", "report only in --quick", "—")
+    ratio = f"{r['seconds'] / TRAIN_BUDGET_S:.2f}× budget"
+    return Target(target, ours, "—", ratio, goal, _mark(r["seconds"] <= TRAIN_BUDGET_S))
+
+
 def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
     """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
     mod = load_module()
@@ -1231,6 +1281,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="interactive latency beside long jobs, vs idle (benchmarks/load.py); --no-classroom skips it",
     )
     p.add_argument(
+        "--train",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the default Train-with-it run, timed end to end (--quick: 10 steps); --no-train skips it",
+    )
+    p.add_argument(
         "--browser",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -1239,7 +1295,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--weights",
         default="untrained",
-        help="weights of the app in the classroom row: untrained (default) | auto | PATH",
+        help="weights of the classroom and train rows: untrained (default) | auto | PATH",
     )
     p.add_argument(
         "--cold-start",
@@ -1310,6 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     load = load_section(args.quick, device) if args.load else None
     classroom = classroom_section(args.quick, device, args.weights) if args.classroom else None
+    trained = train_section(args.quick, device, args.weights) if args.train else None
     run_browser = (not args.quick) if args.browser is None else args.browser
     browser = browser_section(args.weights) if run_browser else None
     cold = cold_start() if run_cold else None
@@ -1336,6 +1393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         view_target(view),
         sweep_target(sweep_k, 224, sweep_res, sweep_passes),
         *classroom_targets(classroom),
+        train_target(trained),
         *browser_targets(browser),
         cold_target(cold),
     ]
@@ -1357,6 +1415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "targets": [asdict(t) for t in targets],
             "load": load,
             "classroom": classroom,
+            "train": trained,
             "browser": browser,
         }
         args.json.write_text(json.dumps(data, indent=2))

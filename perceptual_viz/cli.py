@@ -1,5 +1,5 @@
 """Command line: ``python -m perceptual_viz compare | features | gram | sweep | equal-mse |
-reconstruct | weights``.
+reconstruct | train | weights``.
 
 Every command that draws a figure builds it with the same function as the app
 (:mod:`perceptual_viz.figures`), so ``--export`` writes the same bundle as the app's download
@@ -26,6 +26,7 @@ from .errors import InputError
 
 EXIT_USAGE = 2
 ARCHS = ("vgg16", "vgg19")
+TRAIN_TASKS = ("sr4", "denoise", "deblur")  # perceptual_viz.lessons.train.TASKS (no torch import here)
 ERROR_LOG = Path(tempfile.gettempdir()) / "perceptual-viz-errors.log"
 
 
@@ -157,6 +158,40 @@ def _add_reconstruct(r: argparse.ArgumentParser) -> None:
     _model_args(r)
 
 
+def _add_train(t: argparse.ArgumentParser) -> None:
+    t.add_argument(
+        "train_images", nargs="+", metavar="TRAIN_IMAGE", help="images to cut training patches from"
+    )
+    t.add_argument(
+        "--eval", required=True, metavar="EVAL_IMAGE", help="the held-out image (never trained on)"
+    )
+    t.add_argument(
+        "--task", default="sr4", help=f"one of {', '.join(TRAIN_TASKS)} (default sr4: ×4 super-resolution)"
+    )
+    t.add_argument(
+        "--losses",
+        default="mse,perceptual,perceptual+mse",
+        help="comma-separated, one network each; of: mse, l1, perceptual, perceptual+mse, perceptual+style",
+    )
+    t.add_argument("--steps", type=int, help="optimisation steps (default depends on the device)")
+    t.add_argument(
+        "--patch", type=int, help="training patch side in px, a multiple of 4 (default per device)"
+    )
+    t.add_argument("--batch", type=int, help="patches per step (default per device)")
+    t.add_argument("--layers", help="VGG layers of the perceptual loss, comma-separated (default relu2_2)")
+    t.add_argument("--pixel-weight", type=float, help="weight of MSE in perceptual+mse")
+    t.add_argument("--noise", type=float, help="σ of the noise for --task denoise (default 0.1)")
+    t.add_argument("--blur", type=float, help="σ in px of the blur for --task deblur")
+    t.add_argument(
+        "--eval-size", type=int, help="longest side of the evaluation image in px (default per device)"
+    )
+    t.add_argument("--seed", type=int, default=0, help="seed of the networks, the patches and the noise (0)")
+    _output_args(t)
+    t.add_argument("--out-dir", metavar="DIR", help="also save every picture of the figure as a PNG in DIR")
+    t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _model_args(t)
+
+
 def _add_weights(w: argparse.ArgumentParser) -> None:
     w.add_argument("--arch", choices=ARCHS, default="vgg16")
     w.add_argument("--weights", default="auto")
@@ -174,6 +209,10 @@ COMMANDS = {
     "reconstruct": (
         "optimise noise to match one layer's features (or Gram matrices): what it keeps",
         _add_reconstruct,
+    ),
+    "train": (
+        "train one small network per loss (MSE vs perceptual…) side by side and score them",
+        _add_train,
     ),
     "weights": ("say which weights would be loaded, and from where", _add_weights),
 }

@@ -52,7 +52,7 @@ def _save(picture: Any, path: str) -> None:
 
 
 def _print_table(t: Table) -> None:
-    cells = [[fmt(v) if isinstance(v, float) else str(v) for v in r] for r in t.rows]
+    cells = [[fmt(v) if isinstance(v, float) else "—" if v is None else str(v) for v in r] for r in t.rows]
     widths = [max(len(str(c)) for c in col) for col in zip(t.columns, *cells, strict=True)]
     for row in (t.columns, *cells):
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -213,6 +213,78 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_settings(args: argparse.Namespace, model: VGGFeatures) -> Any:
+    from .lessons import train as tl
+
+    optional = {
+        "steps": args.steps,
+        "patch": args.patch,
+        "batch": args.batch,
+        "pixel_weight": args.pixel_weight,
+        "noise": args.noise,
+        "blur": args.blur,
+        "eval_size": args.eval_size,
+        "layers": args.layers,
+    }
+    given = {k: v for k, v in optional.items() if v is not None}
+    return tl.TrainSettings(task=args.task, losses=args.losses, seed=args.seed, **given).resolved(
+        model.arch, model.device
+    )
+
+
+def _save_pictures(fig: Figure, folder: str) -> None:
+    from pathlib import Path
+
+    from .export import safe_name
+
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"could not create {folder}: {exc.strerror or exc}") from None
+    for i, (caption, picture) in enumerate(fig.pictures.items(), start=1):
+        _save(picture, str(out / f"{i:02d}_{safe_name(caption)}.png"))
+    print(f"pictures: {len(fig.pictures)} PNG files in {folder}", file=sys.stderr)
+
+
+def _train_json(fig: Figure, model: VGGFeatures) -> dict[str, Any]:
+    r = fig.record
+    runs = {n: {k: v for k, v in run.items() if k != "curve"} for n, run in r["runs"].items()}
+    out = {"task": r["task"], "steps": r["steps"], "seed": r["seed"], "weights": model.status.as_dict()}
+    out.update({"arch": model.arch, "device": str(model.device), "runs": runs})
+    out.update({"input": r["eval"]["input"], **r["result"], "settings": r["settings"]})
+    if "note" in r:
+        out["note"] = r["note"]
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .figures import train as ft
+
+    model = _model(args)
+    train = [load(p, f"training image {i}").tensor() for i, p in enumerate(args.train_images, start=1)]
+    eval_image = load(args.eval, "evaluation image").tensor()
+    settings = _train_settings(args, model)
+    last, curves = None, {}
+    for st, so_far in ft.run(model, train, eval_image, settings):
+        last, curves = st, so_far
+        if not args.quiet and (st.done or st.step % max(1, st.total // 10) == 0):
+            losses = "  ".join(f"{n} {v:.4g}" for n, v in st.losses.items())
+            print(f"step {st.step:4d}/{st.total}  {losses}  {st.seconds:6.1f} s", file=sys.stderr)
+    assert last is not None
+    fig = ft.figure(model, eval_image, settings, last, curves)
+    if args.out_dir:
+        _save_pictures(fig, args.out_dir)
+    _export(args, fig, model)
+    if args.json:
+        dump(_train_json(fig, model))
+        return 0
+    print(f"{fig.extras['what']} · {model.arch} on {model.device} · {model.status.message}")
+    _print_table(fig.extras["table"])
+    print(f"({last.seconds:.1f} s)")
+    return 0
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     _, status = resolve_weights(args.arch, args.weights)
     print(f"{args.arch}: {status.message}")
@@ -228,6 +300,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "equal-mse": cmd_equal_mse,
     "reconstruct": cmd_reconstruct,
+    "train": cmd_train,
     "weights": cmd_weights,
 }
 

@@ -368,3 +368,31 @@ def test_phone_width_reaches_every_block(phone, errors):
         box = blocks.nth(i).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (i, box)
     _no_errors(phone, errors)
+
+
+def test_train_with_it_streams_and_scores_in_chromium(page, errors, tmp_path):
+    from playwright.sync_api import expect
+
+    from perceptual_viz.export import read_bundle
+
+    _tab(page, "Train with it")
+    steps = page.locator("#t_steps input[type=number]")
+    steps.fill("10")
+    steps.press("Enter")
+    page.locator("#t_btn").click()
+    # Streaming: the held-out input, its ground truth and one output per default loss.
+    expect(page.locator("#t_outs img")).to_have_count(5, timeout=TIMEOUT_MS)
+    table = page.locator("#t_table")
+    expect(table).to_contain_text("perceptual+mse network", timeout=TIMEOUT_MS)
+    expect(page.locator("#t_info")).to_contain_text("10 steps")
+    expect(page.locator("#t_info")).to_contain_text("only the loss differs")
+    _readable(page, "06_train.png")
+    with page.expect_download() as dl:
+        page.locator("#t_zip").click()
+    path = tmp_path / "train.zip"
+    dl.value.save_as(path)
+    record, pics = read_bundle(path)
+    assert record["kind"] == "train" and record["steps"] == 10
+    assert list(record["runs"]) == ["mse", "perceptual", "perceptual+mse"]
+    assert any("zoomed" in name for name in pics)
+    _no_errors(page, errors)

@@ -8,7 +8,8 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 700 KB:
 
 - ``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
-  ``tab_equal_mse.png`` and ``tab_reconstruct.png``: the six tabs, 1400 px wide;
+  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the seven tabs, 1400 px
+  wide;
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
 - ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
@@ -423,8 +424,17 @@ def visualisations(weights: Path, out: Path) -> None:
     save_png(framed, out / "channel_visualisations.png")
 
 
+def train(s: Shooter) -> None:
+    """The default training run (×4 super-resolution; mse vs perceptual vs perceptual+mse)."""
+    s.tab("Train with it")
+    s.page.locator("#t_btn").click()
+    s.wait(s.page.locator("#t_table").get_by_text("perceptual+mse network").first)
+    s.idle()
+    s.shot("tab_train.png", s.top(), s.page.locator("#t_table"))
+
+
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
-    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, reconstruct)
+    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, reconstruct)
 }
 ALL = [*PAGE_STEPS, "phone", "visualisations"]
 

@@ -1,8 +1,9 @@
 """The whole app: the header (status, backbone, size, colour map), then one tab per module.
 
 Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
-``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/gram``, ``/gram_pair``,
-``/compare``, ``/sweep``, ``/equal_mse``, ``/reconstruct``. Everything else (sample clicks, grid
+``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/locate``, ``/top_patches``,
+``/visualize``, ``/gram``, ``/gram_pair``, ``/compare``, ``/sweep``, ``/equal_mse``, ``/train``,
+``/reconstruct``. Everything else (sample clicks, grid
 clicks, slider ranges) is a private UI event. User mistakes surface as one sentence; anything
 else as "Internal error <id>" (see :mod:`.errors`).
 """
@@ -21,10 +22,10 @@ from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
 from .shared import PRIVATE, Shared
-from .tabs import compare, equal_mse, features, gram, reconstruct, sweep
+from .tabs import compare, equal_mse, features, gram, reconstruct, sweep, train
 from .widgets import md
 
-TABS = (features, gram, compare, sweep, equal_mse, reconstruct)
+TABS = (features, gram, compare, sweep, equal_mse, train, reconstruct)
 
 
 def status_line(ctx: AppContext, arch: str) -> str:

@@ -16,6 +16,9 @@ label.float[data-testid="block-label"] { position: static !important; margin: 4p
 #overview { --figure-min: 220px; }
 #s_thumbs { --figure-min: 150px; }
 #r_runs { --figure-min: 200px; }
+#t_outs { --figure-min: 190px; }
+/* A wide strip of crops shrinks to its box (a phone) instead of being cut at the sides. */
+#t_crops img { max-width: 100% !important; height: auto !important; object-fit: contain !important; }
 .figure-row .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
 .figure-row .thumbnail-item img { height: auto !important; object-fit: contain !important; }
 /* A caption under its picture, whole and wrapped, instead of a cut-off badge over it. */

@@ -154,6 +154,41 @@ PDN_RECONSTRUCT = pdn(
     "texture and lose the layout.",
 )
 
+PDN_TRAIN = pdn(
+    "three copies of one small network learn ×4 super-resolution, one with pixel MSE, one with a VGG "
+    "feature loss, one with both. Which will score the best PSNR? Which will look sharper?",
+    "press Train (about a minute on a CPU) and watch the held-out photo and the zoomed fur.",
+    "the MSE network wins on PSNR but its output is smooth: it learned the average of every fur "
+    "that fits the blurry input. The perceptual network scores worse on PSNR, better on LPIPS, "
+    "and draws edges and texture — with faint patterns of its own, which the little MSE term tames. "
+    "Same architecture, same start, same patches: a different loss made a different network.",
+)
+
+TRAIN = r"""
+**The experiment** (Johnson, Alahi & Fei-Fei 2016; Ledig et al. 2017). Each loss gets its own
+copy of the same small residual network (a few 3×3 convolutions; its output is the input plus a
+correction), started from **identical** weights, fed the **same** random patches of the training
+photos in the same order, with the same optimiser (Adam, cosine-decayed learning rate) and the
+same number of steps. The only difference between the networks is the loss.
+
+- **mse** / **l1**: the mean squared (absolute) pixel difference between the output and the truth.
+- **perceptual**: the squared difference of VGG's relu2_2 features (the layer Johnson et al. used
+  for super-resolution), relative to the truth's features: $\|φ(y) − φ(t)\|^2 / \|φ(t)\|^2$.
+- **perceptual+mse**: that plus a small pixel MSE term; **perceptual+style**: plus the Gram-matrix
+  (style) difference at relu1_2 and relu2_2.
+
+**Why MSE blurs.** A ×4-downsampled patch of fur fits many sharp originals. The output that
+minimises the *expected squared error* over all of them is their average — a blur. PSNR is a
+function of MSE, so the MSE network must win on PSNR; it just does not look like fur. A feature
+loss asks instead for an output whose VGG features match: edges and texture statistics, even if
+each hair is not where it was.
+
+**Fair judging.** All networks are scored on a photo they never saw (the held-out photo), against
+its ground truth: MSE, PSNR, SSIM and LPIPS. The first row is the degraded input itself, the
+baseline every network starts from. The VGG network used for the loss is frozen: only the small
+networks learn.
+"""
+
 LOOKS_FOR = r"""
 **The patches** are the parts of the bundled samples (and of the images you uploaded here)
 where this channel fires most: around each of the strongest local maxima of its map, the unit's
