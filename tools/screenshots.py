@@ -428,7 +428,11 @@ def train(s: Shooter) -> None:
     """The default training run (×4 super-resolution; mse vs perceptual vs perceptual+mse)."""
     s.tab("Train with it")
     s.page.locator("#t_btn").click()
-    s.wait(s.page.locator("#t_table").get_by_text("perceptual+mse network").first)
+    s.wait(s.page.locator("#t_outs img").nth(4))  # input, truth and the three networks' outputs
+    s.page.wait_for_function(  # the scores table is filled once the run has ended
+        "() => document.querySelector('#t_table').innerText.includes('perceptual+mse network')",
+        timeout=TIMEOUT_MS,
+    )
     s.idle()
     s.shot("tab_train.png", s.top(), s.page.locator("#t_table"))
 
