@@ -260,3 +260,18 @@ def test_no_blanket_type_ignores():
             if "type: ignore" in line and "type: ignore[" not in line:
                 bare.append(f"{path.relative_to(ROOT)}:{i}")
     assert not bare, "every ignore names its error code: " + ", ".join(bare)
+
+
+def test_the_tab_bar_holds_only_tabs():
+    """Gradio numbers tabs by their position among the ``gr.Tabs``' children: a stray component
+    there (a ``gr.State`` made after a tab's ``with`` block) made an opened tab draw its label
+    over the next tab's button, or twice."""
+    import gradio as gr
+
+    from perceptual_viz.ui.app import TABS, build_demo
+    from perceptual_viz.ui.models import ModelPool
+
+    demo = build_demo(ModelPool("vgg16", "untrained", "cpu"))
+    (bar,) = [b for b in demo.blocks.values() if isinstance(b, gr.Tabs)]
+    assert [type(c) for c in bar.children] == [gr.Tab] * len(TABS)
+    assert [c.id for c in bar.children] == [t.__name__.rsplit(".", 1)[-1] for t in TABS]

@@ -142,7 +142,11 @@ def relu_layers(arch: str) -> list[str]:
 
 def stop_button(button: gr.Button, run: Any, ctx: AppContext, kind: str) -> None:
     """Stop: a running job ends at its next step and shows its result ("stopped at step n");
-    a job still waiting in the queue is taken out of it."""
+    a job still waiting in the queue is taken out of it.
+
+    Call it inside the tab's ``with gr.Tab(...)``: it makes a ``gr.State``, and a component
+    between two tabs shifts Gradio's tab numbering (a tab then draws over the next one).
+    """
     queued = gr.State(0)
 
     def stop(n: int, request: gr.Request) -> Any:
@@ -217,22 +221,24 @@ def build(ctx: AppContext, shared: Shared) -> None:
         )
         zipped = export_button("r_zip")
         history = gr.State([])
-    for r in recipes(ctx, shared):
-        ctx.showcase.add(r)
-    arch = shared.arch
-    mode.input(lambda m, a: gr.update(value=list(rc.default_layers(m, a))), [mode, arch], [layers], **PRIVATE)
-    arch.change(
-        lambda a: gr.update(choices=relu_layers(a), value=list(rc.default_layers("content", a))),
-        [arch],
-        [layers],
-        **PRIVATE,
-    )
-    run = btn.click(
-        ctx.endpoint(reconstruct, gpu_s=120),
-        [img, mode, layers, steps, px, seed, arch, history],
-        [out, curve, info, runs, zipped, history],
-        api_name="reconstruct",
-        **ctx.lanes.events("long"),
-    )
-    stop_button(stop, run, ctx, "reconstruction")
-    shared.long_jobs[btn] = run
+        for r in recipes(ctx, shared):
+            ctx.showcase.add(r)
+        arch = shared.arch
+        mode.input(
+            lambda m, a: gr.update(value=list(rc.default_layers(m, a))), [mode, arch], [layers], **PRIVATE
+        )
+        arch.change(
+            lambda a: gr.update(choices=relu_layers(a), value=list(rc.default_layers("content", a))),
+            [arch],
+            [layers],
+            **PRIVATE,
+        )
+        run = btn.click(
+            ctx.endpoint(reconstruct, gpu_s=120),
+            [img, mode, layers, steps, px, seed, arch, history],
+            [out, curve, info, runs, zipped, history],
+            api_name="reconstruct",
+            **ctx.lanes.events("long"),
+        )
+        stop_button(stop, run, ctx, "reconstruction")
+        shared.long_jobs[btn] = run

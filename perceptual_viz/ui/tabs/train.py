@@ -219,12 +219,12 @@ def build(ctx: AppContext, shared: Shared) -> None:
         with gr.Accordion("How the networks are trained, and what to notice", open=False):
             md(text.TRAIN)
         zipped = export_button("t_zip")
-    run = btn.click(
-        ctx.endpoint(train, gpu_s=120),
-        [task, losses, steps, seed, photos, uploads, held_out, shared.arch],
-        [outs, crops, curve, info, table, zipped],
-        api_name="train",
-        **ctx.lanes.events("long"),
-    )
-    stop_button(stop, run, ctx, KIND)
-    shared.long_jobs[btn] = run
+        run = btn.click(
+            ctx.endpoint(train, gpu_s=120),
+            [task, losses, steps, seed, photos, uploads, held_out, shared.arch],
+            [outs, crops, curve, info, table, zipped],
+            api_name="train",
+            **ctx.lanes.events("long"),
+        )
+        stop_button(stop, run, ctx, KIND)
+        shared.long_jobs[btn] = run
