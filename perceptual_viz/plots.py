@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -56,7 +57,14 @@ class _Axes:
 
 
 def _frame(
-    img: Image.Image, size: tuple[int, int], title: str, ylabel: str, lo: float, hi: float, log: bool
+    img: Image.Image,
+    size: tuple[int, int],
+    title: str,
+    ylabel: str,
+    lo: float,
+    hi: float,
+    log: bool,
+    right: int = 10,
 ) -> _Axes:
     """Title, y axis with ticks and grid lines; returns the plotting area's mapping."""
     draw = ImageDraw.Draw(img)
@@ -69,7 +77,7 @@ def _frame(
         y += text_size("Hg", tf)[1] + 4
     ticks = _ticks(lo, hi, log)
     left = max(text_size(printable(num(t), f), f)[0] for t in ticks) + 26
-    ax = _Axes((left, y + 8, w - 10, h - 34), lo, hi, log)
+    ax = _Axes((left, y + 8, w - right, h - 34), lo, hi, log)
     for t in ticks:
         if not lo <= t <= hi * 1.0001:
             continue
@@ -95,17 +103,29 @@ def bar_chart(
     log: bool = False,
     size: tuple[int, int] = (520, 280),
     colour: tuple[int, int, int] = PALETTE[0],
+    ylim: tuple[float, float] | None = None,
+    bar_text: Sequence[str] | None = None,
+    guide: tuple[float, str] | None = None,
 ) -> Image.Image:
-    """One bar per label; on a ``log`` axis zero or missing values are shown as "0" and left out."""
+    """One bar per label; on a ``log`` axis zero or missing values are shown as "0" and left out.
+
+    ``ylim`` fixes the axis (e.g. 0–100 for percentages); ``bar_text`` replaces the number written
+    above each bar; ``guide`` = (value, label) draws a dashed reference line (e.g. chance level).
+    """
     shown = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
-    if log:
+    if ylim is not None:
+        lo, hi = ylim
+    elif log:
         lo, hi = (min(shown) / 2, max(shown) * 2) if shown else (0.1, 1.0)
     else:
         lo, hi = min(0.0, *shown) if shown else 0.0, (max(shown) * 1.12 if shown and max(shown) > 0 else 1.0)
     img = Image.new("RGB", size, WHITE)
     draw = ImageDraw.Draw(img)
-    ax = _frame(img, size, title, ylabel, lo, hi, log)
     f = font(11)
+    right = 10 if guide is None else text_size(printable(guide[1], f), f)[0] + 14  # its label's room
+    ax = _frame(img, size, title, ylabel, lo, hi, log, right)
+    if guide is not None:
+        _dashed(draw, ax, guide[0], guide[1], f)
     slot = (ax.x1 - ax.x0) / max(1, len(labels))
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         cx = ax.x0 + slot * (i + 0.5)
@@ -114,12 +134,23 @@ def bar_chart(
             top = ax.y(v)
             base = ax.y1 if log else ax.y(0.0)
             draw.rectangle((cx - slot * 0.32, min(top, base), cx + slot * 0.32, max(top, base)), fill=colour)
-        s = printable(num(v) if ok else "0", f)
+        s = printable(bar_text[i] if bar_text is not None else (num(v) if ok else "0"), f)
         vy = (ax.y(v) if ok else ax.y1) - 15
         draw.text((cx - text_size(s, f)[0] / 2, max(ax.y0 - 2, vy)), s, fill=INK, font=f)
-        ls = printable(lab, f)
-        draw.text((cx - text_size(ls, f)[0] / 2, ax.y1 + 6), ls, fill=INK, font=f)
+        for k, line in enumerate(lab.split("\n")):
+            ls = printable(line, f)
+            draw.text((cx - text_size(ls, f)[0] / 2, ax.y1 + 6 + 14 * k), ls, fill=INK, font=f)
     return img
+
+
+def _dashed(draw: ImageDraw.ImageDraw, ax: _Axes, value: float, label: str, f: Any) -> None:
+    """A dashed horizontal line at ``value`` across the plot, labelled right of it (off the bars)."""
+    y = ax.y(value)
+    x = float(ax.x0)
+    while x < ax.x1:
+        draw.line((x, y, min(x + 6, ax.x1), y), fill=MUTED, width=1)
+        x += 10
+    draw.text((ax.x1 + 6, y - 7), printable(label, f), fill=MUTED, font=f)
 
 
 def line_chart(

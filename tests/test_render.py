@@ -368,3 +368,29 @@ def test_line_chart_draws_an_empty_axis_before_the_first_point(log):
     assert empty.size[0] == 360 and np.asarray(empty).std() > 0  # axes and legend drawn
     one = line_chart({"mse": [(0.0, 0.5)]}, title="t", xlabel="step", ylabel="loss", log=log)
     assert np.abs(np.asarray(one, dtype=int) - np.asarray(empty.crop((0, 0, *one.size)), dtype=int)).sum() > 0
+
+
+def test_bar_chart_on_a_fixed_axis_puts_bars_and_the_guide_at_their_values():
+    """Percent bars on a 0–100 axis: a 50 % bar is half as tall as a 100 % one, the dashed 50 %
+    guide is level with its top, and a missing value (nothing counted yet) draws no bar."""
+    from perceptual_viz.plots import PALETTE, bar_chart
+
+    colour = PALETTE[2]
+    kw = {"title": "t", "ylabel": "%", "ylim": (0.0, 100.0), "colour": colour, "size": (420, 300)}
+    values = [50.0, 100.0, float("nan")]
+    img = np.asarray(bar_chart(["half", "all", "none yet"], values, guide=(50.0, "chance"), **kw))
+    bar = np.all(img == colour, axis=2)
+    xs = np.flatnonzero(bar.any(axis=0))
+    split = xs[np.argmax(np.diff(xs))] + 1  # the gap between the two bars
+    first, second = bar[:, :split], bar[:, split:]
+    bottom = np.flatnonzero(first.any(axis=1)).max()
+    half_top, all_top = np.flatnonzero(first.any(axis=1)).min(), np.flatnonzero(second.any(axis=1)).min()
+    assert abs(2 * (bottom - half_top) - (bottom - all_top)) <= 2
+    assert bar[:, xs.max() + 20 :].sum() == 0, "no bar for a value not counted yet"
+    # The guide: a dashed line at 50 % through the empty third slot, with gaps, and nothing else
+    # there; drawn under the bars (a bar's colour is unbroken across it).
+    x0 = xs.max() + 20
+    drawn = (img[half_top - 1 : half_top + 2, x0 : x0 + 40] != 255).any(axis=2).any(axis=0)
+    assert 0.3 < drawn.mean() < 0.95
+    assert not (img[half_top - 12 : half_top - 2, x0 : x0 + 40] != 255).any()
+    assert first[half_top + 1 : bottom].all(axis=0).sum() > 20
