@@ -11,6 +11,8 @@ os.environ["PERCEPTUAL_VIZ_OFFLINE"] = "1"
 os.environ.pop("PERCEPTUAL_VIZ_WEIGHTS", None)
 # The app's showcase cache goes to a folder of this test session, never the developer's.
 os.environ["PERCEPTUAL_VIZ_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="pv-test-cache-")
+# So does the quiz's database (tests that need their own set PERCEPTUAL_VIZ_DB themselves).
+os.environ["PERCEPTUAL_VIZ_DB"] = os.path.join(_SESSION_CACHE, "quiz.sqlite3")
 
 import numpy as np
 import pytest

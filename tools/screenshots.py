@@ -1,6 +1,7 @@
 """Take the README screenshots of the app with real ImageNet VGG16 weights.
 
     python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only STEP …]
+                                [--quiz-db PATH --quiz-code CODE]
 
 Starts ``python app.py --port N --weights PATH`` as a subprocess (background showcase off, a
 temporary cache folder, so nothing else competes for the CPU), drives it with Playwright and
@@ -8,8 +9,10 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 700 KB:
 
 - ``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
-  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the seven tabs, 1400 px
-  wide;
+  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the tabs, 1400 px wide;
+- ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
+  ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
+  made-up votes would show nothing true);
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
 - ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
@@ -81,7 +84,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(weights: Path, port: int) -> Iterator[str]:
+def running_app(weights: Path, port: int, quiz_db: Path | None = None) -> Iterator[str]:
     """``python app.py`` in a subprocess; yields its URL once it answers, stops it afterwards."""
     with tempfile.TemporaryDirectory(prefix="perceptual-viz-shots-") as cache:
         env = {
@@ -91,6 +94,8 @@ def running_app(weights: Path, port: int) -> Iterator[str]:
             "PERCEPTUAL_VIZ_CACHE_DIR": cache,
             # A sweep or a reconstruction must finish, even on a busy machine.
             "PERCEPTUAL_VIZ_TIME_LIMIT": str(TIMEOUT_MS // 1000),
+            # The votes the dashboard shows; without one, a database of this run only.
+            "PERCEPTUAL_VIZ_DB": str(quiz_db or Path(cache) / "quiz.sqlite3"),
         }
         cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights", str(weights)]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -164,6 +169,7 @@ class Shooter:
         self.width = width
         self.errors: list[str] = []
         self.problems: list[str] = []
+        self.quiz_code: str | None = None  # the round the quiz step shows
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
@@ -424,6 +430,22 @@ def visualisations(weights: Path, out: Path) -> None:
     save_png(framed, out / "channel_visualisations.png")
 
 
+def quiz(s: Shooter) -> None:
+    """The teacher's dashboard of a round that people voted on (``--quiz-db``, ``--quiz-code``):
+    from the code banner through the trials where people and MSE disagreed most."""
+    if not s.quiz_code:
+        print("skipped quiz: it needs a round voted by hand (--quiz-db and --quiz-code)", flush=True)
+        return
+    s.tab("Which looks closer?")
+    s.page.get_by_text("Teacher: open a round and watch the results").click()
+    s.page.locator("#q_watch_code input, #q_watch_code textarea").first.fill(s.quiz_code)
+    s.page.locator("#q_show").click()
+    s.wait(s.page.locator("#q_stats").get_by_text("votes from").first)
+    s.wait(s.page.locator("#q_disagreed img").first)
+    s.idle()
+    s.shot("tab_quiz.png", s.page.locator("#q_code"), s.page.locator("#q_disagreed"))
+
+
 def train(s: Shooter) -> None:
     """The default training run (×4 super-resolution; mse vs perceptual vs perceptual+mse)."""
     s.tab("Train with it")
@@ -438,7 +460,7 @@ def train(s: Shooter) -> None:
 
 
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
-    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, reconstruct)
+    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 }
 ALL = [*PAGE_STEPS, "phone", "visualisations"]
 
@@ -450,17 +472,22 @@ def _page(browser: Any, url: str, out: Path, viewport: dict[str, int]) -> Shoote
     return Shooter(page, out, viewport["width"])
 
 
-def shoot_pages(weights: Path, port: int, out: Path, steps: list[str], debug: bool) -> list[str]:
-    """Run the browser steps against the app; the problems seen on its pages."""
+def shoot_pages(
+    weights: Path, port: int, out: Path, steps: list[str], debug: bool, quiz: tuple[Path, str] | None = None
+) -> list[str]:
+    """Run the browser steps against the app; the problems seen on its pages. ``quiz``: the
+    database and code of the round whose dashboard the quiz step shows."""
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
-    with running_app(weights, port or free_port()) as url, sync_playwright() as pw:
+    db, code = quiz or (None, None)
+    with running_app(weights, port or free_port(), db) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             tabs = [n for n in steps if n in PAGE_STEPS]
             if tabs:
                 s = _page(browser, url, out, {"width": WIDTH, "height": 1000})
+                s.quiz_code = code
                 for name in tabs:
                     PAGE_STEPS[name](s)
                     if debug:
@@ -484,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
     p.add_argument("--debug", action="store_true", help="also save full-page shots to the output folder")
     p.add_argument("--only", nargs="+", choices=ALL, help="only these steps (default: all)")
+    p.add_argument("--quiz-db", type=Path, help="the quiz database holding a round voted by hand")
+    p.add_argument("--quiz-code", help="that round's code (the quiz step is skipped without one)")
     args = p.parse_args(argv)
     weights = args.weights.resolve()
     if not weights.is_file():
@@ -494,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     if any(n != "visualisations" for n in steps):
-        problems = shoot_pages(weights, args.port, args.out, steps, args.debug)
+        quiz_round = (args.quiz_db.resolve(), args.quiz_code) if args.quiz_db and args.quiz_code else None
+        problems = shoot_pages(weights, args.port, args.out, steps, args.debug, quiz_round)
     if "visualisations" in steps:
         visualisations(weights, args.out)
     for line in problems:

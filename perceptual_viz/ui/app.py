@@ -3,9 +3,9 @@
 Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
 ``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/locate``, ``/top_patches``,
 ``/visualize``, ``/gram``, ``/gram_pair``, ``/compare``, ``/sweep``, ``/equal_mse``, ``/train``,
-``/reconstruct``. Everything else (sample clicks, grid
-clicks, slider ranges) is a private UI event. User mistakes surface as one sentence; anything
-else as "Internal error <id>" (see :mod:`.errors`).
+``/quiz_new_round``, ``/quiz_next``, ``/quiz_vote``, ``/quiz_results``, ``/reconstruct``.
+Everything else (sample clicks, grid clicks, slider ranges) is a private UI event. User mistakes
+surface as one sentence; anything else as "Internal error <id>" (see :mod:`.errors`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
 from .shared import PRIVATE, Shared
-from .tabs import compare, equal_mse, features, gram, reconstruct, sweep, train
+from .tabs import compare, equal_mse, features, gram, quiz, reconstruct, sweep, train
 from .widgets import md
 
-TABS = (features, gram, compare, sweep, equal_mse, train, reconstruct)
+TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 
 
 def status_line(ctx: AppContext, arch: str) -> str:
@@ -76,7 +76,10 @@ def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = F
     with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
         shared = _header(ctx)
         shared.demo = demo
-        with gr.Tabs():
+        # Every lesson's tab stays in view, in rows on a phone, rather than behind a "More tabs"
+        # menu: a teacher can say "open Which looks closer?" and everyone sees it. Nothing but
+        # tabs may be created in here (see test_layout): Gradio numbers the tabs by position.
+        with gr.Tabs(overflow_behavior="wrap"):
             for tab in TABS:
                 tab.build(ctx, shared)
         _one_long_job_per_person(shared)

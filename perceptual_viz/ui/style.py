@@ -17,6 +17,8 @@ label.float[data-testid="block-label"] { position: static !important; margin: 4p
 #s_thumbs { --figure-min: 150px; }
 #r_runs { --figure-min: 200px; }
 #t_outs { --figure-min: 190px; }
+#q_chart { --figure-min: 420px; }
+#q_disagreed { --figure-min: 520px; }
 /* A wide strip of crops shrinks to its box (a phone) instead of being cut at the sides. */
 #t_crops img { max-width: 100% !important; height: auto !important; object-fit: contain !important; }
 .figure-row .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
@@ -25,6 +27,13 @@ label.float[data-testid="block-label"] { position: static !important; margin: 4p
 .figure-row .caption-label { position: static !important; max-width: none !important;
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
   border: none !important; background: transparent !important; }
+/* A quiz trial on a phone: the reference across the screen, A and B side by side under it, so
+   a student compares them without scrolling. */
+@media (max-width: 640px) {
+  #q_pics { flex-wrap: wrap !important; flex-direction: row !important; gap: 8px !important; }
+  #q_pics > #q_ref { flex: 1 1 100% !important; }
+  #q_pics > #q_a, #q_pics > #q_b { flex: 1 1 calc(50% - 4px) !important; min-width: 0 !important; }
+}
 /* The Predict → Do → Notice box at the top of each lesson. */
 .pdn { border-left: 4px solid #0072b2; background: #f4f8fb; padding: 8px 14px !important;
        border-radius: 6px; }

@@ -6,8 +6,10 @@ Why does a network's "eye" judge images better than pixel errors? Upload a pictu
 sample) and follow it through VGG: **Feature maps** shows what each layer responds to,
 **Gram matrices** shows where style lives, **Compare** scores a clean image against a damaged
 one with every metric, **Sweep** shows how the metrics disagree as the damage grows,
-**Equal MSE** makes the same pixel error seven different ways, and **What does a layer keep?**
-rebuilds an image from nothing but one layer's features (or only its Gram matrices).
+**Equal MSE** makes the same pixel error seven different ways, **Train with it** trains small
+networks with each loss, **Which looks closer?** lets a class vote on pairs of damaged photos, and
+**What does a layer keep?** rebuilds an image from nothing but one layer's features (or only its
+Gram matrices).
 """
 
 FEATURES = r"""
