@@ -4,7 +4,8 @@ The app runs in-process (untrained VGG16 on the CPU, so no weights or network ar
 tests run every tab's main action as a student would (Feature maps with a linked point,
 Compare with an example, Gram with its controls, Sweep, Equal MSE, a short reconstruction and a
 stopped one, and the Feature maps at a phone's width), and after each check the page a reader
-sees: no visible text cut off by its box, no component label over a picture. Any console error,
+sees: no visible text cut off by its box, no component label over a picture, no critical or
+serious accessibility violation found by axe-core (WCAG 2.1 A/AA). Any console error,
 page error or unexpected error toast fails them. Screenshots go to ``artifacts/browser/``
 (git-ignored).
 
@@ -124,6 +125,18 @@ def _readable(page, name: str) -> None:
     assert not over, f"{name}: labels over pictures: {over}"
     wide = scrolled_tables(page)
     assert not wide, f"{name}: tables that scroll sideways: {wide}"
+    _accessible(page, name)
+
+
+AXE_JS = (ROOT / "tests" / "fixtures" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
+
+
+def _accessible(page, name: str) -> None:
+    """axe-core finds no critical or serious WCAG 2.1 A/AA violation on the page as it is."""
+    from perceptual_viz.ui.pagecheck import axe_violations
+
+    found = axe_violations(page, AXE_JS)
+    assert not found, f"{name}: accessibility violations (axe-core): {found}"
 
 
 def _tab(page, name: str) -> None:

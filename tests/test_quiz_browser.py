@@ -28,6 +28,7 @@ CHROMIUM = Path(pagecheck.CHROMIUM)
 ARTIFACTS = ROOT / "artifacts" / "browser"
 TIMEOUT_MS = 60_000  # per wait; the round's VGG scoring and the first page load are the slow parts
 TAB = "Which looks closer?"
+AXE_JS = (ROOT / "tests" / "fixtures" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.slow
 
@@ -104,6 +105,8 @@ def _readable(page, name: str) -> None:
     clipped, over = pagecheck.clipped_texts(page), pagecheck.labels_over_pictures(page)
     assert not clipped, f"{name}: text cut off by its box: {clipped}"
     assert not over, f"{name}: labels over pictures: {over}"
+    found = pagecheck.axe_violations(page, AXE_JS)
+    assert not found, f"{name}: accessibility violations (axe-core): {found}"
 
 
 def _toasts(page) -> list[str]:

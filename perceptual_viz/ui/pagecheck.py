@@ -2,7 +2,8 @@
 
 Nothing here imports Playwright: the functions take a Playwright ``Page`` and run JavaScript in
 it. What is checked is what a reader would notice: text cut off by its box (clipped captions,
-headers broken into an ellipsis) and component labels drawn over the pictures they label.
+headers broken into an ellipsis), component labels drawn over the pictures they label, and what
+axe-core finds against WCAG 2.1 AA (names, contrast, ARIA).
 """
 
 from __future__ import annotations
@@ -129,3 +130,29 @@ def wait_idle(page: Any, timeout_ms: int = 180_000) -> None:
     page.wait_for_function(
         "() => [...document.images].every(i => i.complete || i.loading === 'lazy')", timeout=timeout_ms
     )
+
+
+# WCAG 2.1 A and AA, the level universities require of course tools.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = ("critical", "serious")
+
+
+def axe_violations(page: Any, axe_js: str, impacts: tuple[str, ...] = BLOCKING) -> list[dict[str, Any]]:
+    """Run axe-core (the script's source, ``axe_js``) on the page's WCAG 2.1 A/AA rules: the
+    violations of the given impacts, each ``{"id", "impact", "help", "nodes": [selector, …]}``.
+
+    Only what a user can reach is checked: elements hidden from everyone (a closed accordion, a
+    hidden tab) are skipped by axe itself.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=axe_js)
+    found = page.evaluate(
+        """async (tags) => {
+          const only = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+          const r = await axe.run(document, only);
+          return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                         nodes: v.nodes.map(n => n.target.join(' '))}));
+        }""",
+        AXE_TAGS,
+    )
+    return [v for v in found if v["impact"] in impacts]

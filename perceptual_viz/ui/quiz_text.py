@@ -120,7 +120,7 @@ def pct(agree: int, counted: int) -> str:
 def dashboard(code: str, n_votes: int, n_students: int, n_trials: int, lines: list[str]) -> str:
     """The dashboard's headline and one line per kind of agreement."""
     head = (
-        f"### Round {code}: {plural(n_votes, 'vote')} from {plural(n_students, 'student')} "
+        f"## Round {code}: {plural(n_votes, 'vote')} from {plural(n_students, 'student')} "
         f"on {plural(n_trials, 'trial')}"
     )
     return "\n\n".join([head, *lines])

@@ -19,6 +19,7 @@ from ..backbone import VGGFeatures
 from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
+from . import a11y
 from .showcase import STORED
 from .style import CSS
 
@@ -28,9 +29,12 @@ QUEUE_MAX_SIZE = 64
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
     """The queue (each lane's limit is set on its events: see :mod:`.lanes`), no share link,
-    uploads capped, only the bundled samples served."""
+    uploads capped, only the bundled samples served; AA-contrast colours and names for what
+    Gradio leaves unnamed (see :mod:`.a11y`)."""
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
-    kwargs.setdefault("css", CSS)
+    kwargs.setdefault("css", CSS + a11y.CSS)
+    kwargs.setdefault("theme", a11y.theme())
+    kwargs.setdefault("js", a11y.JS)
     return demo.launch(
         server_name=host,
         server_port=port,

@@ -141,7 +141,7 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
     _examples(clean, deg, strength, [source, degrade_box, up])  # right under the controls they set
     info = gr.Markdown(elem_id="compare_info")
     with gr.Row():
-        slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil")
+        slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil", elem_id="c_slider")
         with gr.Column():
             table = gr.Dataframe(
                 headers=list(fc.SCORE_COLUMNS),

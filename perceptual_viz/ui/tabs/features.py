@@ -200,7 +200,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
     outs = list(block_outputs(shared.arch0))
     gr.Markdown(text.PDN_FEATURES, elem_classes=["pdn"])
     img, notes, point_pic, point_table = _top(ctx)
-    gr.Markdown("### Shallow → deep: the strongest channels of each block")
+    gr.Markdown("## Shallow → deep: the strongest channels of each block")
     over = gr.Gallery(
         label="Block outputs",
         show_label=False,

@@ -103,7 +103,7 @@ def _stream(
 
 def build(ctx: AppContext, shared: Shared, ui: Any) -> None:
     """The section, under the enlarged channel; ``ui`` holds the tab's layer, channel, uploads."""
-    gr.Markdown("### What does this channel look for?")
+    gr.Markdown("## What does this channel look for?")
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
             find = gr.Button("Find the patches that excite it most", elem_id="f_patches_btn")

@@ -1,0 +1,146 @@
+"""Accessibility of the page: colours with AA contrast, and names for what Gradio leaves unnamed.
+
+- :func:`theme`: Gradio's default theme with a primary colour (Okabe & Ito's blue, darkened) and a
+  stop colour whose white text meets WCAG AA (4.5 : 1); Gradio's orange buttons reach 2.8 : 1.
+- :data:`CSS`: AA contrast for the small grey texts Gradio draws itself (a slider's range, the
+  "- or -" of an upload box, the footer's API link) and a focus ring that is always visible.
+- :data:`JS`: runs once in the page and keeps naming what appears later. Sample buttons of
+  ``gr.Examples`` hold only a thumbnail, so a screen reader hears "button"; each gets the name of
+  its sample ("Sample photo: Chelsea the cat", from :data:`perceptual_viz.assets.DESCRIPTIONS`).
+  Gradio's empty picture placeholders carry an ``aria-label`` on a plain ``div``, which ARIA
+  forbids; they get ``role="img"``. An upload box's spoken name ("Drop an image file here to
+  upload") differs from its visible text, and so does a gallery thumbnail's ("Thumbnail 1 of 2"
+  under a caption); the visible text is made (part of) their names.
+
+Pictures a student looks at carry their own text alternative (``alt_text``), set with the figure
+(see :func:`perceptual_viz.ui.widgets.described`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from ..assets import DESCRIPTIONS
+
+PRIMARY = "#0a5a9c"  # white on it: 7.0 : 1
+PRIMARY_HOVER = "#084a80"
+STOP = "#b42318"  # white on it: 6.5 : 1
+STOP_HOVER = "#912018"
+SUBDUED = "#4b5563"  # on white: 7.6 : 1
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default theme with AA-contrast buttons and subdued text."""
+    return gr.themes.Default(primary_hue=gr.themes.colors.blue).set(
+        button_primary_background_fill=PRIMARY,
+        button_primary_background_fill_hover=PRIMARY_HOVER,
+        button_primary_border_color=PRIMARY,
+        button_primary_text_color="#ffffff",
+        button_primary_text_color_hover="#ffffff",
+        button_cancel_background_fill=STOP,
+        button_cancel_background_fill_hover=STOP_HOVER,
+        button_cancel_border_color=STOP,
+        button_cancel_text_color="#ffffff",
+        button_cancel_text_color_hover="#ffffff",
+        body_text_color_subdued=SUBDUED,
+    )
+
+
+CSS = f"""
+/* Gradio's own small grey texts, at AA contrast. */
+[data-testid="min-value"], [data-testid="max-value"], .upload-container .or, .show-api,
+.show-api * {{ color: {SUBDUED} !important; }}
+/* Focus is always visible, for keyboard users. */
+button:focus-visible, [role="tab"]:focus-visible, input:focus-visible, textarea:focus-visible,
+a:focus-visible, [tabindex]:focus-visible {{ outline: 3px solid {PRIMARY} !important;
+  outline-offset: 2px !important; }}
+"""
+
+_NAMES = json.dumps({name: f"Sample {text}" for name, text in DESCRIPTIONS.items()})
+
+# A picture's text alternative is its label, then what the elements listed here say about it (a
+# caption's text, an input's label and value): "Channel grid (click a tile): relu3_3 · 16
+# strongest channels by mean · …". The tables in DESCRIBED_BY hold its numbers: they become its
+# aria-describedby, read after the name.
+NAMED_BY: dict[str, list[str]] = {"grid": ["grid_caption"], "detail": ["f_channel"]}
+DESCRIBED_BY: dict[str, list[str]] = {
+    "detail": ["f_stats"],
+    "f_point": ["f_point_table"],
+    "c_slider": ["compare_info", "scores"],
+    "c_chart": ["scores"],
+    "gram_a": ["g_formula"],
+    "gram_b": ["g_formula"],
+    "gram_d": ["g_formula"],
+    "t_crops": ["t_table"],
+    "t_curve": ["t_info"],
+    "r_out": ["r_info"],
+    "r_curve": ["r_info"],
+}
+
+_JS_TEMPLATE = r"""
+() => {
+  const names = __NAMES__;
+  const namedBy = __NAMED_BY__;
+  const describedBy = __DESCRIBED_BY__;
+  const said = (id) => {
+    const e = document.getElementById(id);
+    if (!e) return "";
+    const input = e.querySelector("input, textarea");
+    const label = e.querySelector("[data-testid=block-label], .block-title, span[data-testid=block-info]");
+    if (input) return ((label ? label.innerText + " " : "") + input.value).trim();
+    return e.innerText.replace(/\s+/g, " ").trim();
+  };
+  const describe = () => {
+    for (const img of document.querySelectorAll(".image-container img, .image-frame img")) {
+      const block = img.closest("[id]");
+      if (!block) continue;
+      const label = block.querySelector("[data-testid=block-label]");
+      const parts = (namedBy[block.id] || []).map(said).filter(Boolean);
+      const name = [label ? label.innerText.trim() : "", parts.join(", ")].filter(Boolean).join(": ");
+      if (name && img.getAttribute("alt") !== name.slice(0, 300)) img.setAttribute("alt", name.slice(0, 300));
+      const ids = (describedBy[block.id] || []).filter((id) => document.getElementById(id)).join(" ");
+      if (ids && img.getAttribute("aria-describedby") !== ids) img.setAttribute("aria-describedby", ids);
+    }
+  };
+  const fix = () => {
+    describe();
+    for (const b of document.querySelectorAll("button.gallery-item:not([aria-label])")) {
+      const img = b.querySelector("img");
+      if (!img) continue;
+      const file = decodeURIComponent((img.getAttribute("src") || "").split("?")[0].split("/").pop());
+      if (names[file]) { b.setAttribute("aria-label", names[file]); img.setAttribute("alt", ""); }
+    }
+    for (const d of document.querySelectorAll("div.empty[aria-label]:not([role])")) {
+      d.setAttribute("role", "img");
+    }
+    for (const t of document.querySelectorAll("button.thumbnail-item[aria-label]")) {
+      const label = t.getAttribute("aria-label");
+      const gradio = label.match(/^Thumbnail (\d+ of \d+)$/);  // Gradio's own, after each redraw
+      if (gradio) t.dataset.place = gradio[1];
+      if (!t.dataset.place) continue;
+      const caption = t.innerText.replace(/\s+/g, " ").trim();
+      const name = caption ? `${caption} (picture ${t.dataset.place})` : `Picture ${t.dataset.place}`;
+      if (label !== name) t.setAttribute("aria-label", name);
+    }
+    for (const u of document.querySelectorAll("button.upload-container[aria-label]")) {
+      const text = u.innerText.replace(/\s+/g, " ").trim();
+      if (text && u.getAttribute("aria-label") !== text) u.setAttribute("aria-label", text);
+    }
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; fix(); });
+  }).observe(document.body, {childList: true, subtree: true, characterData: true,
+                             attributes: true, attributeFilter: ["src", "value"]});
+  fix();
+}
+"""
+JS = (
+    _JS_TEMPLATE.replace("__NAMES__", _NAMES)
+    .replace("__NAMED_BY__", json.dumps(NAMED_BY))
+    .replace("__DESCRIBED_BY__", json.dumps(DESCRIBED_BY))
+)
