@@ -15,7 +15,6 @@ Without ``/usr/bin/chromium`` or the ``playwright`` package the test is skipped,
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -23,6 +22,9 @@ from pathlib import Path
 import pytest
 
 from perceptual_viz.ui import pagecheck
+
+from .browser_support import accessible, require_browser
+from .browser_support import sync_playwright as browser_sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(pagecheck.CHROMIUM)
@@ -33,30 +35,10 @@ TIMEOUT_MS = 30_000  # per wait; CPU-only untrained VGG16: first forward ~1 s, c
 pytestmark = pytest.mark.slow
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1")
-
-
-def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"{reason}; CI is set, so the browser test must run, not skip", pytrace=False)
-    pytest.skip(reason)
-
-
-def _sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    return sync_playwright
-
-
 @pytest.fixture(scope="module")
 def app_url(launched_app):
     """The app, served as app.py serves it (after checking a browser is there to drive)."""
-    if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
-    _sync_playwright()
+    require_browser()
     return launched_app[1]
 
 
@@ -81,7 +63,7 @@ def _open(p, app_url, errors, width: int, height: int):
 @pytest.fixture
 def page(app_url, errors):
     """A page 1400 px wide in a fresh browser; its console and page errors go to ``errors``."""
-    sync_playwright = _sync_playwright()
+    sync_playwright = browser_sync_playwright()
     with sync_playwright() as p:
         browser, pg = _open(p, app_url, errors, 1400, 1000)
         try:
@@ -93,7 +75,7 @@ def page(app_url, errors):
 @pytest.fixture
 def phone(app_url, errors):
     """The same at a phone's width (390 × 844)."""
-    sync_playwright = _sync_playwright()
+    sync_playwright = browser_sync_playwright()
     with sync_playwright() as p:
         browser, pg = _open(p, app_url, errors, 390, 844)
         try:
@@ -125,18 +107,7 @@ def _readable(page, name: str) -> None:
     assert not over, f"{name}: labels over pictures: {over}"
     wide = scrolled_tables(page)
     assert not wide, f"{name}: tables that scroll sideways: {wide}"
-    _accessible(page, name)
-
-
-AXE_JS = (ROOT / "tests" / "fixtures" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
-
-
-def _accessible(page, name: str) -> None:
-    """axe-core finds no critical or serious WCAG 2.1 A/AA violation on the page as it is."""
-    from perceptual_viz.ui.pagecheck import axe_violations
-
-    found = axe_violations(page, AXE_JS)
-    assert not found, f"{name}: accessibility violations (axe-core): {found}"
+    accessible(page, name)
 
 
 def _tab(page, name: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from pathlib import Path
 
@@ -23,32 +22,16 @@ from perceptual_viz.ui import app as app_module
 from perceptual_viz.ui import pagecheck
 from perceptual_viz.ui.tabs import quiz
 
+from .browser_support import accessible, require_browser
+from .browser_support import sync_playwright as browser_sync_playwright
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(pagecheck.CHROMIUM)
 ARTIFACTS = ROOT / "artifacts" / "browser"
 TIMEOUT_MS = 60_000  # per wait; the round's VGG scoring and the first page load are the slow parts
 TAB = "Which looks closer?"
-AXE_JS = (ROOT / "tests" / "fixtures" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.slow
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1")
-
-
-def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"{reason}; CI is set, so the browser test must run, not skip", pytrace=False)
-    pytest.skip(reason)
-
-
-def _sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    return sync_playwright
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,15 +47,13 @@ def quiz_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(launched_app):
-    if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
-    _sync_playwright()
+    require_browser()
     return launched_app[1]
 
 
 @pytest.fixture
 def browser(app_url):
-    sync_playwright = _sync_playwright()
+    sync_playwright = browser_sync_playwright()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=pagecheck.CHROMIUM_ARGS)
         try:
@@ -105,8 +86,7 @@ def _readable(page, name: str) -> None:
     clipped, over = pagecheck.clipped_texts(page), pagecheck.labels_over_pictures(page)
     assert not clipped, f"{name}: text cut off by its box: {clipped}"
     assert not over, f"{name}: labels over pictures: {over}"
-    found = pagecheck.axe_violations(page, AXE_JS)
-    assert not found, f"{name}: accessibility violations (axe-core): {found}"
+    accessible(page, name)
 
 
 def _toasts(page) -> list[str]:

@@ -13,6 +13,9 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 - ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
   ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
   made-up votes would show nothing true);
+- ``lang_ja.png`` and ``lang_zh.png`` (steps ``lang_ja``, ``lang_zh``): a Japanese browser's
+  first visit (Feature maps), and 简体中文 chosen in the selector (Compare); the machine needs CJK
+  fonts for these (Debian: ``apt-get install fonts-noto-cjk``);
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
 - ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
@@ -459,14 +462,48 @@ def train(s: Shooter) -> None:
     s.shot("tab_train.png", s.top(), s.page.locator("#t_table"))
 
 
+def _wait_teaching_text(s: Shooter, chars: str) -> None:
+    """Until the first Predict → Do → Notice box holds one of ``chars`` (a regex class)."""
+    s.page.wait_for_function(
+        "(c) => new RegExp(c).test((document.querySelector('.pdn') || {}).innerText || '')", arg=chars
+    )
+
+
+def lang_ja(s: Shooter) -> None:
+    """A Japanese browser's first visit: Feature maps after the Chelsea sample, from the title
+    through the picture that follows a point (the page picks Japanese by itself)."""
+    _wait_teaching_text(s, "[\\u3040-\\u30ff]")
+    s.sample("chelsea.png", "f_img")
+    s.wait(s.page.locator("#f_point img"))
+    s.idle()
+    s.shot("lang_ja.png", s.page.locator("body"), s.page.locator("#f_point"))
+
+
+def lang_zh(s: Shooter) -> None:
+    """简体中文 chosen in the selector: Compare, Chelsea against JPEG, through the scores."""
+    s.page.locator("#lang input[role=combobox]").click()
+    s.page.get_by_role("option", name="简体中文", exact=True).click()
+    _wait_teaching_text(s, "[\\u4e00-\\u9fff]")
+    s.page.locator('[role="tab"][data-tab-id="compare"]').filter(visible=True).first.click()
+    s.sample("chelsea.png", "c_clean")
+    s.wait(s.page.locator("#scores").get_by_text("SSIM").first)
+    s.idle()
+    s.shot("lang_zh.png", s.page.locator("body"), s.page.locator("#c_chart"))
+
+
+LANG_STEPS: dict[str, tuple[Callable[[Shooter], None], str]] = {
+    "lang_ja": (lang_ja, "ja-JP"),
+    "lang_zh": (lang_zh, "en-GB"),
+}
+
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
     f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 }
-ALL = [*PAGE_STEPS, "phone", "visualisations"]
+ALL = [*PAGE_STEPS, "phone", *LANG_STEPS, "visualisations"]
 
 
-def _page(browser: Any, url: str, out: Path, viewport: dict[str, int]) -> Shooter:
-    page = browser.new_context(viewport=viewport).new_page()
+def _page(browser: Any, url: str, out: Path, viewport: dict[str, int], locale: str = "en-GB") -> Shooter:
+    page = browser.new_context(viewport=viewport, locale=locale).new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url, wait_until="load")
     return Shooter(page, out, viewport["width"])
@@ -492,6 +529,11 @@ def shoot_pages(
                     PAGE_STEPS[name](s)
                     if debug:
                         s.page.screenshot(path=str(out / f"debug_{name}.png"), full_page=True)
+                problems += s.problems
+            for name in (n for n in steps if n in LANG_STEPS):  # a fresh page: its own first visit
+                step, locale = LANG_STEPS[name]
+                s = _page(browser, url, out, {"width": WIDTH, "height": 1000}, locale)
+                step(s)
                 problems += s.problems
             if "phone" in steps:  # a fresh page: the phone's own first visit
                 s = _page(browser, url, out, PHONE)

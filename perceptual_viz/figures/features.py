@@ -9,6 +9,8 @@ it (:meth:`~perceptual_viz.layers.LayerInfo.cell_of`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -190,6 +192,23 @@ def grid(
     settings = _settings(a, size, layer=layer, k=k, sort=sort, scope=scope, cmap=cmap)
     extras = {"caption": caption, "channels": chans, "fmap_hw": hw}
     return Figure("features", {caption: pic}, {"settings": settings, "channels": chans}, extras)
+
+
+def tile_layout(view_channels: list[int], fmap_hw: tuple[int, int]) -> dict[str, Any]:
+    """Where the tiles of a :func:`grid` picture are, for keyboard navigation: ``n`` tiles in
+    ``cols`` columns, each ``tw`` × ``th`` px with ``pad`` px around, and their channels."""
+    h, w = fmap_hw
+    n = len(view_channels)
+    th, tw, cols, rows = grid_geometry(n, h, w, tile=grid_tile(n))
+    return {
+        "n": n,
+        "cols": cols,
+        "rows": rows,
+        "tw": tw,
+        "th": th,
+        "pad": GRID_PAD,
+        "channels": list(view_channels),
+    }
 
 
 def channel_at_click(view_channels: list[int], fmap_hw: tuple[int, int], x: float, y: float) -> int | None:

@@ -12,8 +12,9 @@
   upload") differs from its visible text, and so does a gallery thumbnail's ("Thumbnail 1 of 2"
   under a caption); the visible text is made (part of) their names.
 
-Pictures a student looks at carry their own text alternative (``alt_text``), set with the figure
-(see :func:`perceptual_viz.ui.widgets.described`).
+The same script makes pictures that answer a click usable by keyboard: arrow keys move a cursor
+(tile by tile on the channel grid, whose layout the page publishes; else a point), and Enter or
+Space clicks there.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ CSS = f"""
 button:focus-visible, [role="tab"]:focus-visible, input:focus-visible, textarea:focus-visible,
 a:focus-visible, [tabindex]:focus-visible {{ outline: 3px solid {PRIMARY} !important;
   outline-offset: 2px !important; }}
+/* The keyboard cursor over a picture (a tile, or a point), and what only scripts read. */
+.image-container > button {{ position: relative; }}
+.pv-cursor {{ position: absolute; pointer-events: none; box-sizing: border-box;
+  border: 3px solid #ffffff; outline: 3px solid {PRIMARY}; }}
+.pv-hidden {{ display: none !important; }}
 """
 
 _NAMES = json.dumps({name: f"Sample {text}" for name, text in DESCRIPTIONS.items()})
@@ -104,8 +110,91 @@ _JS_TEMPLATE = r"""
       if (ids && img.getAttribute("aria-describedby") !== ids) img.setAttribute("aria-describedby", ids);
     }
   };
+  // Pictures that answer a click, by keyboard: arrow keys move a cursor (tile by tile on a grid
+  // whose layout is published in TILES_OF; else a point, 1/16 of the picture, 1/64 with Shift),
+  // Enter or Space clicks where it is. The cursor is drawn over the picture and spoken in the
+  // picture's name.
+  const tilesOf = __TILES_OF__;
+  const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+  const layout = (btn) => {
+    const block = btn.closest("[id]");
+    const src = block && tilesOf[block.id] && document.querySelector(tilesOf[block.id]);
+    try { return src ? JSON.parse(src.dataset.grid) : null; } catch (e) { return null; }
+  };
+  const box = (img, spec, s) => {
+    if (!spec) return [s.x - 6, s.y - 6, 12, 12];
+    const q = s.j % spec.cols, r = Math.floor(s.j / spec.cols);
+    return [spec.pad + q * (spec.tw + spec.pad), spec.pad + r * (spec.th + spec.pad), spec.tw, spec.th];
+  };
+  const scale = (img) => {
+    const r = img.getBoundingClientRect();
+    const sc = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
+    return {r, sc, ox: (r.width - img.naturalWidth * sc) / 2, oy: (r.height - img.naturalHeight * sc) / 2};
+  };
+  const draw = (btn, img, spec, s) => {
+    let c = btn.querySelector(".pv-cursor");
+    if (!c) { c = document.createElement("div"); c.className = "pv-cursor"; btn.appendChild(c); }
+    const {r, sc, ox, oy} = scale(img);
+    const b = btn.getBoundingClientRect();
+    const [x, y, w, h] = box(img, spec, s);
+    Object.assign(c.style, {left: `${r.left - b.left + ox + x * sc}px`,
+                            top: `${r.top - b.top + oy + y * sc}px`,
+                            width: `${w * sc}px`, height: `${h * sc}px`});
+    const label = (btn.closest("[id]")?.querySelector("[data-testid=block-label]")?.innerText || "").trim();
+    const where = spec ? `tile ${s.j + 1} of ${spec.n}, channel ${spec.channels[s.j]}`
+                       : `point (${Math.round(s.x)}, ${Math.round(s.y)})`;
+    btn.setAttribute("aria-label", `${label}: ${where}. Arrow keys move, Enter selects.`);
+  };
+  const start = (btn, img) => {
+    const spec = layout(btn);
+    if (!btn._pv || (spec && btn._pv.j === undefined) || (!spec && btn._pv.x === undefined)) {
+      btn._pv = spec ? {j: 0} : {x: img.naturalWidth / 2, y: img.naturalHeight / 2};
+    }
+    if (spec) btn._pv.j = clamp(btn._pv.j, 0, spec.n - 1);
+    return spec;
+  };
+  const onKey = (btn, ev) => {
+    const img = btn.querySelector("img");
+    if (!img || !img.naturalWidth) return;
+    const moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+    const spec = start(btn, img);
+    const s = btn._pv;
+    if (ev.key in moves) {
+      const [dx, dy] = moves[ev.key];
+      if (spec) s.j = clamp(s.j + dx + dy * spec.cols, 0, spec.n - 1);
+      else {
+        const step = ev.shiftKey ? 1 / 64 : 1 / 16;
+        s.x = clamp(s.x + dx * img.naturalWidth * step, 0, img.naturalWidth - 1);
+        s.y = clamp(s.y + dy * img.naturalHeight * step, 0, img.naturalHeight - 1);
+      }
+    } else if (ev.key === "Enter" || ev.key === " ") {
+      const [x, y, w, h] = box(img, spec, s);
+      const {r, sc, ox, oy} = scale(img);
+      const cx = spec ? x + w / 2 : s.x, cy = spec ? y + h / 2 : s.y;
+      img.dispatchEvent(new MouseEvent("click", {bubbles: true, clientX: r.left + ox + cx * sc,
+                                                 clientY: r.top + oy + cy * sc}));
+    } else return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    draw(btn, img, spec, s);
+  };
+  const keyboard = () => {
+    for (const btn of document.querySelectorAll(".image-container > button")) {
+      if (btn.dataset.pvKeys || !btn.querySelector(".selectable")) continue;
+      btn.dataset.pvKeys = "1";
+      btn.addEventListener("keydown", (ev) => onKey(btn, ev), true);
+      btn.addEventListener("keyup", (ev) => { if (ev.key === " ") ev.preventDefault(); }, true);
+      btn.addEventListener("focus", () => {
+        const img = btn.querySelector("img");
+        if (!img || !img.naturalWidth || !btn.matches(":focus-visible")) return;
+        draw(btn, img, start(btn, img), btn._pv);
+      });
+      btn.addEventListener("blur", () => btn.querySelector(".pv-cursor")?.remove());
+    }
+  };
   const fix = () => {
     describe();
+    keyboard();
     for (const b of document.querySelectorAll("button.gallery-item:not([aria-label])")) {
       const img = b.querySelector("img");
       if (!img) continue;
@@ -139,8 +228,13 @@ _JS_TEMPLATE = r"""
   fix();
 }
 """
+# Pictures made of tiles, and the element whose ``data-grid`` says where the tiles are
+# (:func:`perceptual_viz.figures.features.tile_layout`).
+TILES_OF: dict[str, str] = {"grid": "#grid_keys [data-grid]"}
+
 JS = (
     _JS_TEMPLATE.replace("__NAMES__", _NAMES)
     .replace("__NAMED_BY__", json.dumps(NAMED_BY))
     .replace("__DESCRIBED_BY__", json.dumps(DESCRIBED_BY))
+    .replace("__TILES_OF__", json.dumps(TILES_OF))
 )

@@ -17,7 +17,7 @@ import gradio as gr
 from ..figures import DEFAULT_SIZE, SIZES
 from ..layers import ARCHS
 from ..render import COLORMAPS
-from . import text
+from . import i18n, text
 from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
@@ -30,13 +30,14 @@ TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 
 def status_line(ctx: AppContext, arch: str) -> str:
     m = ctx.pool.get(arch)
-    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
+    lang = i18n.request_language()  # the page's language; English at build and for API callers
+    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device), lang)
 
 
 def backbone_status(ctx: AppContext, arch: str) -> Iterator[str]:
     """The status line; while ``arch`` loads, first a line that says so (the loader lane)."""
     if not ctx.pool.is_ready(arch):
-        yield text.loading_markdown(arch)
+        yield text.loading_markdown(arch, i18n.request_language())
         ctx.pool.get(arch)
     yield status_line(ctx, arch)
 
@@ -49,8 +50,9 @@ def _header(ctx: AppContext) -> Shared:
         arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
         cmap = gr.Dropdown(list(COLORMAPS[:4]), value="viridis", label="Colour map", scale=1)
+        language = i18n.selector()
     device = str(ctx.pool.get(arch0).device)
-    shared = Shared(arch, size, cmap, arch0, device)
+    shared = Shared(arch, size, cmap, arch0, device, language=language, status=status)
     # A backbone switch waits for the load in the loader lane (the status says it is loading);
     # the tabs redraw once the model is there (on ``shared.loaded``).
     shared.loaded = arch.change(
@@ -83,6 +85,9 @@ def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = F
             for tab in TABS:
                 tab.build(ctx, shared)
         _one_long_job_per_person(shared)
+        worded = i18n.wire(demo, shared.language)
+        # The status line is worded by the server: again, in the chosen language.
+        worded.then(ctx.endpoint(status_line), [shared.arch], [shared.status], **PRIVATE)
     if warm:
         ctx.showcase.start(pool.get(pool.arch))
     demo.ctx = ctx  # for the benchmark and tests that drive it

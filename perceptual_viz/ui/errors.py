@@ -23,6 +23,7 @@ import gradio as gr
 import torch
 
 from ..errors import InputError
+from . import i18n
 
 log = logging.getLogger("perceptual_viz.app")
 
@@ -37,9 +38,14 @@ class UserError(Exception):
 SHOWN = (InputError, UserError)
 
 
+def _said(msg: str) -> str:
+    """``msg`` in the language of the request being served (see :mod:`.i18n`)."""
+    return i18n.message(msg, i18n.request_language())
+
+
 def _sentence(exc: BaseException) -> gr.Error:
     msg = str(exc).strip() or type(exc).__name__
-    return gr.Error(msg, print_exception=False)
+    return gr.Error(_said(msg), print_exception=False)
 
 
 def internal_error(exc: BaseException, where: str) -> gr.Error:
@@ -47,8 +53,10 @@ def internal_error(exc: BaseException, where: str) -> gr.Error:
     eid = uuid.uuid4().hex[:8]
     log.error("internal error %s in %s", eid, where, exc_info=exc)
     return gr.Error(
-        f"Internal error {eid}: the request failed (this is a bug, not your input). Please try again; "
-        f"the server's log has the details under {eid}.",
+        _said(
+            f"Internal error {eid}: the request failed (this is a bug, not your input). Please try "
+            f"again; the server's log has the details under {eid}."
+        ),
         print_exception=False,
     )
 
@@ -61,10 +69,10 @@ def _policy(exc: Exception, where: str, release_gpu: Callable[[], None]) -> None
         raise _sentence(exc) from None
     if isinstance(exc, torch.OutOfMemoryError):
         if ON_CPU.get():
-            raise gr.Error("Out of memory even on the CPU: try a smaller analysis size.") from None
+            raise gr.Error(_said("Out of memory even on the CPU: try a smaller analysis size.")) from None
         log.warning("GPU out of memory in %s; retrying on the CPU", where)
         release_gpu()
-        gr.Warning("The GPU ran out of memory: this result was computed on the CPU (slower).")
+        gr.Warning(_said("The GPU ran out of memory: this result was computed on the CPU (slower)."))
         return
     raise internal_error(exc, where) from None
 

@@ -19,7 +19,7 @@ from ..backbone import VGGFeatures
 from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
-from . import a11y
+from . import a11y, i18n
 from .showcase import STORED
 from .style import CSS
 
@@ -34,7 +34,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     kwargs.setdefault("css", CSS + a11y.CSS)
     kwargs.setdefault("theme", a11y.theme())
-    kwargs.setdefault("js", a11y.JS)
+    kwargs.setdefault("js", f"() => {{ ({a11y.JS})(); ({i18n.relabel_js()})(); }}")
     return demo.launch(
         server_name=host,
         server_port=port,

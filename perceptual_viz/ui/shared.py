@@ -28,3 +28,5 @@ class Shared:
     demo: Any = None  # the Blocks, for page-load events
     loaded: Any = None
     long_jobs: dict[gr.Button, Any] = field(default_factory=dict)
+    language: Any = None  # the language selector (see :mod:`.i18n`)
+    status: Any = None  # the status line (which weights, which device)

@@ -1,5 +1,7 @@
 """Teaching text shown next to each view: short, with the formulas the numbers come from."""
 
+from . import i18n
+
 INTRO = """\
 # Perceptual Loss Lab
 Why does a network's "eye" judge images better than pixel errors? Upload a picture (or click a
@@ -63,28 +65,42 @@ VGG pass**. Every metric is divided by its largest value in the sweep, so all cu
 """
 
 
-def status_markdown(arch: str, message: str, trained: bool, device: str) -> str:
+STATUS = "**{0}** · **{1}** weights: {2} · device: **{3}**"
+UNTRAINED_BANNER = (
+    "⚠️ UNTRAINED WEIGHTS: the feature maps below are random filters, not what an ImageNet-trained "
+    "VGG sees. Start the app with <code>--weights {0}.pth</code> or put torchvision's weights in the "
+    "torch hub cache."
+)
+LOADING = (
+    "**Loading {0}…** finding its weights (file → torch hub cache → Hugging Face cache → download) "
+    "and building the network. The views redraw when it is ready; everyone else's requests carry on "
+    "meanwhile."
+)
+
+
+def _fill(template: str, lang: str, *values: str) -> str:
+    """``template`` in ``lang`` (see :mod:`.i18n`), its ``{0}``, ``{1}`` … filled with ``values``."""
+    out = i18n.message(template, lang)
+    for i, v in enumerate(values):
+        out = out.replace(f"{{{i}}}", v)
+    return out
+
+
+def status_markdown(arch: str, message: str, trained: bool, device: str, lang: str = "en") -> str:
     """The status line, saying "trained" or "UNTRAINED" in so many words; a loud banner when untrained."""
-    line = (
-        f"**{arch}** · **{'trained' if trained else 'UNTRAINED'}** weights: {message} · device: **{device}**"
-    )
+    state = i18n.message("trained" if trained else "UNTRAINED", lang)
+    line = _fill(STATUS, lang, arch, state, i18n.message(message, lang), device)
     if trained:
         return line
     return (
-        "<div style='background:#b91c1c;color:white;padding:10px 14px;border-radius:8px;"
-        "font-weight:600'>⚠️ UNTRAINED WEIGHTS: the feature maps below are random filters, not what an "
-        f"ImageNet-trained VGG sees. Start the app with <code>--weights {arch}.pth</code> or put "
-        "torchvision's weights in the torch hub cache.</div>\n\n" + line
+        "<div style='background:#b42318;color:white;padding:10px 14px;border-radius:8px;"
+        f"font-weight:600'>{_fill(UNTRAINED_BANNER, lang, arch)}</div>\n\n" + line
     )
 
 
-def loading_markdown(arch: str) -> str:
+def loading_markdown(arch: str, lang: str = "en") -> str:
     """The status line while a backbone loads (after a switch, or on first use)."""
-    return (
-        f"**Loading {arch}…** finding its weights (file → torch hub cache → Hugging Face cache → "
-        "download) and building the network. The views redraw when it is ready; everyone else's "
-        "requests carry on meanwhile."
-    )
+    return _fill(LOADING, lang, arch)
 
 
 EQUAL_MSE = r"""

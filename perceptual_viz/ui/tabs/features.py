@@ -8,6 +8,7 @@ most, and an image optimised to excite it; the latter streams).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,14 @@ def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
     return gr.skip() if ch is None else ch
 
 
+def grid_keys(state: dict | None) -> str:
+    """The grid's tile layout as a hidden element, for keyboard users (see :mod:`..a11y`)."""
+    if not state:
+        return ""
+    spec = ff.tile_layout(state["channels"], tuple(state["hw"]))
+    return f"<div data-grid='{json.dumps({**spec, 'layer': state['layer']})}'></div>"
+
+
 def _remember_upload(path: Upload, uploads: list | None) -> list:
     """This session's own images, searched with the samples for a channel's top patches."""
     kept = [p for p in (uploads or []) if p != path]
@@ -173,6 +182,7 @@ class UI:
     state: gr.State
     point: gr.State
     uploads: gr.State
+    keys: gr.HTML  # the grid's tile layout, for keyboard users
 
 
 def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe]:
@@ -233,6 +243,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
         with gr.Column(scale=2, min_width=300):
             caption = gr.Markdown(elem_id="grid_caption")
             grid = shown("Channel grid (click a tile)", elem_id="grid")
+            keys = gr.HTML(elem_id="grid_keys", elem_classes=["pv-hidden"], container=False)
         with gr.Column(scale=2, min_width=300):
             with gr.Row():
                 channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
@@ -268,6 +279,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
         gr.State(),
         gr.State(None),
         gr.State([]),
+        keys,
     )
 
 
@@ -316,6 +328,7 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20)
     chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha, ui.point]
     chan_out = [ui.detail, ui.stats, ui.stats_json]
+    ui.state.change(grid_keys, [ui.state], [ui.keys], **PRIVATE)
     ui.grid.select(_channel_from_click, [ui.state], [ui.channel], **PRIVATE).success(
         chan_fn, chan_in, chan_out, api_visibility="private", api_name="ui_channel", **quick
     )
