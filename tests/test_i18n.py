@@ -135,6 +135,32 @@ def test_api_callers_get_english_and_a_language_cookie_gets_its_language(launche
             assert expect in said
 
 
+def test_results_come_back_in_the_pages_language_and_their_data_does_not_change(launched_app):
+    """/compare for a Chinese page: the info line and the table's headers and notes in Chinese;
+    the scores, the JSON and the pictures exactly as an English caller gets them."""
+    from gradio_client import handle_file
+
+    url = launched_app[1]
+    photo = handle_file(
+        str(Path(__file__).resolve().parents[1] / "perceptual_viz/assets/samples/chelsea.png")
+    )
+    args = (photo, None, "degrade", "jpeg", 10, 0, "vgg16", "224", "relu2_2")
+    en = gradio_client.Client(url, verbose=False).predict(*args, api_name="/compare")
+    zh = gradio_client.Client(url, verbose=False, headers={"Cookie": "pv_lang=zh"}).predict(
+        *args, api_name="/compare"
+    )
+    info_en, info_zh = en[5], zh[5]
+    assert "JPEG compression, quality = 10" in info_en and CJK.search(info_zh) and "JPEG" in info_zh, info_zh
+    assert "quality" not in info_zh
+    head_en, head_zh = en[1]["headers"], zh[1]["headers"]
+    assert head_en == ["metric", "value", "what it is"] and all(CJK.search(h) for h in head_zh), head_zh
+    values = [[row[1] for row in t["data"]] for t in (en[1], zh[1])]
+    assert values[0] == values[1]  # the numbers are the numbers
+    timing = ("seconds", "ms", "time")
+    same = [{k: v for k, v in j.items() if not any(t in k for t in timing)} for j in (en[6], zh[6])]
+    assert same[0] == same[1]  # all scores (JSON): data for programs, never translated
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 
@@ -227,3 +253,29 @@ def test_catalog_files_are_shipped_with_the_package():
     data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     assert "locales/*.json" in data["tool"]["setuptools"]["package-data"]["perceptual_viz.ui"]
     assert {p.name for p in Path(i18n.LOCALES).glob("*.json")} >= {"ja.json", "zh.json"}
+
+
+def test_results_are_said_piece_by_piece_keeping_emphasis_numbers_and_paths():
+    """say(): paragraphs and " · " pieces each translated, bold kept; unknown pieces and file paths
+    untouched; the wordless "{0}: {1}" pattern (for errors) never re-punctuates a result."""
+    import pandas as pd
+
+    clean = i18n.message("a clean image", "ja")
+    assert (
+        i18n.say("**a clean image** · 0.0123 · /tmp/x/image.png", "ja")
+        == f"**{clean}** · 0.0123 · /tmp/x/image.png"
+    )
+    assert i18n.say("a clean image\n\nnothing known here", "ja") == f"{clean}\n\nnothing known here"
+    assert i18n.say("relu3_3: 16 channels", "zh") == "relu3_3: 16 channels"
+    assert i18n.say("a clean image", "en") == "a clean image"
+
+    frame = pd.DataFrame({"a clean image": ["a clean image", "x"], "number": [1.5, 2.0]})
+    out = i18n.localise((frame, [("pic.png", "a clean image"), "pic2.png"], {"mse": "a clean image"}), "zh")
+    said = i18n.message("a clean image", "zh")
+    assert list(out[0].columns) == [said, "number"] and list(out[0].iloc[:, 0]) == [said, "x"]
+    assert list(out[0]["number"]) == [1.5, 2.0]
+    assert out[1] == [("pic.png", said), "pic2.png"]
+    assert out[2] == {"mse": "a clean image"}  # JSON is data for programs: never translated
+    assert list(frame.columns) == ["a clean image", "number"]  # the caller's table is not changed
+    update = i18n.localise({"__type__": "update", "value": "a clean image", "visible": True}, "ja")
+    assert update == {"__type__": "update", "value": clean, "visible": True}

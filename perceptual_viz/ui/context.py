@@ -24,6 +24,7 @@ from ..assets import samples
 from ..backbone import VGGFeatures, pick_device
 from ..features import FeatureCache
 from ..figures import SIZES, Analysis, analyse, check_choice, load
+from . import i18n
 from .errors import ON_CPU, UserError, guarded
 from .lanes import LaneLimits, Lanes
 from .models import ModelPool, gpu
@@ -107,9 +108,10 @@ class AppContext:
         """``fn(ctx, *inputs)`` as the callable a Gradio event runs (``ctx`` bound).
 
         ``interactive``: long jobs give way while it runs (see :mod:`.lanes`); ``gpu_s``: its
-        ``spaces.GPU`` duration on ZeroGPU (a no-op elsewhere).
+        ``spaces.GPU`` duration on ZeroGPU (a no-op elsewhere). Its texts come back in the
+        language of the page that asked (see :mod:`.i18n`; English for API callers).
         """
-        bound = _bind(self, fn, interactive)
+        bound = i18n.localised(_bind(self, fn, interactive))  # in the page's language
         guarded_fn = guarded(bound, self.pool.release_gpu_memory)
         return gpu(gpu_s)(guarded_fn) if gpu_s else guarded_fn
 

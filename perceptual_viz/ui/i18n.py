@@ -16,9 +16,12 @@ language. Gradio's own words (e.g. "Drop Image Here") follow the browser's langu
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -45,14 +48,22 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{rx}$", re.S)
 
 
-@lru_cache(maxsize=len(LANGS))
-def catalog(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
-    """``lang``'s texts (English → translation) and message patterns; empty for English."""
+@lru_cache(maxsize=len(LANGS) + 1)
+def catalog(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str, bool]]]:
+    """``lang``'s texts (English → translation) and message patterns (with whether the pattern
+    has a word of its own); empty for English."""
     path = LOCALES / f"{lang}.json"
     if lang == DEFAULT or not path.is_file():
         return {}, []
     data = json.loads(path.read_text(encoding="utf-8"))
-    messages = [(_pattern(en), tr) for en, tr in data.get("messages", {}).items() if tr]
+    # The most specific first: "{0} steps at {1} px" before "{0} px" (more literal text wins).
+    entries = sorted(
+        ((en, tr) for en, tr in data.get("messages", {}).items() if tr),
+        key=lambda e: -len(re.sub(r"\{\d+\}", "", e[0])),
+    )
+    messages = [
+        (_pattern(en), tr, bool(re.search(r"[A-Za-z]", re.sub(r"\{\d+\}", "", en)))) for en, tr in entries
+    ]
     return {en: tr for en, tr in data.get("text", {}).items() if tr}, messages
 
 
@@ -68,24 +79,141 @@ def text(s: str, lang: str) -> str:
     return catalog(lang)[0].get(s, s)
 
 
-def message(s: str, lang: str, depth: int = 0) -> str:
+def message(s: str, lang: str, depth: int = 0, generic: bool = True) -> str:
     """``s`` (a sentence from the server) in ``lang``: an exact entry, else the first pattern that
     matches, its captured values (themselves translated where a catalog knows them: "a clean
     image") put in the translation's placeholders; else ``s`` as it is."""
     texts, patterns = catalog(lang)
     if s in texts:
         return texts[s]
-    for rx, tr in patterns:
+    for rx, tr, worded in patterns:
+        if not (generic or worded):
+            continue
         m = rx.match(s)
         if m:
             return _fill(tr, m, lang, depth)
     return s
 
 
+def knows(s: str, lang: str) -> bool:
+    """Whether ``lang``'s catalog has an entry for ``s`` (an exact text or a worded pattern)."""
+    texts, patterns = catalog(lang)
+    return s in texts or any(worded and rx.match(s) for rx, _, worded in patterns)
+
+
 def _fill(template: str, m: re.Match[str], lang: str, depth: int) -> str:
     """``template`` with the values ``m`` captured, each translated where a catalog knows it."""
     values = {k[1:]: v if depth > 2 else message(v, lang, depth + 1) for k, v in m.groupdict().items()}
     return re.sub(r"\{(\d+)\}", lambda g: values[g.group(1)], template)
+
+
+# A pattern with no word of its own ("{0}: {1}") may re-punctuate an error sentence, never a
+# result's text (``message(..., generic=False)``).
+_WRAP = re.compile(r"^(\s*(?:\*\*|\*|_)?)(.*?)((?:\*\*|\*|_)?[.]?\s*)$", re.S)
+_COLLECT_ENV = "PERCEPTUAL_VIZ_I18N_COLLECT"
+_FULL_STOP = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # text that ends with 。
+
+
+def _segment(seg: str, lang: str) -> str:
+    """One piece of a result's text in ``lang``: Markdown emphasis around it is kept."""
+    m = _WRAP.match(seg)
+    head, core, tail = m.groups() if m else ("", seg, "")
+    if not core.strip():
+        return seg
+    said = message(core, lang, generic=False)
+    if said == core and lang == COLLECTING:
+        _collect(core)
+    if said != core and tail.lstrip("*_").startswith(".") and _FULL_STOP.search(said[-1:]):
+        tail = tail.replace(".", "" if said.endswith("。") else "。", 1)  # a sentence ends in 。 there
+    return head + said + tail
+
+
+def say(s: str, lang: str) -> str:
+    """A text the server wrote for a result (an info line, a caption, a table cell) in ``lang``:
+    paragraph by paragraph and piece by piece (" · " separates pieces), each an exact entry or a
+    pattern of the catalog's ``messages``; what no entry knows stays as it is."""
+    if lang == DEFAULT or not s or not s.strip() or _is_path(s):
+        return s
+    texts, _ = catalog(lang)
+    if s in texts:
+        return texts[s]
+    return "\n\n".join(
+        " · ".join(_segment(seg, lang) for seg in para.split(" · ")) for para in s.split("\n\n")
+    )
+
+
+def localise(value: Any, lang: str) -> Any:
+    """An endpoint's output in ``lang``: texts (:func:`say`), table headers and text cells, gallery
+    captions, the text of updates. Pictures, numbers, JSON (data for programs) stay as they are."""
+    if lang == DEFAULT:
+        return value
+    if isinstance(value, str):
+        return say(value, lang)
+    if isinstance(value, tuple):
+        return tuple(localise(v, lang) for v in value)
+    if isinstance(value, list):  # a gallery: (picture, caption) pairs
+        return [(v[0], say(v[1], lang)) if _captioned(v) else v for v in value]
+    if _is_frame(value):
+        out = value.copy()
+        out.columns = [say(str(c), lang) for c in out.columns]
+        for c in out.columns:
+            cells = list(out[c])
+            said = [say(v, lang) if isinstance(v, str) else v for v in cells]
+            if said != cells:
+                out[c] = said
+        return out
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        return {
+            k: say(v, lang) if k in ("value", "label", "info") and isinstance(v, str) else v
+            for k, v in value.items()
+        }
+    return value
+
+
+def _is_path(s: str) -> bool:
+    """A picture's or a download's file path (what Gradio serves), not a text."""
+    return (s.startswith("/") or s[1:3] in (":\\", ":/")) and "\n" not in s and " · " not in s
+
+
+def _captioned(v: Any) -> bool:
+    return isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)
+
+
+def _is_frame(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+
+
+COLLECTING = "collect"  # a pseudo-language: say() records what no catalog knows (tools/i18n_collect.py)
+
+
+def _collect(text: str) -> None:
+    path = os.environ.get(_COLLECT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(text, ensure_ascii=False) + "\n")
+
+
+def localised(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (plain or generator) with its outputs in the language of the request it serves."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            lang = _serving_language()
+            for out in fn(*args, **kwargs):
+                yield localise(out, lang)
+
+        return stream
+
+    @functools.wraps(fn)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        return localise(fn(*args, **kwargs), _serving_language())
+
+    return plain
+
+
+def _serving_language() -> str:
+    return COLLECTING if os.environ.get(_COLLECT_ENV) else request_language()
 
 
 def request_language(request: Any = None) -> str:
