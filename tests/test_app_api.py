@@ -208,9 +208,10 @@ def _rows(frame: dict) -> list[dict]:
 
 
 def _caption(markdown: str) -> str:
-    """The text of a bold markdown caption."""
-    assert markdown.startswith("**") and markdown.endswith("**"), markdown
-    return markdown[2:-2]
+    """The text of a bold markdown caption (its first paragraph)."""
+    head = markdown.split("\n\n")[0]
+    assert head.startswith("**") and head.endswith("**"), markdown
+    return head[2:-2]
 
 
 def _shown_tolerance(shown: str, digits: int = 4) -> float:
@@ -320,6 +321,13 @@ def test_feature_grid_caption_size_and_strongest_channel_first(client, reference
     f = reference(CHELSEA, "relu3_3")
     chans = _top(f.mean(dim=(1, 2)), 16)
     assert first == chans[0] == int(f.mean(dim=(1, 2)).argmax())
+    # In words, for a reader who cannot see the tiles: the first three and their means.
+    means = f.mean(dim=(1, 2))
+    said = caption.split("\n\n")[1]
+    assert said.startswith("Strongest channels: ")
+    found = re.findall(r"(\d+) \(mean ([-\d.e]+)\)", said)
+    assert [int(c) for c, _ in found] == chans[:3]
+    assert [float(v) for _, v in found] == pytest.approx([float(means[c]) for c in chans[:3]], rel=2e-3)
     grid = _reference_grid(f, chans)
     assert grid.size == _grid_size(16, 56, 84)
     _assert_grid_on_top(pic, grid, "relu3_3, top 16 by mean")

@@ -64,6 +64,14 @@ def test_feature_maps_by_keyboard_sample_then_tile_then_enlarge(page):
     page.locator("#grid img").wait_for()
     page.wait_for_function("() => !!document.querySelector('#grid_keys [data-grid]')")
     spec = page.evaluate("() => JSON.parse(document.querySelector('#grid_keys [data-grid]').dataset.grid)")
+    # The grid's text alternative: its label, layer and order, and its strongest channels in words.
+    page.wait_for_function(
+        "() => (document.querySelector('#grid img').alt || '').includes('Strongest channels:')"
+    )
+    alt = page.locator("#grid img").first.get_attribute("alt") or ""
+    assert (
+        alt.startswith("Channel grid (click a tile): relu3_3") and f"{spec['channels'][0]} (mean " in alt
+    ), alt
     detail = page.locator("#detail img").first
     detail.wait_for()
     before = detail.get_attribute("src") or ""

@@ -190,8 +190,22 @@ def grid(
         pic = chrome.with_colour_bar(pic, cmap, 0.0, 1.0, "each tile from its own min (0) to its own max (1)")
     caption = layer_caption(model, layer, tuple(f.shape)) + f" · top {len(chans)} by {sort}"
     settings = _settings(a, size, layer=layer, k=k, sort=sort, scope=scope, cmap=cmap)
-    extras = {"caption": caption, "channels": chans, "fmap_hw": hw}
+    extras = {"caption": caption, "channels": chans, "fmap_hw": hw, "strongest": strongest(f, chans, sort)}
     return Figure("features", {caption: pic}, {"settings": settings, "channels": chans}, extras)
+
+
+STRONGEST_SHOWN = 3
+
+
+def strongest(f: torch.Tensor, chans: list[int], sort: str) -> str:
+    """The first tiles' channels and the number they were ranked by (the mean for "index"), in
+    words: what a reader takes from the grid's labels and brightest tiles, for one who cannot see
+    it ("Strongest channels: 203 (mean 1.23) · 207 (mean 1.01) · 98 (mean 0.955)")."""
+    stat = "max" if sort == "max" else "mean"
+    chosen = chans[:STRONGEST_SHOWN]
+    vals = f[chosen].amax(dim=(1, 2)) if stat == "max" else f[chosen].mean(dim=(1, 2))
+    pieces = [f"{c} ({stat} {chrome.num(float(v))})" for c, v in zip(chosen, vals.tolist(), strict=True)]
+    return "Strongest channels: " + " · ".join(pieces)
 
 
 def tile_layout(view_channels: list[int], fmap_hw: tuple[int, int]) -> dict[str, Any]:

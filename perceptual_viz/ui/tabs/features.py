@@ -68,7 +68,7 @@ def feature_grid(
     (picture,) = publish(fig).values()
     chans = fig.extras["channels"]
     state = {"channels": chans, "hw": list(fig.extras["fmap_hw"]), "layer": layer}
-    return picture, f"**{fig.extras['caption']}**", chans[0], state
+    return picture, f"**{fig.extras['caption']}**\n\n{fig.extras['strongest']}", chans[0], state
 
 
 def channel(
