@@ -19,8 +19,14 @@ label.float[data-testid="block-label"] { position: static !important; margin: 4p
 #t_outs { --figure-min: 190px; }
 #q_chart { --figure-min: 420px; }
 #q_disagreed { --figure-min: 520px; }
-/* A wide strip of crops shrinks to its box (a phone) instead of being cut at the sides. */
+/* A wide strip of crops shrinks to its box instead of being cut at the sides. */
 #t_crops img { max-width: 100% !important; height: auto !important; object-fit: contain !important; }
+/* On a phone the crop strip keeps a readable size and scrolls sideways inside its box (its
+   captions are drawn in the picture). */
+@media (max-width: 640px) {
+  #t_crops .image-frame { overflow-x: auto !important; justify-content: flex-start !important; }
+  #t_crops img { max-width: none !important; width: 640px !important; }
+}
 .figure-row .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
 .figure-row .thumbnail-item img { height: auto !important; object-fit: contain !important; }
 /* A caption under its picture, whole and wrapped, instead of a cut-off badge over it. */
