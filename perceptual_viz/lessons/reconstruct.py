@@ -303,6 +303,16 @@ def _objective(
 # --------------------------------------------------------------------------- the loop
 
 
+def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> str:
+    """Why a long optimisation stops before its last step: "cancelled" (``should_stop()`` says
+    so), "time limit" (``time.monotonic()`` passed ``deadline``), or "" to go on."""
+    if should_stop is not None and should_stop():
+        return "cancelled"
+    if deadline is not None and time.monotonic() >= deadline:
+        return "time limit"
+    return ""
+
+
 @contextlib.contextmanager
 def _grad_mode(enabled: bool) -> Iterator[None]:
     """Grad on/off whatever the caller's mode (even inside ``torch.inference_mode()``).
@@ -373,16 +383,9 @@ def _run(
         x = initial_image((t.shape[-2], t.shape[-1]), s.seed, dev).requires_grad_(True)
         opt = torch.optim.Adam([x], lr=lr)
 
-    def stop_reason() -> str:
-        if should_stop is not None and should_stop():
-            return "cancelled"
-        if deadline is not None and time.monotonic() >= deadline:
-            return "time limit"
-        return ""
-
     step = 0
     while True:
-        stopped = stop_reason()
+        stopped = stop_reason(should_stop, deadline)
         last = bool(stopped) or step >= total
         report = last or step % every == 0
         if last:

@@ -104,7 +104,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import check_arch, layer
-from .reconstruct import _grad_mode, _integer, _number, _snapshot, total_variation
+from .reconstruct import _grad_mode, _integer, _number, _snapshot, stop_reason, total_variation
 
 TASKS = ("sr4", "denoise", "deblur")
 LOSSES = ("mse", "l1", "perceptual", "perceptual+mse", "perceptual+style")
@@ -623,16 +623,9 @@ def _run(
     reported = 0  # steps covered by the previous report
     means: dict[str, float] = {}
 
-    def stop_reason() -> str:
-        if should_stop is not None and should_stop():
-            return "cancelled"
-        if deadline is not None and time.monotonic() >= deadline:
-            return "time limit"
-        return ""
-
     step = 0
     while True:
-        stopped = stop_reason()
+        stopped = stop_reason(should_stop, deadline)
         last = bool(stopped) or step >= total
         if last or step % every == 0:
             if step > reported:

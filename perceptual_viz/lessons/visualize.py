@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..backbone import VGGFeatures
 from ..errors import InputError
+from .reconstruct import stop_reason
 
 # Square root of ImageNet's colour correlation (lucid's ``color_correlation_svd_sqrt``).
 COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -140,9 +141,7 @@ def visualize(
     t0 = time.monotonic()
     step = 0
     while True:
-        stopped = "cancelled" if should_stop is not None and should_stop() else ""
-        if not stopped and deadline is not None and time.monotonic() >= deadline:
-            stopped = "time limit"
+        stopped = stop_reason(should_stop, deadline)
         last = bool(stopped) or step >= total
         if last or step % max(1, every) == 0:
             with torch.no_grad():
