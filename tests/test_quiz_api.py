@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,8 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from perceptual_viz.quiz.agreement import METRICS, votes_csv  # noqa: E402
 from perceptual_viz.quiz.store import Distortion, QuizStore, Trial  # noqa: E402
 from perceptual_viz.ui.tabs import quiz  # noqa: E402
+
+from .quiz_support import recount  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS, TRIALS = 30, 10
@@ -106,26 +107,6 @@ def one_sentence(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- a class at once
-
-
-def recount(csv_text: str) -> dict[str, tuple[int, int, int, int]]:
-    """Per metric, from the CSV alone: (votes agreeing, votes counted, majorities agreeing, counted)."""
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
-    by_trial: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        by_trial[r["trial_id"]].append(r)
-    out = {}
-    for m in METRICS:
-        col = f"pick_{m}"
-        counted = [r for r in rows if r[col]]
-        majority_agree = majority_counted = 0
-        for trial_rows in by_trial.values():
-            c = Counter(r["choice"] for r in trial_rows)
-            if c["A"] != c["B"] and trial_rows[0][col]:
-                majority_counted += 1
-                majority_agree += ("A" if c["A"] > c["B"] else "B") == trial_rows[0][col]
-        out[m] = (sum(r["choice"] == r[col] for r in counted), len(counted), majority_agree, majority_counted)
-    return out
 
 
 def test_thirty_students_voting_at_once_are_each_counted_once(url, big_round, quiz_db, tmp_path):

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections import Counter, defaultdict
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,6 +40,8 @@ from perceptual_viz.quiz.store import (
     default_db_path,
     is_persistent,
 )
+
+from .quiz_support import recount
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -358,27 +359,6 @@ def test_a_closed_store_says_so(db: Path):
 
 
 # --------------------------------------------------------------------------- concurrency
-
-
-def recount(csv_text: str) -> dict[str, tuple[int, int, int, int]]:
-    """Per metric, from the CSV alone: (votes agreeing, votes counted, majorities agreeing, counted)."""
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
-    by_trial: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        by_trial[r["trial_id"]].append(r)
-    out = {}
-    for m in METRICS:
-        col = f"pick_{m}"
-        counted = [r for r in rows if r[col]]
-        va = sum(r["choice"] == r[col] for r in counted)
-        ta = tc = 0
-        for trial_rows in by_trial.values():
-            c = Counter(r["choice"] for r in trial_rows)
-            if c["A"] != c["B"] and trial_rows[0][col]:
-                tc += 1
-                ta += (c["A"] > c["B"]) == (trial_rows[0][col] == "A")
-        out[m] = (va, len(counted), ta, tc)
-    return out
 
 
 def test_thirty_threads_voting_at_once_store_every_vote(qs: QuizStore):
