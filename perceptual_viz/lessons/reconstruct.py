@@ -303,6 +303,21 @@ def _objective(
 # --------------------------------------------------------------------------- the loop
 
 
+def check_loop(
+    every: int, should_stop: Callable[[], bool] | None, deadline: float | None
+) -> tuple[int, float | None]:
+    """A long loop's reporting period (a whole number ≥ 1), stop callback and deadline, checked
+    before any work: (every, deadline), or an :class:`InputError` saying what to change."""
+    every = _integer("every", every)
+    if every < 1:
+        raise InputError(f"every must be at least 1, not {every}")
+    if should_stop is not None and not callable(should_stop):
+        raise InputError("should_stop must be a callable returning True to stop")
+    if deadline is not None:
+        deadline = _number("deadline", deadline, positive=False)
+    return every, deadline
+
+
 def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> str:
     """Why a long optimisation stops before its last step: "cancelled" (``should_stop()`` says
     so), "time limit" (``time.monotonic()`` passed ``deadline``), or "" to go on."""
@@ -355,13 +370,7 @@ def reconstruct(
     step). Each item's ``loss`` is the objective at its ``image``.
     """
     s = (settings or ReconstructSettings()).resolved(model.arch, model.device)
-    every = _integer("every", every)
-    if every < 1:
-        raise InputError(f"every must be at least 1, not {every}")
-    if should_stop is not None and not callable(should_stop):
-        raise InputError("should_stop must be a callable returning True to stop")
-    if deadline is not None:
-        deadline = _number("deadline", deadline, positive=False)
+    every, deadline = check_loop(every, should_stop, deadline)
     t = resize_target(target, s.size, model.device)  # errors now, not at the first next()
     return _run(model, t, s, every, should_stop, deadline)
 

@@ -104,7 +104,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import check_arch, layer
-from .reconstruct import _grad_mode, _integer, _number, _snapshot, stop_reason, total_variation
+from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
 TASKS = ("sr4", "denoise", "deblur")
 LOSSES = ("mse", "l1", "perceptual", "perceptual+mse", "perceptual+style")
@@ -549,13 +549,7 @@ def train(
     once ``time.monotonic() >= deadline`` (both checked before each step).
     """
     s = (settings or TrainSettings()).resolved(model.arch, model.device)
-    every = _integer("every", every)
-    if every < 1:
-        raise InputError(f"every must be at least 1, not {every}")
-    if should_stop is not None and not callable(should_stop):
-        raise InputError("should_stop must be a callable returning True to stop")
-    if deadline is not None:
-        deadline = _number("deadline", deadline, positive=False)
+    every, deadline = check_loop(every, should_stop, deadline)
     images = training_images(train_images, s)
     x_eval, truth = eval_pair(eval_image, s)
     held_out = _as_image(eval_image, "the evaluation image")
