@@ -40,9 +40,9 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from perceptual_viz.assets import SAMPLES_DIR as SAMPLES  # noqa: E402
 from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
 
-SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
 SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
 WARMUP_SAMPLE = "patches.png"  # not used by the workload's images
 ARCH, SIZE = "vgg16", "224"

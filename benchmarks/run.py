@@ -53,6 +53,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from perceptual_viz.assets import sample
 from perceptual_viz.backbone import VGGFeatures, load_vgg
 from perceptual_viz.batching import MicroBatcher
 from perceptual_viz.compare import score_pairs
@@ -266,7 +267,7 @@ def progress(msg: str) -> None:
 # --------------------------------------------------------------------------- inputs
 
 
-ASSET_PHOTO = Path(__file__).resolve().parents[1] / "perceptual_viz" / "assets" / "samples" / "astronaut.png"
+ASSET_PHOTO = sample("astronaut.png")
 
 
 def astronaut() -> np.ndarray:
@@ -1199,7 +1200,6 @@ def train_section(quick: bool, device: torch.device, weights: str) -> dict[str, 
     """The default "Train with it" run as a user starts it: ``python -m perceptual_viz train`` on
     the bundled photos (chelsea held out), default settings, timed from launch to the printed JSON
     (interpreter start, weights and the final scoring included). ``--quick``: 10 steps only."""
-    from perceptual_viz.assets import sample
     from perceptual_viz.lessons import train as tl
 
     progress("train: the default run of the Train-with-it lesson" + (" (10 steps)" if quick else ""))

@@ -1,4 +1,10 @@
-"""Shared fixtures. Tests never touch the network: offline mode is forced for the whole session."""
+"""Shared fixtures (helpers are in ``support.py``). Tests never touch the network: offline mode is
+forced for the whole session, and every cache a test could write goes to this session's own
+folder, never the developer's.
+
+With ``pytest-xdist`` (README's command runs ``-n auto``) each worker is its own session: its own
+app, caches and Gradio file folder, and its share of the CPU cores for torch.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,49 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 os.environ["PERCEPTUAL_VIZ_OFFLINE"] = "1"
 os.environ.pop("PERCEPTUAL_VIZ_WEIGHTS", None)
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry calls from tests
 # The app's showcase cache goes to a folder of this test session, never the developer's.
 os.environ["PERCEPTUAL_VIZ_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="pv-test-cache-")
-# So does the quiz's database (tests that need their own set PERCEPTUAL_VIZ_DB themselves).
-os.environ["PERCEPTUAL_VIZ_DB"] = os.path.join(_SESSION_CACHE, "quiz.sqlite3")
+# So does the quiz's database (tests that need their own set PERCEPTUAL_VIZ_DB themselves)…
+os.environ["PERCEPTUAL_VIZ_DB"] = _QUIZ_DB = os.path.join(_SESSION_CACHE, "quiz.sqlite3")
+# … and Gradio's file cache: an app that closes deletes the files it served, so two sessions
+# (xdist workers) must not share one folder.
+os.environ["GRADIO_TEMP_DIR"] = os.path.join(_SESSION_CACHE, "gradio")
 
-import numpy as np
-import pytest
-import torch
 
-from perceptual_viz.backbone import load_vgg
+def _torch_threads() -> int | None:
+    """Under xdist, each worker's share of the cores (workers × threads ≤ cores); else None."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers <= 1:
+        return None
+    return max(1, (os.cpu_count() or 1) // workers)
 
+
+if (_threads := _torch_threads()) is not None:
+    os.environ["OMP_NUM_THREADS"] = str(_threads)  # subprocesses (CLI, app.py) inherit the share
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from perceptual_viz.backbone import load_vgg  # noqa: E402
+
+from .support import Served, photo, serve  # noqa: E402
+
+if _threads is not None:
+    torch.set_num_threads(_threads)
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
+MAX_AUTO_WORKERS = 4  # each worker serves its own app (~1–2 GB with torch and Gradio)
 
-def import_benchmark(name: str):
-    """A module of ``benchmarks/`` (not a package), imported once: tests and benchmarks then
-    exercise exactly the same workloads."""
-    import importlib.util
-    import sys
-    from pathlib import Path
 
-    mod_name = f"perceptual_viz_bench_{name}"
-    if mod_name in sys.modules:
-        return sys.modules[mod_name]
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = mod  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(mod)
-    return mod
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, at most :data:`MAX_AUTO_WORKERS` (override with
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N``)."""
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 @pytest.fixture(autouse=True)
@@ -59,44 +74,38 @@ def vgg16():
     return load_vgg("vgg16", "untrained", "cpu")
 
 
-def _photo(name: str) -> np.ndarray:
-    import skimage.data
-
-    return getattr(skimage.data, name)().astype(np.float32) / 255.0
+@pytest.fixture(scope="session")
+def photos() -> dict[str, object]:
+    """Three real photographs (HxWx3 float32 in [0,1]) that scikit-image ships offline."""
+    return {n: photo(n) for n in ("astronaut", "chelsea", "coffee")}
 
 
 @pytest.fixture(scope="session")
-def photos() -> dict[str, np.ndarray]:
-    """Three real photographs (HxWx3 float32 in [0,1]) that scikit-image ships offline."""
-    return {n: _photo(n) for n in ("astronaut", "chelsea", "coffee")}
+def served() -> Served:
+    """The app served exactly as ``app.py`` serves it (untrained VGG16, CPU), on a free local
+    port: one per session, shared by the API, browser and security tests. Tests may clear its
+    cache and count its forward passes, never change its settings."""
+    with serve() as app:
+        yield app
 
 
-def to_tensor(a: np.ndarray) -> torch.Tensor:
-    """HxWx3 numpy → (1, 3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
+@pytest.fixture(scope="session")
+def client(served: Served):
+    """A ``gradio_client.Client`` of :func:`served` (one Gradio session for the whole run)."""
+    gradio_client = pytest.importorskip("gradio_client")
+    return gradio_client.Client(served.url, verbose=False)
 
 
-@pytest.fixture(scope="module")
-def launched_app():
-    """(pool, url): the app served exactly as ``app.py`` serves it, on a free local port.
+@pytest.fixture(scope="session")
+def app_url(served: Served) -> str:
+    """The page of :func:`served`, after checking a browser is there to drive (browser tests)."""
+    from .browser_support import require_browser
 
-    Module-scoped: each test module that needs a server gets one, closed after the module.
-    """
-    import socket
+    require_browser()
+    return served.url
 
-    from perceptual_viz.ui.app import build_demo
-    from perceptual_viz.ui.models import ModelPool
-    from perceptual_viz.ui.serve import launch
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from tests
-        pool = ModelPool("vgg16", "untrained", "cpu")
-        demo = build_demo(pool)
-        launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-        try:
-            yield pool, f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+@pytest.fixture(scope="session")
+def quiz_db() -> Path:
+    """The quiz database of :func:`served` (created on the quiz's first use)."""
+    return Path(_QUIZ_DB)

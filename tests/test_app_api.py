@@ -42,11 +42,8 @@ from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.render import channel_grid, grid_geometry, heatmap, overlay, upsample  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
-CHELSEA = SAMPLES / "chelsea.png"  # 451×300 → analysed at 337×224
-COFFEE = SAMPLES / "coffee.png"  # 600×400 → analysed at 336×224
-ASTRONAUT = SAMPLES / "astronaut.png"  # 512×512 → analysed at 224×224
+from .support import ASTRONAUT, CHELSEA, COFFEE, ROOT  # noqa: E402
+
 CHELSEA_HW = (224, 337)
 BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -65,20 +62,9 @@ MAX_BAD = 0.002
 
 
 @pytest.fixture(scope="module")
-def app(launched_app):
-    """(pool, client) against the app served as app.py serves it."""
-    pool, url = launched_app
-    return pool, gradio_client.Client(url, verbose=False)
-
-
-@pytest.fixture(scope="module")
-def pool(app):
-    return app[0]
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app[1]
+def pool(served):
+    """The model pool of the app served as app.py serves it (``client`` talks to it)."""
+    return served.pool
 
 
 def _prepared(path: Path) -> torch.Tensor:
@@ -861,11 +847,11 @@ def test_vgg19_layers_are_accepted_through_the_api(client):
     assert _size(out[0])[0] == _grid_size(4, 14, 21)[0]
 
 
-def test_events_run_in_their_lanes(app):
+def test_events_run_in_their_lanes(pool):
     from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.lanes import LaneLimits
 
-    demo = build_demo(app[0], LaneLimits(interactive=3, long=1))  # the launched app is unaffected
+    demo = build_demo(pool, LaneLimits(interactive=3, long=1))  # the launched app is unaffected
     lane = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
     for api in ("overview", "feature_grid", "channel", "locate", "gram", "gram_pair", "compare"):
         assert lane[api] == ("interactive", 3), api

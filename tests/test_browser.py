@@ -23,7 +23,7 @@ import pytest
 
 from perceptual_viz.ui import pagecheck
 
-from .browser_support import accessible, require_browser
+from .browser_support import accessible
 from .browser_support import sync_playwright as browser_sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,13 +33,6 @@ CHROMIUM_ARGS = pagecheck.CHROMIUM_ARGS
 TIMEOUT_MS = 30_000  # per wait; CPU-only untrained VGG16: first forward ~1 s, compare ~2 s
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def app_url(launched_app):
-    """The app, served as app.py serves it (after checking a browser is there to drive)."""
-    require_browser()
-    return launched_app[1]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,13 @@ from perceptual_viz.backbone import load_vgg
 from perceptual_viz.ui import models
 from perceptual_viz.ui.lanes import REPLACED, LaneLimits
 
-from .conftest import import_benchmark
+from .support import CHELSEA, import_benchmark, serve
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
 load = import_benchmark("load")
-ROOT = Path(__file__).resolve().parents[1]
-CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
 
 
 def _reconstruction(client, seed: int, steps: int = 300, px: int = 96):
@@ -45,11 +42,8 @@ def _wait_until(pred, timeout: float = 60.0, what: str = "condition") -> None:
 @pytest.fixture(scope="module")
 def classroom():
     """The app with a CPU's lanes: 2 interactive requests at once, 1 long job at once."""
-    pool, demo, url = load.launch_app(limits=LaneLimits(interactive=2, long=1, long_threads=1))
-    try:
-        yield pool, url
-    finally:
-        demo.close()
+    with serve(LaneLimits(interactive=2, long=1, long_threads=1)) as app:
+        yield app.pool, app.url
 
 
 def test_quick_views_never_wait_for_long_jobs(classroom, tmp_path):
@@ -144,19 +138,18 @@ def test_a_backbone_switch_does_not_delay_anyone_else(classroom, monkeypatch, tm
 def test_one_long_job_per_person(tmp_path):
     """With room for two long jobs at once (a GPU), a student's second job replaces their first;
     another student's job is untouched."""
-    _, demo, url = load.launch_app(limits=LaneLimits(interactive=2, long=2))
-    a = load.make_client(url, tmp_path / "a")
-    b = load.make_client(url, tmp_path / "b")
-    try:
-        first = _reconstruction(a, seed=0, steps=400)
-        other = _reconstruction(b, seed=1, steps=40, px=64)
-        _wait_until(lambda: len(first.outputs()) >= 2, what="the first job to stream")
-        second = _reconstruction(a, seed=2, steps=40, px=64)
-        info_first = first.result()[2]
-        assert f"({REPLACED})" in info_first and "stopped at step" in info_first
-        assert "step 40/40" in second.result()[2]
-        assert "step 40/40" in other.result()[2]
-    finally:
-        a.close()
-        b.close()
-        demo.close()
+    with serve(LaneLimits(interactive=2, long=2)) as app:
+        a = load.make_client(app.url, tmp_path / "a")
+        b = load.make_client(app.url, tmp_path / "b")
+        try:
+            first = _reconstruction(a, seed=0, steps=400)
+            other = _reconstruction(b, seed=1, steps=40, px=64)
+            _wait_until(lambda: len(first.outputs()) >= 2, what="the first job to stream")
+            second = _reconstruction(a, seed=2, steps=40, px=64)
+            info_first = first.result()[2]
+            assert f"({REPLACED})" in info_first and "stopped at step" in info_first
+            assert "step 40/40" in second.result()[2]
+            assert "step 40/40" in other.result()[2]
+        finally:
+            a.close()
+            b.close()

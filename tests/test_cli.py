@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from PIL import Image
 
 from perceptual_viz.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
+from .support import CHELSEA as SAMPLE
+from .support import ROOT
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from perceptual_viz.degrade import degrade
 from perceptual_viz.features import FeatureCache, Resize, prepare
 from perceptual_viz.metrics import ssim
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 
 @pytest.fixture(scope="module")

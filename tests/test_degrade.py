@@ -8,32 +8,23 @@ import math
 import numpy as np
 import pytest
 import torch
-from skimage import data as skdata
 
 from perceptual_viz.degrade import DEGRADATIONS, Degradation, degrade, parse_spec
+
+from .support import photo_tensor
 
 NAMES = list(DEGRADATIONS)
 RANDOM = ["noise", "saltpepper"]
 
 
-def _photo(name: str, size: int = 128) -> torch.Tensor:
-    """A real photo as a (1,3,size,size) float tensor (center crop, then 2× area downscale)."""
-    a = getattr(skdata, name)()
-    h, w = a.shape[:2]
-    s = min(h, w)
-    a = a[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-    x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float()[None] / 255
-    return torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-
-
 @pytest.fixture(scope="module")
 def astronaut() -> torch.Tensor:
-    return _photo("astronaut")
+    return photo_tensor("astronaut", 128)
 
 
 @pytest.fixture(scope="module")
 def chelsea() -> torch.Tensor:
-    return _photo("chelsea")
+    return photo_tensor("chelsea", 128)
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -151,7 +142,7 @@ def test_noise_statistics(astronaut: torch.Tensor) -> None:
 
 
 def test_jpeg_differs_and_has_8x8_blocks() -> None:
-    x = _photo("astronaut", 256)
+    x = photo_tensor("astronaut", 256)
     y = degrade(x, "jpeg", 10)
     assert _mse(y, x) > 1e-4
     assert torch.equal(y, torch.round(y * 255) / 255)  # went through uint8

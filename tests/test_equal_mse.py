@@ -24,7 +24,7 @@ from perceptual_viz.lessons.equal_mse import (
     psnr_to_mse,
 )
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 GALLERY_DEGRADATIONS = gallery_degradations()
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from perceptual_viz.backbone import IMAGENET_MEAN, IMAGENET_STD
 from perceptual_viz.features import FeatureCache, Resize, image_key, prepare
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 
 def _img(seed: int = 0, size: int = 64) -> torch.Tensor:

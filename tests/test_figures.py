@@ -18,7 +18,7 @@ from perceptual_viz.figures.features import GRID_PAD
 from perceptual_viz.images import load_image
 from perceptual_viz.render import grid_geometry
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 
 @pytest.fixture

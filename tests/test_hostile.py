@@ -24,19 +24,13 @@ from perceptual_viz.cli import main  # noqa: E402
 from perceptual_viz.images import ImageError, load_image  # noqa: E402
 
 from .hostile import BY_NAME, CATALOGUE, Hostile, encode, photo  # noqa: E402
+from .support import CHELSEA, ROOT  # noqa: E402  (CHELSEA: 451×300)
 
-ROOT = Path(__file__).resolve().parents[1]
-CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"  # 451×300
 FORBIDDEN = ("Traceback", "/work", "site-packages", ".py")
 IDS = [h.name for h in CATALOGUE]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(scope="module")
-def client(launched_app):
-    return gradio_client.Client(launched_app[1], verbose=False)
 
 
 def _overview(client, path):

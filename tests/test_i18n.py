@@ -13,8 +13,9 @@ import pytest
 
 from perceptual_viz.ui import i18n
 
-from .browser_support import ARTIFACTS, CHROMIUM, require_browser
+from .browser_support import ARTIFACTS, CHROMIUM
 from .browser_support import sync_playwright as browser_sync_playwright
+from .support import CHELSEA
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -35,11 +36,8 @@ TAB_LABELS = {
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from perceptual_viz.ui.app import build_demo
-    from perceptual_viz.ui.models import ModelPool
-
-    return build_demo(ModelPool("vgg16", "untrained", "cpu"))
+def demo(served):
+    return served.demo
 
 
 def _catalog(lang: str) -> dict:
@@ -118,10 +116,10 @@ def test_messages_are_translated_with_their_values_and_unknown_ones_stay_english
     assert i18n.message("upload a clean image first (or pick a sample)", "en").startswith("upload")
 
 
-def test_api_callers_get_english_and_a_language_cookie_gets_its_language(launched_app, tmp_path):
+def test_api_callers_get_english_and_a_language_cookie_gets_its_language(served, tmp_path):
     from gradio_client.exceptions import AppError
 
-    url = launched_app[1]
+    url = served.url
     for headers, expect in (({}, "upload a clean image first"), ({"Cookie": "pv_lang=ja"}, "ja")):
         client = gradio_client.Client(url, verbose=False, headers=headers)
         with pytest.raises(AppError) as err:
@@ -135,15 +133,13 @@ def test_api_callers_get_english_and_a_language_cookie_gets_its_language(launche
             assert expect in said
 
 
-def test_results_come_back_in_the_pages_language_and_their_data_does_not_change(launched_app):
+def test_results_come_back_in_the_pages_language_and_their_data_does_not_change(served):
     """/compare for a Chinese page: the info line and the table's headers and notes in Chinese;
     the scores, the JSON and the pictures exactly as an English caller gets them."""
     from gradio_client import handle_file
 
-    url = launched_app[1]
-    photo = handle_file(
-        str(Path(__file__).resolve().parents[1] / "perceptual_viz/assets/samples/chelsea.png")
-    )
+    url = served.url
+    photo = handle_file(str(CHELSEA))
     args = (photo, None, "degrade", "jpeg", 10, 0, "vgg16", "224", "relu2_2")
     en = gradio_client.Client(url, verbose=False).predict(*args, api_name="/compare")
     zh = gradio_client.Client(url, verbose=False, headers={"Cookie": "pv_lang=zh"}).predict(
@@ -162,12 +158,6 @@ def test_results_come_back_in_the_pages_language_and_their_data_does_not_change(
 
 
 # --------------------------------------------------------------------------- in Chromium
-
-
-@pytest.fixture(scope="module")
-def app_url(launched_app):
-    require_browser()
-    return launched_app[1]
 
 
 def _pdn_texts(page) -> dict[str, str]:

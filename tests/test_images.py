@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from skimage import data as skdata
 
 from perceptual_viz.images import (
     DEFAULT_MAX_SIDE,
@@ -22,6 +21,7 @@ from perceptual_viz.images import (
     to_pil,
 )
 
+from . import support
 from .hostile import encode, png_declaring
 
 
@@ -33,7 +33,7 @@ def _png_bytes(im: Image.Image, **kw: object) -> bytes:
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    return skdata.astronaut()[::4, ::4].copy()  # 128×128×3 uint8
+    return support.photo("astronaut", np.uint8)[::4, ::4].copy()  # 128×128×3 uint8
 
 
 def _check_result(r: LoadedImage) -> None:

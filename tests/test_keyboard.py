@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from .browser_support import ARTIFACTS, CHROMIUM, accessible, require_browser
+from .browser_support import ARTIFACTS, CHROMIUM, accessible
 from .browser_support import sync_playwright as browser_sync_playwright
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000
 MAX_TABS = 400  # Tab presses allowed to reach a control
-
-
-@pytest.fixture(scope="module")
-def app_url(launched_app):
-    require_browser()
-    return launched_app[1]
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from perceptual_viz.export import read_bundle
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
+from .support import ROOT, SAMPLES  # noqa: E402
+
 MAX_LINES = 80
 
 
@@ -65,9 +65,8 @@ def _cli(*args: str) -> None:
         assert cli([*args, "--weights", "untrained", "--device", "cpu"]) == 0
 
 
-def test_compare_gram_and_sweep_figures_are_the_same_from_app_and_cli(launched_app, small, tmp_path):
-    pool, url = launched_app
-    client = gradio_client.Client(url, verbose=False)
+def test_compare_gram_and_sweep_figures_are_the_same_from_app_and_cli(served, client, small, tmp_path):
+    pool = served.pool
     img, other = (handle_file(str(p)) for p in small)
     out = _app(
         pool,
@@ -110,9 +109,8 @@ def test_compare_gram_and_sweep_figures_are_the_same_from_app_and_cli(launched_a
     _same_apart_from_frontend(out[-1], tmp_path / "s.zip")
 
 
-def test_lesson_figures_are_the_same_from_app_and_cli(launched_app, small, tmp_path):
-    pool, url = launched_app
-    client = gradio_client.Client(url, verbose=False)
+def test_lesson_figures_are_the_same_from_app_and_cli(served, client, small, tmp_path):
+    pool = served.pool
     img = handle_file(str(small[1]))
     out = _app(pool, client, img, "PSNR (dB)", 24.0, "style", 2, "vgg16", "original", api_name="/equal_mse")
     args = ["--psnr", "24", "--rank-by", "style", "--seed", "2", "--size", "original"]
@@ -262,16 +260,15 @@ def test_no_blanket_type_ignores():
     assert not bare, "every ignore names its error code: " + ", ".join(bare)
 
 
-def test_the_tab_bar_holds_only_tabs():
+def test_the_tab_bar_holds_only_tabs(served):
     """Gradio numbers tabs by their position among the ``gr.Tabs``' children: a stray component
     there (a ``gr.State`` made after a tab's ``with`` block) made an opened tab draw its label
     over the next tab's button, or twice."""
     import gradio as gr
 
-    from perceptual_viz.ui.app import TABS, build_demo
-    from perceptual_viz.ui.models import ModelPool
+    from perceptual_viz.ui.app import TABS
 
-    demo = build_demo(ModelPool("vgg16", "untrained", "cpu"))
+    demo = served.demo
     (bar,) = [b for b in demo.blocks.values() if isinstance(b, gr.Tabs)]
     assert [type(c) for c in bar.children] == [gr.Tab] * len(TABS)
     assert [c.id for c in bar.children] == [t.__name__.rsplit(".", 1)[-1] for t in TABS]

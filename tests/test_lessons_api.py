@@ -28,21 +28,9 @@ from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.lessons import equal_mse as em  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-COFFEE = ROOT / "perceptual_viz" / "assets" / "samples" / "coffee.png"
-CHELSEA = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
+from .support import CHELSEA, COFFEE  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def app(launched_app):
-    return launched_app
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return gradio_client.Client(app[1], verbose=False)
 
 
 def _equal_mse(client, path=COFFEE, kind="MSE", target=0.005, rank_by="LPIPS", seed=0):
@@ -51,7 +39,7 @@ def _equal_mse(client, path=COFFEE, kind="MSE", target=0.005, rank_by="LPIPS", s
     )
 
 
-def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
+def test_equal_mse_endpoint_matches_the_library_and_ranks(client, served):
     gallery, table, info, data, zipped = _equal_mse(client, kind="PSNR (dB)", target=25.0, seed=2)
     target = em.psnr_to_mse(25.0)
     assert data["target_mse"] == pytest.approx(target)
@@ -67,7 +55,7 @@ def test_equal_mse_endpoint_matches_the_library_and_ranks(client, app):
     assert "Target MSE" in info and "25.00 dB" in info
     assert "Untrained weights" in info  # the test app runs untrained: the ranking says so
     # The same search run directly on the same prepared image finds the same strengths.
-    model = app[0].get("vgg16")
+    model = served.pool.get("vgg16")
     x = prepare(load_image(COFFEE).tensor(), Resize.parse("224"), model.device)
     direct = {m.name: m for m in em.equal_mse(x, target, seed=2)}
     for e in entries:
@@ -153,8 +141,8 @@ def test_reconstruct_endpoint_streams_and_finishes(client):
     assert np.array_equal(np.asarray(again["02_reconstruction.png"]), rec)
 
 
-def test_reconstruct_cancel_stops_the_optimisation(client, app):
-    model = app[0].get("vgg16")
+def test_reconstruct_cancel_stops_the_optimisation(client, served):
+    model = served.pool.get("vgg16")
     job = _reconstruct_job(client, mode="texture", layers=("relu1_1", "relu2_1"), steps=400, px=128)
     t0 = time.monotonic()
     while len(job.outputs()) < 2 and time.monotonic() - t0 < 60:

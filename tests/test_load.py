@@ -25,11 +25,9 @@ from PIL import Image
 
 from perceptual_viz.export import read_bundle
 
-from .conftest import import_benchmark
+from .support import import_benchmark, serve
 
 gradio_client = pytest.importorskip("gradio_client")
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 load = import_benchmark("load")
@@ -154,8 +152,8 @@ def _key(req) -> tuple:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scale", SCALES)
-def test_concurrent_users_get_exactly_their_own_results(launched_app, tmp_path, scale):
-    pool, url = launched_app
+def test_concurrent_users_get_exactly_their_own_results(served, tmp_path, scale):
+    pool, url = served.pool, served.url
     images = load.make_images(tmp_path / "images", 12, size=scale["image_px"])
     assert len({load.content_hash(p) for p in images}) == len(images), "the test images must all differ"
     clients = scale["clients"]
@@ -296,11 +294,10 @@ def test_memory_plateaus_while_the_cache_churns(tmp_path, monkeypatch, scale):
         hashes.add(hashlib.sha256(p.read_bytes()).hexdigest())
     assert len(hashes) == n
 
-    pool, demo, url = load.launch_app(cache_mb=scale["cache_mb"])
     clients: list[Any] = []
     errors: list[str] = []
 
-    def serve(j: int, part: list[tuple[int, Path]]) -> None:
+    def student(j: int, part: list[tuple[int, Path]]) -> None:
         for i, path in part:
             layer = CHANNEL_LAYERS[i % len(CHANNEL_LAYERS)]
             req = load.Request(j, "/channel", (path, "vgg16", size, layer, i % 64, "viridis", 0.5))
@@ -314,28 +311,29 @@ def test_memory_plateaus_while_the_cache_churns(tmp_path, monkeypatch, scale):
     def batch(indices: range) -> None:
         """These images through two concurrent users (the queue's two workers), bounded in time."""
         parts = [[(i, images[i]) for i in indices if i % 2 == j] for j in range(2)]
-        threads = [threading.Thread(target=serve, args=(j, parts[j]), daemon=True) for j in range(2)]
+        threads = [threading.Thread(target=student, args=(j, parts[j]), daemon=True) for j in range(2)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=600)
         assert not any(t.is_alive() for t in threads), "requests did not finish within 600 s"
 
-    try:
-        clients += [load.make_client(url, tmp_path / f"downloads{j}") for j in range(2)]
-        model = pool.get("vgg16")
-        t0 = time.perf_counter()
-        forwards0 = model.forward_count
-        batch(range(warmup))
-        raw_warm, rss_warm = _settled_rss_mb()
-        batch(range(warmup, n))
-        raw_end, rss_end = _settled_rss_mb()
-        seconds = time.perf_counter() - t0
-        forwards = model.forward_count - forwards0
-    finally:
-        for c in clients:
-            c.close()
-        demo.close()
+    with serve(cache_mb=scale["cache_mb"]) as app:
+        pool = app.pool
+        try:
+            clients += [load.make_client(app.url, tmp_path / f"downloads{j}") for j in range(2)]
+            model = pool.get("vgg16")
+            t0 = time.perf_counter()
+            forwards0 = model.forward_count
+            batch(range(warmup))
+            raw_warm, rss_warm = _settled_rss_mb()
+            batch(range(warmup, n))
+            raw_end, rss_end = _settled_rss_mb()
+            seconds = time.perf_counter() - t0
+            forwards = model.forward_count - forwards0
+        finally:
+            for c in clients:
+                c.close()
 
     growth, raw_growth = rss_end - rss_warm, raw_end - raw_warm
     cache_mb, budget_mb = pool.cache.nbytes / 2**20, pool.cache.max_bytes / 2**20

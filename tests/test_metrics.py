@@ -13,7 +13,7 @@ from perceptual_viz import metrics
 from perceptual_viz.degrade import degrade
 from perceptual_viz.layers import block_outputs
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 WANG = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)
 

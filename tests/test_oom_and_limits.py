@@ -17,7 +17,9 @@ from perceptual_viz.ui.lanes import LaneLimits
 from perceptual_viz.ui.models import ModelPool
 from perceptual_viz.ui.tabs import features, reconstruct, sweep
 
-SAMPLE = str(Path(__file__).resolve().parents[1] / "perceptual_viz" / "assets" / "samples" / "chelsea.png")
+from .support import CHELSEA
+
+SAMPLE = str(CHELSEA)
 
 
 @pytest.fixture

@@ -41,26 +41,16 @@ SMALL_PX = 32
 
 
 @pytest.fixture(scope="module", autouse=True)
-def quiz_db(tmp_path_factory) -> Path:
-    """The database of this module's server; the quiz tab in the app; small trials.
-
-    Module-scoped and autouse, so it is in place before ``launched_app`` builds the app.
-    """
-    db = tmp_path_factory.mktemp("quiz") / "quiz.sqlite3"
+def small_trials():
+    """The quiz's trials at 32 px (read when a round is made), for this module's tests."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PERCEPTUAL_VIZ_DB", str(db))
         mp.setattr(quiz, "TRIAL_SIZE", SMALL_PX)
-        yield db
+        yield
 
 
 @pytest.fixture(scope="module")
-def url(launched_app) -> str:
-    return launched_app[1]
-
-
-@pytest.fixture(scope="module")
-def client(url):
-    return gradio_client.Client(url, verbose=False)
+def url(served) -> str:
+    return served.url
 
 
 def student_client(url: str, downloads: Path):

@@ -22,7 +22,7 @@ from perceptual_viz.ui import app as app_module
 from perceptual_viz.ui import pagecheck
 from perceptual_viz.ui.tabs import quiz
 
-from .browser_support import accessible, require_browser
+from .browser_support import accessible
 from .browser_support import sync_playwright as browser_sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,20 +35,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)
-def quiz_db(tmp_path_factory) -> Path:
-    """The quiz tab in the app, on a database of this module, with small trials (before the app
-    is built: module-scoped and autouse)."""
-    db = tmp_path_factory.mktemp("quiz-browser") / "quiz.sqlite3"
+def small_trials():
+    """The quiz's trials at 32 px (read when a round is made), for this module's tests."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PERCEPTUAL_VIZ_DB", str(db))
         mp.setattr(quiz, "TRIAL_SIZE", 32)
-        yield db
-
-
-@pytest.fixture(scope="module")
-def app_url(launched_app):
-    require_browser()
-    return launched_app[1]
+        yield
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from perceptual_viz.lessons.reconstruct import (
     total_variation,
 )
 
-from .conftest import to_tensor
+from .support import to_tensor
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ import ast
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from perceptual_viz.ui import serve
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support import CHELSEA, ROOT, SAMPLES
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -30,24 +29,22 @@ def _get(url: str) -> tuple[int, bytes]:
         str(ROOT / "app.py"),
         str(ROOT / "perceptual_viz" / "backbone.py"),
         "app.py",
-        str(ROOT / "perceptual_viz" / "assets" / ".." / ".." / "app.py"),
-        str(ROOT / "perceptual_viz" / "assets" / "__init__.py"),
-        str(ROOT / "perceptual_viz" / "assets" / "samples" / ".." / "__init__.py"),
-        "perceptual_viz/assets/../../app.py",
+        str(SAMPLES / ".." / ".." / "app.py"),
+        str(SAMPLES / ".." / "ATTRIBUTION.md"),
+        str(SAMPLES / ".." / ".." / "perceptual_viz" / "assets.py"),
+        "assets/samples/../../app.py",
         "%2Fetc%2Fpasswd",
     ],
 )
-def test_file_route_refuses_everything_outside_assets(launched_app, path):
-    _, url = launched_app
+def test_file_route_refuses_everything_outside_assets(served, path):
+    url = served.url
     status, body = _get(f"{url}gradio_api/file={path}")
     assert status in (403, 404), (status, body[:80])
     assert b"root:" not in body and b"import" not in body
 
 
-def test_file_route_serves_the_bundled_samples(launched_app):
-    _, url = launched_app
-    sample = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
-    status, body = _get(f"{url}gradio_api/file={sample}")
+def test_file_route_serves_the_bundled_samples(served):
+    status, body = _get(f"{served.url}gradio_api/file={CHELSEA}")
     assert status == 200 and body.startswith(b"\x89PNG"), (
         "the route works, so the refusals above mean something"
     )
@@ -65,11 +62,10 @@ def _call(url: str, api: str, data: list) -> str:
         return r.read().decode("utf-8", "replace")
 
 
-def test_a_client_cannot_make_the_server_open_its_files(launched_app, tmp_path):
+def test_a_client_cannot_make_the_server_open_its_files(served, tmp_path):
     """A valid PNG outside Gradio's upload folder, named by path in the request, is never read."""
-    _, url = launched_app
-    # readable, a valid image, not an upload
-    secret = ROOT / "perceptual_viz" / "assets" / "samples" / "chelsea.png"
+    url = served.url
+    secret = CHELSEA  # readable, a valid image, not an upload
     for path in (str(secret), "/etc/passwd", str(tmp_path / "x.png")):
         file_data = {"path": path, "meta": {"_type": "gradio.FileData"}}
         stream = _call(url, "overview", [file_data, "vgg16", "224", "viridis"])
@@ -98,7 +94,7 @@ def test_launch_defaults_are_safe(monkeypatch):
     kw = seen["launch"]
     assert kw["server_name"] == "127.0.0.1" and kw["share"] is False
     assert kw["max_file_size"] == "20mb"
-    assert kw["allowed_paths"] == [str(ROOT / "perceptual_viz" / "assets" / "samples")]
+    assert kw["allowed_paths"] == [str(SAMPLES)]
     assert seen["queue"]["max_size"] > 0
 
 
@@ -131,8 +127,5 @@ def test_every_torch_load_uses_weights_only():
     assert all(ok for *_, ok in calls), [c for c in calls if not c[2]]
 
 
-def test_old_files_are_removed_from_gradios_cache(launched_app):
-    from perceptual_viz.ui.app import build_demo
-
-    demo = build_demo(launched_app[0])
-    assert demo.delete_cache == (1800, 3600)
+def test_old_files_are_removed_from_gradios_cache(served):
+    assert served.demo.delete_cache == (1800, 3600)

@@ -19,11 +19,8 @@ from perceptual_viz.cli import main as cli
 from perceptual_viz.figures import train as ft
 from perceptual_viz.lessons import train as tl
 
-from .conftest import to_tensor
+from .support import REAL_WEIGHTS, SAMPLES, needs_real_weights, to_tensor
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
-REAL_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
 TINY = {"patch": 16, "batch": 2, "width": 8, "depth": 3, "eval_size": 32}
 
 
@@ -358,7 +355,7 @@ def test_cli_eval_image_among_training_images_is_refused(capsys):
 
 
 @pytest.mark.slow  # ~45 s: the default run, as a student starts it
-@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG16 weights not present ({REAL_WEIGHTS})")
+@needs_real_weights
 def test_with_imagenet_weights_mse_wins_psnr_and_perceptual_wins_lpips(capsys):
     from perceptual_viz.metrics import lpips_available
 

@@ -28,11 +28,6 @@ NOT_A_CHOICE = "is not in the list of choices"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def client(launched_app):
-    return gradio_client.Client(launched_app[1], verbose=False)
-
-
 def _train(
     client, losses=("mse", "perceptual"), steps=10, seed=0, photos=PHOTOS, uploads=None, held="chelsea.png"
 ):
@@ -106,8 +101,8 @@ def test_a_non_image_upload_is_named(client, tmp_path):
         _train(client, uploads=[handle_file(str(junk))]).result()
 
 
-def test_cancel_stops_training_and_the_app_serves_the_next_request(client, launched_app):
-    model = launched_app[0].get("vgg16")
+def test_cancel_stops_training_and_the_app_serves_the_next_request(client, served):
+    model = served.pool.get("vgg16")
     job = _train(client, steps=1000)
     t0 = time.monotonic()
     while len(job.outputs()) < 2 and time.monotonic() - t0 < 60:

@@ -1,4 +1,4 @@
-"""Regenerate the synthetic test patterns in ``perceptual_viz/assets/samples/`` (deterministic, 256×256 PNG).
+"""Regenerate the synthetic test patterns in ``assets/samples/`` (deterministic, 256×256 PNG).
 
 Run ``python tools/make_patterns.py``. Patterns: sine gratings (horizontal stripes ``h`` and
 45° diagonal ``d`` at 4, 16 and 64 cycles per image), a checkerboard, a text page in PIL's
@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 256
-OUT = Path(__file__).resolve().parents[1] / "perceptual_viz" / "assets" / "samples"
+OUT = Path(__file__).resolve().parents[1] / "assets" / "samples"  # the checkout's (see perceptual_viz.assets)
 FREQUENCIES = (4, 16, 64)  # cycles along an image edge (period 64, 16, 4 px along x or y)
 
 

@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the package next to this folder
     sys.path.insert(0, str(ROOT))
 
+from perceptual_viz.assets import SAMPLES_DIR  # noqa: E402
 from perceptual_viz.ui.pagecheck import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -59,7 +60,7 @@ from perceptual_viz.ui.pagecheck import (  # noqa: E402
     wait_idle,
 )
 
-SAMPLES = ROOT / "perceptual_viz" / "assets" / "samples"
+SAMPLES = SAMPLES_DIR
 DEFAULT_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
 WIDTH = 1400
 PHONE = {"width": 390, "height": 844}

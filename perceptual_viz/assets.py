@@ -1,10 +1,28 @@
-"""The bundled sample images (public domain / CC0, see ``ATTRIBUTION.md``), shipped as package data."""
+"""Where the app's bundled files are, and what they are: the one place that knows.
+
+The files live in the repository's top-level ``assets/`` folder (sample photos and test
+patterns, public domain / CC0, see ``assets/ATTRIBUTION.md``). A source checkout or an
+editable install reads them there; ``pip install .`` copies the same folder into the installed
+package as ``perceptual_viz/_assets`` (see ``[tool.setuptools.package-dir]`` in
+``pyproject.toml``), so the library and the CLI find their samples either way.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ASSETS_DIR = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent
+# Installed (wheel) first, then the checkout this module sits in.
+_CANDIDATES = (_HERE / "_assets", _HERE.parent / "assets")
+
+
+def _assets_dir() -> Path:
+    """The first candidate that holds ``samples/`` (else the checkout's: :func:`samples` then
+    lists what is there, which may be nothing)."""
+    return next((f for f in _CANDIDATES if (f / "samples").is_dir()), _CANDIDATES[-1])
+
+
+ASSETS_DIR = _assets_dir()
 SAMPLES_DIR = ASSETS_DIR / "samples"
 # Photographs first (the lessons' samples), then the test patterns.
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
