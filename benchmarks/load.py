@@ -474,14 +474,22 @@ def classroom_report(r: dict[str, Any]) -> str:
 
 
 def run(
-    clients: int = 20, per_client: int = 5, device: str = "cpu", workdir: Path | None = None
+    clients: int = 20,
+    per_client: int = 5,
+    device: str = "cpu",
+    workdir: Path | None = None,
+    image_px: int = 224,
+    size: str = SIZE,
 ) -> dict[str, Any]:
-    """Launch the app, warm it up, run the workload concurrently; the summary (see :func:`report`)."""
+    """Launch the app, warm it up, run the workload concurrently; the summary (see :func:`report`).
+
+    ``image_px``, ``size``: the images' side and the analysis size asked for (smaller for a
+    smoke run that checks the harness rather than the machine)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     with tempfile.TemporaryDirectory(prefix="pviz-load-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        images = make_images(root / "images", 12)
-        plan = workload(images, clients, per_client)
+        images = make_images(root / "images", 12, size=image_px)
+        plan = workload(images, clients, per_client, size)
         pool, demo, url = launch_app(device=device)
         try:
             warm = make_client(url, root / "warmup")
@@ -499,7 +507,7 @@ def run(
         finally:
             with contextlib.redirect_stdout(io.StringIO()):  # "Closing server running on port …"
                 demo.close()
-    return summarize(outcomes, wall, clients, per_client)
+    return summarize(outcomes, wall, clients, per_client, size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

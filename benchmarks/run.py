@@ -1,7 +1,8 @@
 """Timing of perceptual_viz against peer libraries, printed as ratios (ours / peer; < 1 = we are faster).
 
     python benchmarks/run.py                 # full run (a few minutes on a 2-core CPU)
-    python benchmarks/run.py --quick         # smoke run: reduced targets, few repeats (< 60 s)
+    python benchmarks/run.py --quick         # reduced targets, few repeats (about a minute)
+    python benchmarks/run.py --smoke         # every section once at toy sizes: checks the harness only
     python benchmarks/run.py --device cuda --json results.json
     python benchmarks/run.py --no-load       # skip the app under concurrent users
     python benchmarks/run.py --quick --cold-start   # quick, plus the app's cold start
@@ -101,6 +102,49 @@ class Plan:
     min_repeats: int
     max_repeats: int
     budget_s: float  # aim for about this much timed work per measurement
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How big a run is: the full run, ``--quick`` (fewer targets and repeats) or ``--smoke``
+    (every section once at toy sizes, for the test suite: it checks the harness, not the machine,
+    and its timings mean nothing)."""
+
+    name: str
+    plan: Plan
+    ssim_cases: tuple[tuple[int, int], ...]  # (side, batch)
+    score_sizes: tuple[int, ...]
+    forward_size: int
+    sweep_k: int
+    sweep_size: int
+    view_size: str  # an analysis size of the app
+    view_steps: str  # "all" or "each kind once"
+    view_rounds: int
+    load: dict[str, Any]  # benchmarks/load.py run(...)
+    classroom: dict[str, Any]  # benchmarks/load.py classroom_run(...)
+    train_steps: int | None  # None: the lesson's default
+
+
+MODES = {
+    "full": Mode(
+        "full", Plan(warmup=2, min_repeats=5, max_repeats=30, budget_s=2.5),
+        ((256, 1), (256, 8), (512, 1), (512, 8)), (224, 512), 224, 8, 224, "512", "all", 3,
+        {"clients": 20, "per_client": 5}, {}, None,
+    ),
+    "quick": Mode(
+        "quick", Plan(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.3),
+        ((256, 1),), (224,), 224, 4, 224, "512", "each kind once", 1,
+        {"clients": 5, "per_client": 3},
+        {"n_long": 2, "probes": 2, "steps": 60, "px": 64, "mixed_clients": 0}, 10,
+    ),
+    "smoke": Mode(
+        "smoke", Plan(warmup=1, min_repeats=1, max_repeats=1, budget_s=0.0),
+        ((64, 1),), (64,), 64, 2, 64, "224", "each kind once", 1,
+        {"clients": 2, "per_client": 2, "image_px": 48, "size": "original"},
+        {"n_long": 1, "probes": 1, "steps": 30, "px": 32, "mixed_clients": 0},
+        2,
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -588,8 +632,9 @@ def _png(*pictures: Image.Image) -> int:
     return sum(Path(png_file(pic)).stat().st_size for pic in pictures)
 
 
-def view_changes(quick: bool) -> list[tuple[str, Callable[..., int]]]:
-    """The view changes a user makes after an upload: (label, fn(model, cache, analysis) → PNG bytes)."""
+def view_changes(quick: bool, size: str = "512") -> list[tuple[str, Callable[..., int]]]:
+    """The view changes a user makes after an upload at analysis ``size``: (label,
+    fn(model, cache, analysis) → PNG bytes)."""
     steps: list[tuple[str, Callable[..., int]]] = []
     for i, layer in enumerate(VIEW_LAYERS):
         for k in (16, 64):
@@ -599,13 +644,13 @@ def view_changes(quick: bool) -> list[tuple[str, Callable[..., int]]]:
             kw = {"layer": layer, "k": k, "sort": sort, "scope": scope, "cmap": cmap}
 
             def grid(m: Any, c: Any, a: Any, kw: dict[str, Any] = kw) -> int:
-                return _png(*ff.grid(m, c, a, "512", **kw).pictures.values())
+                return _png(*ff.grid(m, c, a, size, **kw).pictures.values())
 
             steps.append((f"grid {layer} k{k} {sort}/{scope}/{cmap}", grid))
     for layer, ch, cmap in (("relu1_2", 5, "viridis"), ("relu3_3", 100, "magma"), ("relu5_3", 300, "gray")):
 
         def detail(m: Any, c: Any, a: Any, layer: str = layer, ch: int = ch, cm: str = cmap) -> int:
-            return _png(*ff.channel(m, c, a, "512", layer, ch, cmap=cm).pictures.values())
+            return _png(*ff.channel(m, c, a, size, layer, ch, cmap=cm).pictures.values())
 
         steps.append((f"channel {layer}[{ch}] {cmap}", detail))
     if quick:  # fewer steps: every kind of change once
@@ -625,17 +670,19 @@ class ViewResult:
     png_bytes: int
 
 
-def bench_views(model: VGGFeatures, quick: bool) -> ViewResult:
-    """View changes after an upload at analysis size 512: server time incl. PNG encoding, no forward."""
-    progress("view changes 512")
-    a = analyse(model, load_image(ASSET_PHOTO), "512")
+def bench_views(model: VGGFeatures, mode: Mode) -> ViewResult:
+    """View changes after an upload (analysis size 512 unless ``mode`` says otherwise): server time
+    incl. PNG encoding, no forward."""
+    size = mode.view_size
+    progress(f"view changes {size}")
+    a = analyse(model, load_image(ASSET_PHOTO), size)
     cache = FeatureCache()
-    ff.overview(model, cache, a, "512")  # the upload: the one forward pass, fills the cache
-    steps = view_changes(quick)
+    ff.overview(model, cache, a, size)  # the upload: the one forward pass, fills the cache
+    steps = view_changes(mode.view_steps != "all", size)
     for _, fn in steps:  # warm-up (allocators, colour maps, PIL)
         fn(model, cache, a)
     before = model.forward_count
-    rounds = 1 if quick else 3
+    rounds = mode.view_rounds
     times: list[tuple[float, str]] = []
     png = 0
     for _ in range(rounds):
@@ -937,7 +984,7 @@ def cold_target(c: dict[str, Any] | None) -> Target:
     )
 
 
-def print_targets(targets: list[Target]) -> None:
+def print_targets(targets: list[Target], mode: Mode) -> None:
     print()
     print("TARGETS (issue 'Fast everywhere it matters'; ratio = ours / peer, or / budget):")
     print(
@@ -951,6 +998,8 @@ def print_targets(targets: list[Target]) -> None:
     n_ok = sum(t.verdict == "✓" for t in targets)
     n_bad = sum(t.verdict == "✗" for t in targets)
     print(f"met {n_ok}, not met {n_bad}, report only {len(targets) - n_ok - n_bad}")
+    if mode.name == "smoke":
+        print("smoke run: toy sizes, one repeat each — it checks the harness; these verdicts say nothing")
 
 
 # --------------------------------------------------------------------------- report
@@ -985,7 +1034,7 @@ def environment(
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "device": str(device),
-        "mode": "quick" if args.quick else "full",
+        "mode": args.mode.name,
         "peers": {
             name: (version(dist) or "?") if peers.get(name) is not None else None
             for name, dist in PEER_DISTS.items()
@@ -1102,14 +1151,11 @@ def load_module() -> ModuleType:
     return mod
 
 
-def classroom_section(quick: bool, device: torch.device, weights: str) -> dict[str, Any]:
+def classroom_section(mode: Mode, device: torch.device, weights: str) -> dict[str, Any]:
     """Interactive latency beside long jobs (benchmarks/load.py ``classroom_run``); prints it."""
     mod = load_module()
     progress("classroom: interactive requests beside long jobs")
-    if quick:
-        r = mod.classroom_run(weights, device.type, n_long=2, probes=2, steps=60, px=64, mixed_clients=0)
-    else:
-        r = mod.classroom_run(weights, device.type)
+    r = mod.classroom_run(weights, device.type, **mode.classroom)
     print()
     print(mod.classroom_report(r))
     return r
@@ -1193,20 +1239,21 @@ def browser_targets(
 
 
 TRAIN_BUDGET_S = 60.0
-TRAIN_QUICK_STEPS = 10
 
 
-def train_section(quick: bool, device: torch.device, weights: str) -> dict[str, Any]:
+def train_section(mode: Mode, device: torch.device, weights: str) -> dict[str, Any]:
     """The default "Train with it" run as a user starts it: ``python -m perceptual_viz train`` on
     the bundled photos (chelsea held out), default settings, timed from launch to the printed JSON
     (interpreter start, weights and the final scoring included). ``--quick``: 10 steps only."""
     from perceptual_viz.lessons import train as tl
 
-    progress("train: the default run of the Train-with-it lesson" + (" (10 steps)" if quick else ""))
+    steps = mode.train_steps
+    quick = steps is not None
+    progress("train: the default run of the Train-with-it lesson" + (f" ({steps} steps)" if quick else ""))
     photos = [str(sample(n)) for n in tl.DEFAULT_TRAIN_SAMPLES]
     cmd = [sys.executable, "-m", "perceptual_viz", "train", *photos]
     cmd += ["--eval", str(sample(tl.DEFAULT_EVAL_SAMPLE)), "--weights", weights, "--device", device.type]
-    cmd += ["--json", "--quiet", *(["--steps", str(TRAIN_QUICK_STEPS)] if quick else [])]
+    cmd += ["--json", "--quiet", *(["--steps", str(steps)] if quick else [])]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     seconds = time.perf_counter() - t0
@@ -1241,12 +1288,11 @@ def train_target(r: dict[str, Any] | None) -> Target:
     return Target(target, ours, "—", ratio, goal, _mark(r["seconds"] <= TRAIN_BUDGET_S))
 
 
-def load_section(quick: bool, device: torch.device) -> dict[str, Any]:
+def load_section(mode: Mode, device: torch.device) -> dict[str, Any]:
     """benchmarks/load.py: the app launched in-process, many clients at once; prints its table."""
     mod = load_module()
-    clients, per_client = (5, 3) if quick else (20, 5)
-    progress(f"load: {clients} clients × {per_client} requests")
-    summary = mod.run(clients, per_client, device.type)
+    progress(f"load: {mode.load['clients']} clients × {mode.load['per_client']} requests")
+    summary = mod.run(device=device.type, **mode.load)
     print()
     print(mod.report(summary))
     return summary
@@ -1266,7 +1312,13 @@ def pick_device(name: str) -> torch.device:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--quick", action="store_true", help="reduced targets, few repeats (smoke test, < 60 s)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="reduced targets, few repeats (about a minute)")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section once at toy sizes (the test suite's check of the harness; timings mean nothing)",
+    )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     p.add_argument(
         "--load",
@@ -1304,18 +1356,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="time `python app.py` from launch to first response, offline with empty caches "
         "(default: on in a full run, off in --quick)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    args.quick = args.quick or args.smoke  # smoke: quick's defaults for the optional sections
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     device = pick_device(args.device)
-    if args.quick:
-        plan = Plan(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.3)
-        ssim_cases, score_sizes, sweep_k = [(256, 1)], [224], 4
-    else:
-        plan = Plan(warmup=2, min_repeats=5, max_repeats=30, budget_s=2.5)
-        ssim_cases, score_sizes, sweep_k = [(256, 1), (256, 8), (512, 1), (512, 8)], [224, 512], 8
+    mode: Mode = args.mode
+    plan, sweep_k, sweep_size = mode.plan, mode.sweep_k, mode.sweep_size
     run_cold = (not args.quick) if args.cold_start is None else args.cold_start
     t0 = time.perf_counter()
     meter = CpuMeter()
@@ -1326,16 +1377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     progress("SSIM values")
     values = ssim_values(peers, device)
-    rows = bench_ssim(peers, device, ssim_cases, plan)
+    rows = bench_ssim(peers, device, list(mode.ssim_cases), plan)
     model = load_vgg("vgg16", "untrained", device)
     lp = make_lpips(peers, model)
     progress("models ready")
-    score_rows, lp_values, checks = bench_scoring(model, lp, score_sizes, plan)
+    score_rows, lp_values, checks = bench_scoring(model, lp, mode.score_sizes, plan)
     rows += score_rows
     values += lp_values
-    rows += bench_forward(model, lp, 224, 2, plan)
-    view = bench_views(model, args.quick)
-    sweep_res, sweep_passes = bench_sweep(model, sweep_k, 224, plan)
+    rows += bench_forward(model, lp, mode.forward_size, 2, plan)
+    view = bench_views(model, mode)
+    sweep_res, sweep_passes = bench_sweep(model, sweep_k, sweep_size, plan)
     cuda_rows = bench_cuda_extras(model, plan) if device.type == "cuda" else []
     rows += cuda_rows
     env["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -1352,7 +1403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"forward passes: {view.forward_passes}")
     sw, bare = sweep_res["sweep"], sweep_res["bare"]
     print(
-        f"Sweep K={sweep_k} at 224² (figures.sweep, fresh cache: degrade + score + thumbnails): "
+        f"Sweep K={sweep_k} at {sweep_size}² (figures.sweep, fresh cache: degrade + score + thumbnails): "
         f"{fmt_ms(sw) if isinstance(sw, Timing) else sw} ms in {sweep_passes} forward pass(es); "
         f"bare forward of {sweep_k + 1} images: {fmt_ms(bare) if isinstance(bare, Timing) else bare} ms"
     )
@@ -1364,9 +1415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"background load: other processes used {share:.0%} of the CPU during the run"
             + (" — absolute times are noisy; ratios are fairer (interleaved)" if share > 0.1 else "")
         )
-    load = load_section(args.quick, device) if args.load else None
-    classroom = classroom_section(args.quick, device, args.weights) if args.classroom else None
-    trained = train_section(args.quick, device, args.weights) if args.train else None
+    load = load_section(mode, device) if args.load else None
+    classroom = classroom_section(mode, device, args.weights) if args.classroom else None
+    trained = train_section(mode, device, args.weights) if args.train else None
     run_browser = (not args.quick) if args.browser is None else args.browser
     browser = browser_section(args.weights) if run_browser else None
     cold = cold_start() if run_cold else None
@@ -1391,13 +1442,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         *ssim_targets(rows, values),
         *score_targets(rows),
         view_target(view),
-        sweep_target(sweep_k, 224, sweep_res, sweep_passes),
+        sweep_target(sweep_k, sweep_size, sweep_res, sweep_passes),
         *classroom_targets(classroom),
         train_target(trained),
         *browser_targets(browser),
         cold_target(cold),
     ]
-    print_targets(targets)
+    print_targets(targets, mode)
     if args.json is not None:
         data = {
             "environment": env,
