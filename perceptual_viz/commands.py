@@ -17,7 +17,7 @@ from .compare import ScoreSettings, lpips_unavailable_reason
 from .degrade import parse_spec
 from .export import write_figure
 from .features import FeatureCache
-from .figures import Analysis, Figure, analyse, load, resize_policy
+from .figures import Figure, analyse, load, resize_policy
 from .figures import compare as fc
 from .figures import equal_mse as fe
 from .figures import features as ff
@@ -58,17 +58,16 @@ def _print_table(t: Table) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _prepared(model: VGGFeatures, path: str, size: str, which: str | None = None) -> Analysis:
-    return analyse(model, load(path, which), size)
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     if (args.degraded is None) == (args.degrade is None):
         raise CLIError("give either a DEGRADED image or --degrade NAME=STRENGTH (exactly one)")
     spec = parse_spec(args.degrade) if args.degrade is not None else None
+    # Files are read before the model is resolved: a bad file fails at once, not after the weights.
+    clean_image = load(args.clean, "clean image" if args.degraded else None)
+    deg_image = load(args.degraded, "degraded image") if args.degraded else None
     model = _model(args, warn=args.json)
-    clean = _prepared(model, args.clean, args.size, "clean image" if args.degraded else None)
-    deg = _prepared(model, args.degraded, args.size, "degraded image") if args.degraded else None
+    clean = analyse(model, clean_image, args.size)
+    deg = analyse(model, deg_image, args.size) if deg_image is not None else None
     settings = ScoreSettings(criterion=args.criterion, gram_norm=args.gram_norm)
     name, strength = spec if spec is not None else (None, None)
     t0 = time.perf_counter()
@@ -119,8 +118,9 @@ def _print_scores(model: VGGFeatures, sc: dict[str, Any], settings: ScoreSetting
 
 
 def cmd_features(args: argparse.Namespace) -> int:
+    image = load(args.image)
     model = _model(args)
-    a = _prepared(model, args.image, args.size)
+    a = analyse(model, image, args.size)
     fig = ff.grid(model, FeatureCache(), a, args.size, args.layer, args.top, args.sort, args.scope, args.cmap)
     _save(next(iter(fig.pictures.values())), args.out)
     chans = fig.extras["channels"]
@@ -132,9 +132,11 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_gram(args: argparse.Namespace) -> int:
     from .figures import match_size
 
+    image_a = load(args.image_a, "image A" if args.image_b else None)
+    image_b = load(args.image_b, "image B") if args.image_b else None
     model = _model(args, warn=args.json)
-    a = _prepared(model, args.image_a, args.size, "image A" if args.image_b else None)
-    b = _prepared(model, args.image_b, args.size, "image B") if args.image_b else None
+    a = analyse(model, image_a, args.size)
+    b = analyse(model, image_b, args.size) if image_b is not None else None
     if b is not None:
         b, _note = match_size(a, b, ("image B", "image A"))
     fig = fg.matrices(model, FeatureCache(), a, b, args.size, args.layer, args.norm, args.top, args.cmap)
@@ -151,8 +153,9 @@ def cmd_gram(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.degradations.split(",") if n.strip()]
+    image = load(args.image)
     model = _model(args, warn=args.json)
-    a = _prepared(model, args.image, args.size)
+    a = analyse(model, image, args.size)
     fig = fs.sweep(model, a, args.size, names, args.levels, args.seed)
     _export(args, fig, model)
     if args.json:
@@ -164,8 +167,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_equal_mse(args: argparse.Namespace) -> int:
     kind, target = ("PSNR (dB)", args.psnr) if args.psnr is not None else ("MSE", args.mse)
+    image = load(args.image)
     model = _model(args, warn=args.json)
-    a = _prepared(model, args.image, args.size)
+    a = analyse(model, image, args.size)
     fig = fe.equal_mse(
         model, FeatureCache(), a, args.size, kind, target, args.rank_by, args.seed, args.tolerance
     )
@@ -189,8 +193,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .images import load_image
     from .lessons import reconstruct as rc
 
+    image = load_image(args.image)
     model = _model(args)
-    target = load_image(args.image).tensor(model.device)
+    target = image.tensor(model.device)
     layers = tuple(n.strip() for n in args.layers.split(",") if n.strip()) if args.layers else None
     settings = rc.ReconstructSettings(
         mode=args.mode,
@@ -261,9 +266,9 @@ def _train_json(fig: Figure, model: VGGFeatures) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     from .figures import train as ft
 
-    model = _model(args)
     train = [load(p, f"training image {i}").tensor() for i, p in enumerate(args.train_images, start=1)]
     eval_image = load(args.eval, "evaluation image").tensor()
+    model = _model(args)
     settings = _train_settings(args, model)
     last, curves = None, {}
     for st, so_far in ft.run(model, train, eval_image, settings):

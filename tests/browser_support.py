@@ -44,7 +44,10 @@ def require_browser() -> None:
     sync_playwright()
 
 
-def accessible(page: Any, name: str) -> None:
-    """axe-core finds no critical or serious WCAG 2.1 A/AA violation on the page as it is."""
+def accessible(page: Any, name: str, timeout_ms: int = 120_000) -> None:
+    """axe-core finds no critical or serious WCAG 2.1 A/AA violation on the page once it has
+    settled (no request in progress: a component's progress overlay is not the page a reader
+    meets, and under load it can still be there when the action's first result shows)."""
+    pagecheck.wait_idle(page, timeout_ms)
     found = pagecheck.axe_violations(page, AXE_JS)
     assert not found, f"{name}: accessibility violations (axe-core): {found}"

@@ -42,19 +42,28 @@ import torch  # noqa: E402
 
 from perceptual_viz.backbone import load_vgg  # noqa: E402
 
-from .support import Served, photo, serve  # noqa: E402
+from .support import Served, photo, reuse_ssl_contexts, serve  # noqa: E402
 
 if _threads is not None:
     torch.set_num_threads(_threads)
+reuse_ssl_contexts()  # gradio_client's per-file HTTP clients: see support.reuse_ssl_contexts
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 MAX_AUTO_WORKERS = 4  # each worker serves its own app (~1–2 GB with torch and Gradio)
 
 
+@pytest.hookimpl(optionalhook=True)  # only xdist defines this hook
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker per core, at most :data:`MAX_AUTO_WORKERS` (override with
     ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N``)."""
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first (otherwise in their usual order): with xdist's work
+    stealing the long ones start early and the many short ones fill the gaps, instead of one
+    long test starting last while the other workers idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -89,9 +98,10 @@ def served() -> Served:
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(served: Served):
-    """A ``gradio_client.Client`` of :func:`served` (one Gradio session for the whole run)."""
+    """A ``gradio_client.Client`` of :func:`served`: one Gradio session per test module, so what
+    a session keeps (a tab's run history, say) never leaks from one module into another."""
     gradio_client = pytest.importorskip("gradio_client")
     return gradio_client.Client(served.url, verbose=False)
 

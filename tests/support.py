@@ -45,6 +45,7 @@ __all__ = [
     "needs_real_weights",
     "photo",
     "photo_tensor",
+    "reuse_ssl_contexts",
     "sample",
     "serve",
     "to_tensor",
@@ -96,6 +97,39 @@ def import_benchmark(name: str) -> ModuleType:
 
 
 # --------------------------------------------------------------------------- serving the app
+
+
+def reuse_ssl_contexts() -> bool:
+    """Let every ``httpx`` client of this process share one default SSL context.
+
+    ``gradio_client`` uploads and downloads each file with ``httpx.post``/``httpx.stream``, a
+    new ``httpx.Client`` each, and every new client reads the CA bundle into a fresh SSL context
+    (~30 ms of CPU), even for the plain-http loopback the tests talk to: a third of a test
+    client's time on a /compare with a dozen pictures. The app is untouched (a browser never pays
+    this). Returns False, changing nothing, when httpx does not look as expected.
+    """
+    import functools
+
+    try:
+        from httpx._transports import default
+    except ImportError:
+        return False
+    original = getattr(default, "create_ssl_context", None)
+    if original is None or getattr(original, "shared", False):
+        return original is not None
+
+    @functools.lru_cache(maxsize=4)
+    def shared_context(verify: bool, trust_env: bool) -> Any:
+        return original(verify=verify, cert=None, trust_env=trust_env)
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if isinstance(verify, bool) and cert is None:
+            return shared_context(verify, trust_env)
+        return original(verify=verify, cert=cert, trust_env=trust_env)
+
+    create_ssl_context.shared = True  # type: ignore[attr-defined]
+    default.create_ssl_context = create_ssl_context
+    return True
 
 
 def free_port() -> int:

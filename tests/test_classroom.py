@@ -23,6 +23,7 @@ from gradio_client import handle_file  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
 load = import_benchmark("load")
+pytestmark = pytest.mark.slow
 
 
 def _reconstruction(client, seed: int, steps: int = 300, px: int = 96):

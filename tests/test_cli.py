@@ -121,6 +121,7 @@ def test_user_errors_are_one_line(capsys, args, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_module_entry_point_bad_image_no_traceback(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(os.urandom(256))

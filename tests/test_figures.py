@@ -131,6 +131,7 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
     assert float(txt.split("= ")[2].split()[0]) == pytest.approx(float((f[3] * f[5]).sum()), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monkeypatch):
     n0 = vgg16.forward_count
     whole = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)

@@ -246,6 +246,7 @@ def test_cli_compare_hostile_file(h: Hostile, tmp_path, capsys):
         _assert_clean(lines[0], tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_subprocess_prints_no_traceback(tmp_path):
     p = BY_NAME["random_bytes"].write(tmp_path)
     env = {**os.environ, "PERCEPTUAL_VIZ_OFFLINE": "1"}

@@ -196,6 +196,7 @@ def test_a_degradation_is_one_declaration(toy_degradation, capsys, photos):
 # --------------------------------------------------------------------------- packaging
 
 
+@pytest.mark.slow
 def test_the_library_imports_without_gradio_or_pandas():
     code = (
         "import sys\n"
@@ -243,6 +244,7 @@ def test_no_function_in_the_package_is_longer_than_80_lines():
     assert not long, "\n".join(long)
 
 
+@pytest.mark.slow
 def test_the_type_checker_is_clean():
     mypy = shutil.which("mypy")
     if mypy is None:

@@ -36,7 +36,7 @@ PER_CLIENT = 5
 # The CI run and the soak (``python -m pytest -m soak``): the same users and requests, the soak
 # on full-size images. Small images change no concurrency or isolation property; they make a
 # forward pass ~5× cheaper.
-QUICK = {"clients": 12, "image_px": 96, "size": "original"}
+QUICK = {"clients": 8, "image_px": 96, "size": "original"}
 SOAK = {"clients": 20, "image_px": 224, "size": load.SIZE}
 SCALES = [pytest.param(QUICK, id="quick"), pytest.param(SOAK, id="soak", marks=pytest.mark.soak)]
 # Scores may differ in their last float bits between a request computed alone and the same
@@ -270,7 +270,7 @@ CHANNEL_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 @pytest.mark.parametrize(
     "scale",
     [
-        pytest.param({"n": 80, "warmup": 20, "px": 160, "size": "original", "cache_mb": 48}, id="quick"),
+        pytest.param({"n": 40, "warmup": 16, "px": 128, "size": "original", "cache_mb": 30}, id="quick"),
         pytest.param(
             {"n": 200, "warmup": 40, "px": 224, "size": "224", "cache_mb": 96},
             id="soak",

@@ -508,6 +508,7 @@ def test_is_persistent_flags_temporary_places(tmp_path: Path, monkeypatch):
     assert is_persistent("/data/perceptual-viz/quiz.sqlite3")
 
 
+@pytest.mark.slow
 def test_the_store_and_the_maths_import_without_torch_and_trials_without_gradio_or_pandas():
     code = (
         "import sys, perceptual_viz.quiz.store, perceptual_viz.quiz.agreement; "

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -34,6 +36,7 @@ def test_readme_python_example_runs(capsys):
     assert "UNTRAINED" in out
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs_from_another_folder(tmp_path):
     """After README's install command the package is installed, so the example works anywhere,
     not only next to the source (assets, paths and imports come from the installed package)."""

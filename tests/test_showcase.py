@@ -13,6 +13,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from perceptual_viz.assets import sample
@@ -126,6 +127,7 @@ def test_close_ends_a_waiting_warmer(tmp_path):
     t.join()
 
 
+@pytest.mark.slow
 def test_equal_mse_default_run_of_a_sample_is_served_from_the_cache(tmp_path, monkeypatch):
     from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
