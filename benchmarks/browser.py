@@ -1,7 +1,7 @@
 """Browser-measured latency: what a student waits for, timed in headless Chromium (Playwright).
 
     python benchmarks/browser.py                       # untrained VGG16
-    python benchmarks/browser.py --weights vgg16.pth   # real weights (what README quotes)
+    python benchmarks/browser.py --weights vgg16.pth   # real weights (what docs/ quotes)
 
 Two measurements, each from the click to the new picture being *painted* (its ``src`` changed
 and the image decoded), so they include the round trip, Gradio's queue and the browser:

@@ -189,8 +189,8 @@ def launch_app(
     """(pool, demo, url): the app served in-process as ``app.py`` serves it (untrained VGG16 unless
     ``weights`` says otherwise), on loopback; ``limits`` are the lanes' (default: the device's).
 
-    Close it with ``demo.close()``. Note that ``build_demo`` points the app's endpoints at
-    ``pool`` for the whole process (a module-level pool), so run one app at a time.
+    Close it with ``demo.close()``. Each app keeps its own pool (``build_demo`` holds no module
+    state), so two can run side by side in one process.
     """
     from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool

@@ -36,7 +36,13 @@ from perceptual_viz.ui.tabs import quiz  # noqa: E402
 from .quiz_support import recount  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENTS, TRIALS = 30, 10
+TRIALS = 10
+# A class voting at once: the default run and the soak (``python -m pytest -m soak``) differ only
+# in how many students vote together; every vote of either is checked against the database.
+CLASS_SIZES = [
+    pytest.param(10, id="10-students"),
+    pytest.param(30, id="30-students", marks=pytest.mark.soak),
+]
 SMALL_PX = 32
 
 
@@ -99,12 +105,15 @@ def one_sentence(message: str) -> None:
 # --------------------------------------------------------------------------- a class at once
 
 
-def test_thirty_students_voting_at_once_are_each_counted_once(url, big_round, quiz_db, tmp_path):
-    code, ids = big_round
+@pytest.mark.slow
+@pytest.mark.parametrize("students", CLASS_SIZES)
+def test_a_class_voting_at_once_is_each_counted_once(client, url, quiz_db, tmp_path, students):
+    code = new_round(client, TRIALS, 7)
+    ids = trial_ids(client, code)
     assert len(ids) == TRIALS
     # One client (one Gradio session) per student, connected first: then all vote at once.
-    clients = [student_client(url, tmp_path / f"s{k}") for k in range(STUDENTS)]
-    start = threading.Barrier(STUDENTS)
+    clients = [student_client(url, tmp_path / f"s{k}") for k in range(students)]
+    start = threading.Barrier(students)
     cast: dict[tuple[str, int], str] = {}
     picks: dict[int, dict[str, str | None]] = {}
     errors: list[BaseException] = []
@@ -128,7 +137,7 @@ def test_thirty_students_voting_at_once_are_each_counted_once(url, big_round, qu
             errors.append(exc)
             start.abort()
 
-    threads = [threading.Thread(target=student, args=(k,)) for k in range(STUDENTS)]
+    threads = [threading.Thread(target=student, args=(k,)) for k in range(students)]
     for t in threads:
         t.start()
     t0 = time.monotonic()
@@ -138,17 +147,17 @@ def test_thirty_students_voting_at_once_are_each_counted_once(url, big_round, qu
     for c in clients:
         c.close()
     assert errors == []
-    print(f"{STUDENTS * TRIALS} votes from {STUDENTS} clients at once in {seconds:.1f} s")
-    assert len(cast) == STUDENTS * TRIALS
+    print(f"{students * TRIALS} votes from {students} clients at once in {seconds:.1f} s")
+    assert len(cast) == students * TRIALS
 
     res = gradio_client.Client(url, verbose=False).predict(code, api_name="/quiz_results")
-    assert (res["votes"], res["students"], res["n_trials"]) == (300, 30, TRIALS)
-    assert sum(t["votes_a"] + t["votes_b"] for t in res["trials"]) == 300
+    assert (res["votes"], res["students"], res["n_trials"]) == (students * TRIALS, students, TRIALS)
+    assert sum(t["votes_a"] + t["votes_b"] for t in res["trials"]) == students * TRIALS
     with QuizStore(quiz_db) as store:  # the CSV of all votes, as the teacher downloads it
         text = votes_csv(store.votes(code))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {(r["student"], int(r["trial_id"])): r["choice"] for r in rows} == cast
-    assert len(rows) == 300
+    assert len(rows) == students * TRIALS
     for r in rows:  # each row carries the picks the student was shown after voting
         assert {m: r[f"pick_{m}"] or None for m in METRICS} == picks[int(r["trial_id"])]
     for m, (agree, counted, m_agree, m_counted) in recount(text).items():
@@ -361,13 +370,13 @@ def test_a_server_killed_mid_round_keeps_every_acknowledged_vote(tmp_path):
     assert len(stored) == res["votes"]
 
 
-def test_the_readme_quiz_example_runs(url, capsys):
-    """README's gradio_client example of the quiz API, as written (pointed at this server)."""
+def test_the_api_docs_quiz_example_runs(url, capsys):
+    """docs/api.md's gradio_client example of the quiz API, as written (pointed at this server)."""
     import re
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (code,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "/quiz_new_round" in b]
-    exec(compile(code.replace("http://127.0.0.1:7860/", url), "README.md", "exec"), {})
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "/quiz_new_round" in b]
+    exec(compile(code.replace("http://127.0.0.1:7860/", url), "docs/api.md", "exec"), {})
     out = capsys.readouterr().out
     # one vote: each metric's pick, then each metric's agreement with it (all or nothing)
     assert re.search(r"\{'mse': ('A'|'B'|None),.*'lpips': .*\} \{'mse': (0\.0|1\.0), 'ssim'", out), out

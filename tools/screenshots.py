@@ -1,4 +1,4 @@
-"""Take the README screenshots of the app with real ImageNet VGG16 weights.
+"""Take the README and docs/ screenshots of the app with real ImageNet VGG16 weights.
 
     python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only STEP …]
                                 [--quiz-db PATH --quiz-code CODE]
