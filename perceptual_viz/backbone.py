@@ -34,11 +34,9 @@ from urllib.request import urlopen
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights, VGG19_Weights
-from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import InputError
-from .layers import LayerInfo, check_arch, layers
+from .layers import CONVS_PER_STAGE, STAGE_CHANNELS, LayerInfo, check_arch, layers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -47,8 +45,11 @@ DOWNLOAD_TIMEOUT_S = 10.0
 WEIGHTS_ENV = "PERCEPTUAL_VIZ_WEIGHTS"
 OFFLINE_ENVS = ("PERCEPTUAL_VIZ_OFFLINE", "HF_HUB_OFFLINE")
 
-_CFG_KEY = {"vgg16": "D", "vgg19": "E"}
-_TV_URL = {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url}
+# torchvision's ImageNet files (``VGG16_Weights.IMAGENET1K_V1.url`` …; tests check they agree).
+_TV_URL = {
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+}
 _HF_REPO = {"vgg16": "timm/vgg16.tv_in1k", "vgg19": "timm/vgg19.tv_in1k"}
 # Keys of a full checkpoint that are not part of ``features`` and are fine to ignore.
 _HEAD_PREFIXES = ("classifier.", "pre_logits.", "head.", "avgpool.")
@@ -173,11 +174,26 @@ def _offline() -> bool:
     return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes") for k in OFFLINE_ENVS)
 
 
+def make_features(arch: str) -> nn.Sequential:
+    """torchvision's ``vgg.make_layers(cfgs["D" | "E"])`` for ``arch``: the same modules in the
+    same order, so the same state-dict keys and the same draws from the random generator
+    (tests compare the two). Built here because importing ``torchvision.models`` costs about
+    two seconds of every start of the app and the CLI."""
+    mods: list[nn.Module] = []
+    c_in = 3
+    for n_convs, c_out in zip(CONVS_PER_STAGE[check_arch(arch)], STAGE_CHANNELS, strict=True):
+        for _ in range(n_convs):
+            mods += [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            c_in = c_out
+        mods.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*mods)
+
+
 def _build_features(arch: str) -> nn.Sequential:
     """torchvision's ``features`` for ``arch``, with torchvision's init under a fixed seed."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
-        feats = make_layers(cfgs[_CFG_KEY[arch]])
+        feats = make_features(arch)
         for m in feats.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -272,7 +288,7 @@ _SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}
 def _build_features_shapes(arch: str) -> dict[str, tuple[int, ...]]:
     if arch not in _SHAPES:
         with torch.device("meta"):
-            feats = make_layers(cfgs[_CFG_KEY[arch]])
+            feats = make_features(arch)
         _SHAPES[arch] = {k: tuple(v.shape) for k, v in feats.state_dict().items()}
     return _SHAPES[arch]
 

@@ -19,12 +19,12 @@ Arch = Literal["vgg16", "vgg19"]
 Kind = Literal["conv", "relu", "pool"]
 
 # Convolutions per stage, as in torchvision's cfgs "D" (vgg16) and "E" (vgg19).
-_CONVS_PER_STAGE: dict[str, tuple[int, ...]] = {
+CONVS_PER_STAGE: dict[str, tuple[int, ...]] = {
     "vgg16": (2, 2, 3, 3, 3),
     "vgg19": (2, 2, 4, 4, 4),
 }
-_STAGE_CHANNELS = (64, 128, 256, 512, 512)
-ARCHS: tuple[str, ...] = tuple(_CONVS_PER_STAGE)
+STAGE_CHANNELS = (64, 128, 256, 512, 512)
+ARCHS: tuple[str, ...] = tuple(CONVS_PER_STAGE)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class LayerInfo:
 def _build(arch: str) -> tuple[LayerInfo, ...]:
     layers: list[LayerInfo] = []
     rf, jump, index = 1, 1, 0
-    for stage, (n_conv, ch) in enumerate(zip(_CONVS_PER_STAGE[arch], _STAGE_CHANNELS, strict=True), start=1):
+    for stage, (n_conv, ch) in enumerate(zip(CONVS_PER_STAGE[arch], STAGE_CHANNELS, strict=True), start=1):
         for i in range(1, n_conv + 1):
             rf += 2 * jump  # 3×3 conv, stride 1
             layers.append(LayerInfo(f"conv{stage}_{i}", index, "conv", stage, ch, rf, jump))
@@ -122,7 +122,7 @@ def block_outputs(arch: str = "vgg16", pre_relu: bool = False) -> tuple[str, ...
     vgg19 → relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
     """
     out = []
-    for stage, n_conv in enumerate(_CONVS_PER_STAGE[check_arch(arch)], start=1):
+    for stage, n_conv in enumerate(CONVS_PER_STAGE[check_arch(arch)], start=1):
         out.append(f"{'conv' if pre_relu else 'relu'}{stage}_{n_conv}")
     return tuple(out)
 

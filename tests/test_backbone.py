@@ -28,6 +28,27 @@ def _trained_like_sd(arch: str = "vgg16", seed: int = 123) -> dict[str, torch.Te
 # --------------------------------------------------------------------------- naming
 
 
+@pytest.mark.parametrize(("arch", "cfg"), [("vgg16", "D"), ("vgg19", "E")])
+def test_our_features_are_torchvisions_module_for_module_and_draw_for_draw(arch, cfg):
+    """``make_features`` stands in for torchvision's ``make_layers`` (whose import costs seconds
+    at every start): the same modules, the same keys, the same weights from the same seed."""
+    torch.manual_seed(7)
+    theirs, next_theirs = make_layers(cfgs[cfg]), torch.rand(1)
+    torch.manual_seed(7)
+    ours, next_ours = bb.make_features(arch), torch.rand(1)
+    assert repr(ours) == repr(theirs)
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert list(a) == list(b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(next_ours, next_theirs), "both leave the generator in the same state"
+
+
+def test_download_addresses_are_torchvisions():
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    assert {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url} == bb._TV_URL
+
+
 def test_layer_names_match_torchvision_modules():
     for arch in ("vgg16", "vgg19"):
         feats = getattr(torchvision.models, arch)(weights=None).features

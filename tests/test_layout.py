@@ -197,16 +197,18 @@ def test_a_degradation_is_one_declaration(toy_degradation, capsys, photos):
 
 
 @pytest.mark.slow
-def test_the_library_imports_without_gradio_or_pandas():
+def test_the_library_imports_without_gradio_pandas_or_torchvision():
     code = (
         "import sys\n"
         "sys.modules['gradio'] = None\n"  # importing them now fails
         "sys.modules['pandas'] = None\n"
+        "sys.modules['torchvision'] = None\n"  # a reference in tests, never needed at run time
         "import perceptual_viz\n"
         "from perceptual_viz import PerceptualLoss, load_vgg, score_pairs\n"
         "import perceptual_viz.figures.compare, perceptual_viz.figures.sweep, perceptual_viz.figures.gram\n"
         "import perceptual_viz.figures.equal_mse, perceptual_viz.figures.reconstruct\n"
         "import perceptual_viz.commands\n"
+        "load_vgg('vgg19', weights='untrained', device='cpu')\n"
         "print('ok')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
