@@ -213,6 +213,16 @@ def make_client(url: str, download_dir: Path) -> Any:
     )
 
 
+def close_clients(clients: Sequence[Any]) -> None:
+    """Close ``gradio_client`` clients together. Each ``close`` waits up to 1 s for its heartbeat
+    thread (blocked on the server's event stream), so closing 20 one after the other idles 20 s."""
+    threads = [threading.Thread(target=c.close, daemon=True) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def call(client: Any, req: Request) -> Any:
     from gradio_client import handle_file
 
@@ -267,8 +277,7 @@ def run_concurrent(
         if stuck:
             raise RuntimeError(f"load run not finished after {timeout_s:.0f} s: {', '.join(stuck)}")
     finally:
-        for c in clients:
-            c.close()
+        close_clients(clients)
     return [o for r in results for o in r], wall
 
 
@@ -379,8 +388,7 @@ def _reconstructions(url: str, root: Path, n: int, steps: int, px: int) -> tuple
 def _stop(clients: Sequence[Any], jobs: Sequence[Any]) -> None:
     for j in jobs:
         j.cancel()
-    for c in clients:
-        c.close()
+    close_clients(clients)
 
 
 def _wait_streaming(job: Any, timeout: float = 300.0) -> None:

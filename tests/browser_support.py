@@ -11,7 +11,8 @@ import pytest
 
 from perceptual_viz.ui import pagecheck
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support import ROOT
+
 CHROMIUM = Path(pagecheck.CHROMIUM)
 ARTIFACTS = ROOT / "artifacts" / "browser"
 AXE_JS = (ROOT / "tests" / "fixtures" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")

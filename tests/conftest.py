@@ -115,6 +115,32 @@ def app_url(served: Served) -> str:
     return served.url
 
 
+@pytest.fixture(scope="module")
+def chromium(app_url: str):
+    """One headless Chromium for a test module (a launch costs about a second of CPU); each test
+    opens contexts of its own (storage, viewport, locale), closed after it by :func:`contexts`.
+    Module rather than session scope: Playwright's sync API keeps its event loop current in this
+    thread while it is open, and other modules' asyncio code must not meet it."""
+    from perceptual_viz.ui.pagecheck import CHROMIUM_ARGS
+
+    from .browser_support import CHROMIUM, sync_playwright
+
+    with sync_playwright()() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def contexts(chromium):
+    """:func:`chromium`, with every context a test opened closed after it."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()
+
+
 @pytest.fixture(scope="session")
 def quiz_db() -> Path:
     """The quiz database of :func:`served` (created on the quiz's first use)."""

@@ -48,6 +48,7 @@ __all__ = [
     "reuse_ssl_contexts",
     "sample",
     "serve",
+    "stays_unchanged",
     "to_tensor",
 ]
 
@@ -94,6 +95,27 @@ def import_benchmark(name: str) -> ModuleType:
     sys.modules[mod_name] = mod  # dataclasses look their module up while the file executes
     spec.loader.exec_module(mod)
     return mod
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+def stays_unchanged(read: Any, quiet_s: float = 1.5, timeout_s: float = 60.0) -> bool:
+    """Poll ``read()`` until it returns the same value for ``quiet_s`` (True), or ``timeout_s``
+    passes while it keeps changing (False): e.g. a model's forward count once a cancelled job
+    has really stopped. ``quiet_s`` must be several times the step being watched."""
+    import time
+
+    t_end = time.monotonic() + timeout_s
+    value, since = read(), time.monotonic()
+    while time.monotonic() < t_end:
+        time.sleep(0.05)
+        now = read()
+        if now != value:
+            value, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- serving the app

@@ -5,7 +5,6 @@ and the vendored axe-core being the version docs/accessibility.md names."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,8 @@ from perceptual_viz import chrome
 from perceptual_viz.assets import DESCRIPTIONS, SAMPLES_DIR
 from perceptual_viz.ui import a11y
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support import ROOT
+
 AA = 4.5  # WCAG 2.1 AA, normal text
 
 

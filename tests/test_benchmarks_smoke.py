@@ -12,13 +12,13 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("skimage")
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support import ROOT
+
 SCRIPT = ROOT / "benchmarks" / "run.py"
 
 

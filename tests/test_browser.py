@@ -17,19 +17,13 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from perceptual_viz.ui import pagecheck
-
 from .browser_support import accessible
-from .browser_support import sync_playwright as browser_sync_playwright
+from .support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(pagecheck.CHROMIUM)
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM_ARGS = pagecheck.CHROMIUM_ARGS
 TIMEOUT_MS = 30_000  # per wait; CPU-only untrained VGG16: first forward ~1 s, compare ~2 s
 
 pytestmark = pytest.mark.slow
@@ -41,8 +35,7 @@ def errors() -> list[str]:
     return []
 
 
-def _open(p, app_url, errors, width: int, height: int):
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+def _open(browser, app_url, errors, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
@@ -50,31 +43,19 @@ def _open(p, app_url, errors, width: int, height: int):
     pg.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text} {m.location}"))
     pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     pg.goto(app_url, wait_until="load")
-    return browser, pg
+    return pg
 
 
 @pytest.fixture
-def page(app_url, errors):
-    """A page 1400 px wide in a fresh browser; its console and page errors go to ``errors``."""
-    sync_playwright = browser_sync_playwright()
-    with sync_playwright() as p:
-        browser, pg = _open(p, app_url, errors, 1400, 1000)
-        try:
-            yield pg
-        finally:
-            browser.close()
+def page(contexts, app_url, errors):
+    """A page 1400 px wide in a fresh context; its console and page errors go to ``errors``."""
+    return _open(contexts, app_url, errors, 1400, 1000)
 
 
 @pytest.fixture
-def phone(app_url, errors):
+def phone(contexts, app_url, errors):
     """The same at a phone's width (390 × 844)."""
-    sync_playwright = browser_sync_playwright()
-    with sync_playwright() as p:
-        browser, pg = _open(p, app_url, errors, 390, 844)
-        try:
-            yield pg
-        finally:
-            browser.close()
+    return _open(contexts, app_url, errors, 390, 844)
 
 
 def _shot(page, name: str) -> None:

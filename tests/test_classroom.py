@@ -94,8 +94,7 @@ def test_quick_views_never_wait_for_long_jobs(classroom, tmp_path):
     finally:
         for job in jobs:
             job.cancel()
-        for c in (*students, viewer):
-            c.close()
+        load.close_clients([*students, viewer])
 
 
 def test_a_backbone_switch_does_not_delay_anyone_else(classroom, monkeypatch, tmp_path):
@@ -132,8 +131,7 @@ def test_a_backbone_switch_does_not_delay_anyone_else(classroom, monkeypatch, tm
         assert "vgg19" in status and "Loading" not in status
         assert all(t < t_loaded for t in finished), "VGG16 requests waited for VGG19's weights"
     finally:
-        switcher.close()
-        browser.close()
+        load.close_clients([switcher, browser])
 
 
 def test_one_long_job_per_person(tmp_path):
@@ -152,5 +150,4 @@ def test_one_long_job_per_person(tmp_path):
             assert "step 40/40" in second.result()[2]
             assert "step 40/40" in other.result()[2]
         finally:
-            a.close()
-            b.close()
+            load.close_clients([a, b])

@@ -63,7 +63,7 @@ def links(path: Path) -> list[str]:
 
 
 def test_the_link_pattern_finds_links_pictures_and_anchors():
-    text = "See [a](docs/a.md#x), ![p](img/p.png \"t\") and [`code`](b.md); not `[c](d)`?"
+    text = 'See [a](docs/a.md#x), ![p](img/p.png "t") and [`code`](b.md); not `[c](d)`?'
     assert LINK.findall(text)[:3] == ["docs/a.md#x", "img/p.png", "b.md"]
     assert slug('In class: "Which looks closer?"') == "in-class-which-looks-closer"
     assert slug("What is computed (conventions)") == "what-is-computed-conventions"

@@ -132,9 +132,11 @@ def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
 
 
 @pytest.mark.slow
-def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monkeypatch):
+def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, photos, monkeypatch):
+    # At 112 px: passes are counted in images, so a quarter of the pixels proves the same.
+    chelsea = analyse(vgg16, load_image(photos["chelsea"]), "112")
     n0 = vgg16.forward_count
-    whole = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)
+    whole = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4, chunk_images=None)
     assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.extras["info"]
     table = whole.extras["table"]
     # the clean image, a chart per metric and 8 thumbnails
@@ -145,10 +147,10 @@ def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, chelsea, monk
         mse = [r["MSE"] for r in table.records() if r["degradation"] == name]
         assert mse == sorted(mse)
     monkeypatch.setattr(fs, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
-    split = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4, chunk_images=None)
+    split = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4, chunk_images=None)
     assert "3 passes of ≤ 3" in split.extras["info"]
     n0 = vgg16.forward_count
-    auto = fs.sweep(vgg16, chelsea, "224", ["noise", "blur"], k=4)  # on a CPU: short passes
+    auto = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4)  # on a CPU: short passes
     assert "4 passes of ≤ 2" in auto.extras["info"]
     assert vgg16.forward_count == n0 + 4, "the clean image is forwarded once, not once per pass"
     assert auto.extras["table"].column("LPIPS") == pytest.approx(table.column("LPIPS"), rel=1e-5)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .browser_support import ARTIFACTS, CHROMIUM, accessible
-from .browser_support import sync_playwright as browser_sync_playwright
+from .browser_support import ARTIFACTS, accessible
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000
@@ -14,19 +13,12 @@ MAX_TABS = 400  # Tab presses allowed to reach a control
 
 
 @pytest.fixture
-def page(app_url):
-    from perceptual_viz.ui.pagecheck import CHROMIUM_ARGS
-
-    with browser_sync_playwright()() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
-            pg.set_default_timeout(TIMEOUT_MS)
-            pg.goto(app_url, wait_until="load")
-            pg.get_by_role("tab").filter(visible=True).first.wait_for()
-            yield pg
-        finally:
-            browser.close()
+def page(contexts, app_url):
+    pg = contexts.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.goto(app_url, wait_until="load")
+    pg.get_by_role("tab").filter(visible=True).first.wait_for()
+    return pg
 
 
 def _tab_to(page, predicate: str, what: str, back: bool = False) -> None:

@@ -332,8 +332,7 @@ def test_memory_plateaus_while_the_cache_churns(tmp_path, monkeypatch, scale):
             seconds = time.perf_counter() - t0
             forwards = model.forward_count - forwards0
         finally:
-            for c in clients:
-                c.close()
+            load.close_clients(clients)
 
     growth, raw_growth = rss_end - rss_warm, raw_end - raw_warm
     cache_mb, budget_mb = pool.cache.nbytes / 2**20, pool.cache.max_bytes / 2**20

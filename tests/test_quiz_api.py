@@ -34,8 +34,9 @@ from perceptual_viz.quiz.store import Distortion, QuizStore, Trial  # noqa: E402
 from perceptual_viz.ui.tabs import quiz  # noqa: E402
 
 from .quiz_support import recount  # noqa: E402
+from .support import ROOT, import_benchmark  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+load = import_benchmark("load")
 TRIALS = 10
 # A class voting at once: the default run and the soak (``python -m pytest -m soak``) differ only
 # in how many students vote together; every vote of either is checked against the database.
@@ -144,8 +145,7 @@ def test_a_class_voting_at_once_is_each_counted_once(client, url, quiz_db, tmp_p
     for t in threads:
         t.join(timeout=300)
     seconds = time.monotonic() - t0
-    for c in clients:
-        c.close()
+    load.close_clients(clients)
     assert errors == []
     print(f"{students * TRIALS} votes from {students} clients at once in {seconds:.1f} s")
     assert len(cast) == students * TRIALS

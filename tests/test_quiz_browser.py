@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 import pytest
 
@@ -23,10 +22,8 @@ from perceptual_viz.ui import pagecheck
 from perceptual_viz.ui.tabs import quiz
 
 from .browser_support import accessible
-from .browser_support import sync_playwright as browser_sync_playwright
+from .support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(pagecheck.CHROMIUM)
 ARTIFACTS = ROOT / "artifacts" / "browser"
 TIMEOUT_MS = 60_000  # per wait; the round's VGG scoring and the first page load are the slow parts
 TAB = "Which looks closer?"
@@ -43,14 +40,9 @@ def small_trials():
 
 
 @pytest.fixture
-def browser(app_url):
-    sync_playwright = browser_sync_playwright()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=pagecheck.CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(contexts):
+    """The module's Chromium; each page below opens a context of its own."""
+    return contexts
 
 
 def _page(browser, app_url: str, errors: list[str], width: int = 1280, height: int = 900):

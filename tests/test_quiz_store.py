@@ -42,8 +42,7 @@ from perceptual_viz.quiz.store import (
 )
 
 from .quiz_support import recount
-
-ROOT = Path(__file__).resolve().parents[1]
+from .support import ROOT
 
 
 def make_trial(index: int, a: dict[str, float | None], b: dict[str, float | None]) -> Trial:

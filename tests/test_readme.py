@@ -6,11 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .support import ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

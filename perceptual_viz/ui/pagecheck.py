@@ -116,10 +116,12 @@ def open_tab(page: Any, name: str) -> None:
     tab = page.get_by_role("tab", name=name, exact=True).filter(visible=True)
     if tab.count():
         tab.first.click()
+        # Selected: Gradio shows the tab's panel in the same update that marks its button.
+        page.get_by_role("tab", name=name, exact=True, selected=True).filter(visible=True).first.wait_for()
     else:
         page.get_by_role("button", name="More tabs").click()
         page.locator(".overflow-dropdown button").filter(has_text=name).first.click()
-    page.wait_for_timeout(300)
+        page.wait_for_timeout(300)  # the menu closes and the bar redraws
 
 
 def wait_idle(page: Any, timeout_ms: int = 180_000) -> None:
