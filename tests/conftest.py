@@ -67,6 +67,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Each test starts with this process's torch thread count: the app's lanes set it for their
+    requests, and floating-point sums (a convolution's, say) differ in their last bits between
+    thread counts, which "the same search finds the same strength" tests would notice."""
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_caches(tmp_path_factory, monkeypatch):
     """Point torch hub / HF caches at empty folders so a developer's cache never changes a test."""
     root = tmp_path_factory.getbasetemp() / "empty-caches"

@@ -875,3 +875,15 @@ def test_events_run_in_their_lanes(pool):
     # own slots still bound it (tests/test_lanes.py)
     (view,) = [fn for fn in demo.fns.values() if fn.api_name == "ui_view_change"]
     assert view.queue is False
+
+
+def test_the_sweeps_k_is_capped_without_undoing_what_was_typed():
+    """Choosing degradations caps K at what they can give; an answer that arrives after the user
+    typed a new K (still within the cap) must not put the old one back, so it sends no value."""
+    from perceptual_viz.ui.tabs.sweep import levels_slider
+
+    within = levels_slider(["noise", "blur"], 5)
+    assert within["maximum"] == 8 and "value" not in within
+    capped = levels_slider(["quantize"], 8)
+    assert capped["maximum"] == 7 and capped["value"] == 7
+    assert "at most 7" in capped["label"]

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from perceptual_viz.backbone import load_vgg
 from perceptual_viz.ui import models
@@ -24,6 +25,8 @@ from gradio_client.utils import Status  # noqa: E402
 
 load = import_benchmark("load")
 pytestmark = pytest.mark.slow
+# The lanes' torch threads: this process's share of the cores (one under the suite's xdist).
+THREADS = torch.get_num_threads()
 
 
 def _reconstruction(client, seed: int, steps: int = 300, px: int = 96):
@@ -43,7 +46,7 @@ def _wait_until(pred, timeout: float = 60.0, what: str = "condition") -> None:
 @pytest.fixture(scope="module")
 def classroom():
     """The app with a CPU's lanes: 2 interactive requests at once, 1 long job at once."""
-    with serve(LaneLimits(interactive=2, long=1, long_threads=1)) as app:
+    with serve(LaneLimits(interactive=2, long=1, long_threads=1, interactive_threads=THREADS)) as app:
         yield app.pool, app.url
 
 
@@ -137,7 +140,7 @@ def test_a_backbone_switch_does_not_delay_anyone_else(classroom, monkeypatch, tm
 def test_one_long_job_per_person(tmp_path):
     """With room for two long jobs at once (a GPU), a student's second job replaces their first;
     another student's job is untouched."""
-    with serve(LaneLimits(interactive=2, long=2)) as app:
+    with serve(LaneLimits(interactive=2, long=2, long_threads=1, interactive_threads=THREADS)) as app:
         a = load.make_client(app.url, tmp_path / "a")
         b = load.make_client(app.url, tmp_path / "b")
         try:

@@ -71,7 +71,10 @@ def recipe(ctx: AppContext) -> Recipe:
 def levels_slider(names: list[str], k: float) -> Any:
     """K capped at what every chosen degradation can give (quantize has 7 bit depths)."""
     top = fs.max_levels(names) if names else fs.LEVELS_RANGE[1]
-    return gr.update(maximum=top, value=min(int(k), top), label=f"Severity levels (K, at most {top} here)")
+    label = f"Severity levels (K, at most {top} here)"
+    if int(k) <= top:  # the value stays as typed: an answer arriving late must not undo a new K
+        return gr.update(maximum=top, label=label)
+    return gr.update(maximum=top, value=top, label=label)
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
