@@ -1,5 +1,5 @@
-"""Smoke test of benchmarks/run.py: every section runs (``--smoke``: toy sizes, one repeat),
-prints its tables, and our SSIM matches scikit-image.
+"""Smoke test of benchmarks/run.py (its ``main``, in this process): every section runs
+(``--smoke``: toy sizes, one repeat), prints its tables, and our SSIM matches scikit-image.
 
 No timing is asserted: timings depend on the machine and its load, and belong in the benchmark's
 output, not in unit tests. The sizes are the smoke run's, so rows are found by their shape.
@@ -7,19 +7,16 @@ output, not in unit tests. The sizes are the smoke run's, so rows are found by t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("skimage")
 
-from .support import ROOT
-
-SCRIPT = ROOT / "benchmarks" / "run.py"
+from .support import ROOT, import_benchmark
 
 
 def _cells(line: str) -> list[str]:
@@ -28,20 +25,17 @@ def _cells(line: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
-    """Output and JSON of one ``run.py --smoke`` in a subprocess, offline."""
+    """Output and JSON of one ``run.py --smoke``, offline. In this process (``main`` is what the
+    script runs): a second interpreter would spend ~8 s of CPU importing torch and Gradio again."""
     out_json = tmp_path_factory.mktemp("bench") / "results.json"
-    env = {**os.environ, "PERCEPTUAL_VIZ_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--json", str(out_json)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout, json.loads(out_json.read_text())
+    run = import_benchmark("run")
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setenv("PERCEPTUAL_VIZ_OFFLINE", "1")
+        mp.chdir(ROOT)
+        code = run.main(["--smoke", "--json", str(out_json)])
+    assert code == 0, f"exit {code}\n{out.getvalue()}"
+    return out.getvalue(), json.loads(out_json.read_text())
 
 
 @pytest.mark.slow
