@@ -52,7 +52,7 @@ def classroom():
 
 def test_quick_views_never_wait_for_long_jobs(classroom, tmp_path):
     _, url = classroom
-    images = load.make_images(tmp_path / "images", 6, size=160)  # each new: VGG really runs
+    images = load.make_images(tmp_path / "images", 4, size=160)  # each new: VGG really runs
     students = [load.make_client(url, tmp_path / f"student{i}") for i in range(3)]
     viewer = load.make_client(url, tmp_path / "viewer")
     jobs = []
