@@ -166,7 +166,7 @@ def run(weights: str = "untrained", rounds: int = 15, showcase: bool = True) -> 
                     result["showcase_s"] = showcase_paints(page)
                 browser.close()
         finally:
-            demo.close()
+            load.close_app(demo)
     return result
 
 

@@ -21,9 +21,7 @@ import os
 os.environ.setdefault("PERCEPTUAL_VIZ_OFFLINE", "1")
 
 import argparse
-import contextlib
 import hashlib
-import io
 import socket
 import sys
 import tempfile
@@ -189,7 +187,7 @@ def launch_app(
     """(pool, demo, url): the app served in-process as ``app.py`` serves it (untrained VGG16 unless
     ``weights`` says otherwise), on loopback; ``limits`` are the lanes' (default: the device's).
 
-    Close it with ``demo.close()``. Each app keeps its own pool (``build_demo`` holds no module
+    Close it with :func:`close_app`. Each app keeps its own pool (``build_demo`` holds no module
     state), so two can run side by side in one process.
     """
     from perceptual_viz.ui.app import build_demo
@@ -201,6 +199,13 @@ def launch_app(
     demo = build_demo(pool, limits)
     launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     return pool, demo, f"http://127.0.0.1:{port}/"
+
+
+def close_app(demo: Any) -> None:
+    """Stop an app :func:`launch_app` started (thread-safely: see ``perceptual_viz.ui.serve.close``)."""
+    from perceptual_viz.ui.serve import close
+
+    close(demo)
 
 
 def make_client(url: str, download_dir: Path) -> Any:
@@ -452,8 +457,7 @@ def classroom_run(
                 out["mixed"] = summarize(outcomes, wall, mixed_clients, 5)
         finally:
             viewer.close()
-            with contextlib.redirect_stdout(io.StringIO()):
-                demo.close()
+            close_app(demo)
     idle, busy = np.median(out["idle_s"]), np.median(out["busy_s"])
     out["ratio"] = round(float(busy / idle), 3)
     out.update(n_long=n_long, steps=steps, px=px, probes=probes)
@@ -513,8 +517,7 @@ def run(
             pool.cache.clear()
             outcomes, wall = run_concurrent(url, plan, root / "clients")
         finally:
-            with contextlib.redirect_stdout(io.StringIO()):  # "Closing server running on port …"
-                demo.close()
+            close_app(demo)
     return summarize(outcomes, wall, clients, per_client, size)
 
 

@@ -174,7 +174,7 @@ def serve(limits: Any = None, cache_mb: float | None = None) -> Iterator[Served]
     """The app with untrained VGG16 on the CPU, on a free loopback port, closed on exit."""
     from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
-    from perceptual_viz.ui.serve import launch
+    from perceptual_viz.ui.serve import close, launch
 
     port = free_port()
     pool = ModelPool("vgg16", "untrained", "cpu", cache_mb=cache_mb)
@@ -183,4 +183,4 @@ def serve(limits: Any = None, cache_mb: float | None = None) -> Iterator[Served]
     try:
         yield Served(pool, f"http://127.0.0.1:{port}/", demo)
     finally:
-        demo.close()
+        close(demo)

@@ -42,7 +42,7 @@ from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.render import channel_grid, grid_geometry, heatmap, overlay, upsample  # noqa: E402
 
-from .support import ASTRONAUT, CHELSEA, COFFEE, ROOT  # noqa: E402
+from .support import ASTRONAUT, CHELSEA, COFFEE, ROOT, serve  # noqa: E402
 
 CHELSEA_HW = (224, 337)
 BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
@@ -887,3 +887,14 @@ def test_the_sweeps_k_is_capped_without_undoing_what_was_typed():
     capped = levels_slider(["quantize"], 8)
     assert capped["maximum"] == 7 and capped["value"] == 7
     assert "at most 7" in capped["label"]
+
+
+def test_an_app_with_open_heartbeat_streams_closes_cleanly():
+    """A client's heartbeat stream waits on the server's stop event; ``serve.close`` sets it on
+    the server's own loop (asyncio events are not thread-safe), then stops the server."""
+    with serve() as app:
+        client = gradio_client.Client(app.url, verbose=False)
+        client.predict("vgg16", api_name="/status")  # a session with its heartbeat running
+    event = app.demo.app.stop_event
+    assert event.is_set() and not app.demo.is_running
+    client.close()

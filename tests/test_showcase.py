@@ -131,6 +131,7 @@ def test_close_ends_a_waiting_warmer(tmp_path):
 def test_equal_mse_default_run_of_a_sample_is_served_from_the_cache(tmp_path, monkeypatch):
     from perceptual_viz.ui.app import build_demo
     from perceptual_viz.ui.models import ModelPool
+    from perceptual_viz.ui.serve import close
     from perceptual_viz.ui.tabs import equal_mse as tab
 
     monkeypatch.setenv("PERCEPTUAL_VIZ_CACHE_DIR", str(tmp_path))
@@ -154,4 +155,4 @@ def test_equal_mse_default_run_of_a_sample_is_served_from_the_cache(tmp_path, mo
     Image.open(path).convert("RGB").resize((64, 48)).save(small)
     other = tab.equal_mse(ctx, str(small), *args[1:-1], "original", progress=None)
     assert FROM_SHOWCASE not in other[2]
-    demo.close()
+    close(demo)

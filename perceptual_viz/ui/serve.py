@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,6 +27,29 @@ from .style import CSS
 
 MAX_FILE_SIZE = "20mb"
 QUEUE_MAX_SIZE = 64
+
+
+def close(demo: gr.Blocks, timeout_s: float = 5.0) -> None:
+    """Stop a launched app from any thread, quietly.
+
+    ``Blocks.close`` sets the server's ``asyncio.Event`` that every open heartbeat stream waits
+    on from the calling thread; ``asyncio.Event`` is not thread-safe, and a stream ending at that
+    moment raised "deque mutated during iteration". So the event is set on the server's own
+    loop first, and ``close`` then finds it set.
+    """
+    event = getattr(getattr(demo, "app", None), "stop_event", None)
+    loop = getattr(event, "_loop", None)  # bound once a stream waits on it
+    if event is not None and loop is not None and loop.is_running():
+        done = threading.Event()
+
+        def stop() -> None:
+            event.set()
+            done.set()
+
+        loop.call_soon_threadsafe(stop)
+        done.wait(timeout_s)
+    with contextlib.redirect_stdout(io.StringIO()):  # "Closing server running on port …"
+        demo.close()
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
