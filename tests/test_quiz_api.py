@@ -14,7 +14,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from perceptual_viz.quiz.store import Distortion, QuizStore, Trial  # noqa: E402
 from perceptual_viz.ui.tabs import quiz  # noqa: E402
 
 from .quiz_support import recount  # noqa: E402
-from .support import ROOT, import_benchmark  # noqa: E402
+from .support import ROOT, free_port, import_benchmark  # noqa: E402
 
 load = import_benchmark("load")
 TRIALS = 10
@@ -265,15 +264,9 @@ def test_other_bad_requests_are_one_sentence_and_write_nothing(client, quiz_db, 
 # --------------------------------------------------------------------------- SIGKILL
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """``python app.py --weights untrained --no-showcase --port N`` on ``db``, once it answers."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PERCEPTUAL_VIZ_DB": str(db), "GRADIO_ANALYTICS_ENABLED": "False"}
     args = ["--weights", "untrained", "--no-showcase", "--device", "cpu", "--port", str(port)]
     with open(log, "ab") as out:
