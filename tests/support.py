@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,8 +105,6 @@ def stays_unchanged(read: Any, quiet_s: float = 1.5, timeout_s: float = 60.0) ->
     """Poll ``read()`` until it returns the same value for ``quiet_s`` (True), or ``timeout_s``
     passes while it keeps changing (False): e.g. a model's forward count once a cancelled job
     has really stopped. ``quiet_s`` must be several times the step being watched."""
-    import time
-
     t_end = time.monotonic() + timeout_s
     value, since = read(), time.monotonic()
     while time.monotonic() < t_end:
