@@ -1,6 +1,7 @@
 """Load benchmark: the app under a classroom of concurrent users, launched in-process, offline.
 
     python benchmarks/load.py                         # 20 clients × 5 mixed requests (~40 s on 2 cores)
+    python benchmarks/load.py --class 30 --weights vgg16.pth    # a class in four phases (classload.py)
     python benchmarks/load.py --clients 5 --requests 3
     python benchmarks/load.py --classroom --weights vgg16.pth   # quick views beside long jobs
 
@@ -531,8 +532,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="instead: interactive latency while default reconstructions run, vs idle",
     )
-    p.add_argument("--weights", default="untrained", help="for --classroom: untrained | auto | PATH")
+    p.add_argument(
+        "--class",
+        dest="class_n",
+        type=int,
+        metavar="N",
+        help="instead: a class of N students in four phases, the app in its own process (see classload.py)",
+    )
+    p.add_argument("--no-check", action="store_true", help="for --class: skip the alone-vs-class comparison")
+    p.add_argument("--weights", default="untrained", help="for --classroom, --class: untrained | auto | PATH")
     args = p.parse_args(argv)
+    if args.class_n:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import classload  # type: ignore[import-not-found]
+
+        return int(classload.main(args.class_n, args.weights, check=not args.no_check))
     if args.classroom:
         r = classroom_run(args.weights, args.device, mixed_clients=args.clients // 2)
         print(classroom_report(r))

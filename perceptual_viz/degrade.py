@@ -80,6 +80,7 @@ class Degradation:
     search: tuple[float, float] | None = None
     mse_exponent: float = 2.0  # MSE ∝ offset^k near the mild end, for the search's steps
     first_guess: Guess | None = None  # None: one unit of strength
+    seeded: bool = False  # True if ``seed`` changes the result (random noise); False: ignored
 
     def levels(self, k: int) -> list[float]:
         """``k`` strengths from mild to severe, evenly spread, each strictly stronger."""
@@ -278,6 +279,7 @@ register(
         0.0,
         True,
         _noise,
+        seeded=True,
         mild=0.02,
         severe=0.3,
         symbol="σ",
@@ -402,6 +404,7 @@ register(
         0.0,
         True,
         _saltpepper,
+        seeded=True,
         mild=0.01,
         severe=0.3,
         symbol="p",

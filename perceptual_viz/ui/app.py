@@ -10,6 +10,8 @@ surface as one sentence; anything else as "Internal error <id>" (see :mod:`.erro
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 
 import gradio as gr
@@ -24,6 +26,8 @@ from .models import ModelPool
 from .shared import PRIVATE, Shared
 from .tabs import compare, equal_mse, features, gram, quiz, reconstruct, sweep, train
 from .widgets import md
+
+log = logging.getLogger("perceptual_viz.app")
 
 TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 
@@ -49,7 +53,7 @@ def _header(ctx: AppContext) -> Shared:
     with gr.Row():
         arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
-        cmap = gr.Dropdown(list(COLORMAPS[:4]), value="viridis", label="Colour map", scale=1)
+        cmap = gr.Dropdown(list(COLORMAPS[:4]), value=COLORMAPS[0], label="Colour map", scale=1)
         language = i18n.selector()
     device = str(ctx.pool.get(arch0).device)
     shared = Shared(arch, size, cmap, arch0, device, language=language, status=status)
@@ -67,6 +71,13 @@ def _one_long_job_per_person(shared: Shared) -> None:
     for button in shared.long_jobs:
         others = [run for b, run in shared.long_jobs.items() if b is not button]
         button.click(None, None, None, cancels=others, **PRIVATE)
+
+
+def _warm(ctx: AppContext, pool: ModelPool) -> None:
+    model = pool.get(pool.arch)
+    n = ctx.precompute(ctx.showcase.stopping)
+    log.info("precomputed %d default views of the bundled samples (%s)", n, ctx.results.stats())
+    ctx.showcase.start(model)
 
 
 def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = False) -> gr.Blocks:
@@ -88,7 +99,7 @@ def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = F
         worded = i18n.wire(demo, shared.language)
         # The status line is worded by the server: again, in the chosen language.
         worded.then(ctx.endpoint(status_line), [shared.arch], [shared.status], **PRIVATE)
-    if warm:
-        ctx.showcase.start(pool.get(pool.arch))
+    if warm:  # the samples' default views, then the showcase's default runs, while nobody waits
+        threading.Thread(target=_warm, args=(ctx, pool), name="precompute", daemon=True).start()
     demo.ctx = ctx  # for the benchmark and tests that drive it
     return demo

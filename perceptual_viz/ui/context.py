@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ from . import i18n
 from .errors import ON_CPU, UserError, guarded
 from .lanes import LaneLimits, Lanes
 from .models import ModelPool, gpu
+from .results import ResultCache
 from .showcase import Showcase, default_folder
+
+log = logging.getLogger("perceptual_viz.app")
 
 # How long an interactive request waits for a backbone that is still loading before it says so
 # (the page's backbone switch waits for the load in the loader lane instead).
@@ -55,6 +59,9 @@ class AppContext:
     showcase: Showcase
     samples: list[str] = field(default_factory=lambda: [str(p) for p in samples()])
     time_limit_s: float = TIME_LIMIT_S
+    results: ResultCache = field(default_factory=ResultCache)
+    # (shared endpoint, its arguments): the bundled samples' default views, computed after start
+    defaults: list[tuple[Callable[..., Any], tuple[Any, ...]]] = field(default_factory=list)
     # Decoded, resized images by (file, its mtime and size, analysis size, device): a view change
     # re-reads the same upload, and decoding it is a good part of a view change's time. Files
     # are Gradio's content-addressed uploads or the bundled samples, so this holds no user state.
@@ -103,17 +110,63 @@ class AppContext:
         return model, a
 
     def endpoint(
-        self, fn: Callable[..., Any], *, interactive: bool = False, gpu_s: int | None = None
+        self,
+        fn: Callable[..., Any],
+        *,
+        interactive: bool = False,
+        gpu_s: int | None = None,
+        shared: bool = False,
+        normalise: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        defaults: Iterable[tuple[Any, ...]] = (),
     ) -> Callable[..., Any]:
         """``fn(ctx, *inputs)`` as the callable a Gradio event runs (``ctx`` bound).
 
         ``interactive``: long jobs give way while it runs (see :mod:`.lanes`); ``gpu_s``: its
         ``spaces.GPU`` duration on ZeroGPU (a no-op elsewhere). Its texts come back in the
         language of the page that asked (see :mod:`.i18n`; English for API callers).
+        ``shared``: identical calls (same image content, settings, weights) share one result
+        (see :mod:`.results`; checked before the lane, so a hit never waits for a compute slot);
+        ``normalise`` drops what does not change the result from the key; ``defaults``: inputs
+        whose results are computed after start for everyone (the bundled samples' default
+        views: see :meth:`precompute`).
         """
-        bound = i18n.localised(_bind(self, fn, interactive))  # in the page's language
-        guarded_fn = guarded(bound, self.pool.release_gpu_memory)
-        return gpu(gpu_s)(guarded_fn) if gpu_s else guarded_fn
+        release = self.pool.release_gpu_memory
+        computed = guarded(_bind(self, fn, interactive), release)
+        on_device = gpu(gpu_s)(computed) if gpu_s else computed
+        if shared:  # before the GPU and the lane: a hit asks for neither
+            on_device = self.results.shared(_name(fn), on_device, fn, self._model_id, normalise)
+            # computed after start without a visitor, so never through ZeroGPU's allocator
+            warm = self.results.shared(_name(fn), computed, fn, self._model_id, normalise)
+            self.defaults += [(warm, tuple(args)) for args in defaults]
+        return guarded(i18n.localised(on_device), release)  # in the page's language
+
+    def _model_id(self, args: dict[str, Any]) -> str:
+        """The weights a call's ``arch`` argument names (raises while they are still loading)."""
+        model = self.pool.get(str(args.get("arch") or self.pool.arch), wait=0)
+        return f"{model.arch}|{model.fingerprint}"
+
+    def precompute(self, stop: threading.Event | None = None) -> int:
+        """Compute every registered default view now, each when no request runs; the number
+        computed. Their results are pinned: a busy class never evicts them."""
+        done = 0
+        for call, args in list(self.defaults):
+            self.lanes.wait_idle(stop)
+            if stop is not None and stop.is_set():
+                break
+            before = self.results.misses
+            try:
+                with self.results.pinning():
+                    call(*args)
+            except Exception as exc:  # a failing default must not end the others (nor the app)
+                log.warning("precompute of %s failed: %s", getattr(call, "__name__", call), exc)
+                continue
+            done += self.results.misses - before
+        return done
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    inner = inspect.unwrap(fn)
+    return f"{inner.__module__}.{inner.__qualname__}"
 
 
 def _bind(ctx: AppContext, fn: Callable[..., Any], interactive: bool) -> Callable[..., Any]:

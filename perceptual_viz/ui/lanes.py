@@ -28,6 +28,7 @@ Inside the process, :class:`Lanes` adds what a queue cannot:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -143,6 +144,37 @@ class LongJob:
             raise JobStopped(f"The {self.kind} ended early: {self.reason or STOPPED}.")
 
 
+class FairSlots:
+    """At most ``n`` holders at once, granted strictly in the order they asked: first come, first
+    served, so under a class's load nobody's request is overtaken again and again (a plain
+    semaphore lets a newcomer take a slot just released ahead of those already waiting)."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._cond = threading.Condition()
+        self._line: collections.deque[object] = collections.deque()
+
+    def __enter__(self) -> None:
+        me = object()
+        with self._cond:
+            self._line.append(me)
+            while self._line[0] is not me or self._free == 0:
+                self._cond.wait()
+            self._line.popleft()
+            self._free -= 1
+            self._cond.notify_all()  # the next in line may find a slot free too
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Requests in line for a slot now."""
+        return len(self._line)
+
+
 class Lanes:
     """Per-process coordination of the two lanes (see the module docstring).
 
@@ -155,7 +187,7 @@ class Lanes:
         self.cpu = device_type == "cpu"
         self._lock = threading.Condition()
         self._interactive = 0  # interactive requests running now
-        self._slots = threading.BoundedSemaphore(limits.interactive)
+        self._slots = FairSlots(limits.interactive)
         self._jobs: dict[str, LongJob] = {}
 
     def events(self, lane: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ ZeroGPU Spaces and is a no-op everywhere else.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import threading
@@ -16,6 +18,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
+import gradio as gr
 import torch
 
 from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg, pick_device
@@ -34,11 +37,78 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("perceptual_viz.app")
 
 
+# What ZeroGPU's ``spaces`` package says when a visitor's daily GPU quota is spent: it raises a
+# plain ``gr.Error`` with this text (there is no exception type to catch); its own constant
+# where it exposes one.
+try:  # pragma: no cover - depends on the environment
+    from spaces.zero.client import QUOTA_MESSAGE
+except Exception:
+    QUOTA_MESSAGE = "You have exceeded your GPU quota"
+QUOTA_NOTE = (
+    "This visitor's ZeroGPU quota is used up for now, so this result was computed on the CPU "
+    "(slower). Logged-in visitors get their own quota."
+)
+
+
+def quota_refused(exc: BaseException) -> bool:
+    """True if ``exc`` is ZeroGPU refusing a request because the visitor's GPU quota is spent."""
+    return QUOTA_MESSAGE.lower() in str(exc).lower()
+
+
 def gpu(duration: int | None) -> Callable[[F], F]:
-    """``@spaces.GPU(duration=…)`` on ZeroGPU, identity elsewhere."""
+    """``@spaces.GPU(duration=…)`` on ZeroGPU, identity elsewhere.
+
+    When ZeroGPU refuses a request for quota (a class behind one school address shares one
+    anonymous quota), the request is computed on the CPU instead, with a note, not failed.
+    """
     if spaces is None:
         return lambda fn: fn
-    return spaces.GPU(duration=duration)  # pragma: no cover
+    return lambda fn: on_cpu_when_refused(spaces.GPU(duration=duration)(fn), fn)
+
+
+def on_cpu_when_refused(on_gpu: F, fn: F) -> F:
+    """``on_gpu``, or ``fn`` on the CPU copy of the models when ZeroGPU refuses it for quota."""
+    from . import i18n
+    from .errors import ON_CPU
+
+    def note() -> None:
+        log.warning("ZeroGPU quota refused a request; computing it on the CPU")
+        gr.Warning(i18n.message(QUOTA_NOTE, i18n.request_language()))
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*a: Any, **kw: Any) -> Any:
+            try:
+                yield from on_gpu(*a, **kw)
+                return
+            except Exception as exc:
+                if not quota_refused(exc):
+                    raise
+            note()
+            token = ON_CPU.set(True)
+            try:
+                yield from fn(*a, **kw)
+            finally:
+                ON_CPU.reset(token)
+
+        return streaming  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def plain(*a: Any, **kw: Any) -> Any:
+        try:
+            return on_gpu(*a, **kw)
+        except Exception as exc:
+            if not quota_refused(exc):
+                raise
+        note()
+        token = ON_CPU.set(True)
+        try:
+            return fn(*a, **kw)
+        finally:
+            ON_CPU.reset(token)
+
+    return plain  # type: ignore[return-value]
 
 
 class BackboneLoading(UserError):

@@ -117,6 +117,11 @@ class Showcase:
         self.thread: threading.Thread | None = None
         self.warmed = 0  # entries computed by the warmer (for the log and tests)
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the app closes: background work ends at its next step."""
+        return self._stop
+
     def add(self, recipe: Recipe) -> None:
         self.recipes.append(recipe)
 

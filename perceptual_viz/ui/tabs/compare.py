@@ -9,7 +9,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from ...assets import sample
 from ...degrade import DEGRADATIONS, lookup
+from ...figures import DEFAULT_SIZE
 from ...figures import compare as fc
 from ...layers import block_outputs
 from .. import text
@@ -38,6 +40,8 @@ def compare(
     """The before/after pair, scores table, per-layer chart, maps, channels side by side, info,
     every score as JSON, the zip."""
     t0 = time.perf_counter()
+    if source != "upload" and degradation in DEGRADATIONS and not DEGRADATIONS[degradation].seeded:
+        seed = 0  # the seed changes nothing here: the same result (and record) whatever it is
     model, c = ctx.analysis(clean, arch, size, "a clean image", "clean image")
     d = None
     if source == "upload":
@@ -58,6 +62,20 @@ def compare(
     pair = (shown_files["clean"], shown_files["degraded"])
     zipped = bundle_file(fig, shown_files, model)
     return pair, table, shown_files[ex["chart"]], maps, side, info, scores, zipped
+
+
+def share_key(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`compare` that change its result: an uploaded degraded image or
+    a degradation's settings, whichever the source uses; the seed only where it matters."""
+    k = dict(args)
+    if k.get("source") == "upload":
+        k.update(degradation=None, strength=None, seed=None)
+    else:
+        k["degraded"] = None
+        d = DEGRADATIONS.get(str(k.get("degradation")))
+        if d is not None and not d.seeded:
+            k["seed"] = None
+    return k
 
 
 def strength_slider(name: str, value: float | None = None) -> Any:
@@ -198,8 +216,6 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
 def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_controls: list[Any]) -> None:
     """Examples that set every control they imply: the image, the degradation, the slider's
     label, range and value, and the source ("apply a degradation", its controls shown)."""
-    from ...assets import sample
-
     rows = [[str(sample(img)), deg, s] for img, deg, s in EXAMPLES]
     labels = [f"{img.split('.')[0]} · {lookup(deg).setting(s)}" for img, deg, s in EXAMPLES]
     gr.Examples(
@@ -233,10 +249,21 @@ def build(ctx: AppContext, shared: Shared) -> None:
         [ui.layer],
         **PRIVATE,
     )
+    layer0 = block_outputs(shared.arch0)[1]
     cmp_in = [ui.clean, ui.up, ui.source, ui.deg, ui.strength, ui.seed, shared.arch, shared.size, ui.layer]
     gr.on(
         [ui.btn.click, ui.strength.release, ui.clean.change],
-        ctx.endpoint(compare, interactive=True, gpu_s=40),
+        ctx.endpoint(
+            compare,
+            interactive=True,
+            gpu_s=40,
+            shared=True,
+            normalise=share_key,
+            defaults=[
+                (str(sample(img)), None, "degrade", deg, s, 0, shared.arch0, DEFAULT_SIZE, layer0)
+                for img, deg, s in EXAMPLES
+            ],
+        ),
         cmp_in,
         ui.outputs(),
         api_name="compare",

@@ -15,9 +15,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
 from ...images import to_pil
 from ...layers import block_outputs, layers
+from ...render import COLORMAPS
 from ...tables import Table
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
@@ -27,6 +29,8 @@ from ..widgets import image_input, md, shown
 from . import looks_for
 
 MAX_UPLOADS = 12  # images of this session searched for a channel's top patches
+DEFAULT_K = 16  # channels a grid shows at first
+DEFAULT_ALPHA = 0.6  # the enlarged channel's overlay opacity at first
 
 
 def layer_choices(arch: str) -> list[str]:
@@ -231,7 +235,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
                 elem_id="f_layer",
                 allow_custom_value=True,
             )
-            k = gr.Slider(*ff.K_RANGE, value=16, step=1, label="Channels shown (top k)", elem_id="f_k")
+            k = gr.Slider(*ff.K_RANGE, value=DEFAULT_K, step=1, label="Channels shown (top k)", elem_id="f_k")
             sort = gr.Radio(list(ff.SORTS), value="mean", label="Order channels by")
             scope = gr.Radio(
                 list(ff.SCOPES),
@@ -247,7 +251,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
         with gr.Column(scale=2, min_width=300):
             with gr.Row():
                 channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
-                alpha = gr.Slider(0, 1, value=0.6, step=0.05, label="Overlay opacity")
+                alpha = gr.Slider(0, 1, value=DEFAULT_ALPHA, step=0.05, label="Overlay opacity")
             detail = shown("Channel over the image", elem_id="detail")
             stats = gr.Dataframe(
                 headers=["statistic", "value"],
@@ -293,9 +297,20 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     arch, size, cmap = shared.arch, shared.size, shared.cmap
     view_in = [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap, ui.alpha, ui.point]
     view_out = [ui.grid, ui.caption, ui.channel, ui.state, ui.detail, ui.stats, ui.stats_json]
-    views = ctx.endpoint(quiet_without_image(_grid_and_channel, len(view_out)), interactive=True, gpu_s=20)
+    # Every sample's first look (its overview and default views) is computed once after start.
+    first = [(p, shared.arch0, DEFAULT_SIZE, COLORMAPS[0]) for p in ctx.samples]
+    view0 = (block_outputs(shared.arch0)[2], DEFAULT_K, "mean", "channel")
+    views = ctx.endpoint(
+        quiet_without_image(_grid_and_channel, len(view_out)),
+        interactive=True,
+        gpu_s=20,
+        shared=True,
+        defaults=[(p, a, s, *view0, c, DEFAULT_ALPHA, None) for p, a, s, c in first],
+    )
     show_views = dict(fn=views, inputs=view_in, outputs=view_out, api_visibility="private", **quick)
-    over_fn = ctx.endpoint(quiet_without_image(overview, 3), interactive=True, gpu_s=30)
+    over_fn = ctx.endpoint(
+        quiet_without_image(overview, 3), interactive=True, gpu_s=30, shared=True, defaults=first
+    )
     over_in, over_out = [ui.img, arch, size, cmap], [ui.over, ui.notes, ui.point_pic]
     new_image = gr.on(
         [ui.img.change, size.change], lambda: (None, None), None, [ui.point, ui.point_table], **PRIVATE
@@ -325,7 +340,7 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
         trigger_mode="always_last",
         **{**_without_lane(show_views), **ctx.lanes.events("view")},
     )
-    chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20)
+    chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20, shared=True)
     chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha, ui.point]
     chan_out = [ui.detail, ui.stats, ui.stats_json]
     ui.state.change(grid_keys, [ui.state], [ui.keys], **PRIVATE)
@@ -352,7 +367,7 @@ def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:
     arch, size, cmap = shared.arch, shared.size, shared.cmap
     over = gr.Button(visible=False)
     over.click(
-        ctx.endpoint(overview, interactive=True, gpu_s=30),
+        ctx.endpoint(overview, interactive=True, gpu_s=30, shared=True),
         [ui.img, arch, size, cmap],
         [ui.over, ui.notes, ui.point_pic],
         api_name="overview",
@@ -360,7 +375,7 @@ def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:
     )
     grid = gr.Button(visible=False)
     grid.click(
-        ctx.endpoint(feature_grid, interactive=True, gpu_s=20),
+        ctx.endpoint(feature_grid, interactive=True, gpu_s=20, shared=True),
         [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap],
         [ui.grid, ui.caption, ui.channel, ui.state],
         api_name="feature_grid",
@@ -368,7 +383,7 @@ def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:
     )
     chan = gr.Button(visible=False)
     chan.click(
-        ctx.endpoint(channel, interactive=True, gpu_s=20),
+        ctx.endpoint(channel, interactive=True, gpu_s=20, shared=True),
         [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha],
         [ui.detail, ui.stats, ui.stats_json],
         api_name="channel",
@@ -403,7 +418,7 @@ def _wire_point(ctx: AppContext, shared: Shared, ui: UI) -> None:
     x, y = gr.Number(visible=False), gr.Number(visible=False)
     locate_json = gr.JSON(visible=False)
     hidden.click(
-        ctx.endpoint(locate, interactive=True, gpu_s=20),
+        ctx.endpoint(locate, interactive=True, gpu_s=20, shared=True),
         [ui.img, shared.arch, shared.size, x, y],
         [ui.point_pic, ui.point_table, locate_json],
         api_name="locate",

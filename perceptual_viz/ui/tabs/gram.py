@@ -7,15 +7,21 @@ from typing import Any
 
 import gradio as gr
 
+from ...figures import DEFAULT_SIZE, match_size
 from ...figures import gram as fg
-from ...figures import match_size
 from ...gram import GRAM_NORMS
 from ...layers import block_outputs
+from ...render import COLORMAPS
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import export_button, image_input, md, shown
+
+SAMPLES_SHOWN = 6  # the samples under the two inputs
+DEFAULT_NORM = "chw"
+DEFAULT_TOP = 32  # channels drawn, by energy
+DEFAULT_PAIR = (0, 1)  # the channel pair explained at first
 
 
 def gram(
@@ -97,13 +103,15 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
     with gr.Row():
         a = image_input("Image A", elem_id="g_a")
         b = image_input("Image B (optional: compare styles)", elem_id="g_b")
-    gr.Examples([[p, None] for p in ctx.samples[:6]], inputs=[a, b], label="Samples")
+    gr.Examples([[p, None] for p in ctx.samples[:SAMPLES_SHOWN]], inputs=[a, b], label="Samples")
     with gr.Row():
         layer = gr.Dropdown(outs, value=outs[1], label="Layer", allow_custom_value=True, elem_id="g_layer")
         norm = gr.Radio(
-            list(GRAM_NORMS), value="chw", label="Normalisation (raw / ÷CHW / Gatys)", elem_id="g_norm"
+            list(GRAM_NORMS), value=DEFAULT_NORM, label="Normalisation (raw / ÷CHW / Gatys)", elem_id="g_norm"
         )
-        top = gr.Slider(4, fg.TOP_RANGE[1], value=32, step=4, label="Top-N channels by energy (G_ii)")
+        top = gr.Slider(
+            4, fg.TOP_RANGE[1], value=DEFAULT_TOP, step=4, label="Top-N channels by energy (G_ii)"
+        )
         btn = gr.Button("Compute Gram matrices", variant="primary")
     formula = gr.Markdown(elem_id="g_formula")
     with gr.Row():
@@ -112,8 +120,8 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
         gd = shown("|G_A − G_B|", elem_id="gram_d")
     chart = shown("Style distance per layer", elem_id="g_chart")
     with gr.Row():
-        i = gr.Number(value=0, precision=0, label="channel i", minimum=0)
-        j = gr.Number(value=1, precision=0, label="channel j", minimum=0)
+        i = gr.Number(value=DEFAULT_PAIR[0], precision=0, label="channel i", minimum=0)
+        j = gr.Number(value=DEFAULT_PAIR[1], precision=0, label="channel j", minimum=0)
         pbtn = gr.Button("Show pair")
     ptext = gr.Markdown(elem_id="g_ptext")
     pair = gr.Gallery(
@@ -145,6 +153,15 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
     arch, size, cmap = shared.arch, shared.size, shared.cmap
     gram_in = [ui.a, ui.b, arch, size, ui.layer, ui.norm, ui.top, cmap]
     gram_out = [ui.ga, ui.gb, ui.gd, ui.chart, ui.formula, ui.state, ui.zip]
+    # every sample's first look: alone (no image B), the layout's defaults
+    first = (
+        shared.arch0,
+        DEFAULT_SIZE,
+        block_outputs(shared.arch0)[1],
+        DEFAULT_NORM,
+        DEFAULT_TOP,
+        COLORMAPS[0],
+    )
     gr.on(
         [
             ui.btn.click,
@@ -155,7 +172,13 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
             ui.top.release,
             cmap.change,
         ],
-        ctx.endpoint(quiet_without_image(gram, len(gram_out)), interactive=True, gpu_s=30),
+        ctx.endpoint(
+            quiet_without_image(gram, len(gram_out)),
+            interactive=True,
+            gpu_s=30,
+            shared=True,
+            defaults=[(p, None, *first) for p in ctx.samples[:SAMPLES_SHOWN]],
+        ),
         gram_in,
         gram_out,
         api_visibility="private",
@@ -164,14 +187,27 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
         **quick,
     )
     api = gr.Button(visible=False)  # /gram for API callers: an image is required there
-    api.click(ctx.endpoint(gram, interactive=True, gpu_s=30), gram_in, gram_out, api_name="gram", **quick)
+    api.click(
+        ctx.endpoint(gram, interactive=True, gpu_s=30, shared=True),
+        gram_in,
+        gram_out,
+        api_name="gram",
+        **quick,
+    )
     shared.loaded.success(
         lambda a: gr.update(choices=list(block_outputs(a)), value=block_outputs(a)[1]),
         [arch],
         [ui.layer],
         **PRIVATE,
     )
-    pair_fn = ctx.endpoint(gram_pair, interactive=True, gpu_s=20)
+    pair0 = (shared.arch0, DEFAULT_SIZE, first[2], *DEFAULT_PAIR, COLORMAPS[0])
+    pair_fn = ctx.endpoint(
+        gram_pair,
+        interactive=True,
+        gpu_s=20,
+        shared=True,
+        defaults=[(p, *pair0) for p in ctx.samples[:SAMPLES_SHOWN]],
+    )
     pair_in = [ui.a, arch, size, ui.layer, ui.i, ui.j, cmap]
     ui.ga.select(_pair_from_click, [ui.state], [ui.i, ui.j], **PRIVATE).success(
         pair_fn, pair_in, [ui.pair, ui.ptext], api_visibility="private", api_name="ui_pair", **quick
