@@ -78,7 +78,7 @@ def create(args: argparse.Namespace):
     for other in ("vgg16", "vgg19"):
         if other != args.arch:
             pool.load(other)  # in the background: a switch is then instant, and never blocks anyone
-    return build_demo(pool, lane_limits(args), warm=not args.no_showcase)
+    return build_demo(pool, lane_limits(args), warm=not args.no_showcase, precompute=True)
 
 
 def main(argv: list[str] | None = None) -> int:

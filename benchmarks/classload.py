@@ -74,6 +74,9 @@ class Call:
         return json.dumps([self.endpoint, [str(a) for a in self.args]])
 
 
+OPEN = Call("/status", (ARCH,))  # what opening the page asks for (a session starts)
+
+
 def own_photos(folder: Path, n: int) -> list[Path]:
     """``n`` distinct photo-shaped images (300×450 crops, flips, colour shifts of the samples)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -352,7 +355,9 @@ def class_run(
             out["precompute_s"] = round(app.wait_idle(), 1)
             teacher = client(app.url, root / "teacher")
             students = [client(app.url, root / f"student{i:02d}") for i in range(n)]
-            try:
+            try:  # everyone has the page open before the teacher speaks (their sessions exist)
+                run_phase(students, [[OPEN]] * n, Phase("page open"))
+                make_call(teacher, OPEN)
                 for name, per_student in plan.items():
                     phase = Phase(name)
                     # one student alone first, with a request of the phase none of the class makes

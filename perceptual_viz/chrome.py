@@ -115,24 +115,39 @@ def wrap(text: str, f: FontT, width: int) -> list[str]:
 def titled(picture: Image.Image, title: str, subtitle: str = "", min_width: int = 0) -> Image.Image:
     """``picture`` under its title (bold-ish, wrapped) and an optional smaller subtitle."""
     width = max(picture.width, min_width)
+    head = _title_strip(title, subtitle, width)
+    out = Image.new("RGB", (width, head.height + picture.height), WHITE)
+    out.paste(head, (0, 0))
+    out.paste(picture.convert("RGB"), ((width - picture.width) // 2, head.height))
+    return out
+
+
+@lru_cache(maxsize=512)
+def _title_strip(title: str, subtitle: str, width: int) -> Image.Image:
+    """The drawn title lines of :func:`titled` (the same titles recur on every request: drawing
+    text is most of a small figure's cost). Shared: callers paste it, never change it."""
     big, small = font(14), font(12)
     lines = [(t, big, INK) for t in wrap(title, big, width - 8)]
     if subtitle:
         lines += [(t, small, MUTED) for t in wrap(subtitle, small, width - 8)]
     heights = [text_size("Hg" + t, f)[1] + 3 for t, f, _ in lines]
-    top = sum(heights) + 6
-    out = Image.new("RGB", (width, top + picture.height), WHITE)
+    out = Image.new("RGB", (width, sum(heights) + 6), WHITE)
     draw = ImageDraw.Draw(out)
     y = 3
     for (t, f, colour), h in zip(lines, heights, strict=True):
         draw.text((4, y), t, fill=colour, font=f)
         y += h
-    out.paste(picture.convert("RGB"), ((width - picture.width) // 2, top))
     return out
 
 
 def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", height: int = 12) -> Image.Image:
     """A horizontal colour bar ``width`` px wide: the ramp, min / mid / max, and ``label``."""
+    return _colour_bar(cmap, float(lo), float(hi), int(width), label, int(height)).copy()
+
+
+@lru_cache(maxsize=256)
+def _colour_bar(cmap: str, lo: float, hi: float, width: int, label: str, height: int) -> Image.Image:
+    """:func:`colour_bar`, drawn once per scale (most maps say 0 … 1): shared, never changed."""
     width = max(width, 120)
     ramp = colorize(np.linspace(0.0, 1.0, width, dtype=np.float32)[None], cmap, 0.0, 1.0)[0]
     f = font(11)
@@ -158,7 +173,7 @@ def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", hei
 
 def with_colour_bar(picture: Image.Image, cmap: str, lo: float, hi: float, label: str = "") -> Image.Image:
     """``picture`` with its colour bar (same width) underneath: the scale travels with the map."""
-    bar = colour_bar(cmap, lo, hi, picture.width, label)
+    bar = _colour_bar(cmap, float(lo), float(hi), picture.width, label, 12)
     out = Image.new("RGB", (max(picture.width, bar.width), picture.height + 6 + bar.height), WHITE)
     out.paste(picture.convert("RGB"), (0, 0))
     out.paste(bar, (0, picture.height + 6))

@@ -49,14 +49,15 @@ def _degraded(
     spec: dict[str, object]
     if degraded is not None:
         degraded, note = match_size(clean, degraded)
-        spec = {"source": "upload", "degradation": None, "strength": None}
+        spec = {"source": "upload", "degradation": None, "strength": None, "seed": None}
         return degraded, "uploaded image", [note] if note else [], spec
     if degradation is None:
         raise InputError("choose a degradation or upload a degraded image")
     d = lookup(degradation)
     s = d.default if strength is None else float(strength)
-    t = degrade(clean.tensor, degradation, s, seed=int(seed))
-    spec = {"source": "degrade", "degradation": degradation, "strength": s}
+    seed = int(seed) if d.seeded else 0  # a seed changes nothing here: recorded as the default
+    t = degrade(clean.tensor, degradation, s, seed=seed)
+    spec = {"source": "degrade", "degradation": degradation, "strength": s, "seed": seed}
     return Analysis(t, image_key(t)), f"{d.label}, {d.param} = {s:g} (seed {seed})", [], spec
 
 
@@ -199,7 +200,6 @@ def compare(
         "analysis_size": str(size),
         "size_hw": list(clean.size),
         **spec,
-        "seed": int(seed),
         "side_by_side_layer": layer,
         "score_settings": dataclasses.asdict(s),
     }

@@ -73,17 +73,22 @@ def _one_long_job_per_person(shared: Shared) -> None:
         button.click(None, None, None, cancels=others, **PRIVATE)
 
 
-def _warm(ctx: AppContext, pool: ModelPool) -> None:
+def _warm(ctx: AppContext, pool: ModelPool, views: bool, showcase: bool) -> None:
     model = pool.get(pool.arch)
-    n = ctx.precompute(ctx.showcase.stopping)
-    log.info("precomputed %d default views of the bundled samples (%s)", n, ctx.results.stats())
-    ctx.showcase.start(model)
+    if views:
+        n = ctx.precompute(ctx.showcase.stopping)
+        log.info("precomputed %d default views of the bundled samples (%s)", n, ctx.results.stats())
+    if showcase:
+        ctx.showcase.start(model)
 
 
-def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = False) -> gr.Blocks:
+def build_demo(
+    pool: ModelPool, limits: LaneLimits | None = None, warm: bool = False, precompute: bool = False
+) -> gr.Blocks:
     """The whole app. ``pool`` holds the models and cache shared by every user; ``limits`` sets
     the lanes (default: :meth:`LaneLimits.resolve` for the pool's device); ``warm`` computes
-    the showcase demos in the background (see :mod:`.showcase`)."""
+    the showcase demos in the background (see :mod:`.showcase`); ``precompute`` the bundled
+    samples' default views first (see :meth:`AppContext.precompute`)."""
     ctx = AppContext.create(pool, limits)
     # A long day: every 30 min, uploads and pictures older than an hour leave Gradio's cache.
     with gr.Blocks(title="Perceptual Loss Lab", delete_cache=(1800, 3600)) as demo:
@@ -99,7 +104,8 @@ def build_demo(pool: ModelPool, limits: LaneLimits | None = None, warm: bool = F
         worded = i18n.wire(demo, shared.language)
         # The status line is worded by the server: again, in the chosen language.
         worded.then(ctx.endpoint(status_line), [shared.arch], [shared.status], **PRIVATE)
-    if warm:  # the samples' default views, then the showcase's default runs, while nobody waits
-        threading.Thread(target=_warm, args=(ctx, pool), name="precompute", daemon=True).start()
+    if warm or precompute:  # the samples' default views, then the showcase's runs, while nobody waits
+        args = (ctx, pool, precompute, warm)
+        threading.Thread(target=_warm, args=args, name="precompute", daemon=True).start()
     demo.ctx = ctx  # for the benchmark and tests that drive it
     return demo

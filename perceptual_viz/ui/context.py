@@ -138,7 +138,16 @@ class AppContext:
             # computed after start without a visitor, so never through ZeroGPU's allocator
             warm = self.results.shared(_name(fn), computed, fn, self._model_id, normalise)
             self.defaults += [(warm, tuple(args)) for args in defaults]
-        return guarded(i18n.localised(on_device), release)  # in the page's language
+        answered = guarded(i18n.localised(on_device), release)  # in the page's language
+        if inspect.isgeneratorfunction(fn):
+            return answered  # a long job: the lanes know it while it runs
+
+        @functools.wraps(answered)
+        def serve(*args: Any, **kwargs: Any) -> Any:
+            with self.lanes.serving():  # background work waits, even for a result cache hit
+                return answered(*args, **kwargs)
+
+        return serve
 
     def _model_id(self, args: dict[str, Any]) -> str:
         """The weights a call's ``arch`` argument names (raises while they are still loading)."""
@@ -147,7 +156,10 @@ class AppContext:
 
     def precompute(self, stop: threading.Event | None = None) -> int:
         """Compute every registered default view now, each when no request runs; the number
-        computed. Their results are pinned: a busy class never evicts them."""
+        computed. Their results are pinned: a busy class never evicts them. Nothing is
+        computed while the result cache is off (there would be nowhere to keep them)."""
+        if not self.results.enabled:
+            return 0
         done = 0
         for call, args in list(self.defaults):
             self.lanes.wait_idle(stop)

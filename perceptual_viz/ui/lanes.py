@@ -186,7 +186,8 @@ class Lanes:
         self.limits = limits
         self.cpu = device_type == "cpu"
         self._lock = threading.Condition()
-        self._interactive = 0  # interactive requests running now
+        self._interactive = 0  # interactive requests computing now
+        self._serving = 0  # requests of any kind being answered now (results shared ones too)
         self._slots = FairSlots(limits.interactive)
         self._jobs: dict[str, LongJob] = {}
 
@@ -215,6 +216,19 @@ class Lanes:
                 with self._lock:
                     self._interactive -= 1
                     self._lock.notify_all()
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around every request the app answers, even one served from the result cache:
+        background work (:meth:`wait_idle`) waits while any is in flight."""
+        with self._lock:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._serving -= 1
+                self._lock.notify_all()
 
     @property
     def interactive_running(self) -> int:
@@ -259,9 +273,11 @@ class Lanes:
                 self._lock.notify_all()
 
     def wait_idle(self, stop: threading.Event | None = None) -> None:
-        """Block until no interactive request and no long job runs (background work's turn)."""
+        """Block until no request is being answered and no long job runs (background work's turn)."""
         with self._lock:
-            while (self._interactive > 0 or self._jobs) and not (stop is not None and stop.is_set()):
+            while (self._interactive > 0 or self._serving > 0 or self._jobs) and not (
+                stop is not None and stop.is_set()
+            ):
                 self._lock.wait(0.1)
 
     def stop(self, session: str | None, kind: str | None = None) -> bool:

@@ -8,7 +8,9 @@ ZeroGPU Spaces and is a no-op everywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import inspect
 import logging
 import os
@@ -40,10 +42,9 @@ log = logging.getLogger("perceptual_viz.app")
 # What ZeroGPU's ``spaces`` package says when a visitor's daily GPU quota is spent: it raises a
 # plain ``gr.Error`` with this text (there is no exception type to catch); its own constant
 # where it exposes one.
-try:  # pragma: no cover - depends on the environment
-    from spaces.zero.client import QUOTA_MESSAGE
-except Exception:
-    QUOTA_MESSAGE = "You have exceeded your GPU quota"
+QUOTA_MESSAGE = "You have exceeded your GPU quota"
+with contextlib.suppress(Exception):  # pragma: no cover - depends on the environment
+    QUOTA_MESSAGE = str(importlib.import_module("spaces.zero.client").QUOTA_MESSAGE)
 QUOTA_NOTE = (
     "This visitor's ZeroGPU quota is used up for now, so this result was computed on the CPU "
     "(slower). Logged-in visitors get their own quota."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -77,11 +78,29 @@ def png_file(img: Image.Image) -> str:
     Gradio would encode returned PIL images itself at zlib level 6; level 1 is about 3× quicker
     for our pictures for ~5% more bytes, and on a view change
     the encoding is most of the server's time. Still lossless. A path inside Gradio's cache is
-    served as is, without another copy.
+    served as is, without another copy. The same pixels again (the clean image of every
+    Compare of one photo, say) reuse the file they were encoded to.
     """
+    h = hashlib.blake2b(img.tobytes(), digest_size=16)
+    h.update(f"{img.mode}{img.size}{get_upload_folder()}".encode())
+    key = h.hexdigest()
+    with _ENCODED_LOCK:
+        known = _ENCODED.get(key)
+    if known is not None and os.path.exists(known):
+        return known
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=1)
-    return png_bytes_file(buf.getvalue())
+    path = png_bytes_file(buf.getvalue())
+    with _ENCODED_LOCK:
+        _ENCODED[key] = path
+        while len(_ENCODED) > ENCODED_KEPT:
+            _ENCODED.pop(next(iter(_ENCODED)))
+    return path
+
+
+ENCODED_KEPT = 1024  # pixel hash → its PNG file (paths only: the files are Gradio's)
+_ENCODED: dict[str, str] = {}
+_ENCODED_LOCK = threading.Lock()
 
 
 def png_bytes_file(data: bytes) -> str:

@@ -40,8 +40,6 @@ def compare(
     """The before/after pair, scores table, per-layer chart, maps, channels side by side, info,
     every score as JSON, the zip."""
     t0 = time.perf_counter()
-    if source != "upload" and degradation in DEGRADATIONS and not DEGRADATIONS[degradation].seeded:
-        seed = 0  # the seed changes nothing here: the same result (and record) whatever it is
     model, c = ctx.analysis(clean, arch, size, "a clean image", "clean image")
     d = None
     if source == "upload":
