@@ -348,16 +348,20 @@ def class_run(
                 c.close()
             finally:
                 ref.close()
-        forward = bare_forward_s(weights, photos[0])
         app = serve(weights, root / "class")
-        out: dict[str, Any] = {"n": n, "weights": weights, "bare_forward_s": forward, "phases": {}}
+        out: dict[str, Any] = {"n": n, "weights": weights, "phases": {}}
+        forward = math.nan
         try:
             out["precompute_s"] = round(app.wait_idle(), 1)
             teacher = client(app.url, root / "teacher")
             students = [client(app.url, root / f"student{i:02d}") for i in range(n)]
             try:  # everyone has the page open before the teacher speaks (their sessions exist)
-                run_phase(students, [[OPEN]] * n, Phase("page open"))
+                opened = Phase("page open")
+                run_phase(students, [[OPEN]] * n, opened)
                 make_call(teacher, OPEN)
+                again = Phase("status")  # sessions open: what N answers cost with no work at all
+                run_phase(students, [[OPEN]] * n, again)
+                out["no_work"] = {"p50_s": again.p(50), "p95_s": again.p(95), "errors": len(again.errors)}
                 for name, per_student in plan.items():
                     phase = Phase(name)
                     # one student alone first, with a request of the phase none of the class makes
@@ -367,6 +371,8 @@ def class_run(
                     make_call(teacher, solo)
                     phase.alone_s = time.perf_counter() - t0
                     if name in ("own photos", "compare"):
+                        if math.isnan(forward):  # with the app idle, just before the class needs it
+                            forward = out["bare_forward_s"] = bare_forward_s(weights, photos[0], 7)
                         phase.floor_s = n * forward
                     run_phase(students, per_student, phase)
                     mismatched = [
