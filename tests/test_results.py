@@ -229,6 +229,22 @@ def test_the_same_layer_change_from_a_class_renders_once(app, monkeypatch):
     assert render.calls == 3
 
 
+def test_a_view_change_brings_the_new_grids_tile_layout_for_keyboard_users(app):
+    """The page's view change returns the grid's layout with it: a layout chained on the state
+    never fired after a view change, so keyboard users got the first layer's tiles."""
+    import json
+    import re
+
+    demo, _ = app
+    cat = str(sample("chelsea.png"))
+    change = _fn(demo, "ui_view_change")
+    for layer, k in (("relu4_3", 9), ("conv1_2", 25)):
+        out = change(cat, "vgg16", "224", layer, k, "mean", "channel", "viridis", 0.6, None)
+        spec = json.loads(re.search(r"data-grid='([^']*)'", out[-1]).group(1))
+        assert spec["layer"] == layer and out[3]["layer"] == layer
+        assert len(out[3]["channels"]) == k
+
+
 def test_a_seed_splits_the_cache_only_for_degradations_that_use_it(app, monkeypatch):
     demo, _ = app
     render = Counting(fc.compare)
@@ -248,7 +264,7 @@ def test_the_bundled_samples_default_views_are_ready_before_anyone_asks(app, mon
     demo, ctx = app
     _fresh(ctx)
     registered = {getattr(fn, "__name__", "") for fn, _ in ctx.defaults}
-    assert {"overview", "_grid_and_channel", "compare", "gram", "gram_pair"} <= registered
+    assert {"overview", "_views", "compare", "gram", "gram_pair"} <= registered
     assert {args[0] for fn, args in ctx.defaults if fn.__name__ == "overview"} == set(ctx.samples)
     cat = str(sample("chelsea.png"))  # one sample's defaults prove the mechanism (all: ~10 s)
     monkeypatch.setattr(ctx, "defaults", [(fn, args) for fn, args in ctx.defaults if args[0] == cat])

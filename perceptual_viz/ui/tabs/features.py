@@ -119,6 +119,25 @@ def _grid_and_channel(
     return (*grid_out, *channel(ctx, image, arch, size, layer, grid_out[2], cmap, alpha, point))
 
 
+def _views(
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    cmap: str,
+    alpha: float,
+    point: Any,
+) -> tuple[Any, ...]:
+    """The page's view change: :func:`_grid_and_channel` and the new grid's tile layout for
+    keyboard users (an event chained on the state would cost the page another round trip)."""
+    out = _grid_and_channel(ctx, image, arch, size, layer, k, sort, scope, cmap, alpha, point)
+    return (*out, grid_keys(out[3]))
+
+
 def _clicked(
     ctx: AppContext,
     image: Upload,
@@ -296,12 +315,12 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     quick = ctx.lanes.events("interactive")
     arch, size, cmap = shared.arch, shared.size, shared.cmap
     view_in = [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap, ui.alpha, ui.point]
-    view_out = [ui.grid, ui.caption, ui.channel, ui.state, ui.detail, ui.stats, ui.stats_json]
+    view_out = [ui.grid, ui.caption, ui.channel, ui.state, ui.detail, ui.stats, ui.stats_json, ui.keys]
     # Every sample's first look (its overview and default views) is computed once after start.
     first = [(p, shared.arch0, DEFAULT_SIZE, COLORMAPS[0]) for p in ctx.samples]
     view0 = (block_outputs(shared.arch0)[2], DEFAULT_K, "mean", "channel")
     views = ctx.endpoint(
-        quiet_without_image(_grid_and_channel, len(view_out)),
+        quiet_without_image(_views, len(view_out)),
         interactive=True,
         gpu_s=20,
         shared=True,
