@@ -439,14 +439,15 @@ def report(r: dict) -> str:
             f"{p['p95_s'] / ref:4.2f}× ≤ {factor}× {basis} {verdict:<6} {p['n_errors']:>3}  {same_s}"
         )
         lines += [f"  ERROR {e}" for e in p["errors"]]
-    fresh = ", ".join(
-        f"{k} {v['alone_fresh_s']:.2f} s"
-        for k, v in r["phases"].items()
-        if v["alone_fresh_s"] == v["alone_fresh_s"]
+    lines.append(
+        "alone: the same request by one student on an app that shares nothing (no result cache, no "
+        "precompute); warm: by one student on the class's app just before the class"
     )
-    if fresh:
+    if "no_work" in r:
+        w = r["no_work"]
         lines.append(
-            f"one student alone on an app that shares nothing (no result cache, no precompute): {fresh}"
+            f"{r['n']} students asking at once for something that needs no work (/status): "
+            f"p50 {w['p50_s']:.2f} s, p95 {w['p95_s']:.2f} s: the server's own floor for {r['n']} answers"
         )
     return "\n".join(lines)
 
