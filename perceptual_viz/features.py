@@ -234,6 +234,17 @@ class FeatureCache:
         convs = self._convs(model, images, keys, list(dict.fromkeys(src.values())), keep)
         return {n: derive(model, n, convs[src[n]]) for n in wanted}
 
+    def ensure(
+        self, model: VGGFeatures, images: torch.Tensor, keys: Sequence[str], names: Sequence[str]
+    ) -> None:
+        """Make sure the activations ``names`` of ``images`` are cached, in **one** forward pass
+        for whatever is missing, without handing anything back (no batch is gathered, no ReLU or
+        pool derived): for a view that then reads its images' activations one by one."""
+        if len(keys) != images.shape[0]:
+            raise InputError("one key per image is required")
+        convs = list(dict.fromkeys(source_conv(model, n) for n in names))
+        self._convs(model, images, keys, convs, [True] * len(keys), gather=False)
+
     def memo(
         self, model: VGGFeatures, key: str, tag: str, compute: Callable[[], torch.Tensor]
     ) -> torch.Tensor:
@@ -288,6 +299,7 @@ class FeatureCache:
         keys: Sequence[str],
         names: list[str],
         keep: list[bool],
+        gather: bool = True,
     ) -> dict[str, torch.Tensor]:
         mid = model_id(model)
         found: list[dict[str, torch.Tensor]] = []
@@ -311,6 +323,8 @@ class FeatureCache:
                         found[i][n] = t
                         if keep[i]:
                             self._put((mid, keys[i], n), t)
+        if not gather:
+            return {}
         if len(found) == 1:
             return found[0]
         if len(todo) == len(keys):

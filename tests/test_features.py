@@ -112,6 +112,19 @@ def test_cache_reuse_counts_forward_passes(vgg16):
     torch.testing.assert_close(out["relu1_2"], fresh["relu1_2"])
 
 
+def test_ensure_caches_in_one_pass_what_is_missing_and_gathers_nothing(vgg16):
+    cache = FeatureCache(max_bytes=64 * 2**20)
+    clean, deg = _img(5), _img(6)
+    keys = [image_key(clean), image_key(deg)]
+    cache.features(vgg16, clean, keys[:1], ["relu2_2"])
+    n0 = vgg16.forward_count
+    assert cache.ensure(vgg16, torch.cat([clean, deg]), keys, ["relu1_2", "relu2_2"]) is None
+    assert vgg16.forward_count == n0 + 1  # only what was missing, in one pass
+    both = cache.features(vgg16, torch.cat([clean, deg]), keys, ["relu1_2", "relu2_2"])
+    assert vgg16.forward_count == n0 + 1  # everything is there now
+    torch.testing.assert_close(both["relu2_2"], vgg16(torch.cat([clean, deg]), ["relu2_2"])["relu2_2"])
+
+
 def test_cache_misses_when_a_new_layer_is_asked(vgg16):
     cache = FeatureCache()
     x = _img(4)

@@ -177,7 +177,7 @@ def compare(
     # One batched pass for everything this view shows (scores and the side-by-side layer);
     # the clean image's activations usually come from the cache, so only the degraded one runs.
     both = torch.cat([clean.tensor, degraded.tensor])
-    cache.features(model, both, [clean.key, degraded.key], [*score_names(s, model.arch), layer])
+    cache.ensure(model, both, [clean.key, degraded.key], [*score_names(s, model.arch), layer])
     res = score_pairs(model, clean.tensor, degraded.tensor, settings=s, cache=cache, clean_key=clean.key)
     sc = res.scores[0]
     names = list(sc.perceptual)
