@@ -12,8 +12,8 @@ in four phases:
 Printed per phase: p50 / p95 / max, errors, the latency of the same request made by one student
 alone on the same app, and for the phases whose work cannot be shared (3, 4) the *floor*: N × a
 bare VGG forward at the same size, measured in this run. The class app is started as a host
-starts it and left to finish its background precompute (the benchmark waits until its CPU is
-idle) before the class arrives.
+starts it (without the showcase's long demos, which no phase uses) and left to finish its
+background precompute (the benchmark waits until its CPU is idle) before the class arrives.
 
 Every result is checked against the same request made alone on a second app that shares nothing
 (``PERCEPTUAL_VIZ_RESULT_CACHE_MB=0``, no precompute): the same pictures pixel for pixel and the
@@ -173,7 +173,8 @@ class Server:
 
 
 def serve(weights: str, root: Path, *, shared: bool = True) -> Server:
-    """``python app.py`` on a free port; ``shared=False``: no result cache, no precompute."""
+    """``python app.py`` on a free port (showcase off); ``shared=False``: no result cache (and so
+    no precompute either)."""
     port = _free_port()
     root.mkdir(parents=True, exist_ok=True)
     env = {
@@ -181,11 +182,12 @@ def serve(weights: str, root: Path, *, shared: bool = True) -> Server:
         "PERCEPTUAL_VIZ_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(root / "gradio"),
-    }  # the showcase's cache folder stays the host's own: its default runs are computed once
-    cmd = [sys.executable, str(ROOT / "app.py"), "--weights", weights, "--port", str(port)]
+    }
+    # The showcase's long demos (sweeps, reconstructions) play no part in the four phases and
+    # take minutes of CPU on a first start: off. The samples' default views are still computed.
+    cmd = [sys.executable, str(ROOT / "app.py"), "--weights", weights, "--port", str(port), "--no-showcase"]
     if not shared:
         env["PERCEPTUAL_VIZ_RESULT_CACHE_MB"] = "0"
-        cmd.append("--no-showcase")
     log = root / "app.log"
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"

@@ -139,3 +139,22 @@ def test_quick_run_exercises_the_app_sections(quick_run: tuple[str, dict]) -> No
     train = data["train"]
     assert "error" not in train and train["steps"] >= 1
     assert {"mse", "perceptual"} <= set(train["runs"]) and all(r["psnr"] > 0 for r in train["runs"].values())
+
+
+@pytest.mark.slow
+def test_the_class_benchmark_runs_its_four_phases_and_checks_every_result(tmp_path):
+    """``benchmarks/load.py --class N`` at its smallest: two students, untrained weights, the app
+    in its own process (twice: the class's, and one that shares nothing for the alone-check).
+    Every phase answers without error and every result equals the same request made alone."""
+    classload = import_benchmark("classload")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PERCEPTUAL_VIZ_OFFLINE", "1")
+        r = classload.class_run(2, "untrained", workdir=tmp_path)
+    assert list(r["phases"]) == ["same sample", "view changes", "own photos", "compare"]
+    for name, p in r["phases"].items():
+        assert p["n_errors"] == 0, (name, p["errors"])
+        assert p["mismatched"] == 0, name
+        assert p["requests"] == 2 * (2 if name == "view changes" else 1)
+    assert r["phases"]["own photos"]["floor_s"] == pytest.approx(2 * r["bare_forward_s"])
+    report = classload.report(r)
+    assert all(name in report for name in r["phases"]) and "/status" in report
