@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import close_clients  # noqa: E402
+from load import close_clients, free_port, make_client  # noqa: E402
 
 from perceptual_viz.assets import SAMPLES_DIR  # noqa: E402
 from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
@@ -125,14 +125,6 @@ def phases(n: int, photos: Sequence[Path]) -> dict[str, list[list[Call]]]:
 # --------------------------------------------------------------------------- the app in its own process
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (Linux /proc); NaN elsewhere."""
     try:
@@ -175,7 +167,7 @@ class Server:
 def serve(weights: str, root: Path, *, shared: bool = True) -> Server:
     """``python app.py`` on a free port (showcase off); ``shared=False``: no result cache (and so
     no precompute either)."""
-    port = _free_port()
+    port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -205,13 +197,6 @@ def serve(weights: str, root: Path, *, shared: bool = True) -> Server:
 
 
 # --------------------------------------------------------------------------- calling
-
-
-def client(url: str, folder: Path) -> Any:
-    from gradio_client import Client
-
-    folder.mkdir(parents=True, exist_ok=True)
-    return Client(url, verbose=False, download_files=str(folder), analytics_enabled=False, max_workers=2)
 
 
 def make_call(c: Any, call: Call) -> Any:
@@ -339,7 +324,7 @@ def class_run(
             ref = serve(weights, root / "reference", shared=False)
             try:
                 ref.wait_idle()
-                c = client(ref.url, root / "reference-client")
+                c = make_client(ref.url, root / "reference-client")
                 for name, per_student in plan.items():
                     for calls in per_student:
                         for call in calls:
@@ -355,8 +340,8 @@ def class_run(
         forward = math.nan
         try:
             out["precompute_s"] = round(app.wait_idle(), 1)
-            teacher = client(app.url, root / "teacher")
-            students = [client(app.url, root / f"student{i:02d}") for i in range(n)]
+            teacher = make_client(app.url, root / "teacher")
+            students = [make_client(app.url, root / f"student{i:02d}") for i in range(n)]
             try:  # everyone has the page open before the teacher speaks (their sessions exist)
                 opened = Phase("page open")
                 run_phase(students, [[OPEN]] * n, opened)

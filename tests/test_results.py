@@ -106,7 +106,9 @@ def test_a_result_whose_file_was_cleaned_up_is_computed_again(tmp_path: Path):
         return str(f)
 
     cache.get_or_compute("k", compute)
+    os.utime(f, (0, 0))  # long ago
     cache.get_or_compute("k", compute)
+    assert f.stat().st_mtime > 0  # handed out again: touched, so the clean-up does not age it out
     f.unlink()  # Gradio's delete_cache removed it
     assert cache.get_or_compute("k", compute) == str(f) and len(calls) == 2
 
@@ -264,7 +266,7 @@ def test_the_bundled_samples_default_views_are_ready_before_anyone_asks(app, mon
     demo, ctx = app
     _fresh(ctx)
     registered = {getattr(fn, "__name__", "") for fn, _ in ctx.defaults}
-    assert {"overview", "_views", "compare", "gram", "gram_pair"} <= registered
+    assert {"overview", "_grid_and_channel", "compare", "gram", "gram_pair"} <= registered
     assert {args[0] for fn, args in ctx.defaults if fn.__name__ == "overview"} == set(ctx.samples)
     cat = str(sample("chelsea.png"))  # one sample's defaults prove the mechanism (all: ~10 s)
     monkeypatch.setattr(ctx, "defaults", [(fn, args) for fn, args in ctx.defaults if args[0] == cat])

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -29,6 +30,16 @@ log = logging.getLogger("perceptual_viz.app")
 
 # Set while a request is retried on the CPU after a CUDA out-of-memory error.
 ON_CPU: contextvars.ContextVar[bool] = contextvars.ContextVar("perceptual_viz_on_cpu", default=False)
+
+
+@contextlib.contextmanager
+def on_cpu() -> Iterator[None]:
+    """Within the block, this request's models are their CPU copies (see :data:`ON_CPU`)."""
+    token = ON_CPU.set(True)
+    try:
+        yield
+    finally:
+        ON_CPU.reset(token)
 
 
 class UserError(Exception):
@@ -89,11 +100,8 @@ def guarded(fn: Callable[..., Any], release_gpu: Callable[[], None]) -> Callable
                 yield from fn(*args, **kwargs)
             except Exception as exc:
                 _policy(exc, name, release_gpu)
-                token = ON_CPU.set(True)  # the GPU ran out of memory: again, on the CPU
-                try:
+                with on_cpu():  # the GPU ran out of memory: again, on the CPU
                     yield from streaming(*args, **kwargs)
-                finally:
-                    ON_CPU.reset(token)
 
         return streaming
 
@@ -103,10 +111,7 @@ def guarded(fn: Callable[..., Any], release_gpu: Callable[[], None]) -> Callable
             return fn(*args, **kwargs)
         except Exception as exc:
             _policy(exc, name, release_gpu)
-            token = ON_CPU.set(True)
-            try:
+            with on_cpu():
                 return plain(*args, **kwargs)
-            finally:
-                ON_CPU.reset(token)
 
     return plain

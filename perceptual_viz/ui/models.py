@@ -70,9 +70,12 @@ def gpu(duration: int | None) -> Callable[[F], F]:
 def on_cpu_when_refused(on_gpu: F, fn: F) -> F:
     """``on_gpu``, or ``fn`` on the CPU copy of the models when ZeroGPU refuses it for quota."""
     from . import i18n
-    from .errors import ON_CPU
+    from .errors import on_cpu
 
-    def note() -> None:
+    def refused(exc: Exception) -> None:
+        """Re-raise anything but a quota refusal; for that, say the CPU takes over."""
+        if not quota_refused(exc):
+            raise exc
         log.warning("ZeroGPU quota refused a request; computing it on the CPU")
         gr.Warning(i18n.message(QUOTA_NOTE, i18n.request_language()))
 
@@ -84,14 +87,9 @@ def on_cpu_when_refused(on_gpu: F, fn: F) -> F:
                 yield from on_gpu(*a, **kw)
                 return
             except Exception as exc:
-                if not quota_refused(exc):
-                    raise
-            note()
-            token = ON_CPU.set(True)
-            try:
+                refused(exc)
+            with on_cpu():
                 yield from fn(*a, **kw)
-            finally:
-                ON_CPU.reset(token)
 
         return streaming  # type: ignore[return-value]
 
@@ -100,14 +98,9 @@ def on_cpu_when_refused(on_gpu: F, fn: F) -> F:
         try:
             return on_gpu(*a, **kw)
         except Exception as exc:
-            if not quota_refused(exc):
-                raise
-        note()
-        token = ON_CPU.set(True)
-        try:
+            refused(exc)
+        with on_cpu():
             return fn(*a, **kw)
-        finally:
-            ON_CPU.reset(token)
 
     return plain  # type: ignore[return-value]
 

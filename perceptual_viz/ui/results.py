@@ -184,7 +184,10 @@ class ResultCache:
         e = self._data.get(key)
         if e is None:
             return None
-        if not all(os.path.exists(p) for p in files_of(e.value)):  # a file was cleaned up
+        try:  # handed out again: touched, so Gradio's delete_cache (it ages files by ctime) keeps it
+            for p in files_of(e.value):
+                os.utime(p)
+        except OSError:  # a file was cleaned up already: compute the result again
             self._drop(key)
             return None
         self._data.move_to_end(key)

@@ -114,28 +114,11 @@ def _grid_and_channel(
     alpha: float,
     point: Any,
 ) -> tuple[Any, ...]:
-    """A view change in one round trip: the grid and its strongest channel enlarged."""
+    """A view change in one round trip: the grid, its strongest channel enlarged, and the grid's
+    tile layout for keyboard users (an event chained on the state would cost another trip)."""
     grid_out = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
-    return (*grid_out, *channel(ctx, image, arch, size, layer, grid_out[2], cmap, alpha, point))
-
-
-def _views(
-    ctx: AppContext,
-    image: Upload,
-    arch: str,
-    size: str,
-    layer: str,
-    k: float,
-    sort: str,
-    scope: str,
-    cmap: str,
-    alpha: float,
-    point: Any,
-) -> tuple[Any, ...]:
-    """The page's view change: :func:`_grid_and_channel` and the new grid's tile layout for
-    keyboard users (an event chained on the state would cost the page another round trip)."""
-    out = _grid_and_channel(ctx, image, arch, size, layer, k, sort, scope, cmap, alpha, point)
-    return (*out, grid_keys(out[3]))
+    shown = channel(ctx, image, arch, size, layer, grid_out[2], cmap, alpha, point)
+    return (*grid_out, *shown, grid_keys(grid_out[3]))
 
 
 def _clicked(
@@ -320,7 +303,7 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     first = [(p, shared.arch0, DEFAULT_SIZE, COLORMAPS[0]) for p in ctx.samples]
     view0 = (block_outputs(shared.arch0)[2], DEFAULT_K, "mean", "channel")
     views = ctx.endpoint(
-        quiet_without_image(_views, len(view_out)),
+        quiet_without_image(_grid_and_channel, len(view_out)),
         interactive=True,
         gpu_s=20,
         shared=True,
