@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import png
 from .backbone import VGGFeatures
 from .errors import InputError
 
@@ -138,9 +139,7 @@ def write_figure(
 
 def _png_bytes(img: Image.Image | str | Path) -> bytes:
     if isinstance(img, Image.Image):
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return png.encode(img.convert("RGB"))
     data = Path(img).read_bytes()
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise InputError(f"not a PNG file: {Path(img).name}")

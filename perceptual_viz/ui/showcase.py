@@ -33,6 +33,7 @@ from typing import Any
 
 from PIL import Image
 
+from .. import png
 from ..backbone import VGGFeatures
 from ..features import image_key
 from ..figures import Figure, analyse, load
@@ -176,7 +177,7 @@ class Showcase:
             names = []
             for i, (caption, pic) in enumerate(fig.pictures.items()):
                 name = f"p{i:03d}.png"
-                pic.save(tmp / name, format="PNG", compress_level=1)
+                (tmp / name).write_bytes(png.encode(pic))
                 names.append([caption, name])
             extras = {k: v for k, v in fig.extras.items() if k != STORED}
             meta = {"kind": fig.kind, "pictures": names, "record": fig.record, "extras": extras}
