@@ -297,6 +297,7 @@ def bare_forward_s(weights: str, image: Path, repeats: int = 5) -> float:
     from perceptual_viz.backbone import load_vgg
     from perceptual_viz.figures import analyse, load
 
+    torch.set_num_threads(os.cpu_count() or 1)  # as the app's interactive lane runs it alone
     model = load_vgg(ARCH, weights, "cpu")
     x = analyse(model, load(str(image)), SIZE).tensor
     times = []
@@ -346,9 +347,12 @@ def class_run(
                 opened = Phase("page open")
                 run_phase(students, [[OPEN]] * n, opened)
                 make_call(teacher, OPEN)
-                again = Phase("status")  # sessions open: what N answers cost with no work at all
-                run_phase(students, [[OPEN]] * n, again)
-                out["no_work"] = {"p50_s": again.p(50), "p95_s": again.p(95), "errors": len(again.errors)}
+                # Sessions open: what N answers cost with no work at all, once and (the shape of
+                # the view-change phase) twice in a row per student.
+                for key, calls in (("no_work", [OPEN]), ("no_work_twice", [OPEN] * len(LAYERS))):
+                    again = Phase("status")
+                    run_phase(students, [calls] * n, again)
+                    out[key] = {"p50_s": again.p(50), "p95_s": again.p(95), "errors": len(again.errors)}
                 for name, per_student in plan.items():
                     phase = Phase(name)
                     # one student alone first, with a request of the phase none of the class makes
@@ -359,6 +363,7 @@ def class_run(
                     phase.alone_s = time.perf_counter() - t0
                     if name in ("own photos", "compare"):
                         if math.isnan(forward):  # with the app idle, just before the class needs it
+                            app.wait_idle(quiet_s=1.0, timeout_s=60)
                             forward = out["bare_forward_s"] = bare_forward_s(weights, photos[0], 7)
                         phase.floor_s = n * forward
                     run_phase(students, per_student, phase)
@@ -435,6 +440,12 @@ def report(r: dict) -> str:
         lines.append(
             f"{r['n']} students asking at once for something that needs no work (/status): "
             f"p50 {w['p50_s']:.2f} s, p95 {w['p95_s']:.2f} s: the server's own floor for {r['n']} answers"
+        )
+    if "no_work_twice" in r:
+        w = r["no_work_twice"]
+        lines.append(
+            f"the same twice in a row per student (the view-change phase's shape, {r['n'] * len(LAYERS)} "
+            f"answers): p50 {w['p50_s']:.2f} s, p95 {w['p95_s']:.2f} s"
         )
     return "\n".join(lines)
 
