@@ -62,8 +62,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``slow`` run first (otherwise in their usual order): with xdist's work
     stealing the long ones start early and the many short ones fill the gaps, instead of one
-    long test starting last while the other workers idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    long test starting last while the other workers idle. Tests marked ``timing`` (a latency
+    held to a goal) run last instead, when the other workers have the least left to do."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("timing") is not None,
+            item.get_closest_marker("slow") is None,
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
