@@ -12,15 +12,12 @@ command runs, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import tempfile
 import traceback
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .errors import InputError
 
@@ -28,10 +25,6 @@ EXIT_USAGE = 2
 ARCHS = ("vgg16", "vgg19")
 TRAIN_TASKS = ("sr4", "denoise", "deblur")  # perceptual_viz.lessons.train.TASKS (no torch import here)
 ERROR_LOG = Path(tempfile.gettempdir()) / "perceptual-viz-errors.log"
-
-
-class CLIError(InputError):
-    """A user-facing failure of the command line itself (bad combination of arguments, unwritable file)."""
 
 
 # --------------------------------------------------------------------------- the parser
@@ -271,18 +264,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: internal error {eid} ({type(exc).__name__}); traceback in {ERROR_LOG}", file=sys.stderr
         )
         return 1
-
-
-def fmt(v: float | None, digits: int = 4) -> str:
-    """A number for a table: ∞, —, or ``digits`` significant digits."""
-    if v is None:
-        return "—"
-    if math.isinf(v):
-        return "∞"
-    return f"{v:.{digits}g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.{digits}f}"
-
-
-def dump(obj: Any) -> None:
-    from .export import jsonable
-
-    print(json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False))

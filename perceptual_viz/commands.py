@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 from .backbone import VGGFeatures, load_vgg, resolve_weights
-from .cli import CLIError, dump, fmt
 from .compare import ScoreSettings, lpips_unavailable_reason
 from .degrade import parse_spec
 from .export import write_figure
@@ -25,6 +24,7 @@ from .figures import gram as fg
 from .figures import reconstruct as fr
 from .figures import sweep as fs
 from .tables import Table
+from .terminal import CLIError, dump, fmt
 
 
 def _model(args: argparse.Namespace, warn: bool = True) -> VGGFeatures:

@@ -276,3 +276,53 @@ def test_the_tab_bar_holds_only_tabs(served):
     (bar,) = [b for b in demo.blocks.values() if isinstance(b, gr.Tabs)]
     assert [type(c) for c in bar.children] == [gr.Tab] * len(TABS)
     assert [c.id for c in bar.children] == [t.__name__.rsplit(".", 1)[-1] for t in TABS]
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Module → the package modules it imports anywhere in its body (function-level too)."""
+    pkg = ROOT / "perceptual_viz"
+    mods: dict[str, Path] = {}
+    for p in pkg.rglob("*.py"):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+
+    def target(mod: str, base: str, name: str) -> str | None:
+        sub = f"{base}.{name}"
+        found = sub if sub in mods else base
+        return found if found in mods and found != mod else None
+
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        here = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = ".".join(
+                        here[: len(here) - node.level + 1] + ([node.module] if node.module else [])
+                    )
+                elif (node.module or "").startswith("perceptual_viz"):
+                    base = str(node.module)
+                else:
+                    continue
+                graph[mod] |= {t for a in node.names if (t := target(mod, base, a.name))}
+            elif isinstance(node, ast.Import):
+                graph[mod] |= {a.name for a in node.names if a.name in mods and a.name != mod}
+    return graph
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """No module imports (even lazily, inside a function) a module that imports it back."""
+    graph = _package_imports()
+    assert graph["perceptual_viz.commands"] >= {"perceptual_viz.terminal", "perceptual_viz.figures"}
+    cycles = []
+    for start in graph:  # a depth-first walk from each module back to itself
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            mod, path = stack.pop()
+            for nxt in graph[mod]:
+                if nxt == start:
+                    cycles.append(" → ".join((*path, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*path, nxt)))
+    assert not cycles, cycles[:5]
