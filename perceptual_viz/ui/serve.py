@@ -62,6 +62,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
     kwargs.setdefault("css", CSS + a11y.CSS)
     kwargs.setdefault("theme", a11y.theme())
     kwargs.setdefault("js", f"() => {{ ({a11y.JS})(); ({i18n.relabel_js()})(); }}")
+    kwargs.setdefault("i18n", gr.I18n(**GRADIO_MISSING_KEYS))
     return demo.launch(
         server_name=host,
         server_port=port,
@@ -71,6 +72,17 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
         footer_links=["api"],
         **kwargs,
     )
+
+
+# Words Gradio's own page asks for under keys its locale files lack: its status tracker announces
+# a finished event to screen readers as ``common.complete`` (its files have ``chatbot.complete``),
+# so without these the announcement is the raw key. Unlisted languages fall back to English.
+GRADIO_MISSING_KEYS: dict[str, dict[str, str]] = {
+    "en": {"common.complete": "Complete"},
+    "ja": {"common.complete": "完了"},
+    "zh-CN": {"common.complete": "完成"},
+    "zh-TW": {"common.complete": "完成"},
+}
 
 
 def png_file(img: Image.Image) -> str:
