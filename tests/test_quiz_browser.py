@@ -101,8 +101,13 @@ def test_a_teacher_opens_a_round_two_students_vote_and_the_dashboard_counts(brow
     teacher = _page(browser, app_url, errors)
     expect(teacher.locator("#q_not_persistent")).to_contain_text("lost when this server restarts")
     teacher.get_by_text("Teacher: open a round and watch the results").click()
+    # The page settles first: an update that reaches the number box after it was typed in (the
+    # page's load events, slow on a busy machine) redraws it from its default of 10.
+    pagecheck.wait_idle(teacher, TIMEOUT_MS)
     trials = teacher.locator("#q_n input[type=number]")
     trials.fill("2")
+    trials.press("Enter")
+    expect(trials).to_have_value("2")
     teacher.locator("#q_open").click()
     banner = teacher.locator("#q_code")
     expect(banner).to_contain_text("2 trials", timeout=3 * TIMEOUT_MS)
