@@ -37,6 +37,7 @@ from torch import nn
 
 from .errors import InputError
 from .layers import CONVS_PER_STAGE, STAGE_CHANNELS, LayerInfo, check_arch, layers
+from .messages import Text, msg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,7 +67,7 @@ class WeightsStatus:
     source: str  # "file" | "torch-hub-cache" | "hf-cache" | "download" | "untrained"
     trained: bool
     location: str | None  # file name (no directories) or repo id, for display
-    message: str  # one line for a status bar / CLI
+    message: Text  # one line for a status bar / CLI (a message: worded by whoever shows it)
 
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "trained": self.trained, "location": self.location}
@@ -373,13 +374,17 @@ def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
     return read_state_dict(dest)
 
 
-def _untrained_status(arch: str, why: str) -> WeightsStatus:
+def _untrained_status(arch: str, why: Text) -> WeightsStatus:
     return WeightsStatus(
         "untrained",
         False,
         None,
-        f"UNTRAINED {arch} weights (seeded random filters; {why}) — feature maps and perceptual "
-        "scores show what a random network sees, not an ImageNet-trained one.",
+        msg(
+            "UNTRAINED {arch} weights (seeded random filters; {why}) — feature maps and perceptual "
+            "scores show what a random network sees, not an ImageNet-trained one.",
+            arch=arch,
+            why=why,
+        ),
     )
 
 
@@ -395,16 +400,19 @@ def resolve_weights(
     arch = check_arch(arch)
     w = os.fspath(weights) if isinstance(weights, os.PathLike) else str(weights)
     if w == "untrained":
-        return None, _untrained_status(arch, "requested")
+        return None, _untrained_status(arch, msg("requested"))
     if w not in ("auto", "imagenet"):
         sd = features_state_dict(read_state_dict(w), arch)
         name = Path(w).name
-        return sd, WeightsStatus("file", True, name, f"{arch} weights from file {name}")
+        return sd, WeightsStatus(
+            "file", True, name, msg("{arch} weights from file {name}", arch=arch, name=name)
+        )
     env = os.environ.get(WEIGHTS_ENV, "").strip()
     if env:
         sd = features_state_dict(read_state_dict(env), arch)
         name = Path(env).name
-        return sd, WeightsStatus("file", True, name, f"{arch} weights from ${WEIGHTS_ENV} ({name})")
+        said = msg("{arch} weights from ${env} ({name})", arch=arch, env=WEIGHTS_ENV, name=name)
+        return sd, WeightsStatus("file", True, name, said)
     hub = _hub_cache_file(arch)
     if hub.is_file():
         sd = features_state_dict(read_state_dict(hub), arch)
@@ -412,7 +420,7 @@ def resolve_weights(
             "torch-hub-cache",
             True,
             hub.name,
-            f"ImageNet {arch} weights (torchvision, from the torch hub cache)",
+            msg("ImageNet {arch} weights (torchvision, from the torch hub cache)", arch=arch),
         )
     hf = _hf_cache_file(arch)
     if hf is not None:
@@ -421,9 +429,13 @@ def resolve_weights(
             "hf-cache",
             True,
             _HF_REPO[arch],
-            f"ImageNet {arch} weights ({_HF_REPO[arch]}, from the Hugging Face cache)",
+            msg(
+                "ImageNet {arch} weights ({repo}, from the Hugging Face cache)",
+                arch=arch,
+                repo=_HF_REPO[arch],
+            ),
         )
-    why = "offline mode is set"
+    why: Text = msg("offline mode is set")
     if not _offline():
         try:
             sd = features_state_dict(_download(arch, timeout), arch)
@@ -431,18 +443,18 @@ def resolve_weights(
                 "download",
                 True,
                 os.path.basename(_TV_URL[arch]),
-                f"ImageNet {arch} weights (torchvision, downloaded)",
+                msg("ImageNet {arch} weights (torchvision, downloaded)", arch=arch),
             )
         except WeightsError:
             raise
         except Exception as exc:  # no network, timeout, HTTP error
-            why = f"torchvision download failed ({type(exc).__name__})"
+            why = msg("torchvision download failed ({error})", error=type(exc).__name__)
     if w == "imagenet":
         raise WeightsError(
             f"no ImageNet {arch} weights available ({why}); pass a file with --weights or "
             f"${WEIGHTS_ENV}, or place torchvision's {os.path.basename(_TV_URL[arch])} in the torch hub cache"
         )
-    return None, _untrained_status(arch, f"no trained weights found; {why}")
+    return None, _untrained_status(arch, msg("no trained weights found; {why}", why=why))
 
 
 def load_vgg(

@@ -1,19 +1,25 @@
 """Figure chrome drawn into the pictures themselves: titles, colour bars, tick labels.
 
 What a student must read travels with the picture — in the app, in a download, in an export
-zip — so no web page can clip it or draw a label over it. Text uses Pillow's built-in scalable
-font; numbers are printed to 3–4 significant digits.
+zip — so no web page can clip it or draw a label over it. Words are messages
+(:mod:`perceptual_viz.messages`), drawn in the language being spoken (the reader's, in the app):
+Japanese and Chinese with the system's Noto Sans CJK (Debian's ``fonts-noto-cjk``), everything
+else with DejaVu Sans; with no CJK font on the system, the words are drawn in English
+(:func:`can_draw` says which). Numbers are printed to 3–4 significant digits.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .messages import SOURCE, Text, language, word
 from .render import colorize
 
 INK = (33, 37, 41)
@@ -46,9 +52,25 @@ _ASCII = str.maketrans(
 )
 
 
-@lru_cache(maxsize=8)
-def font(size: int = 13) -> FontT:
-    """A scalable font at ``size`` px: DejaVu Sans if the system has it, else Pillow's own."""
+# Noto Sans CJK: one collection, a face per writing system (its index in the .ttc file).
+CJK_FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/Supplemental/NotoSansCJK-Regular.ttc",
+)
+CJK_FACES = {"ja": 0, "zh": 2}  # Noto Sans CJK JP, Noto Sans CJK SC
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")  # kana, CJK, full-width
+
+
+@lru_cache(maxsize=16)
+def font(size: int = 13, script: str = SOURCE) -> FontT:
+    """A scalable font at ``size`` px for ``script`` ("ja", "zh": Noto Sans CJK; anything else:
+    DejaVu Sans if the system has it, else Pillow's own)."""
+    if script in CJK_FACES:
+        path = cjk_font_file()
+        if path is not None:
+            return ImageFont.truetype(path, size, index=CJK_FACES[script])
     for name in FONT_FILES:
         try:
             return ImageFont.truetype(name, size)
@@ -60,10 +82,31 @@ def font(size: int = 13) -> FontT:
         return ImageFont.load_default()
 
 
+@lru_cache(maxsize=1)
+def cjk_font_file() -> str | None:
+    """The system's Noto Sans CJK collection, or None."""
+    return next((p for p in CJK_FONT_FILES if Path(p).is_file()), None)
+
+
+def can_draw(lang: str) -> bool:
+    """Whether pictures can be labelled in ``lang`` here (else they are labelled in English)."""
+    return lang not in CJK_FACES or cjk_font_file() is not None
+
+
+def drawn(text: Text) -> tuple[str, str]:
+    """``text`` as it is drawn now: worded in the language being spoken, and the script whose
+    font draws it; in English when no font here can draw that language."""
+    lang = language()
+    said = word(text, lang)
+    if lang in CJK_FACES and _CJK.search(said):
+        return (said, lang) if can_draw(lang) else (word(text, SOURCE), SOURCE)
+    return said, SOURCE
+
+
 def printable(text: str, f: FontT) -> str:
-    """``text`` as ``f`` can draw it: symbols spelt in ASCII when the font is not DejaVu."""
-    name = getattr(f, "getname", lambda: ("", ""))()[0]
-    return text if "DejaVu" in str(name) else text.translate(_ASCII)
+    """``text`` as ``f`` can draw it: symbols spelt in ASCII when the font is neither DejaVu nor Noto."""
+    name = str(getattr(f, "getname", lambda: ("", ""))()[0])
+    return text if "DejaVu" in name or "Noto" in name else text.translate(_ASCII)
 
 
 _MEASURE = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -97,25 +140,40 @@ def num(v: float | None, digits: int = 3) -> str:
 
 
 def wrap(text: str, f: FontT, width: int) -> list[str]:
-    """``text`` broken into lines no wider than ``width`` px (a word longer than that stays whole)."""
+    """``text`` broken into lines no wider than ``width`` px: between words, and between any two
+    characters of Chinese or Japanese (which has no spaces); a Latin word longer than that stays whole."""
     lines: list[str] = []
     for paragraph in printable(text, f).split("\n"):
         line = ""
-        for word in paragraph.split(" "):
-            trial = f"{line} {word}".strip()
-            if line and text_size(trial, f)[0] > width:
-                lines.append(line)
-                line = word
+        for piece in _pieces(paragraph):
+            trial = line + piece if line else piece.lstrip()
+            if line and text_size(trial.rstrip(), f)[0] > width and piece.lstrip()[:1] not in _NO_LINE_START:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
             else:
                 line = trial
-        lines.append(line)
+        lines.append(line.rstrip())
     return lines
 
 
-def titled(picture: Image.Image, title: str, subtitle: str = "", min_width: int = 0) -> Image.Image:
+# Characters a Japanese or Chinese line never starts with (kinsoku): small kana, the long-vowel
+# mark, closing brackets and punctuation stay with the character before them.
+_NO_LINE_START = frozenset("ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶー・、。，．：；？！）」』】〉》")
+
+
+def _pieces(paragraph: str) -> list[str]:
+    """Where a line may break: before each word (with its space) and around each CJK character."""
+    return _PIECES.findall(paragraph)
+
+
+_CJK_CLASS = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+_PIECES = re.compile(rf"\s*[{_CJK_CLASS}]|\s*[^\s{_CJK_CLASS}]+|\s+$")
+
+
+def titled(picture: Image.Image, title: Text, subtitle: Text = "", min_width: int = 0) -> Image.Image:
     """``picture`` under its title (bold-ish, wrapped) and an optional smaller subtitle."""
     width = max(picture.width, min_width)
-    head = _title_strip(title, subtitle, width)
+    head = _title_strip(drawn(title), drawn(subtitle), width)
     out = Image.new("RGB", (width, head.height + picture.height), WHITE)
     out.paste(head, (0, 0))
     out.paste(picture.convert("RGB"), ((width - picture.width) // 2, head.height))
@@ -123,14 +181,14 @@ def titled(picture: Image.Image, title: str, subtitle: str = "", min_width: int 
 
 
 @lru_cache(maxsize=512)
-def _title_strip(title: str, subtitle: str, width: int) -> Image.Image:
+def _title_strip(title: tuple[str, str], subtitle: tuple[str, str], width: int) -> Image.Image:
     """The drawn title lines of :func:`titled` (the same titles recur on every request: drawing
     text is most of a small figure's cost). Shared: callers paste it, never change it."""
-    big, small = font(14), font(12)
-    lines = [(t, big, INK) for t in wrap(title, big, width - 8)]
-    if subtitle:
-        lines += [(t, small, MUTED) for t in wrap(subtitle, small, width - 8)]
-    heights = [text_size("Hg" + t, f)[1] + 3 for t, f, _ in lines]
+    big, small = font(14, title[1]), font(12, subtitle[1])
+    lines = [(t, big, INK) for t in wrap(title[0], big, width - 8)]
+    if subtitle[0]:
+        lines += [(t, small, MUTED) for t in wrap(subtitle[0], small, width - 8)]
+    heights = [_line_height(f) + 3 for _, f, _ in lines]
     out = Image.new("RGB", (width, sum(heights) + 6), WHITE)
     draw = ImageDraw.Draw(out)
     y = 3
@@ -140,22 +198,35 @@ def _title_strip(title: str, subtitle: str, width: int) -> Image.Image:
     return out
 
 
-def colour_bar(cmap: str, lo: float, hi: float, width: int, label: str = "", height: int = 12) -> Image.Image:
+@lru_cache(maxsize=32)
+def _line_height(f: FontT) -> int:
+    """A line's full height in ``f``: ascenders, descenders, and CJK characters where it has them."""
+    sample = "Hgjpy|()0123456789" + (
+        "漢字かな" if "CJK" in str(getattr(f, "getname", lambda: ("",))()[0]) else ""
+    )
+    return math.ceil(_MEASURE.textbbox((0, 0), printable(sample, f), font=f)[3]) + 1
+
+
+def colour_bar(
+    cmap: str, lo: float, hi: float, width: int, label: Text = "", height: int = 12
+) -> Image.Image:
     """A horizontal colour bar ``width`` px wide: the ramp, min / mid / max, and ``label``."""
-    return _colour_bar(cmap, float(lo), float(hi), int(width), label, int(height)).copy()
+    return _colour_bar(cmap, float(lo), float(hi), int(width), drawn(label), int(height)).copy()
 
 
 @lru_cache(maxsize=256)
-def _colour_bar(cmap: str, lo: float, hi: float, width: int, label: str, height: int) -> Image.Image:
+def _colour_bar(
+    cmap: str, lo: float, hi: float, width: int, label: tuple[str, str], height: int
+) -> Image.Image:
     """:func:`colour_bar`, drawn once per scale (most maps say 0 … 1): shared, never changed."""
     width = max(width, 120)
     ramp = colorize(np.linspace(0.0, 1.0, width, dtype=np.float32)[None], cmap, 0.0, 1.0)[0]
-    f = font(11)
+    f, lf = font(11), font(11, label[1])
     # A line's full height from where it is drawn: ascenders, digits and descenders (g, p, |, ()),
     # so a caption under the bar is never cut at the bottom.
-    th = math.ceil(_MEASURE.textbbox((0, 0), printable("Hgjpy|()0123456789", f), font=f)[3]) + 1
-    label_lines = wrap(label, f, width - 4) if label else []
-    out = Image.new("RGB", (width, height + 4 + th + 4 + len(label_lines) * (th + 2) + 2), WHITE)
+    th, lh = _line_height(f), _line_height(lf)
+    label_lines = wrap(label[0], lf, width - 4) if label[0] else []
+    out = Image.new("RGB", (width, height + 4 + th + 4 + len(label_lines) * (lh + 2) + 2), WHITE)
     out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(ramp[None], (height, width, 3)))), (0, 0))
     draw = ImageDraw.Draw(out)
     ticks = [(0, lo), (width // 2, (lo + hi) / 2), (width - 1, hi)]
@@ -166,14 +237,14 @@ def _colour_bar(cmap: str, lo: float, hi: float, width: int, label: str, height:
         draw.text((min(max(0, x - w // 2), width - w), height + 4), s, fill=INK, font=f)
     y = height + 4 + th + 4
     for line in label_lines:
-        draw.text((max(0, (width - text_size(line, f)[0]) // 2), y), line, fill=MUTED, font=f)
-        y += th + 2
+        draw.text((max(0, (width - text_size(line, lf)[0]) // 2), y), line, fill=MUTED, font=lf)
+        y += lh + 2
     return out
 
 
-def with_colour_bar(picture: Image.Image, cmap: str, lo: float, hi: float, label: str = "") -> Image.Image:
+def with_colour_bar(picture: Image.Image, cmap: str, lo: float, hi: float, label: Text = "") -> Image.Image:
     """``picture`` with its colour bar (same width) underneath: the scale travels with the map."""
-    bar = _colour_bar(cmap, float(lo), float(hi), picture.width, label, 12)
+    bar = _colour_bar(cmap, float(lo), float(hi), picture.width, drawn(label), 12)
     out = Image.new("RGB", (max(picture.width, bar.width), picture.height + 6 + bar.height), WHITE)
     out.paste(picture.convert("RGB"), (0, 0))
     out.paste(bar, (0, picture.height + 6))
@@ -214,19 +285,20 @@ def side_by_side(pictures: Sequence[Image.Image], gap: int = 10) -> Image.Image:
     return out
 
 
-def legend(items: Sequence[tuple[str, tuple[int, int, int]]], width: int) -> Image.Image:
+def legend(items: Sequence[tuple[Text, tuple[int, int, int]]], width: int) -> Image.Image:
     """Colour swatches with their names, wrapped to ``width`` px."""
-    f = font(11)
     x, y, rows = 4, 3, []
-    for name, colour in items:
+    for label, colour in items:
+        name, script = drawn(label)
+        f = font(11, script)
         w = 16 + text_size(printable(name, f), f)[0] + 12
         if x + w > width and x > 4:
             x, y = 4, y + 17
-        rows.append((x, y, name, colour))
+        rows.append((x, y, name, colour, f))
         x += w
     out = Image.new("RGB", (width, y + 20), WHITE)
     draw = ImageDraw.Draw(out)
-    for x, y, name, colour in rows:
+    for x, y, name, colour, f in rows:
         draw.rectangle((x, y + 2, x + 11, y + 13), outline=colour, width=3)
         draw.text((x + 16, y), printable(name, f), fill=INK, font=f)
     return out

@@ -21,6 +21,7 @@ from .errors import InputError
 from .features import FeatureCache, image_key
 from .gram import FORMULAS, gram, style_distances
 from .layers import block_outputs
+from .messages import Text, msg
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,13 @@ class PairScores:
     ssim: float
     perceptual: dict[str, float]  # per layer, unweighted
     perceptual_total: float
-    perceptual_label: str
+    perceptual_label: Text
     style: dict[str, float]
     style_total: float
-    style_label: str
+    style_label: Text
     lpips: float | None
     lpips_layers: dict[str, float] | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -66,9 +67,9 @@ class PairScores:
             "perceptual": {
                 "total": self.perceptual_total,
                 "layers": self.perceptual,
-                "formula": self.perceptual_label,
+                "formula": str(self.perceptual_label),
             },
-            "style": {"total": self.style_total, "layers": self.style, "formula": self.style_label},
+            "style": {"total": self.style_total, "layers": self.style, "formula": str(self.style_label)},
             "lpips": self.lpips,
         }
 
@@ -126,13 +127,23 @@ def _features(
     return fc, fd, grams_c
 
 
-def _labels(s: ScoreSettings) -> tuple[str, str]:
+# The perceptual distance's formula per criterion (the same in every language).
+PERCEPTUAL_FORMULAS = {"l1": "Σ_l mean|φ_l(a) − φ_l(b)|", "mse": "Σ_l w_l · ‖φ_l(a) − φ_l(b)‖² / N_l"}
+
+
+def _labels(s: ScoreSettings) -> tuple[Text, Text]:
+    formula = PERCEPTUAL_FORMULAS[s.criterion]
     perc = (
-        "Σ_l mean|φ_l(a) − φ_l(b)| (L1, reference)"
+        msg("{formula} (L1, reference)", formula=formula)
         if s.criterion == "l1"
-        else "Σ_l w_l · ‖φ_l(a) − φ_l(b)‖² / N_l (size-normalised MSE)"
+        else msg("{formula} (size-normalised MSE)", formula=formula)
     )
-    return perc, f"Σ_l style distance, Gram normalisation '{s.gram_norm}': {FORMULAS[s.gram_norm]}"
+    style = msg(
+        "Σ_l style distance, Gram normalisation '{norm}': {formula}",
+        norm=s.gram_norm,
+        formula=FORMULAS[s.gram_norm],
+    )
+    return perc, style
 
 
 def score_pairs(
@@ -197,12 +208,12 @@ def _gram_of(f: torch.Tensor, norm: str) -> Callable[[], torch.Tensor]:
     return lambda: gram(f, norm)
 
 
-def lpips_unavailable_reason(arch: str) -> str | None:
+def lpips_unavailable_reason(arch: str) -> Text | None:
     """Why LPIPS is not reported, or ``None`` when it is."""
     if not metrics.lpips_available():
-        return "LPIPS unavailable: the optional 'lpips' package is not installed"
+        return msg("LPIPS unavailable: the optional 'lpips' package is not installed")
     if arch != "vgg16":
-        return "LPIPS unavailable: its linear weights are calibrated for VGG16 only"
+        return msg("LPIPS unavailable: its linear weights are calibrated for VGG16 only")
     return None
 
 

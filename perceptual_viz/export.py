@@ -35,7 +35,7 @@ def model_record(model: VGGFeatures) -> dict[str, Any]:
     """The backbone as a reproducible setting: arch, weights source, fingerprint, device."""
     return {
         "arch": model.arch,
-        "weights": {**model.status.as_dict(), "message": model.status.message},
+        "weights": {**model.status.as_dict(), "message": str(model.status.message)},
         "fingerprint": model.fingerprint,
         "device": str(model.device),
     }

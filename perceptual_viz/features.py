@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .backbone import VGGFeatures
 from .errors import InputError
+from .messages import Message, msg
 
 # --------------------------------------------------------------------------- resize policy
 
@@ -71,11 +72,11 @@ class Resize:
         scale = self.size / min(height, width)
         return max(1, round(height * scale)), max(1, round(width * scale))
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         return {
-            "none": "original size",
-            "shorter": f"shorter side resized to {self.size} px",
-            "fixed": f"resized to {self.size}×{self.size} (reference)",
+            "none": msg("original size"),
+            "shorter": msg("shorter side resized to {size} px", size=self.size),
+            "fixed": msg("resized to {size}×{size} (reference)", size=self.size),
         }[self.mode]
 
     def __str__(self) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from .chrome import INK, MUTED, WHITE, font, num, printable, text_size, wrap
+from .chrome import INK, MUTED, WHITE, drawn, font, num, printable, text_size, wrap
+from .messages import Text
 
 # Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
 PALETTE = (
@@ -59,8 +60,8 @@ class _Axes:
 def _frame(
     img: Image.Image,
     size: tuple[int, int],
-    title: str,
-    ylabel: str,
+    title: Text,
+    ylabel: Text,
     lo: float,
     hi: float,
     log: bool,
@@ -69,8 +70,9 @@ def _frame(
     """Title, y axis with ticks and grid lines; returns the plotting area's mapping."""
     draw = ImageDraw.Draw(img)
     w, h = size
-    tf, f = font(14), font(11)
-    lines = wrap(title, tf, w - 10)
+    (title_s, title_script), (ylabel_s, ylabel_script) = drawn(title), drawn(ylabel)
+    tf, f, yf = font(14, title_script), font(11), font(11, ylabel_script)
+    lines = wrap(title_s, tf, w - 10)
     y = 4
     for line in lines:
         draw.text((6, y), line, fill=INK, font=tf)
@@ -85,8 +87,9 @@ def _frame(
         draw.line((ax.x0, ty, ax.x1, ty), fill=GRID)
         s = printable(num(t, 1 if log else 3), f)
         draw.text((ax.x0 - 6 - text_size(s, f)[0], ty - 7), s, fill=INK, font=f)
-    label = Image.new("RGB", (text_size(ylabel, f)[0] + 4, 16), WHITE)
-    ImageDraw.Draw(label).text((2, 1), printable(ylabel, f), fill=MUTED, font=f)
+    yl = printable(ylabel_s, yf)
+    label = Image.new("RGB", (text_size(yl, yf)[0] + 4, text_size("Hg" + yl, yf)[1] + 4), WHITE)
+    ImageDraw.Draw(label).text((2, 1), yl, fill=MUTED, font=yf)
     rotated = label.rotate(90, expand=True)
     img.paste(rotated, (2, int((ax.y0 + ax.y1 - rotated.height) / 2)))
     draw.line((ax.x0, ax.y0, ax.x0, ax.y1), fill=INK)
@@ -95,17 +98,17 @@ def _frame(
 
 
 def bar_chart(
-    labels: Sequence[str],
+    labels: Sequence[Text],
     values: Sequence[float],
     *,
-    title: str,
-    ylabel: str,
+    title: Text,
+    ylabel: Text,
     log: bool = False,
     size: tuple[int, int] = (520, 280),
     colour: tuple[int, int, int] = PALETTE[0],
     ylim: tuple[float, float] | None = None,
     bar_text: Sequence[str] | None = None,
-    guide: tuple[float, str] | None = None,
+    guide: tuple[float, Text] | None = None,
 ) -> Image.Image:
     """One bar per label; on a ``log`` axis zero or missing values are shown as "0" and left out.
 
@@ -122,7 +125,11 @@ def bar_chart(
     img = Image.new("RGB", size, WHITE)
     draw = ImageDraw.Draw(img)
     f = font(11)
-    right = 10 if guide is None else text_size(printable(guide[1], f), f)[0] + 14  # its label's room
+    right = (
+        10
+        if guide is None
+        else text_size(printable(drawn(guide[1])[0], f), font(11, drawn(guide[1])[1]))[0] + 14
+    )
     ax = _frame(img, size, title, ylabel, lo, hi, log, right)
     if guide is not None:
         _dashed(draw, ax, guide[0], guide[1], f)
@@ -137,34 +144,40 @@ def bar_chart(
         s = printable(bar_text[i] if bar_text is not None else (num(v) if ok else "0"), f)
         vy = (ax.y(v) if ok else ax.y1) - 15
         draw.text((cx - text_size(s, f)[0] / 2, max(ax.y0 - 2, vy)), s, fill=INK, font=f)
-        for k, line in enumerate(lab.split("\n")):
-            ls = printable(line, f)
-            draw.text((cx - text_size(ls, f)[0] / 2, ax.y1 + 6 + 14 * k), ls, fill=INK, font=f)
+        said, script = drawn(lab)
+        lf = font(11, script)
+        for k, line in enumerate(said.split("\n")):
+            ls = printable(line, lf)
+            draw.text((cx - text_size(ls, lf)[0] / 2, ax.y1 + 6 + 14 * k), ls, fill=INK, font=lf)
     return img
 
 
-def _dashed(draw: ImageDraw.ImageDraw, ax: _Axes, value: float, label: str, f: Any) -> None:
+def _dashed(draw: ImageDraw.ImageDraw, ax: _Axes, value: float, label: Text, f: Any) -> None:
     """A dashed horizontal line at ``value`` across the plot, labelled right of it (off the bars)."""
     y = ax.y(value)
     x = float(ax.x0)
     while x < ax.x1:
         draw.line((x, y, min(x + 6, ax.x1), y), fill=MUTED, width=1)
         x += 10
-    draw.text((ax.x1 + 6, y - 7), printable(label, f), fill=MUTED, font=f)
+    said, script = drawn(label)
+    lf = font(11, script)
+    draw.text((ax.x1 + 6, y - 7), printable(said, lf), fill=MUTED, font=lf)
 
 
 def line_chart(
     series: Mapping[str, Sequence[tuple[float, float]]],
     *,
-    title: str,
-    xlabel: str,
-    ylabel: str,
+    title: Text,
+    xlabel: Text,
+    ylabel: Text,
+    names: Mapping[str, Text] | None = None,
     ylim: tuple[float, float] | None = None,
     integer_x: bool = True,
     log: bool = False,
     size: tuple[int, int] = (360, 260),
 ) -> Image.Image:
-    """Lines with markers, one colour per series, a legend under the axis; integer x ticks."""
+    """Lines with markers, one colour per series, a legend under the axis (``names``: what the
+    legend calls a series, where not its key); integer x ticks."""
     ys = [
         y
         for pts in series.values()
@@ -193,8 +206,10 @@ def line_chart(
     for t in xticks[::every]:
         s = str(int(t)) if integer_x else printable(num(t), f)
         draw.text((px(t) - text_size(s, f)[0] / 2, ax.y1 + 4), s, fill=INK, font=f)
-    xl = printable(xlabel, f)
-    draw.text(((ax.x0 + ax.x1 - text_size(xl, f)[0]) / 2, ax.y1 + 18), xl, fill=MUTED, font=f)
+    xs_said, xs_script = drawn(xlabel)
+    xf = font(11, xs_script)
+    xl = printable(xs_said, xf)
+    draw.text(((ax.x0 + ax.x1 - text_size(xl, xf)[0]) / 2, ax.y1 + 18), xl, fill=MUTED, font=xf)
     for k, (name, pts) in enumerate(series.items()):
         colour = PALETTE[k % len(PALETTE)]
         good = [(px(x), ax.y(y)) for x, y in pts if y is not None and math.isfinite(y) and (y > 0 or not log)]
@@ -204,5 +219,7 @@ def line_chart(
             draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=colour)
         lx, ly = 8 + (k % 3) * (size[0] // 3), size[1] + 18 * (k // 3) - 2
         draw.rectangle((lx, ly + 4, lx + 12, ly + 12), fill=colour)
-        draw.text((lx + 16, ly), printable(name, f), fill=INK, font=f)
+        said, script = drawn((names or {}).get(name, name))
+        nf = font(11, script)
+        draw.text((lx + 16, ly), printable(said, nf), fill=INK, font=nf)
     return img

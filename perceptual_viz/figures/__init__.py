@@ -13,8 +13,9 @@ Modules: :mod:`.features` (shallow → deep overview, channel grid, one channel)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import FeatureCache, Resize, image_key, layer_activations, prepare, resize_images
 from ..images import ImageError, LoadedImage, load_image
+from ..messages import Text, msg, said
 from ..render import to_numpy
 from ..tables import Table as Table  # re-exported: figures' tables
 
@@ -34,6 +36,9 @@ DEFAULT_SIZE = "224"
 # (VGG is compute-bound), and between short passes a long job gives way to quick requests.
 CPU_CHUNK_IMAGES = 2
 AUTO = "auto"
+# Told between the steps of a long computation: the fraction done and what is being done. The app
+# passes one that also gives way to other requests and obeys Stop (see ui.lanes).
+Progress = Callable[[float, Text], None]
 
 
 def chunk_for(device: torch.device, chunk_images: int | str | None = AUTO) -> int | None:
@@ -43,16 +48,33 @@ def chunk_for(device: torch.device, chunk_images: int | str | None = AUTO) -> in
     return None if chunk_images is None else int(chunk_images)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Figure:
-    """One figure: ``pictures`` (caption → picture, in display order), the export ``record``
-    (``settings`` and results; provenance is added by the bundle writer) and front-end
-    ``extras`` (tables, text, plot data) that are not part of the record."""
+    """One figure: ``pictures`` (name → picture, in display order; the names are the export's
+    file names) and the export ``record`` (settings and results; provenance is added by the
+    bundle writer). Each kind of figure is a subclass that adds, as typed fields, what a front
+    end shows besides: tables, captions and notes as messages, plot data.
 
-    kind: str
+    ``stored``: name → a PNG file that already holds that picture (a figure read back from the
+    showcase cache is not encoded again).
+    """
+
     pictures: dict[str, Image.Image]
     record: dict[str, Any]
-    extras: dict[str, Any] = field(default_factory=dict)
+    stored: dict[str, str] = field(default_factory=dict, kw_only=True)
+    kind: ClassVar[str] = "figure"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        KINDS[cls.kind] = cls
+
+    def shown(self) -> dict[str, Any]:
+        """The fields a front end shows besides the pictures and the record, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _BASE_FIELDS}
+
+
+_BASE_FIELDS = ("pictures", "record", "stored")
+KINDS: dict[str, type[Figure]] = {}  # kind → its figure class (the showcase rebuilds figures by kind)
 
 
 @dataclass
@@ -61,7 +83,7 @@ class Analysis:
 
     tensor: torch.Tensor  # (1, 3, H, W) in [0, 1]
     key: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -87,29 +109,40 @@ def analyse(model: VGGFeatures, image: LoadedImage, size: str | int) -> Analysis
     notes = list(image.notes)
     h, w = x.shape[-2:]
     if policy.mode != "none":
-        notes.append(f"analysed at {w}×{h} px ({policy.describe()})")
+        notes.append(msg("analysed at {w}×{h} px ({how})", w=w, h=h, how=policy.describe()))
     return Analysis(x, image_key(x), notes)
 
 
-def load(path: str, which: str | None = None) -> LoadedImage:
+def load(path: str, which: Text | None = None) -> LoadedImage:
     """:func:`~perceptual_viz.images.load_image`; with ``which`` ("clean image") the message
     names the image, for requests that read two."""
     try:
         return load_image(path)
     except ImageError as exc:
-        raise (ImageError(f"{which}: {exc}") if which else exc) from None
+        raise (
+            ImageError(msg("{image}: {problem}", image=which, problem=said(exc))) if which else exc
+        ) from None
 
 
 def match_size(
-    first: Analysis, other: Analysis, names: tuple[str, str] = ("degraded image", "clean image")
-) -> tuple[Analysis, str | None]:
+    first: Analysis, other: Analysis, names: tuple[Text, Text] | None = None
+) -> tuple[Analysis, Text | None]:
     """``other`` resized to ``first``'s analysis size, with a visible notice when it was needed
     (``names``: what the two images are called in it)."""
     if other.size == first.size:
         return other, None
     (h, w), (oh, ow) = first.size, other.size
     t = resize_images(other.tensor, (h, w))
-    note = f"the {names[0]} ({ow}×{oh}) was resized to the {names[1]}'s {w}×{h} to compare them"
+    moved, kept = names or (msg("degraded image"), msg("clean image"))
+    note = msg(
+        "the {image} ({ow}×{oh}) was resized to the {other}'s {w}×{h} to compare them",
+        image=moved,
+        ow=ow,
+        oh=oh,
+        other=kept,
+        w=w,
+        h=h,
+    )
     return Analysis(t, image_key(t), [*other.notes, note]), note
 
 
@@ -120,8 +153,15 @@ def activations(
     return layer_activations(model, cache, a.tensor, a.key, names)
 
 
-def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+def check_choice(what: Text, value: str, choices: tuple[str, ...]) -> str:
     """``value`` if it is one of ``choices``, else an :class:`InputError` listing them."""
     if value not in choices:
-        raise InputError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+        raise InputError(
+            msg(
+                "{what} must be one of {choices}; got {value!r}",
+                what=what,
+                choices=", ".join(choices),
+                value=value,
+            )
+        )
     return value

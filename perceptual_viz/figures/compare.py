@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,11 +12,19 @@ from PIL import Image
 
 from .. import chrome
 from ..backbone import VGGFeatures
-from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_names, score_pairs
+from ..compare import (
+    PERCEPTUAL_FORMULAS,
+    PairScores,
+    ScoreSettings,
+    lpips_unavailable_reason,
+    score_names,
+    score_pairs,
+)
 from ..degrade import degrade, lookup
 from ..errors import InputError
 from ..features import FeatureCache, image_key
 from ..images import to_pil
+from ..messages import Text, msg
 from ..metrics import feature_distance_maps, squared_error_map, ssim
 from ..plots import bar_chart
 from ..render import channel_grid, heatmap, rank_channels, to_numpy
@@ -22,18 +32,18 @@ from . import Analysis, Figure, Table, match_size
 from .features import GRID_TILE, tiles
 
 SOURCES = ("degrade", "upload")
-SCORE_COLUMNS = ("metric", "value", "what it is")
+SCORE_COLUMNS: tuple[Text, ...] = (msg("metric"), msg("value"), msg("what it is"))
 
 
-def score_table(sc: PairScores, lpips_note: str | None) -> Table:
+def score_table(sc: PairScores, lpips_note: Text | None) -> Table:
     """The six scores with what each one is."""
-    rows = [
-        ("MSE", sc.mse, "mean (a − b)², lower is closer"),
-        ("PSNR (dB)", sc.psnr, "10·log10(1/MSE), higher is closer"),
-        ("SSIM", sc.ssim, "Gaussian 11×11, σ 1.5; 1 = identical"),
-        ("perceptual", sc.perceptual_total, sc.perceptual_label),
-        ("style", sc.style_total, sc.style_label),
-        ("LPIPS-VGG", sc.lpips, lpips_note or "learned weights over unit-normalised VGG16 features"),
+    rows: list[tuple[Text, float | None, Text]] = [
+        ("MSE", sc.mse, msg("mean (a − b)², lower is closer")),
+        (msg("PSNR (dB)"), sc.psnr, msg("10·log10(1/MSE), higher is closer")),
+        ("SSIM", sc.ssim, msg("Gaussian 11×11, σ 1.5; 1 = identical")),
+        (msg("perceptual"), sc.perceptual_total, sc.perceptual_label),
+        (msg("style"), sc.style_total, sc.style_label),
+        ("LPIPS-VGG", sc.lpips, lpips_note or msg("learned weights over unit-normalised VGG16 features")),
     ]
 
     def shown(v: float | None) -> str:
@@ -44,24 +54,31 @@ def score_table(sc: PairScores, lpips_note: str | None) -> Table:
 
 def _degraded(
     clean: Analysis, degraded: Analysis | None, degradation: str | None, strength: float | None, seed: int
-) -> tuple[Analysis, str, list[str], dict[str, object]]:
+) -> tuple[Analysis, Text, list[Text], dict[str, object]]:
     """The degraded image, how to describe it, notes, and its settings for the record."""
     spec: dict[str, object]
     if degraded is not None:
         degraded, note = match_size(clean, degraded)
         spec = {"source": "upload", "degradation": None, "strength": None, "seed": None}
-        return degraded, "uploaded image", [note] if note else [], spec
+        return degraded, msg("uploaded image"), [note] if note else [], spec
     if degradation is None:
-        raise InputError("choose a degradation or upload a degraded image")
+        raise InputError(msg("choose a degradation or upload a degraded image"))
     d = lookup(degradation)
     s = d.default if strength is None else float(strength)
     seed = int(seed) if d.seeded else 0  # a seed changes nothing here: recorded as the default
     t = degrade(clean.tensor, degradation, s, seed=seed)
     spec = {"source": "degrade", "degradation": degradation, "strength": s, "seed": seed}
-    return Analysis(t, image_key(t)), f"{d.label}, {d.param} = {s:g} (seed {seed})", [], spec
+    what = msg(
+        "{degradation}, {param} = {strength:g} (seed {seed})",
+        degradation=d.label,
+        param=d.param,
+        strength=s,
+        seed=seed,
+    )
+    return Analysis(t, image_key(t)), what, [], spec
 
 
-def _map(values: np.ndarray, title: str, sub: str, label: str, vmin: float | None = None) -> Image.Image:
+def _map(values: np.ndarray, title: Text, sub: Text, label: Text, vmin: float | None = None) -> Image.Image:
     lo = float(np.nanmin(values)) if vmin is None else vmin
     hi = float(np.nanmax(values))
     pic = heatmap(values, cmap="magma", vmin=lo, vmax=hi)
@@ -80,19 +97,21 @@ def _maps(
         fmaps = feature_distance_maps(res_clean, res_degraded, names, (h, w), criterion)
     maps = {
         "squared error": _map(
-            to_numpy(err), "Squared error (a − b)²", "per pixel, mean over colours", "(a − b)²", 0.0
+            to_numpy(err), msg("Squared error (a − b)²"), msg("per pixel, mean over colours"), "(a − b)²", 0.0
         )
     }
     smap_full = np.full((h, w), np.nan, np.float32)
     smap_full[5 : h - 5, 5 : w - 5] = to_numpy(smap[0])
     one_minus = np.nan_to_num(1 - smap_full, nan=0.0)
-    maps["1 − SSIM"] = _map(
-        one_minus, "1 − SSIM", "local structure lost (11×11 window; border not computed)", "1 − SSIM", 0.0
+    lost = msg("local structure lost (11×11 window; border not computed)")
+    maps["1 − SSIM"] = _map(one_minus, "1 − SSIM", lost, "1 − SSIM", 0.0)
+    what = msg(
+        "{distance}, mean over channels", distance="|φ(a) − φ(b)|" if criterion == "l1" else "(φ(a) − φ(b))²"
     )
-    what = "|φ(a) − φ(b)|, mean over channels" if criterion == "l1" else "(φ(a) − φ(b))², mean over channels"
     for n in names:
+        title = msg("Feature distance at {layer}", layer=n)
         maps[f"feature distance {n}"] = _map(
-            to_numpy(fmaps[n][0]), f"Feature distance at {n}", "upsampled from the layer's grid", what, 0.0
+            to_numpy(fmaps[n][0]), title, msg("upsampled from the layer's grid"), what, 0.0
         )
     return maps
 
@@ -117,7 +136,7 @@ def side_by_side(
     diff = b - a
     lim = float(diff.abs().max()) or 1.0
 
-    def grid(t: torch.Tensor, cm: str, vmin: float, vmax: float, title: str, label: str) -> Image.Image:
+    def grid(t: torch.Tensor, cm: str, vmin: float, vmax: float, title: Text, label: Text) -> Image.Image:
         pic = channel_grid(
             t,
             labels=chans,
@@ -128,26 +147,42 @@ def side_by_side(
             tile=GRID_TILE,
             columns=min(4, len(chans)),
         )
-        return chrome.titled(
-            chrome.with_colour_bar(pic, cm, vmin, vmax, label),
-            title,
-            f"{layer} · the clean image's {len(chans)} strongest channels",
-        )
+        sub = msg("{layer} · the clean image's {n} strongest channels", layer=layer, n=len(chans))
+        return chrome.titled(chrome.with_colour_bar(pic, cm, vmin, vmax, label), title, sub)
 
     return {
-        f"clean {layer}": grid(a, cmap, lo, hi, "Clean", "one scale for clean and degraded"),
-        f"degraded {layer}": grid(b, cmap, lo, hi, "Degraded", "the same scale"),
+        f"clean {layer}": grid(a, cmap, lo, hi, msg("Clean"), msg("one scale for clean and degraded")),
+        f"degraded {layer}": grid(b, cmap, lo, hi, msg("Degraded"), msg("the same scale")),
         f"difference {layer}": grid(
-            diff, "coolwarm", -lim, lim, "Degraded − clean", "blue: lower, red: higher"
+            diff, "coolwarm", -lim, lim, msg("Degraded − clean"), msg("blue: lower, red: higher")
         ),
     }
 
 
-def _lpips_note(model: VGGFeatures) -> str | None:
+def _lpips_note(model: VGGFeatures) -> Text | None:
     reason = lpips_unavailable_reason(model.arch)
     if reason is None and not model.status.trained:
-        reason = "LPIPS's learned weights on an UNTRAINED backbone: computed, but not calibrated"
+        reason = msg("LPIPS's learned weights on an UNTRAINED backbone: computed, but not calibrated")
     return reason
+
+
+@dataclass(frozen=True)
+class CompareFigure(Figure):
+    """Clean vs degraded. ``table``: the scores with what each is; ``layers``: the perceptual
+    distance per layer; ``what``: the degraded image in words; ``notes``; ``scores``: every score
+    as JSON-ready values; ``device``; ``chart``, ``maps`` and ``side``: the names of the
+    per-layer chart, the difference maps and the side-by-side channels among the pictures."""
+
+    table: Table
+    layers: Table
+    what: Text
+    notes: list[Text]
+    scores: dict[str, Any]
+    device: str
+    chart: str
+    maps: list[str]
+    side: list[str]
+    kind = "compare"
 
 
 def compare(
@@ -164,13 +199,10 @@ def compare(
     k: int = 8,
     cmap: str = "viridis",
     settings: ScoreSettings | None = None,
-) -> Figure:
+) -> CompareFigure:
     """Clean vs degraded: an uploaded image, or ``degradation`` of the clean one at ``strength``.
-
-    Pictures: clean, degraded, the difference maps, the side-by-side channels of ``layer``.
-    Extras: ``table`` (scores), ``layers`` (perceptual distance per layer), ``what``, ``notes``,
-    ``scores`` (every score as JSON-ready values), ``device``, ``maps`` and ``side`` (captions).
-    """
+    Pictures: clean, degraded, the difference maps, the side-by-side channels of ``layer``, and
+    the perceptual distance per layer as a chart."""
     model.info(layer)
     degraded, what, notes, spec = _degraded(clean, degraded, degradation, strength, int(seed))
     s = settings or ScoreSettings()
@@ -186,8 +218,8 @@ def compare(
     chart = bar_chart(
         names,
         [sc.perceptual[n] for n in names],
-        title="Perceptual distance per layer",
-        ylabel=sc.perceptual_label.split(" (")[0][:40],
+        title=msg("Perceptual distance per layer"),
+        ylabel=PERCEPTUAL_FORMULAS[s.criterion],
     )
     pictures = {
         "clean": to_pil(clean.array),
@@ -203,16 +235,18 @@ def compare(
         "side_by_side_layer": layer,
         "score_settings": dataclasses.asdict(s),
     }
-    scores = {**sc.as_dict(), "notes": notes}
-    extras = {
-        "table": score_table(sc, _lpips_note(model)),
-        "layers": Table(["layer", "perceptual distance"], [[n, sc.perceptual[n]] for n in names]),
-        "chart": "perceptual distance per layer",
-        "what": what,
-        "notes": notes,
-        "scores": scores,
-        "device": res.device,
-        "maps": list(maps),
-        "side": list(side),
-    }
-    return Figure("compare", pictures, {"settings": record_settings, "scores": scores}, extras)
+    scores = {**sc.as_dict(), "notes": [str(n) for n in notes]}
+    per_layer = Table([msg("layer"), msg("perceptual distance")], [[n, sc.perceptual[n]] for n in names])
+    return CompareFigure(
+        pictures,
+        {"settings": record_settings, "scores": scores},
+        table=score_table(sc, _lpips_note(model)),
+        layers=per_layer,
+        what=what,
+        notes=notes,
+        scores=scores,
+        device=res.device,
+        chart="perceptual distance per layer",
+        maps=list(maps),
+        side=list(side),
+    )

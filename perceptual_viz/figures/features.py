@@ -9,6 +9,7 @@ it (:meth:`~perceptual_viz.layers.LayerInfo.cell_of`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..errors import InputError
 from ..features import FeatureCache
 from ..images import to_pil
 from ..layers import LayerInfo, block_outputs
+from ..messages import Joined, Text, joined, msg
 from ..plots import PALETTE
 from ..render import (
     channel_grid,
@@ -31,7 +33,7 @@ from ..render import (
     rank_channels,
     to_numpy,
 )
-from . import Analysis, Figure, Table, activations, check_choice
+from . import Analysis, Figure, Progress, Table, activations, check_choice
 
 GRID_TILE = 96
 GRID_PAD = 2
@@ -53,7 +55,9 @@ def grid_tile(k: int) -> int:
 def check_k(k: float) -> int:
     lo, hi = K_RANGE
     if not lo <= int(k) <= hi:
-        raise InputError(f"the number of channels shown must be between {lo} and {hi}; got {k}")
+        raise InputError(
+            msg("the number of channels shown must be between {lo} and {hi}; got {k}", lo=lo, hi=hi, k=k)
+        )
     return int(k)
 
 
@@ -63,7 +67,7 @@ def check_point(point: Point, a: Analysis) -> Point:
     x, y = int(point[0]), int(point[1])
     h, w = a.size
     if not (0 <= x < w and 0 <= y < h):
-        raise InputError(f"the point ({x}, {y}) is outside the {w}×{h} image")
+        raise InputError(msg("the point ({x}, {y}) is outside the {w}×{h} image", x=x, y=y, w=w, h=h))
     return x, y
 
 
@@ -82,10 +86,15 @@ def tiles(f: torch.Tensor, chans: list[int], tile: int = GRID_TILE) -> torch.Ten
     return f.index_select(0, idx).index_select(1, ih).index_select(2, iw)  # channels first: least copied
 
 
-def layer_caption(model: VGGFeatures, name: str, shape: tuple[int, ...]) -> str:
+def layer_caption(model: VGGFeatures, name: str, shape: tuple[int, ...]) -> Joined:
     info = model.info(name)
     c, h, w = shape[-3:]
-    return f"{name} · {c}×{h}×{w} · receptive field {info.receptive_field} px · stride {info.stride}"
+    return joined(
+        name,
+        f"{c}×{h}×{w}",
+        msg("receptive field {px} px", px=info.receptive_field),
+        msg("stride {stride}", stride=info.stride),
+    )
 
 
 def _settings(a: Analysis, size: str, **more: object) -> dict[str, object]:
@@ -114,6 +123,14 @@ def mark_tiles(
         draw.ellipse((cx - r - 1, cy - r - 1, cx + r + 1, cy + r + 1), outline=(0, 0, 0), width=1)
 
 
+@dataclass(frozen=True)
+class OverviewFigure(Figure):
+    """Shallow → deep: one picture per block output (named by the layer)."""
+
+    notes: list[Text]
+    kind = "overview"
+
+
 def overview(
     model: VGGFeatures,
     cache: FeatureCache,
@@ -121,7 +138,7 @@ def overview(
     size: str,
     cmap: str = "viridis",
     point: Point = None,
-) -> Figure:
+) -> OverviewFigure:
     """Shallow → deep: the strongest channels of each block output, titled with its shape and
     receptive field; with ``point``, the unit that sees it is ringed on every tile."""
     point = check_point(point, a)
@@ -136,10 +153,15 @@ def overview(
         c, h, w = f.shape
         if point is not None:
             mark_tiles(pic, len(chans), (h, w), info.cell_of(*point, (h, w)), tile=GRID_TILE, columns=2)
-        sub = f"{c}×{h}×{w} · RF {info.receptive_field} px · stride {info.stride}"
-        pictures[n] = chrome.titled(pic, f"{block}. {n}", sub + " · each tile scaled to its own range")
+        sub = joined(
+            f"{c}×{h}×{w}",
+            msg("RF {px} px", px=info.receptive_field),
+            msg("stride {stride}", stride=info.stride),
+            msg("each tile scaled to its own range"),
+        )
+        pictures[n] = chrome.titled(pic, f"{block}. {n}", sub)
     record = {"settings": _settings(a, size, cmap=cmap, layers=names, point=list(point) if point else None)}
-    return Figure("overview", pictures, record, {"notes": list(a.notes)})
+    return OverviewFigure(pictures, record, notes=list(a.notes))
 
 
 def _rank(f: torch.Tensor, sort: str, k: int) -> list[int]:
@@ -147,6 +169,18 @@ def _rank(f: torch.Tensor, sort: str, k: int) -> list[int]:
         return list(range(min(k, f.shape[0])))
     stat = f.mean(dim=(1, 2)) if sort == "mean" else f.amax(dim=(1, 2))
     return rank_channels(stat.view(-1, 1, 1), "mean", k)
+
+
+@dataclass(frozen=True)
+class GridFigure(Figure):
+    """One layer's top channels as one picture. Tile j shows channel ``channels[j]`` of a map of
+    ``fmap_hw`` (h, w); ``strongest`` says in words what the brightest tiles show."""
+
+    caption: Text
+    channels: list[int]
+    fmap_hw: tuple[int, int]
+    strongest: Text
+    kind = "features"
 
 
 def grid(
@@ -160,15 +194,12 @@ def grid(
     scope: str = "channel",
     cmap: str = "viridis",
     point: Point = None,
-) -> Figure:
+) -> GridFigure:
     """The top-``k`` channels of ``layer`` as one picture with its colour bar underneath (the
-    tiles keep their positions: a click at (x, y) maps to a tile with :func:`channel_at_click`).
-
-    Extras: ``caption``, ``channels`` (tile j shows channel ``channels[j]``), ``fmap_hw``.
-    """
+    tiles keep their positions: a click at (x, y) maps to a tile with :func:`channel_at_click`)."""
     k = check_k(k)
-    check_choice("sort", sort, SORTS)
-    check_choice("colour scaling", scope, SCOPES)
+    check_choice(msg("sort"), sort, SORTS)
+    check_choice(msg("colour scaling"), scope, SCOPES)
     point = check_point(point, a)
     model.info(layer)
     f = activations(model, cache, a, [layer])[layer][0]
@@ -183,29 +214,41 @@ def grid(
     if point is not None:
         mark_tiles(pic, len(chans), hw, model.info(layer).cell_of(*point, hw), tile=tile, columns=None)
     if shared:
-        pic = chrome.with_colour_bar(
-            pic, cmap, float(sel.min()), float(sel.max()), f"{layer}: one scale for every tile"
-        )
+        label: Text = msg("{layer}: one scale for every tile", layer=layer)
+        pic = chrome.with_colour_bar(pic, cmap, float(sel.min()), float(sel.max()), label)
     else:
-        pic = chrome.with_colour_bar(pic, cmap, 0.0, 1.0, "each tile from its own min (0) to its own max (1)")
-    caption = layer_caption(model, layer, tuple(f.shape)) + f" · top {len(chans)} by {sort}"
+        label = msg("each tile from its own min (0) to its own max (1)")
+        pic = chrome.with_colour_bar(pic, cmap, 0.0, 1.0, label)
+    caption = Joined((*layer_caption(model, layer, tuple(f.shape)).parts, _TOP[sort](len(chans))))
     settings = _settings(a, size, layer=layer, k=k, sort=sort, scope=scope, cmap=cmap)
-    extras = {"caption": caption, "channels": chans, "fmap_hw": hw, "strongest": strongest(f, chans, sort)}
-    return Figure("features", {caption: pic}, {"settings": settings, "channels": chans}, extras)
+    record = {"settings": settings, "channels": chans}
+    return GridFigure({str(caption): pic}, record, caption, chans, hw, strongest(f, chans, sort))
+
+
+_TOP = {
+    "mean": lambda n: msg("top {n} by mean", n=n),
+    "max": lambda n: msg("top {n} by max", n=n),
+    "index": lambda n: msg("top {n} by index", n=n),
+}
 
 
 STRONGEST_SHOWN = 3
 
 
-def strongest(f: torch.Tensor, chans: list[int], sort: str) -> str:
+def strongest(f: torch.Tensor, chans: list[int], sort: str) -> Text:
     """The first tiles' channels and the number they were ranked by (the mean for "index"), in
     words: what a reader takes from the grid's labels and brightest tiles, for one who cannot see
     it ("Strongest channels: 203 (mean 1.23) · 207 (mean 1.01) · 98 (mean 0.955)")."""
-    stat = "max" if sort == "max" else "mean"
+    by_max = sort == "max"
     chosen = chans[:STRONGEST_SHOWN]
-    vals = f[chosen].amax(dim=(1, 2)) if stat == "max" else f[chosen].mean(dim=(1, 2))
-    pieces = [f"{c} ({stat} {chrome.num(float(v))})" for c, v in zip(chosen, vals.tolist(), strict=True)]
-    return "Strongest channels: " + " · ".join(pieces)
+    vals = f[chosen].amax(dim=(1, 2)) if by_max else f[chosen].mean(dim=(1, 2))
+    pieces = [
+        msg("{channel} (max {value})", channel=c, value=chrome.num(float(v)))
+        if by_max
+        else msg("{channel} (mean {value})", channel=c, value=chrome.num(float(v)))
+        for c, v in zip(chosen, vals.tolist(), strict=True)
+    ]
+    return msg("Strongest channels: {channels}", channels=Joined(tuple(pieces)))
 
 
 def tile_layout(view_channels: list[int], fmap_hw: tuple[int, int]) -> dict[str, Any]:
@@ -236,17 +279,31 @@ def _stats(layer: str, index: int, m: np.ndarray, info: LayerInfo) -> Table:
     iy, ix = np.unravel_index(int(np.argmax(m)), m.shape)
     h, w = m.shape
     cx, cy = round(info.centre(int(ix))), round(info.centre(int(iy)))
-    rows = [
-        ["layer · channel", f"{layer} · {index}"],
-        ["map size", f"{w}×{h}"],
+    rows: list[list[Any]] = [
+        [msg("layer · channel"), f"{layer} · {index}"],
+        [msg("map size"), f"{w}×{h}"],
         [
-            "min · mean · max",
+            msg("min · mean · max"),
             f"{chrome.num(float(m.min()))} · {chrome.num(float(m.mean()))} · {chrome.num(float(m.max()))}",
         ],
-        ["zeros (ReLU off)", f"{float((m == 0).mean()):.0%}"],
-        ["strongest unit", f"({ix}, {iy}), at pixel ≈ ({cx}, {cy})"],
+        [msg("zeros (ReLU off)"), f"{float((m == 0).mean()):.0%}"],
+        [
+            msg("strongest unit"),
+            msg("({x}, {y}), at pixel ≈ ({px}, {py})", x=int(ix), y=int(iy), px=cx, py=cy),
+        ],
     ]
-    return Table(["statistic", "value"], rows)
+    return Table([msg("statistic"), msg("value")], rows)
+
+
+@dataclass(frozen=True)
+class ChannelFigure(Figure):
+    """One channel enlarged over the image: ``stats`` (name → plain value, for programs) and
+    ``table`` (rounded, for reading)."""
+
+    stats: dict[str, object]
+    table: Table
+    title: Text
+    kind = "channel"
 
 
 def channel(
@@ -259,17 +316,14 @@ def channel(
     cmap: str = "viridis",
     alpha: float = 0.6,
     point: Point = None,
-) -> Figure:
+) -> ChannelFigure:
     """One channel enlarged to the image size over the input, with its colour bar (true values)
-    and a small table of statistics; the strongest unit (and ``point``) marked.
-
-    Extras: ``stats`` (name → plain value, for the API) and ``table`` (rounded, for reading).
-    """
+    and a small table of statistics; the strongest unit (and ``point``) marked."""
     point = check_point(point, a)
     f = activations(model, cache, a, [layer])[layer][0]
     c, h, w = f.shape
     if not 0 <= int(index) < c:
-        raise InputError(f"{layer} has channels 0..{c - 1}; got {index}")
+        raise InputError(_no_channel(layer, c, index))
     info = model.info(layer)
     m = to_numpy(f[int(index)])
     lo, hi = float(m.min()), float(m.max())
@@ -291,48 +345,59 @@ def channel(
         "max at (x, y) in the map": f"({ix}, {iy})",
         "max at ≈ (x, y) in the image": f"({round(info.centre(int(ix)))}, {round(info.centre(int(iy)))})",
     }
-    title = f"{layer} · channel {int(index)} over the image"
-    pic = chrome.with_colour_bar(
-        pic,
-        cmap,
-        lo,
-        hi,
-        f"{layer} channel {int(index)}: activation (white box: its strongest unit's receptive field)",
+    title = msg("{layer} · channel {channel} over the image", layer=layer, channel=int(index))
+    label = msg(
+        "{layer} channel {channel}: activation (white box: its strongest unit's receptive field)",
+        layer=layer,
+        channel=int(index),
     )
+    pic = chrome.with_colour_bar(pic, cmap, lo, hi, label)
     settings = _settings(a, size, layer=layer, channel=int(index), cmap=cmap, alpha=float(alpha))
-    extras = {"stats": stats, "table": _stats(layer, int(index), m, info), "title": title}
-    return Figure("channel", {title: pic}, {"settings": settings, "statistics": stats}, extras)
+    record = {"settings": settings, "statistics": stats}
+    return ChannelFigure({str(title): pic}, record, stats, _stats(layer, int(index), m, info), title)
+
+
+def _no_channel(layer: str, c: int, index: float) -> Text:
+    return msg("{layer} has channels 0..{last}; got {index}", layer=layer, last=c - 1, index=index)
 
 
 # --------------------------------------------------------------------------- one point, every block
 
 
-LOCATE_COLUMNS = tuple(
-    [
-        "block",
-        "unit (x, y)",
-        "sees",
-        "top channel: value",
-        "mean over channels",
-    ]
+LOCATE_COLUMNS: tuple[Text, ...] = (
+    msg("block"),
+    msg("unit (x, y)"),
+    msg("sees"),
+    msg("top channel: value"),
+    msg("mean over channels"),
 )
+
+
+@dataclass(frozen=True)
+class LocateFigure(Figure):
+    """One point through every block: ``cells`` (block → [row, column] of the unit that sees
+    it), ``boxes`` (block → its receptive field), ``table`` (one row per block)."""
+
+    cells: dict[str, list[int]]
+    boxes: dict[str, list[int]]
+    table: Table
+    kind = "locate"
 
 
 def locate(
     model: VGGFeatures, cache: FeatureCache, a: Analysis, size: str, x: float, y: float, cmap: str = "viridis"
-) -> Figure:
+) -> LocateFigure:
     """Where pixel (x, y) goes in each block: the unit that sees it, that unit's receptive field
-    (drawn on the image, one colour per block) and the activations there.
-
-    Extras: ``cells`` (block name → [row, column]), ``table`` (one row per block).
-    """
+    (drawn on the image, one colour per block) and the activations there."""
     point = check_point((int(x), int(y)), a)
     assert point is not None
     names = list(block_outputs(model.arch))
     acts = activations(model, cache, a, names)
     pic = to_pil(a.array).convert("RGB")
     draw = ImageDraw.Draw(pic)
-    rows, cells, boxes = [], {}, {}
+    rows: list[list[Any]] = []
+    cells: dict[str, list[int]] = {}
+    boxes: dict[str, list[int]] = {}
     for k, n in enumerate(names):
         info, f = model.info(n), acts[n][0]
         hw = (int(f.shape[1]), int(f.shape[2]))
@@ -346,7 +411,7 @@ def locate(
             [
                 n,
                 f"({cell[1]}, {cell[0]})",
-                f"{info.receptive_field} px",
+                msg("{px} px", px=info.receptive_field),
                 f"{top}: {chrome.num(float(column[top]))}",
                 chrome.num(float(column.mean())),
             ]
@@ -355,16 +420,12 @@ def locate(
     key = chrome.legend([(n, PALETTE[k]) for k, n in enumerate(names)], pic.width)
     pic = chrome.titled(
         chrome.stack([pic, key]),
-        f"Pixel ({point[0]}, {point[1]}) through the blocks",
-        "the receptive field of the unit that sees it, in each block",
-    )
-    table = Table(
-        list(LOCATE_COLUMNS),
-        rows,
+        msg("Pixel ({x}, {y}) through the blocks", x=point[0], y=point[1]),
+        msg("the receptive field of the unit that sees it, in each block"),
     )
     settings = _settings(a, size, x=point[0], y=point[1])
     record = {"settings": settings, "cells": cells, "receptive_fields": boxes}
-    return Figure("locate", {"point": pic}, record, {"cells": cells, "boxes": boxes, "table": table})
+    return LocateFigure({"point": pic}, record, cells, boxes, Table(list(LOCATE_COLUMNS), rows))
 
 
 # --------------------------------------------------------------------------- what a channel looks for
@@ -386,6 +447,15 @@ def _patch(a: Analysis, box: tuple[int, int, int, int], px: int) -> Image.Image:
     return square.resize((px, px), Image.Resampling.BILINEAR)
 
 
+@dataclass(frozen=True)
+class PatchesFigure(Figure):
+    """The patches where a channel fires most: ``patches`` (image, value, unit (row, col), box)
+    per picture, in order."""
+
+    patches: list[dict[str, Any]]
+    kind = "top-patches"
+
+
 def top_patches(
     model: VGGFeatures,
     cache: FeatureCache,
@@ -394,29 +464,28 @@ def top_patches(
     layer: str,
     index: float,
     k: int = 8,
-    progress: object = None,
-) -> Figure:
+    progress: Progress | None = None,
+) -> PatchesFigure:
     """The ``k`` image patches, among ``images`` (name, analysed image), where channel ``index``
     of ``layer`` fires most: each is the receptive field of a unit at a local maximum (at most
-    three per image, a receptive field apart), largest activation first.
-
-    Extras: ``patches`` (name, value, unit (row, col), box) per picture, in order.
-    """
+    three per image, a receptive field apart), largest activation first. ``progress(fraction,
+    what)`` is told which image is being searched."""
     info = model.info(layer)
     if not images:
-        raise InputError("no images to search: upload one or use the bundled samples")
+        raise InputError(msg("no images to search: upload one or use the bundled samples"))
     candidates = []
     for j, (name, a) in enumerate(images):
-        if callable(progress):
-            progress(j / len(images), desc=f"{layer}[{int(index)}] on {name}")
+        if progress is not None:
+            progress(j / len(images), f"{layer}[{int(index)}] · {name}")
         f = activations(model, cache, a, [layer])[layer][0]
         if not 0 <= int(index) < f.shape[0]:
-            raise InputError(f"{layer} has channels 0..{f.shape[0] - 1}; got {index}")
+            raise InputError(_no_channel(layer, int(f.shape[0]), index))
         radius = max(1, info.receptive_field // (2 * info.stride))
         for value, row, col in _peaks(f[int(index)], radius, 3):
             candidates.append((value, name, a, row, col))
     candidates.sort(key=lambda c: -c[0])
-    pictures, patches = {}, []
+    pictures: dict[str, Image.Image] = {}
+    patches: list[dict[str, Any]] = []
     for rank, (value, name, a, row, col) in enumerate(candidates[:k], start=1):
         box = info.rf_box(row, col, a.size)
         title = f"#{rank} · {chrome.num(value)}"
@@ -429,4 +498,4 @@ def top_patches(
         "k": int(k),
         "images": [n for n, _ in images],
     }
-    return Figure("top-patches", pictures, {"settings": settings, "patches": patches}, {"patches": patches})
+    return PatchesFigure(pictures, {"settings": settings, "patches": patches}, patches)

@@ -7,6 +7,8 @@ Gram tab's normalisation control changes the matrices drawn, not that definition
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from PIL import Image
 
@@ -17,6 +19,7 @@ from ..features import FeatureCache
 from ..gram import FORMULAS, GRAM_NORMS, gram, style_distances, top_channels_by_energy
 from ..images import to_pil
 from ..layers import block_outputs
+from ..messages import Text, msg
 from ..plots import bar_chart
 from ..render import heatmap, to_numpy, upsample
 from . import Analysis, Figure, Table, activations, check_choice
@@ -24,7 +27,7 @@ from . import Analysis, Figure, Table, activations, check_choice
 TOP_RANGE = (2, 128)  # channels a Gram picture may show
 PICTURE_PX = 384  # a Gram picture's side: each cell is PICTURE_PX // top pixels
 STYLE_NORM = "chw"  # the normalisation of "style distance" everywhere in the app
-STYLE_DEFINITION = "style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer"
+STYLE_DEFINITION = msg("style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer")
 
 
 def cell_scale(top: int) -> int:
@@ -36,29 +39,31 @@ def _distances(model: VGGFeatures, cache: FeatureCache, a: Analysis, b: Analysis
     names = list(block_outputs(model.arch))
     fa, fb = activations(model, cache, a, names), activations(model, cache, b, names)
     d = style_distances(fa, fb, names, STYLE_NORM)
-    return Table(["layer", "style distance"], [[n, float(d[n][0])] for n in names])
+    return Table([msg("layer"), msg("style distance")], [[n, float(d[n][0])] for n in names])
 
 
 def _matrix(
-    m: torch.Tensor, title: str, sub: str, lo: float, hi: float, cmap: str, channels: list[int], norm: str
+    m: torch.Tensor, title: str, sub: Text, lo: float, hi: float, cmap: str, channels: list[int], norm: str
 ) -> tuple[Image.Image, tuple[int, int]]:
     """One titled Gram picture with channel indices and its colour bar; (picture, matrix origin)."""
     cell = cell_scale(len(channels))
     ticked, ox, oy = chrome.matrix_ticks(heatmap(m, cmap=cmap, vmin=lo, vmax=hi, scale=cell), channels, cell)
-    body = chrome.with_colour_bar(ticked, cmap, lo, hi, f"one scale for the three matrices · Gram '{norm}'")
+    label = msg("one scale for the three matrices · Gram '{norm}'", norm=norm)
+    body = chrome.with_colour_bar(ticked, cmap, lo, hi, label)
     pic = chrome.titled(body, title, sub)
     return pic, (ox, oy + pic.height - body.height)
 
 
 def _draw(
-    mats: list[tuple[str, torch.Tensor, str]], layer: str, n: int, cmap: str, channels: list[int], norm: str
+    mats: list[tuple[str, torch.Tensor, Text]], layer: str, n: int, cmap: str, channels: list[int], norm: str
 ) -> tuple[dict[str, Image.Image], tuple[int, int]]:
     """The matrices on one shared scale; (caption → picture, where G_A's matrix starts)."""
     hi = max(float(m.max()) for _, m, _ in mats)
     lo = min(0.0, min(float(m.min()) for _, m, _ in mats))
-    pictures, origin = {}, (0, 0)
+    pictures: dict[str, Image.Image] = {}
+    origin = (0, 0)
     for t, m, who in mats:
-        sub = f"{who} · {n} strongest channels of A (by G_ii)"
+        sub = msg("{who} · {n} strongest channels of A (by G_ii)", who=who, n=n)
         pic, at = _matrix(m, f"{t} · {layer}", sub, lo, hi, cmap, channels, norm)
         pictures[t] = pic
         origin = at if t == "G_A" else origin
@@ -67,12 +72,29 @@ def _draw(
 
 def _style_chart(distances: Table) -> Image.Image:
     return bar_chart(
-        distances.column("layer"),
-        distances.column("style distance"),
-        title="Style distance per layer (log scale)",
+        distances.column(0),
+        distances.column(1),
+        title=msg("Style distance per layer (log scale)"),
         ylabel="mean |G_A − G_B|, G ÷ C·H·W",
         log=True,
     )
+
+
+@dataclass(frozen=True)
+class GramFigure(Figure):
+    """G_A (and G_B, |G_A − G_B|). ``matrices``: their picture names; ``channels``: row/column j
+    is channel ``channels[j]``; ``scale``: pixels per cell; ``origin``: where the matrix starts
+    inside the G_A picture; ``formula``; ``distances`` (with two images) and the name of its
+    ``chart``."""
+
+    matrices: list[str]
+    channels: list[int]
+    scale: int
+    origin: tuple[int, int]
+    formula: str
+    distances: Table | None
+    chart: str | None
+    kind = "gram"
 
 
 def matrices(
@@ -85,31 +107,28 @@ def matrices(
     norm: str = "chw",
     top: float = 32,
     cmap: str = "viridis",
-) -> Figure:
+) -> GramFigure:
     """G_A (and G_B, |G_A − G_B| on one shared scale) over A's top-``top`` channels by energy.
 
     Pictures: the image(s), the matrices (titled, channel indices on the axes, colour bar), and
-    with two images the style distance per layer on a log scale. Extras: ``matrices`` (their
-    captions), ``channels`` (row/column j is channel ``channels[j]``), ``scale`` (pixels per
-    cell), ``origin`` (where the matrix starts inside the G_A picture), ``formula``,
-    ``distances`` (a :class:`Table`), ``chart`` (the chart's caption).
+    with two images the style distance per layer on a log scale.
     """
-    check_choice("Gram normalisation", norm, GRAM_NORMS)
+    check_choice(msg("Gram normalisation"), norm, GRAM_NORMS)
     model.info(layer)
     if b is not None and b.size != a.size:
-        raise InputError("both images must be analysed at the same size")
+        raise InputError(msg("both images must be analysed at the same size"))
     g_norm = "none" if norm == "gatys" else norm
     ga = gram(activations(model, cache, a, [layer])[layer], g_norm)[0]
     n = max(TOP_RANGE[0], min(int(top), TOP_RANGE[1], ga.shape[0]))
     idx = top_channels_by_energy(ga, n)
     channels = [int(i) for i in idx]
-    mats = [("G_A", ga[idx][:, idx], "image A")]
+    mats: list[tuple[str, torch.Tensor, Text]] = [("G_A", ga[idx][:, idx], msg("image A"))]
     distances = None
     if b is not None:
         gb = gram(activations(model, cache, b, [layer])[layer], g_norm)[0][idx][:, idx]
         mats += [
-            ("G_B", gb, "image B, same channels"),
-            ("|G_A − G_B|", (mats[0][1] - gb).abs(), "where the styles differ"),
+            ("G_B", gb, msg("image B, same channels")),
+            ("|G_A − G_B|", (mats[0][1] - gb).abs(), msg("where the styles differ")),
         ]
         distances = _distances(model, cache, a, b)
     pictures = {"image A": to_pil(a.array), **({"image B": to_pil(b.array)} if b is not None else {})}
@@ -128,19 +147,13 @@ def matrices(
         "top_channels": int(top),
         "channels_shown": channels,
         "image_b": b is not None,
-        "style_distance": STYLE_DEFINITION,
+        "style_distance": str(STYLE_DEFINITION),
     }
     record = {"settings": settings, "style_distances": None if distances is None else distances.records()}
-    extras = {
-        "matrices": [t for t, _, _ in mats],
-        "channels": channels,
-        "scale": cell_scale(n),
-        "origin": origin,
-        "formula": FORMULAS[norm],
-        "distances": distances,
-        "chart": chart,
-    }
-    return Figure("gram", pictures, record, extras)
+    names = [t for t, _, _ in mats]
+    return GramFigure(
+        pictures, record, names, channels, cell_scale(n), origin, FORMULAS[norm], distances, chart
+    )
 
 
 def cell_at_click(
@@ -162,31 +175,44 @@ def pair(
     i: float,
     j: float,
     cmap: str = "viridis",
-) -> Figure:
+) -> PairFigure:
     """Channels i and j of ``layer`` (one shared scale) and their product (its own scale):
-    G_ij is the sum of the product. Extras: ``text`` (the cell's value, raw and ÷ C·H·W)."""
+    G_ij is the sum of the product."""
     f = activations(model, cache, a, [layer])[layer][0]
     c = f.shape[0]
     i, j = int(i), int(j)
     if not (0 <= i < c and 0 <= j < c):
-        raise InputError(f"{layer} has channels 0..{c - 1}")
+        raise InputError(msg("{layer} has channels 0..{last}", layer=layer, last=c - 1))
     prod: torch.Tensor = f[i] * f[j]
     lo, hi = float(torch.minimum(f[i].min(), f[j].min())), float(torch.maximum(f[i].max(), f[j].max()))
 
-    def show(m: torch.Tensor, title: str, sub: str, vmin: float, vmax: float, label: str) -> Image.Image:
+    def show(m: torch.Tensor, title: str, sub: Text, vmin: float, vmax: float, label: Text) -> Image.Image:
         pic = heatmap(upsample(to_numpy(m), a.size, nearest=True), cmap=cmap, vmin=vmin, vmax=vmax)
         return chrome.titled(chrome.with_colour_bar(pic, cmap, vmin, vmax, label), title, sub)
 
     pp = (float(prod.min()), float(prod.max()))
+    one_scale = msg("F_i and F_j on one scale")
     pictures = {
-        f"F_{i}": show(f[i], f"F_{i} · {layer}", "channel i", lo, hi, "F_i and F_j on one scale"),
-        f"F_{j}": show(f[j], f"F_{j} · {layer}", "channel j", lo, hi, "F_i and F_j on one scale"),
+        f"F_{i}": show(f[i], f"F_{i} · {layer}", msg("channel i"), lo, hi, one_scale),
+        f"F_{j}": show(f[j], f"F_{j} · {layer}", msg("channel j"), lo, hi, one_scale),
         f"F_{i} ⊙ F_{j}": show(
-            prod, f"F_{i} ⊙ F_{j}", "their product, position by position", *pp, "the product's own scale"
+            prod,
+            f"F_{i} ⊙ F_{j}",
+            msg("their product, position by position"),
+            *pp,
+            msg("the product's own scale"),
         ),
     }
     g = float(prod.sum())
     chw = g / (c * f.shape[1] * f.shape[2])
     text = f"G[{i}, {j}] = Σ F_{i} · F_{j} = {chrome.num(g, 4)}   (÷ C·H·W = {chrome.num(chw, 4)})"
     settings = {"analysis_size": str(size), "size_hw": list(a.size), "layer": layer, "i": i, "j": j}
-    return Figure("gram-pair", pictures, {"settings": settings, "gram": g, "gram_chw": chw}, {"text": text})
+    return PairFigure(pictures, {"settings": settings, "gram": g, "gram_chw": chw}, text)
+
+
+@dataclass(frozen=True)
+class PairFigure(Figure):
+    """Channels i and j and their product; ``text``: the cell's value, raw and ÷ C·H·W."""
+
+    text: str
+    kind = "gram-pair"

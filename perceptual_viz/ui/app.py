@@ -18,6 +18,7 @@ import gradio as gr
 
 from ..figures import DEFAULT_SIZE, SIZES
 from ..layers import ARCHS
+from ..messages import Text, word
 from ..render import COLORMAPS
 from . import i18n, text
 from .context import AppContext
@@ -32,16 +33,15 @@ log = logging.getLogger("perceptual_viz.app")
 TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 
 
-def status_line(ctx: AppContext, arch: str) -> str:
+def status_line(ctx: AppContext, arch: str) -> Text:
     m = ctx.pool.get(arch)
-    lang = i18n.request_language()  # the page's language; English at build and for API callers
-    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device), lang)
+    return text.status_markdown(m.arch, m.status.message, m.status.trained, str(m.device))
 
 
-def backbone_status(ctx: AppContext, arch: str) -> Iterator[str]:
+def backbone_status(ctx: AppContext, arch: str) -> Iterator[Text]:
     """The status line; while ``arch`` loads, first a line that says so (the loader lane)."""
     if not ctx.pool.is_ready(arch):
-        yield text.loading_markdown(arch, i18n.request_language())
+        yield text.loading_markdown(arch)
         ctx.pool.get(arch)
     yield status_line(ctx, arch)
 
@@ -49,7 +49,7 @@ def backbone_status(ctx: AppContext, arch: str) -> Iterator[str]:
 def _header(ctx: AppContext) -> Shared:
     arch0 = ctx.pool.arch
     md(text.INTRO)
-    status = gr.Markdown(status_line(ctx, arch0), elem_id="status")
+    status = gr.Markdown(word(status_line(ctx, arch0), "en"), elem_id="status")
     with gr.Row():
         arch = gr.Radio(list(ARCHS), value=arch0, label="Backbone", scale=1)
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)

@@ -25,6 +25,7 @@ from ..assets import samples
 from ..backbone import VGGFeatures, pick_device
 from ..features import FeatureCache
 from ..figures import SIZES, Analysis, analyse, check_choice, load
+from ..messages import Text, msg
 from . import i18n
 from .errors import ON_CPU, UserError, guarded
 from .lanes import LaneLimits, Lanes
@@ -44,9 +45,10 @@ PREPARED_KEPT = 32  # prepared images kept (a few MB at 224 px)
 Upload = str | None  # the path of a file Gradio received (see widgets.upload_path), or nothing
 
 
-def require(image: Upload, what: str = "an image") -> str:
+def require(image: Upload, what: Text | None = None) -> str:
+    """The path of an uploaded image, or a sentence asking for ``what`` (default: an image)."""
     if image is None or (isinstance(image, str) and not image):
-        raise UserError(f"upload {what} first (or pick a sample)")
+        raise UserError(msg("upload {what} first (or pick a sample)", what=what or msg("an image")))
     return str(image)
 
 
@@ -86,10 +88,10 @@ class AppContext:
         return self.pool.get(arch, cpu=ON_CPU.get(), wait=LOAD_WAIT_S)
 
     def analysis(
-        self, image: Upload, arch: str, size: str, what: str = "an image", which: str | None = None
+        self, image: Upload, arch: str, size: str, what: Text | None = None, which: Text | None = None
     ) -> tuple[VGGFeatures, Analysis]:
         """Model and prepared image; ``which`` names the image in errors when a request has two."""
-        check_choice("analysis size", str(size), SIZES)
+        check_choice(msg("analysis size"), str(size), SIZES)
         model = self.model(arch)
         path = require(image, what)
         try:

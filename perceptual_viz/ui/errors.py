@@ -24,6 +24,7 @@ import gradio as gr
 import torch
 
 from ..errors import InputError
+from ..messages import Text, msg, said, word
 from . import i18n
 
 log = logging.getLogger("perceptual_viz.app")
@@ -49,14 +50,19 @@ class UserError(Exception):
 SHOWN = (InputError, UserError)
 
 
-def _said(msg: str) -> str:
-    """``msg`` in the language of the request being served (see :mod:`.i18n`)."""
-    return i18n.message(msg, i18n.request_language())
+def _said(text: Text) -> str:
+    """``text`` in the language of the request being served (see :mod:`.i18n`)."""
+    return word(text, i18n.request_language())
+
+
+def shown_error(text: Text) -> gr.Error:
+    """``text`` as the error a page shows, in its reader's language (for events that do not go
+    through :func:`guarded`)."""
+    return gr.Error(_said(text), print_exception=False)
 
 
 def _sentence(exc: BaseException) -> gr.Error:
-    msg = str(exc).strip() or type(exc).__name__
-    return gr.Error(_said(msg), print_exception=False)
+    return gr.Error(_said(said(exc)), print_exception=False)
 
 
 def internal_error(exc: BaseException, where: str) -> gr.Error:
@@ -65,8 +71,11 @@ def internal_error(exc: BaseException, where: str) -> gr.Error:
     log.error("internal error %s in %s", eid, where, exc_info=exc)
     return gr.Error(
         _said(
-            f"Internal error {eid}: the request failed (this is a bug, not your input). Please try "
-            f"again; the server's log has the details under {eid}."
+            msg(
+                "Internal error {id}: the request failed (this is a bug, not your input). Please try "
+                "again; the server's log has the details under {id}.",
+                id=eid,
+            )
         ),
         print_exception=False,
     )
@@ -80,10 +89,12 @@ def _policy(exc: Exception, where: str, release_gpu: Callable[[], None]) -> None
         raise _sentence(exc) from None
     if isinstance(exc, torch.OutOfMemoryError):
         if ON_CPU.get():
-            raise gr.Error(_said("Out of memory even on the CPU: try a smaller analysis size.")) from None
+            raise gr.Error(
+                _said(msg("Out of memory even on the CPU: try a smaller analysis size."))
+            ) from None
         log.warning("GPU out of memory in %s; retrying on the CPU", where)
         release_gpu()
-        gr.Warning(_said("The GPU ran out of memory: this result was computed on the CPU (slower)."))
+        gr.Warning(_said(msg("The GPU ran out of memory: this result was computed on the CPU (slower).")))
         return
     raise internal_error(exc, where) from None
 

@@ -1,17 +1,19 @@
 """The page in English, Japanese or Simplified Chinese.
 
-Catalogs (``locales/ja.json``, ``locales/zh.json``) map the English text to its translation, in
-two parts: ``text`` (everything the page shows as it is built: teaching text, labels, buttons,
-tabs, choices) and ``messages`` (what the server says later: errors, notes), whose ``{0}``,
-``{1}`` … stand for the values the English sentence carries ("upload {0} first (or pick a
-sample)"). English is the source, so a missing entry shows English, never a key.
+What the server says is data until it reaches the page: the library and the tabs build
+:class:`~perceptual_viz.messages.Message` values (an id and its values), and :func:`localised`
+words every message of an endpoint's answer in the language of the request it serves, and sets
+that language while the answer is computed so that the words drawn into pictures follow it.
+Nothing English is read back: a plain ``str`` in an answer is shown as it is (a layer name, a
+number, a path). The page's own texts (labels, buttons, teaching text) are the catalogs' ids as
+they were built, translated by exact lookup when the reader chooses a language (:func:`wire`).
+Catalogs: ``perceptual_viz/locales/<lang>/*.po`` (see :mod:`perceptual_viz.messages`).
 
 How a page gets its language: the selector in the header, remembered in the browser
 (``localStorage`` and a cookie, :data:`COOKIE`); on a first visit, the browser's own language.
-Choosing one rewrites every translatable text of the page in one request (:func:`wire`). The
-server reads the cookie to word its messages (:func:`request_language`); a script or API caller
-sends none and gets English. Metric names, layer names and formulas are the same in every
-language. Gradio's own words (e.g. "Drop Image Here") follow the browser's language.
+The server reads the cookie (:func:`request_language`); a script or API caller sends none and
+gets English. Metric names, layer names and formulas are the same in every language. Gradio's
+own words (e.g. "Drop Image Here") follow the browser's language.
 """
 
 from __future__ import annotations
@@ -19,20 +21,18 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
-import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-LANGS: dict[str, str] = {"en": "English", "ja": "日本語", "zh": "简体中文"}
-DEFAULT = "en"
+from .. import messages
+from ..messages import Joined, Message
+
+LANGS: dict[str, str] = messages.LANGS
+DEFAULT = messages.SOURCE
 COOKIE = "pv_lang"
-LOCALES = Path(__file__).resolve().parent / "locales"
 # Component properties that hold text a reader sees, by the component types that have them.
 _TEXT_PROPS = ("label", "info", "placeholder")
 _VALUE_IS_TEXT = ("Markdown", "Button", "DownloadButton")
@@ -41,179 +41,81 @@ _CHOICE_TYPES = ("Radio", "Dropdown", "CheckboxGroup")
 DYNAMIC_IDS = frozenset({"status", "lang"})
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    """``template`` ("upload {0} first") as a regex whose groups capture the placeholders."""
-    parts = re.split(r"(\{\d+\})", template)
-    rx = "".join(f"(?P<p{p[1:-1]}>.+?)" if re.fullmatch(r"\{\d+\}", p) else re.escape(p) for p in parts)
-    return re.compile(f"^{rx}$", re.S)
-
-
-@lru_cache(maxsize=len(LANGS) + 1)
-def catalog(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str, bool]]]:
-    """``lang``'s texts (English → translation) and message patterns (with whether the pattern
-    has a word of its own); empty for English."""
-    path = LOCALES / f"{lang}.json"
-    if lang == DEFAULT or not path.is_file():
-        return {}, []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    # The most specific first: "{0} steps at {1} px" before "{0} px" (more literal text wins).
-    entries = sorted(
-        ((en, tr) for en, tr in data.get("messages", {}).items() if tr),
-        key=lambda e: -len(re.sub(r"\{\d+\}", "", e[0])),
-    )
-    messages = [
-        (_pattern(en), tr, bool(re.search(r"[A-Za-z]", re.sub(r"\{\d+\}", "", en)))) for en, tr in entries
-    ]
-    return {en: tr for en, tr in data.get("text", {}).items() if tr}, messages
-
-
 def language(value: Any) -> str:
     """A supported language code from ``value`` ("ja", "ja-JP", "zh-CN" …), else English."""
-    code = str(value or "").strip().lower().replace("_", "-")
-    base = code.split("-", 1)[0]
-    return base if base in LANGS else DEFAULT
+    return messages.known(value)
 
 
 def text(s: str, lang: str) -> str:
-    """``s`` (a text of the page as built) in ``lang``."""
-    return catalog(lang)[0].get(s, s)
+    """``s`` (a text of the page as built: its catalog id) in ``lang``."""
+    return messages.entries(lang, "page").get(s, s) if lang != DEFAULT else s
 
 
-def message(s: str, lang: str, depth: int = 0, generic: bool = True) -> str:
-    """``s`` (a sentence from the server) in ``lang``: an exact entry, else the first pattern that
-    matches, its captured values (themselves translated where a catalog knows them: "a clean
-    image") put in the translation's placeholders; else ``s`` as it is."""
-    texts, patterns = catalog(lang)
-    if s in texts:
-        return texts[s]
-    for rx, tr, worded in patterns:
-        if not (generic or worded):
-            continue
-        m = rx.match(s)
-        if m:
-            return _fill(tr, m, lang, depth)
-    return s
-
-
-def knows(s: str, lang: str) -> bool:
-    """Whether ``lang``'s catalog has an entry for ``s`` (an exact text or a worded pattern)."""
-    texts, patterns = catalog(lang)
-    return s in texts or any(worded and rx.match(s) for rx, _, worded in patterns)
-
-
-def _fill(template: str, m: re.Match[str], lang: str, depth: int) -> str:
-    """``template`` with the values ``m`` captured, each translated where a catalog knows it."""
-    values = {k[1:]: v if depth > 2 else message(v, lang, depth + 1) for k, v in m.groupdict().items()}
-    return re.sub(r"\{(\d+)\}", lambda g: values[g.group(1)], template)
-
-
-# A pattern with no word of its own ("{0}: {1}") may re-punctuate an error sentence, never a
-# result's text (``message(..., generic=False)``).
-_WRAP = re.compile(r"^(\s*(?:\*\*|\*|_)?)(.*?)((?:\*\*|\*|_)?[.]?\s*)$", re.S)
-_COLLECT_ENV = "PERCEPTUAL_VIZ_I18N_COLLECT"
-_FULL_STOP = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # text that ends with 。
-
-
-def _segment(seg: str, lang: str) -> str:
-    """One piece of a result's text in ``lang``: Markdown emphasis around it is kept."""
-    m = _WRAP.match(seg)
-    head, core, tail = m.groups() if m else ("", seg, "")
-    if not core.strip():
-        return seg
-    said = message(core, lang, generic=False)
-    if said == core and lang == COLLECTING:
-        _collect(core)
-    if said != core and tail.lstrip("*_").startswith(".") and _FULL_STOP.search(said[-1:]):
-        tail = tail.replace(".", "" if said.endswith("。") else "。", 1)  # a sentence ends in 。 there
-    return head + said + tail
-
-
-def say(s: str, lang: str) -> str:
-    """A text the server wrote for a result (an info line, a caption, a table cell) in ``lang``:
-    paragraph by paragraph and piece by piece (" · " separates pieces), each an exact entry or a
-    pattern of the catalog's ``messages``; what no entry knows stays as it is."""
-    if lang == DEFAULT or not s or not s.strip() or _is_path(s):
-        return s
-    texts, _ = catalog(lang)
-    if s in texts:
-        return texts[s]
-    return "\n\n".join(
-        " · ".join(_segment(seg, lang) for seg in para.split(" · ")) for para in s.split("\n\n")
-    )
+def word(value: Any, lang: str) -> Any:
+    """A message (or joined texts) worded in ``lang``; anything else as it is."""
+    return messages.word(value, lang) if isinstance(value, (Message, Joined)) else value
 
 
 def localise(value: Any, lang: str) -> Any:
-    """An endpoint's output in ``lang``: texts (:func:`say`), table headers and text cells, gallery
-    captions, the text of updates. Pictures, numbers, JSON (data for programs) stay as they are."""
-    if lang == DEFAULT:
-        return value
-    if isinstance(value, str):
-        return say(value, lang)
+    """An endpoint's answer in ``lang``: every message in it worded — texts, table headers and
+    cells, gallery captions, the text of updates. Pictures and numbers stay as they are; JSON
+    (data for programs) gets its messages in English."""
+    if isinstance(value, (Message, Joined)):
+        return messages.word(value, lang)
     if isinstance(value, tuple):
         return tuple(localise(v, lang) for v in value)
     if isinstance(value, list):  # a gallery: (picture, caption) pairs
-        return [(v[0], say(v[1], lang)) if _captioned(v) else v for v in value]
+        return [(v[0], word(v[1], lang)) if _captioned(v) else localise(v, lang) for v in value]
     if _is_frame(value):
         out = value.copy()
-        out.columns = [say(str(c), lang) for c in out.columns]
+        out.columns = [word(c, lang) for c in out.columns]
         for c in out.columns:
-            cells = list(out[c])
-            said = [say(v, lang) if isinstance(v, str) else v for v in cells]
-            if said != cells:
-                out[c] = said
+            if out[c].dtype == object:
+                out[c] = [word(v, lang) for v in out[c]]
         return out
     if isinstance(value, dict) and value.get("__type__") == "update":
         return {
-            k: say(v, lang) if k in ("value", "label", "info") and isinstance(v, str) else v
+            k: localise(v, lang) if k in ("value", "label", "info", "choices") else v
             for k, v in value.items()
         }
+    if isinstance(value, dict):
+        return messages.english(value)
     return value
 
 
-def _is_path(s: str) -> bool:
-    """A picture's or a download's file path (what Gradio serves), not a text."""
-    return (s.startswith("/") or s[1:3] in (":\\", ":/")) and "\n" not in s and " · " not in s
-
-
 def _captioned(v: Any) -> bool:
-    return isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)
+    return isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], (str, Message, Joined))
 
 
 def _is_frame(value: Any) -> bool:
     return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
 
 
-COLLECTING = "collect"  # a pseudo-language: say() records what no catalog knows (tools/i18n_collect.py)
-
-
-def _collect(text: str) -> None:
-    path = os.environ.get(_COLLECT_ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(text, ensure_ascii=False) + "\n")
-
-
 def localised(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` (plain or generator) with its outputs in the language of the request it serves."""
+    """``fn`` (plain or generator) computed and answered in the language of the request it serves."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            lang = _serving_language()
-            for out in fn(*args, **kwargs):
+            lang = request_language()
+            outputs = fn(*args, **kwargs)
+            while True:
+                with messages.speaking(lang):
+                    try:
+                        out = next(outputs)
+                    except StopIteration:
+                        return
                 yield localise(out, lang)
 
         return stream
 
     @functools.wraps(fn)
     def plain(*args: Any, **kwargs: Any) -> Any:
-        return localise(fn(*args, **kwargs), _serving_language())
+        lang = request_language()
+        with messages.speaking(lang):
+            return localise(fn(*args, **kwargs), lang)
 
     return plain
-
-
-def _serving_language() -> str:
-    return COLLECTING if os.environ.get(_COLLECT_ENV) else request_language()
 
 
 def request_language(request: Any = None) -> str:
@@ -318,7 +220,9 @@ def short_texts() -> dict[str, dict[str, str]]:
     for lang in LANGS:
         if lang == DEFAULT:
             continue
-        texts = {en: tr for en, tr in catalog(lang)[0].items() if len(en) <= SHORT and "\n" not in en}
+        texts = {
+            en: tr for en, tr in messages.entries(lang, "page").items() if len(en) <= SHORT and "\n" not in en
+        }
         out[lang] = texts
         out["en"].update({tr: en for en, tr in texts.items()})
     return out

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError
+from ..messages import Text, word
 from .errors import UserError
 
 LANE_NAMES = ("interactive", "long", "loader")
@@ -317,16 +318,17 @@ class Lanes:
             torch.set_num_threads(before)
 
 
-def progress_checkpoint(job: LongJob, progress: Callable[..., Any] | None) -> Callable[..., None]:
-    """A ``progress(fraction, desc=…)`` callback that also gives way and obeys Stop.
+def progress_checkpoint(job: LongJob, progress: Callable[..., Any] | None) -> Callable[[float, Text], None]:
+    """A library ``progress(fraction, what)`` callback (see :data:`perceptual_viz.figures.Progress`)
+    that also gives way and obeys Stop, and shows ``what`` in the page's language on Gradio's bar.
 
     Library code that reports progress between its steps (equal-MSE search, sweep) thereby
     becomes a well-behaved long job without knowing about lanes.
     """
 
-    def report(fraction: float, desc: str | None = None, **kw: Any) -> None:
+    def report(fraction: float, what: Text = "") -> None:
         job.checkpoint()
         if progress is not None:
-            progress(fraction, desc=desc, **kw)
+            progress(fraction, desc=word(what) or None)
 
     return report

@@ -28,6 +28,7 @@ from ..batching import MicroBatcher
 from ..errors import InputError
 from ..features import FeatureCache
 from ..layers import ARCHS
+from ..messages import msg, said, word
 from .errors import UserError
 
 try:  # Hugging Face ZeroGPU: present on Spaces, absent locally.
@@ -45,7 +46,7 @@ log = logging.getLogger("perceptual_viz.app")
 QUOTA_MESSAGE = "You have exceeded your GPU quota"
 with contextlib.suppress(Exception):  # pragma: no cover - depends on the environment
     QUOTA_MESSAGE = str(importlib.import_module("spaces.zero.client").QUOTA_MESSAGE)
-QUOTA_NOTE = (
+QUOTA_NOTE = msg(
     "This visitor's ZeroGPU quota is used up for now, so this result was computed on the CPU "
     "(slower). Logged-in visitors get their own quota."
 )
@@ -77,7 +78,7 @@ def on_cpu_when_refused(on_gpu: F, fn: F) -> F:
         if not quota_refused(exc):
             raise exc
         log.warning("ZeroGPU quota refused a request; computing it on the CPU")
-        gr.Warning(i18n.message(QUOTA_NOTE, i18n.request_language()))
+        gr.Warning(word(QUOTA_NOTE, i18n.request_language()))
 
     if inspect.isgeneratorfunction(fn):
 
@@ -145,7 +146,7 @@ class ModelPool:
     def _key(self, arch: str | None, cpu: bool) -> tuple[str, str]:
         arch = arch or self.arch
         if arch not in ARCHS:
-            raise InputError(f"unknown architecture {arch!r}")
+            raise InputError(msg("unknown architecture {arch!r}", arch=arch))
         return arch, "cpu" if cpu else self.device
 
     def get(self, arch: str | None = None, cpu: bool = False, wait: float | None = None) -> VGGFeatures:
@@ -164,8 +165,11 @@ class ModelPool:
             return future.result(timeout=wait)
         except FutureTimeout:
             raise BackboneLoading(
-                f"the {key[0]} backbone is still loading (finding and reading its weights); "
-                "it will be ready in a few seconds, please try again"
+                msg(
+                    "the {arch} backbone is still loading (finding and reading its weights); "
+                    "it will be ready in a few seconds, please try again",
+                    arch=key[0],
+                )
             ) from None
 
     def load(self, arch: str | None = None, cpu: bool = False) -> Future[VGGFeatures]:
@@ -220,7 +224,11 @@ class ModelPool:
                 "untrained",
                 False,
                 None,
-                f"UNTRAINED {arch} weights: the weights given do not fit {arch} ({exc})",
+                msg(
+                    "UNTRAINED {arch} weights: the weights given do not fit {arch} ({error})",
+                    arch=arch,
+                    error=said(exc),
+                ),
             )
         log.info("%s ready: %s", arch, model.status.message)
         if not model.status.trained:

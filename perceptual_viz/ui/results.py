@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..messages import language
+
 ENV_MB = "PERCEPTUAL_VIZ_RESULT_CACHE_MB"
 DEFAULT_MB = 256.0
 IMAGE_ANNOTATIONS = ("Upload", "Upload | None")  # how endpoints annotate an image argument
@@ -294,7 +296,8 @@ class ResultCache:
                 key_args = normalise(args) if normalise else args
             except Exception:
                 return fn(*a, **kw)
-            k = self.key(name, mid, key_args, images)
+            # Pictures carry words: a result is the same only in the same language.
+            k = self.key(name, f"{mid}|{language()}", key_args, images)
             if k is None:
                 return fn(*a, **kw)
             return self.get_or_compute(k, lambda: fn(*a, **kw))

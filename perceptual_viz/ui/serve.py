@@ -24,7 +24,6 @@ from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
 from . import a11y, i18n
-from .showcase import STORED
 from .style import CSS
 
 MAX_FILE_SIZE = "20mb"
@@ -132,7 +131,7 @@ def png_gallery(items: Iterable[tuple[Image.Image, str]]) -> list[tuple[str, str
 def publish(fig: Figure) -> dict[str, str]:
     """Every picture of ``fig`` encoded once (caption → PNG path): the files shown are the files
     exported. Pictures a figure already has as PNG files (a showcase entry) are not re-encoded."""
-    stored = fig.extras.get(STORED, {})
+    stored = fig.stored
     return {
         caption: png_bytes_file(Path(stored[caption]).read_bytes()) if caption in stored else png_file(pic)
         for caption, pic in fig.pictures.items()

@@ -36,20 +36,20 @@ from PIL import Image
 from .. import png
 from ..backbone import VGGFeatures
 from ..features import image_key
-from ..figures import Figure, analyse, load
+from ..figures import KINDS, Figure, analyse, load
 from ..images import load_image
+from ..messages import LANGS, Joined, Message, from_json, language, msg, to_json
 from ..tables import Table
 from .lanes import Lanes
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: typed figures, messages stored as data
 ENV_DIR = "PERCEPTUAL_VIZ_CACHE_DIR"
-FROM_SHOWCASE = (
-    "\n\n⚡ *Served instantly from the showcase cache: this sample's default run, computed once for "
+FROM_SHOWCASE = msg(
+    "⚡ *Served instantly from the showcase cache: this sample's default run, computed once for "
     "these weights. Change any setting to compute a new one.*"
 )
-STORED = "stored"  # extras key: caption → the stored PNG of that picture
 
 ShouldStop = Callable[[], bool]
 
@@ -87,14 +87,23 @@ def default_folder() -> Path:
     return base / "showcase"
 
 
-def entry_key(kind: str, model: VGGFeatures, image_key: str, settings: dict[str, Any]) -> str:
-    blob = json.dumps([FORMAT, kind, model.arch, model.fingerprint, image_key, settings], sort_keys=True)
+def entry_key(
+    kind: str, model: VGGFeatures, image_key: str, settings: dict[str, Any], lang: str | None = None
+) -> str:
+    """The key of one stored run: its pictures carry words, so the language is part of it
+    (default: the language being spoken, see :mod:`perceptual_viz.messages`)."""
+    said = lang or language()
+    blob = json.dumps(
+        [FORMAT, kind, model.arch, model.fingerprint, image_key, settings, said], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def _encode(value: Any) -> Any:
     if isinstance(value, Table):
-        return {"__table__": {"columns": value.columns, "rows": value.rows}}
+        return {"__table__": {"columns": to_json(value.columns), "rows": to_json(value.rows)}}
+    if isinstance(value, (Message, Joined)):
+        return to_json(value)
     if hasattr(value, "item"):  # numpy / torch scalars
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in the showcase cache")
@@ -102,7 +111,7 @@ def _encode(value: Any) -> Any:
 
 def _decode(obj: dict[str, Any]) -> Any:
     t = obj.get("__table__") if len(obj) == 1 else None
-    return Table(list(t["columns"]), [list(r) for r in t["rows"]]) if t is not None else obj
+    return Table(list(t["columns"]), [list(r) for r in t["rows"]]) if t is not None else from_json(obj)
 
 
 class Showcase:
@@ -147,17 +156,20 @@ class Showcase:
         except (OSError, ValueError, KeyError) as exc:  # damaged entry: compute afresh
             log.warning("showcase entry %s unreadable (%s); recomputing", where.name, exc)
             return None
-        return Figure(meta["kind"], pictures, meta["record"], {**meta["extras"], STORED: stored})
+        return KINDS[meta["kind"]](pictures, meta["record"], **meta["shown"], stored=stored)
 
     def planned(self, model: VGGFeatures) -> set[str]:
-        """Keys of every recipe × sample for ``model``'s weights (computed once per weights)."""
+        """Keys of every recipe × sample × language for ``model``'s weights (computed once per
+        weights). The warmer computes them in English; a reader's own default run in another
+        language is kept too."""
         with self._lock:
             keys = self._planned.get(model.fingerprint)
         if keys is None:
             keys = {
-                entry_key(r.kind, model, r.image_key(model, s), r.settings)
+                entry_key(r.kind, model, r.image_key(model, s), r.settings, lang)
                 for r in self.recipes
                 for s in r.samples
+                for lang in LANGS
             }
             with self._lock:
                 self._planned[model.fingerprint] = keys
@@ -179,8 +191,7 @@ class Showcase:
                 name = f"p{i:03d}.png"
                 (tmp / name).write_bytes(png.encode(pic))
                 names.append([caption, name])
-            extras = {k: v for k, v in fig.extras.items() if k != STORED}
-            meta = {"kind": fig.kind, "pictures": names, "record": fig.record, "extras": extras}
+            meta = {"kind": fig.kind, "pictures": names, "record": fig.record, "shown": fig.shown()}
             (tmp / "figure.json").write_text(json.dumps(meta, default=_encode))
             os.replace(tmp, where)
         except OSError as exc:  # another writer won the race, or the disk is full: not an error

@@ -1,6 +1,6 @@
 """Teaching text shown next to each view: short, with the formulas the numbers come from."""
 
-from . import i18n
+from ..messages import Joined, Text, msg
 
 INTRO = """\
 # Perceptual Loss Lab
@@ -65,42 +65,36 @@ VGG pass**. Every metric is divided by its largest value in the sweep, so all cu
 """
 
 
-STATUS = "**{0}** · **{1}** weights: {2} · device: **{3}**"
-UNTRAINED_BANNER = (
-    "⚠️ UNTRAINED WEIGHTS: the feature maps below are random filters, not what an ImageNet-trained "
-    "VGG sees. Start the app with <code>--weights {0}.pth</code> or put torchvision's weights in the "
-    "torch hub cache."
-)
-LOADING = (
-    "**Loading {0}…** finding its weights (file → torch hub cache → Hugging Face cache → download) "
-    "and building the network. The views redraw when it is ready; everyone else's requests carry on "
-    "meanwhile."
-)
-
-
-def _fill(template: str, lang: str, *values: str) -> str:
-    """``template`` in ``lang`` (see :mod:`.i18n`), its ``{0}``, ``{1}`` … filled with ``values``."""
-    out = i18n.message(template, lang)
-    for i, v in enumerate(values):
-        out = out.replace(f"{{{i}}}", v)
-    return out
-
-
-def status_markdown(arch: str, message: str, trained: bool, device: str, lang: str = "en") -> str:
+def status_markdown(arch: str, source: Text, trained: bool, device: str) -> Text:
     """The status line, saying "trained" or "UNTRAINED" in so many words; a loud banner when untrained."""
-    state = i18n.message("trained" if trained else "UNTRAINED", lang)
-    line = _fill(STATUS, lang, arch, state, i18n.message(message, lang), device)
+    state = msg("trained") if trained else msg("UNTRAINED")
+    line = msg(
+        "**{arch}** · **{state}** weights: {source} · device: **{device}**",
+        arch=arch,
+        state=state,
+        source=source,
+        device=device,
+    )
     if trained:
         return line
-    return (
-        "<div style='background:#b42318;color:white;padding:10px 14px;border-radius:8px;"
-        f"font-weight:600'>{_fill(UNTRAINED_BANNER, lang, arch)}</div>\n\n" + line
+    banner = msg(
+        "⚠️ UNTRAINED WEIGHTS: the feature maps below are random filters, not what an ImageNet-trained "
+        "VGG sees. Start the app with <code>--weights {arch}.pth</code> or put torchvision's weights "
+        "in the torch hub cache.",
+        arch=arch,
     )
+    style = "background:#b42318;color:white;padding:10px 14px;border-radius:8px;font-weight:600"
+    return Joined((f"<div style='{style}'>", banner, "</div>\n\n", line), sep="")
 
 
-def loading_markdown(arch: str, lang: str = "en") -> str:
+def loading_markdown(arch: str) -> Text:
     """The status line while a backbone loads (after a switch, or on first use)."""
-    return _fill(LOADING, lang, arch)
+    return msg(
+        "**Loading {arch}…** finding its weights (file → torch hub cache → Hugging Face cache → "
+        "download) and building the network. The views redraw when it is ready; everyone else's "
+        "requests carry on meanwhile.",
+        arch=arch,
+    )
 
 
 EQUAL_MSE = r"""

@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from ...assets import sample
 from ...degrade import DEGRADATIONS, lookup
 from ...figures import DEFAULT_SIZE
 from ...figures import compare as fc
 from ...layers import block_outputs
+from ...messages import Joined, msg
 from .. import text
 from ..context import AppContext, Upload
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import export_button, image_input, md
-from .features import layer_choices
+from .features import frame, layer_choices
 
 # (sample, degradation, strength): the examples under the controls, and their labels.
 EXAMPLES = (("chelsea.png", "jpeg", 10.0), ("astronaut.png", "blur", 3.0), ("coffee.png", "brightness", 0.2))
@@ -40,26 +40,26 @@ def compare(
     """The before/after pair, scores table, per-layer chart, maps, channels side by side, info,
     every score as JSON, the zip."""
     t0 = time.perf_counter()
-    model, c = ctx.analysis(clean, arch, size, "a clean image", "clean image")
+    model, c = ctx.analysis(clean, arch, size, msg("a clean image"), msg("clean image"))
     d = None
     if source == "upload":
-        what = "the degraded image (or pick a degradation)"
-        _, d = ctx.analysis(degraded, arch, size, what, "degraded image")
+        what = msg("the degraded image (or pick a degradation)")
+        _, d = ctx.analysis(degraded, arch, size, what, msg("degraded image"))
     fig = fc.compare(model, ctx.cache, c, size, d, degradation, float(strength), int(seed), layer=layer)
     shown_files = publish(fig)
-    ex = fig.extras
     seconds = time.perf_counter() - t0
     h, w = c.size
-    info = f"{ex['what']} · scored at {w}×{h} px on {ex['device']} in {seconds * 1000:.0f} ms" + "".join(
-        f"\n\n⚠️ {n}" for n in ex["notes"]
+    scored = msg(
+        "scored at {w}×{h} px on {device} in {ms:.0f} ms", w=w, h=h, device=fig.device, ms=seconds * 1000
     )
-    scores = {**ex["scores"], "device": ex["device"], "size": [h, w], "seconds": round(seconds, 4)}
-    table = pd.DataFrame(ex["table"].rows, columns=ex["table"].columns)
-    maps = [(shown_files[cap], None) for cap in ex["maps"]]
-    side = [(shown_files[cap], None) for cap in ex["side"]]
+    warnings = [Joined(("⚠️", n), " ") for n in fig.notes]
+    info = Joined((Joined((fig.what, scored)), *warnings), "\n\n")
+    scores = {**fig.scores, "device": fig.device, "size": [h, w], "seconds": round(seconds, 4)}
+    maps = [(shown_files[name], None) for name in fig.maps]
+    side = [(shown_files[name], None) for name in fig.side]
     pair = (shown_files["clean"], shown_files["degraded"])
     zipped = bundle_file(fig, shown_files, model)
-    return pair, table, shown_files[ex["chart"]], maps, side, info, scores, zipped
+    return pair, frame(fig.table), shown_files[fig.chart], maps, side, info, scores, zipped
 
 
 def share_key(args: dict[str, Any]) -> dict[str, Any]:

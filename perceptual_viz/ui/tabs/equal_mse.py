@@ -16,6 +16,7 @@ from ...features import FeatureCache
 from ...figures import DEFAULT_SIZE, Analysis, Figure, analyse, load
 from ...figures import equal_mse as fe
 from ...lessons import equal_mse as em
+from ...messages import msg
 from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
@@ -66,7 +67,7 @@ def equal_mse(
     fe.target_mse(target_kind, target)  # a bad target is refused before any work
     settings = _settings(target_kind, target, rank_by, seed, size)
     with ctx.lanes.long_job(session_of(request), "equal-MSE gallery") as job:
-        model, c = ctx.analysis(clean, arch, size, "a clean image")
+        model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
         fig = ctx.showcase.get("equal_mse", model, c.key, settings)
         note = FROM_SHOWCASE if fig is not None else ""
         if fig is None:

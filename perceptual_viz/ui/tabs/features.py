@@ -19,10 +19,12 @@ from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
 from ...images import to_pil
 from ...layers import block_outputs, layers
+from ...messages import Joined, msg
 from ...render import COLORMAPS
 from ...tables import Table
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
+from ..errors import shown_error
 from ..serve import png_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import image_input, md, shown
@@ -38,7 +40,8 @@ def layer_choices(arch: str) -> list[str]:
 
 
 def frame(t: Table) -> pd.DataFrame:
-    return pd.DataFrame(t.rows, columns=t.columns)
+    """A table for a ``gr.Dataframe``: its words stay messages until they are worded for the reader."""
+    return pd.DataFrame(t.rows, columns=pd.Index(t.columns, dtype=object))
 
 
 def _point(point: Any) -> tuple[int, int] | None:
@@ -52,7 +55,7 @@ def overview(
     model, a = ctx.analysis(image, arch, size)
     fig = ff.overview(model, ctx.cache, a, size, cmap, _point(point))
     gallery = [(path, None) for path in publish(fig).values()]
-    return gallery, " · ".join(a.notes), png_file(to_pil(a.array))
+    return gallery, Joined(tuple(fig.notes)), png_file(to_pil(a.array))
 
 
 def feature_grid(
@@ -70,9 +73,10 @@ def feature_grid(
     model, a = ctx.analysis(image, arch, size)
     fig = ff.grid(model, ctx.cache, a, size, layer, k, sort, scope, cmap, _point(point))
     (picture,) = publish(fig).values()
-    chans = fig.extras["channels"]
-    state = {"channels": chans, "hw": list(fig.extras["fmap_hw"]), "layer": layer}
-    return picture, f"**{fig.extras['caption']}**\n\n{fig.extras['strongest']}", chans[0], state
+    chans = fig.channels
+    state = {"channels": chans, "hw": list(fig.fmap_hw), "layer": layer}
+    caption = Joined((Joined(("**", fig.caption, "**"), ""), fig.strongest), "\n\n")
+    return picture, caption, chans[0], state
 
 
 def channel(
@@ -89,7 +93,7 @@ def channel(
     model, a = ctx.analysis(image, arch, size)
     fig = ff.channel(model, ctx.cache, a, size, layer, index, cmap, float(alpha), _point(point))
     (picture,) = publish(fig).values()
-    return picture, frame(fig.extras["table"]), fig.extras["stats"]
+    return picture, frame(fig.table), fig.stats
 
 
 def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: float) -> tuple[Any, ...]:
@@ -98,7 +102,7 @@ def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: fl
     model, a = ctx.analysis(image, arch, size)
     fig = ff.locate(model, ctx.cache, a, size, x, y)
     (picture,) = publish(fig).values()
-    return picture, frame(fig.extras["table"]), {"cells": fig.extras["cells"], "boxes": fig.extras["boxes"]}
+    return picture, frame(fig.table), {"cells": fig.cells, "boxes": fig.boxes}
 
 
 def _grid_and_channel(
@@ -147,7 +151,7 @@ def _clicked(
 
 def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
     if not state:
-        raise gr.Error("show a layer first", print_exception=False)
+        raise shown_error(msg("show a layer first"))
     x, y = evt.index
     ch = ff.channel_at_click(state["channels"], tuple(state["hw"]), x, y)
     return gr.skip() if ch is None else ch
@@ -202,8 +206,8 @@ def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe
         with gr.Column(scale=1, min_width=280):
             point_pic = shown("Click a point: follow it through the blocks", elem_id="f_point")
             point_table = gr.Dataframe(
-                value=pd.DataFrame(columns=list(ff.LOCATE_COLUMNS)),
-                headers=list(ff.LOCATE_COLUMNS),
+                value=pd.DataFrame(columns=[str(c) for c in ff.LOCATE_COLUMNS]),
+                headers=[str(c) for c in ff.LOCATE_COLUMNS],
                 label="That point in each block (click the picture above)",
                 interactive=False,
                 wrap=True,

@@ -11,9 +11,11 @@ from ...figures import DEFAULT_SIZE, match_size
 from ...figures import gram as fg
 from ...gram import GRAM_NORMS
 from ...layers import block_outputs
+from ...messages import msg
 from ...render import COLORMAPS
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
+from ..errors import shown_error
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared
 from ..widgets import export_button, image_input, md, shown
@@ -36,24 +38,24 @@ def gram(
     cmap: str,
 ) -> tuple[Any, ...]:
     """G_A, G_B, |G_A − G_B|, the style-distance chart, the formula, the click state, the zip."""
-    model, a = ctx.analysis(image_a, arch, size, "image A", "image A")
+    model, a = ctx.analysis(image_a, arch, size, msg("image A"), msg("image A"))
     b = None
     if image_b is not None:
-        _, b = ctx.analysis(image_b, arch, size, "image B", "image B")
-        b, _note = match_size(a, b, ("image B", "image A"))
+        _, b = ctx.analysis(image_b, arch, size, msg("image B"), msg("image B"))
+        b, _note = match_size(a, b, (msg("image B"), msg("image A")))
     fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, top, cmap)
     shown_files = publish(fig)
-    mats: list[str | None] = [shown_files[c] for c in fig.extras["matrices"]]
+    mats: list[str | None] = [shown_files[c] for c in fig.matrices]
     mats += [None] * (3 - len(mats))
-    chart = shown_files[fig.extras["chart"]] if fig.extras["chart"] else None
-    state = {
-        "channels": fig.extras["channels"],
-        "scale": fig.extras["scale"],
-        "origin": list(fig.extras["origin"]),
-    }
-    formula = (
-        f"**{layer}, matrices drawn with normalisation '{norm}':** `{fig.extras['formula']}`  \n"
-        f"**Style distance** (the same in every tab): {fg.STYLE_DEFINITION}."
+    chart = shown_files[fig.chart] if fig.chart else None
+    state = {"channels": fig.channels, "scale": fig.scale, "origin": list(fig.origin)}
+    formula = msg(
+        "**{layer}, matrices drawn with normalisation '{norm}':** `{formula}`  \n"
+        "**Style distance** (the same in every tab): {definition}.",
+        layer=layer,
+        norm=norm,
+        formula=fig.formula,
+        definition=fg.STYLE_DEFINITION,
     )
     zipped = bundle_file(fig, shown_files, model)
     return mats[0], mats[1], mats[2], chart, formula, state, zipped
@@ -62,14 +64,14 @@ def gram(
 def gram_pair(
     ctx: AppContext, image: Upload, arch: str, size: str, layer: str, i: float, j: float, cmap: str
 ) -> tuple[Any, str]:
-    model, a = ctx.analysis(image, arch, size, "image A")
+    model, a = ctx.analysis(image, arch, size, msg("image A"))
     fig = fg.pair(model, ctx.cache, a, size, layer, i, j, cmap)
-    return [(p, None) for p in publish(fig).values()], fig.extras["text"]
+    return [(p, None) for p in publish(fig).values()], fig.text
 
 
 def _pair_from_click(state: dict | None, evt: gr.SelectData) -> Any:
     if not state:
-        raise gr.Error("compute the Gram matrix first", print_exception=False)
+        raise shown_error(msg("compute the Gram matrix first"))
     x, y = evt.index
     cell = fg.cell_at_click(state["channels"], state["scale"], x, y, tuple(state.get("origin", (0, 0))))
     return (gr.skip(), gr.skip()) if cell is None else cell

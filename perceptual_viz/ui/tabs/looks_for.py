@@ -47,7 +47,7 @@ def top_patches(
         fig = ff.top_patches(
             model, ctx.cache, images, size, layer, index, PATCHES, progress_checkpoint(job, progress)
         )
-    return [(p, c) for c, p in publish(fig).items()], fig.extras["patches"]
+    return [(p, c) for c, p in publish(fig).items()], fig.patches
 
 
 def visualize(

@@ -75,7 +75,7 @@ def _stream(
     progress: Any,
 ) -> Iterator[tuple[Any, ...]]:
     model = ctx.model(arch)
-    target = load_image(require(image, "an image")).tensor(model.device)
+    target = load_image(require(image)).tensor(model.device)
     settings = rc.ReconstructSettings(
         mode=mode, layers=tuple(layers) if layers else None, steps=int(steps), size=int(px), seed=int(seed)
     ).resolved(model.arch, model.device)

@@ -11,6 +11,7 @@ from ...backbone import VGGFeatures
 from ...degrade import DEGRADATIONS
 from ...figures import DEFAULT_SIZE, Figure, analyse, load
 from ...figures import sweep as fs
+from ...messages import msg
 from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
@@ -42,7 +43,7 @@ def sweep(
     deadline = time.monotonic() + ctx.time_limit_s
     settings = _settings(names, k, seed, size)
     with ctx.lanes.long_job(session_of(request), "sweep") as job:
-        model, c = ctx.analysis(clean, arch, size, "a clean image")
+        model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
         fig = ctx.showcase.get("sweep", model, c.key, settings)
         note = FROM_SHOWCASE if fig is not None else ""
         if fig is None:
