@@ -23,7 +23,6 @@ watches in the page's state.
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import secrets
@@ -35,13 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 from PIL import Image
 
 from ... import chrome
 from ...degrade import DEGRADATIONS
 from ...errors import InputError
-from ...files import write_atomic
 from ...lessons.equal_mse import gallery_degradations
 from ...plots import PALETTE, bar_chart
 from ...quiz.agreement import METRICS, Results, most_disagreed, summary_json, votes_csv
@@ -70,7 +67,7 @@ from .. import quiz_text
 from ..context import AppContext, session_of
 from ..errors import UserError
 from ..lanes import progress_checkpoint
-from ..serve import png_file
+from ..serve import cached_file, png_file
 from ..shared import PRIVATE, Shared
 from ..widgets import md, shown
 
@@ -338,16 +335,6 @@ def disagreed_picture(trial: StoredTrial, pics: tuple[Image.Image, ...], res: Re
     return chrome.titled(row, title, sides)
 
 
-def _export(name: str, data: bytes) -> str:
-    """``data`` as file ``name`` in Gradio's cache, content-addressed (the same data, the same file)."""
-    folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()[:40]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    if not path.exists():
-        write_atomic(path, data)
-    return str(path)
-
-
 def _agreement_lines(res: Results) -> list[str]:
     votes = " · ".join(
         f"{quiz_text.METRIC_NAMES[m]} {quiz_text.pct(a.votes_agree, a.votes_counted)}"
@@ -385,8 +372,8 @@ def dashboard(ctx: AppContext, quiz: QuizBackend, code: str | None, seen: Any) -
         [png_file(c) for c in agreement_charts(res)],
         quiz_text.DISAGREED_HEAD if pictures else quiz_text.DISAGREED_NONE,
         [png_file(p) for p in pictures],
-        _export(f"quiz-{res.round}-votes.csv", votes_csv(rows).encode()),
-        _export(f"quiz-{res.round}-summary.json", json.dumps(summary, indent=2).encode()),
+        cached_file(votes_csv(rows).encode(), f"quiz-{res.round}-votes.csv"),
+        cached_file(json.dumps(summary, indent=2).encode(), f"quiz-{res.round}-summary.json"),
         signature,
     )
 
