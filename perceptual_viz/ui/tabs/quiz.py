@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 from PIL import Image
@@ -347,16 +347,35 @@ def _agreement_lines(res: Results) -> list[str]:
     return [f"**Agrees with individual votes:** {votes}", f"**Picks the class majority:** {majority}"]
 
 
-def dashboard(ctx: AppContext, quiz: QuizBackend, code: str | None, seen: Any) -> tuple[Any, ...]:
+class Board(NamedTuple):
+    """The dashboard's outputs, in order. The event's outputs list is made from these field names
+    (the teacher's components by the same keys), so "nothing changed" skips exactly as many."""
+
+    results: Any
+    stats: Any
+    chart: Any
+    disagreed_head: Any
+    disagreed: Any
+    csv: Any
+    json: Any
+    seen: Any
+
+    @classmethod
+    def unchanged(cls) -> Board:
+        """Every output left as it is."""
+        return cls(*(gr.skip() for _ in cls._fields))
+
+
+def dashboard(ctx: AppContext, quiz: QuizBackend, code: str | None, seen: Any) -> Board:
     """The teacher's view of round ``code``, redrawn only when its votes changed since ``seen``:
     results JSON, headline, chart, most-disagreed trials, CSV and JSON files, the new ``seen``."""
     if not code:
-        return tuple(gr.skip() for _ in range(8))
+        return Board.unchanged()
     store = quiz.store()
     rows = store.votes(code)
     signature = [code, len(rows), max((r.time for r in rows), default=0.0)]
     if signature == seen:
-        return tuple(gr.skip() for _ in range(8))
+        return Board.unchanged()
     res = store.results(code)
     info = store.round_info(code)
     by_id = {t.id: t for t in store.trials(code)}
@@ -366,7 +385,7 @@ def dashboard(ctx: AppContext, quiz: QuizBackend, code: str | None, seen: Any) -
     headline = quiz_text.dashboard(
         res.round, res.n_votes, res.n_students, res.n_trials, _agreement_lines(res)
     )
-    return (
+    return Board(
         results_payload(res),
         headline,
         [png_file(c) for c in agreement_charts(res)],
@@ -555,16 +574,7 @@ def _teacher_events(ctx: AppContext, shared: Shared, quiz: QuizBackend, t: dict[
         return ctx.endpoint(_with_quiz(quiz, fn), **kw)
 
     board_in = [t["watching"], t["seen"]]
-    board_out = [
-        t["results"],
-        t["stats"],
-        t["chart"],
-        t["disagreed_head"],
-        t["disagreed"],
-        t["csv"],
-        t["json"],
-    ]
-    board_out.append(t["seen"])
+    board_out = [t[name] for name in Board._fields]
     watch_out = [t["watching"], t["banner"], t["timer"], t["seen"]]
     run = t["open"].click(
         ep(quiz_new_round, gpu_s=60),
