@@ -30,7 +30,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from perceptual_viz.quiz.agreement import METRICS, votes_csv  # noqa: E402
 from perceptual_viz.quiz.store import Distortion, QuizStore, Trial  # noqa: E402
-from perceptual_viz.ui.tabs import quiz  # noqa: E402
+from perceptual_viz.ui.tabs.quiz import endpoints  # noqa: E402
 
 from .quiz_support import recount  # noqa: E402
 from .support import ROOT, free_port, import_benchmark  # noqa: E402
@@ -50,7 +50,7 @@ SMALL_PX = 32
 def small_trials():
     """The quiz's trials at 32 px (read when a round is made), for this module's tests."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(quiz, "TRIAL_SIZE", SMALL_PX)
+        mp.setattr(endpoints, "TRIAL_SIZE", SMALL_PX)
         yield
 
 
@@ -177,7 +177,7 @@ def test_a_student_sees_each_trial_then_done_and_a_revote_replaces(client, small
         with Image.open(path) as im:
             assert im.format == "PNG"
             sizes.add(im.size)
-    assert sizes == {(quiz.DISPLAY_PX, quiz.DISPLAY_PX)}  # 32 px shown 12× larger, pixels repeated
+    assert sizes == {(endpoints.DISPLAY_PX, endpoints.DISPLAY_PX)}  # 32 px shown 12× larger, pixels repeated
 
     ack, feedback = client.predict(code, "ada", ids[0], "A", api_name="/quiz_vote")
     assert ack["recorded"] is True and ack["replaced"] is False

@@ -19,7 +19,7 @@ import pytest
 
 from perceptual_viz.ui import app as app_module
 from perceptual_viz.ui import pagecheck
-from perceptual_viz.ui.tabs import quiz
+from perceptual_viz.ui.tabs.quiz import endpoints
 
 from .browser_support import accessible
 from .support import ROOT
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 def small_trials():
     """The quiz's trials at 32 px (read when a round is made), for this module's tests."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(quiz, "TRIAL_SIZE", 32)
+        mp.setattr(endpoints, "TRIAL_SIZE", 32)
         yield
 
 

@@ -54,6 +54,7 @@ _EXPORTS = {
     "default_db_path": "store",
     "is_persistent": "store",
     "TrialTensors": "trials",
+    "enlarged": "trials",
     "make_trials": "trials",
     "photo_names": "trials",
     "round_settings": "trials",
@@ -77,6 +78,7 @@ __all__ = [
     "VoteResult",
     "VoteRow",
     "default_db_path",
+    "enlarged",
     "is_persistent",
     "make_trials",
     "most_disagreed",
@@ -126,4 +128,12 @@ if TYPE_CHECKING:
         default_db_path,
         is_persistent,
     )
-    from .trials import TrialTensors, make_trials, photo_names, round_settings, trial_images, trial_tensors
+    from .trials import (
+        TrialTensors,
+        enlarged,
+        make_trials,
+        photo_names,
+        round_settings,
+        trial_images,
+        trial_tensors,
+    )

@@ -173,6 +173,16 @@ def trial_images(trial: Trial, size: int | None = None) -> tuple[Image.Image, Im
     return big[0], big[1], big[2]
 
 
+def enlarged(trial: Trial, pics: Sequence[Image.Image], px: int) -> list[Image.Image]:
+    """A trial's pictures (at its scored size) about ``px`` wide, each pixel repeated a whole
+    number of times, so no smoothing hides the damage (never made smaller than scored)."""
+    factor = max(1, px // trial.size)
+    if factor == 1:
+        return list(pics)
+    n = trial.size * factor
+    return [p.resize((n, n), Image.Resampling.NEAREST) for p in pics]
+
+
 # --------------------------------------------------------------------------- trials
 
 

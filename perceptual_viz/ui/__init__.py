@@ -4,7 +4,7 @@
   the tabs;
 - :mod:`.tabs` — one module per tab (``features`` with ``looks_for``, ``gram``, ``compare``,
   ``sweep``, ``equal_mse``, ``train``, ``quiz``, ``reconstruct``): its layout, its endpoints,
-  their wiring;
+  their wiring (``quiz`` is a package with a module for each of those jobs);
 - :mod:`.context` — the one :class:`~.context.AppContext` (models, cache, lanes, limits) that
   every endpoint receives; no module keeps per-user data;
 - :mod:`.errors` — the error policy: a user's mistake is one sentence, anything else is

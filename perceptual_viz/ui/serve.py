@@ -115,9 +115,15 @@ _ENCODED_LOCK = threading.Lock()
 
 def png_bytes_file(data: bytes) -> str:
     """Encoded PNG bytes as a content-addressed file in Gradio's cache (see :func:`png_file`)."""
+    return cached_file(data, "image.png")
+
+
+def cached_file(data: bytes, name: str) -> str:
+    """``data`` as file ``name`` in Gradio's cache, content-addressed: the same data, the same file
+    (a download that did not change is not written again)."""
     folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()[:40]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "image.png"
+    path = folder / name
     if not path.exists():  # content-addressed: an existing file is complete (written atomically)
         write_atomic(path, data)
     return str(path)
