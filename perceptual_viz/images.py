@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from .messages import Text, msg
+
 from .errors import InputError
 
 
@@ -61,7 +63,7 @@ class LoadedImage:
     """A decoded image: ``array`` is float32 HxWx3 in [0, 1], C-contiguous."""
 
     array: np.ndarray
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
     original_size: tuple[int, int] = (0, 0)  # (width, height) as decoded, after EXIF rotation
 
     def tensor(self, device: torch.device | str | None = None) -> torch.Tensor:
@@ -78,7 +80,7 @@ def load_image(
     min_side: int = MIN_SIDE,
 ) -> LoadedImage:
     """Load ``source`` as a float32 RGB image in [0, 1] following the module's rules."""
-    notes: list[str] = []
+    notes: list[Text] = []
     if isinstance(source, torch.Tensor):
         source = _tensor_to_numpy(source)
     if isinstance(source, np.ndarray):
@@ -125,14 +127,14 @@ def _read_bytes(source: Any) -> bytes:
         path = os.fspath(source)
         name = os.path.basename(path) or path
         if not os.path.exists(path):
-            raise ImageError(f"file not found: {name}")
+            raise ImageError(msg("file not found: {name}", name=name))
         if not os.path.isfile(path):
-            raise ImageError(f"not a file: {name}")
+            raise ImageError(msg("not a file: {name}", name=name))
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError:
-            raise ImageError(f"cannot read file: {name}") from None
+            raise ImageError(msg("cannot read file: {name}", name=name)) from None
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif hasattr(source, "read"):
@@ -143,10 +145,10 @@ def _read_bytes(source: Any) -> bytes:
     else:
         raise TypeError(f"cannot load an image from a {type(source).__name__}")
     if not data:
-        raise ImageError("the image file is empty (0 bytes)")
+        raise ImageError(msg("the image file is empty (0 bytes)"))
     head = data[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data.lower()):
-        raise ImageError("SVG (vector) images are not supported; export it as PNG")
+        raise ImageError(msg("SVG (vector) images are not supported; export it as PNG"))
     return data
 
 
@@ -160,16 +162,16 @@ def _open(data: bytes) -> Image.Image:
         # check (still lazily, no pixels decoded) so our own limit and message apply.
         im = _open_unchecked(data)
         if im is None:
-            raise ImageError("the image declares too many pixels to be decoded safely") from None
+            raise ImageError(msg("the image declares too many pixels to be decoded safely")) from None
         return im
     except UnidentifiedImageError:
         if data.startswith(_MAGIC):
-            raise ImageError("the image file is corrupt or truncated") from None
+            raise ImageError(msg("the image file is corrupt or truncated")) from None
         raise ImageError(
-            "the file is not an image in a supported format (use PNG, JPEG, WebP, BMP, GIF or TIFF)"
+            msg("the file is not an image in a supported format (use PNG, JPEG, WebP, BMP, GIF or TIFF)")
         ) from None
     except _DECODE_ERRORS:
-        raise ImageError("the image file is corrupt or truncated") from None
+        raise ImageError(msg("the image file is corrupt or truncated")) from None
 
 
 def _open_unchecked(data: bytes) -> Image.Image | None:
@@ -189,12 +191,18 @@ def _open_unchecked(data: bytes) -> Image.Image | None:
 
 
 def _from_pil(
-    im: Image.Image, notes: list[str], max_side: int | None, max_pixels: int, min_side: int
+    im: Image.Image, notes: list[Text], max_side: int | None, max_pixels: int, min_side: int
 ) -> LoadedImage:
     w, h = im.size
     if w * h > max_pixels:  # declared size, nothing decoded yet
         raise ImageError(
-            f"image declares {w}×{h} = {w * h:,} pixels, more than the limit of {max_pixels:,} pixels"
+            msg(
+                "image declares {w}×{h} = {pixels:,} pixels, more than the limit of {limit:,} pixels",
+                w=w,
+                h=h,
+                pixels=w * h,
+                limit=max_pixels,
+            )
         )
     try:
         with warnings.catch_warnings():
@@ -202,19 +210,19 @@ def _from_pil(
             frames = getattr(im, "n_frames", 1)
             if frames > 1:
                 im.seek(0)
-                notes.append(f"animated image: first of {frames} frames used")
+                notes.append(msg("animated image: first of {frames} frames used", frames=frames))
             im.load()
             orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
             im = ImageOps.exif_transpose(im)
             if orientation in range(2, 9):
-                notes.append("EXIF orientation applied")
+                notes.append(msg("EXIF orientation applied"))
             im = _normalize_mode(im, notes)
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError("the image declares too many pixels to be decoded safely") from None
+        raise ImageError(msg("the image declares too many pixels to be decoded safely")) from None
     except _DECODE_ERRORS:
-        raise ImageError("the image file is corrupt or truncated") from None
+        raise ImageError(msg("the image file is corrupt or truncated")) from None
     w, h = im.size
     _check_size(w, h, max_pixels, min_side)
     size = _target_size(w, h, max_side, min_side)
@@ -226,28 +234,28 @@ def _from_pil(
     return LoadedImage(np.ascontiguousarray(_finish(arr, notes)), notes, (w, h))
 
 
-def _normalize_mode(im: Image.Image, notes: list[str]) -> Image.Image:
+def _normalize_mode(im: Image.Image, notes: list[Text]) -> Image.Image:
     """Convert to one of RGB, RGBA (alpha composited later), L or F (greyscale in [0, 1])."""
     mode = im.mode
     if mode in _SIXTEEN_BIT:
-        notes.append("16-bit image scaled to [0,1]")
+        notes.append(msg("16-bit image scaled to [0,1]"))
         a = np.asarray(im).astype(np.float32) / 65535.0
         return Image.fromarray(np.clip(a, 0.0, 1.0))
     if mode == "F":
         a = np.asarray(im, dtype=np.float32)
         if not np.isfinite(a).all():
-            raise ImageError("image contains NaN or infinite values")
+            raise ImageError(msg("image contains NaN or infinite values"))
         return Image.fromarray(np.clip(a, 0.0, 1.0))
     if "A" in mode or "a" in mode or "transparency" in im.info:
         return im.convert("RGBA")
     if mode in ("1", "L"):
         return im.convert("L")
     if mode == "CMYK":
-        notes.append("CMYK converted to RGB")
+        notes.append(msg("CMYK converted to RGB"))
     try:
         return im if mode == "RGB" else im.convert("RGB")
     except ValueError:
-        raise ImageError(f"unsupported image mode {mode}") from None
+        raise ImageError(msg("unsupported image mode {mode}", mode=mode)) from None
 
 
 # --- arrays ----------------------------------------------------------------------------------
@@ -264,7 +272,7 @@ def _tensor_to_numpy(t: torch.Tensor) -> np.ndarray:
     return a.numpy()
 
 
-def _array_to_float(a: np.ndarray, notes: list[str]) -> np.ndarray:
+def _array_to_float(a: np.ndarray, notes: list[Text]) -> np.ndarray:
     """Validate an HxW[xC] array and return it as float32 in [0, 1] (C = 1, 3 or 4)."""
     if a.ndim == 2:
         a = a[..., None]
@@ -275,13 +283,13 @@ def _array_to_float(a: np.ndarray, notes: list[str]) -> np.ndarray:
     if a.dtype == np.uint8:
         return a.astype(np.float32) / 255.0
     if a.dtype == np.uint16:
-        notes.append("16-bit image scaled to [0,1]")
+        notes.append(msg("16-bit image scaled to [0,1]"))
         return a.astype(np.float32) / 65535.0
     if not np.issubdtype(a.dtype, np.floating):
         raise ImageError(f"image array has dtype {a.dtype}; expected uint8, uint16, bool or float in [0, 1]")
     f = a.astype(np.float32)
     if not np.isfinite(f).all():
-        raise ImageError("image contains NaN or infinite values")
+        raise ImageError(msg("image contains NaN or infinite values"))
     if f.size:
         lo, hi = float(f.min()), float(f.max())
         if lo < -1e-6 or hi > 1 + 1e-6:
@@ -289,17 +297,17 @@ def _array_to_float(a: np.ndarray, notes: list[str]) -> np.ndarray:
     return np.clip(f, 0.0, 1.0)
 
 
-def _finish(arr: np.ndarray, notes: list[str]) -> np.ndarray:
+def _finish(arr: np.ndarray, notes: list[Text]) -> np.ndarray:
     """HxW or HxWx{1,3,4} float in [0, 1] → HxWx3: composite alpha on white, repeat grey."""
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.shape[2] == 4:
         rgb, alpha = arr[..., :3], arr[..., 3:]
         if (alpha < 1).any():
-            notes.append("transparency composited on white")
+            notes.append(msg("transparency composited on white"))
         arr = rgb * alpha + (1.0 - alpha)
     if arr.shape[2] == 1:
-        notes.append("greyscale repeated to 3 channels")
+        notes.append(msg("greyscale repeated to 3 channels"))
         arr = np.repeat(arr, 3, axis=2)
     return np.ascontiguousarray(arr, dtype=np.float32)
 
@@ -309,10 +317,23 @@ def _finish(arr: np.ndarray, notes: list[str]) -> np.ndarray:
 
 def _check_size(w: int, h: int, max_pixels: int, min_side: int) -> None:
     if w * h > max_pixels:
-        raise ImageError(f"image is {w}×{h} = {w * h:,} pixels, more than the limit of {max_pixels:,} pixels")
+        raise ImageError(
+            msg(
+                "image is {w}×{h} = {pixels:,} pixels, more than the limit of {limit:,} pixels",
+                w=w,
+                h=h,
+                pixels=w * h,
+                limit=max_pixels,
+            )
+        )
     if min(w, h) < min_side:
         raise ImageError(
-            f"image is {w}×{h} px; VGG needs at least {min_side}×{min_side} px (five 2× poolings)"
+            msg(
+                "image is {w}×{h} px; VGG needs at least {min}×{min} px (five 2× poolings)",
+                w=w,
+                h=h,
+                min=min_side,
+            )
         )
 
 
@@ -326,11 +347,13 @@ def _target_size(w: int, h: int, max_side: int | None, min_side: int) -> tuple[i
     return max(min_side, round(w * scale)), max(min_side, round(h * scale))
 
 
-def _resize_note(old: tuple[int, int], new: tuple[int, int], max_side: int | None, min_side: int) -> str:
-    why = f"max side {max_side}"
+def _resize_note(old: tuple[int, int], new: tuple[int, int], max_side: int | None, min_side: int) -> Text:
+    values = {"w": old[0], "h": old[1], "nw": new[0], "nh": new[1], "max": max_side, "min": min_side}
     if max_side is not None and max(new) > max_side:
-        why += f"; short side kept at {min_side} px"
-    return f"resized from {old[0]}×{old[1]} to {new[0]}×{new[1]} ({why})"
+        return msg(
+            "resized from {w}×{h} to {nw}×{nh} (max side {max}; short side kept at {min} px)", **values
+        )
+    return msg("resized from {w}×{h} to {nw}×{nh} (max side {max})", **values)
 
 
 def _resize_float(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:

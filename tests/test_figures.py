@@ -16,6 +16,7 @@ from perceptual_viz.figures import gram as fg
 from perceptual_viz.figures import sweep as fs
 from perceptual_viz.figures.features import GRID_PAD
 from perceptual_viz.images import load_image
+from perceptual_viz.messages import english
 from perceptual_viz.render import grid_geometry
 
 from .support import to_tensor
@@ -53,7 +54,7 @@ def test_view_changes_never_forward(vgg16, cache, chelsea):
     for layer in ("conv1_1", "relu3_3", "pool4", "relu5_3"):
         for sort in ("mean", "max", "index"):
             g = ff.grid(vgg16, cache, chelsea, "224", layer, 9, sort, "layer", "magma")
-        ff.channel(vgg16, cache, chelsea, "224", layer, g.extras["channels"][0], "gray", 0.3)
+        ff.channel(vgg16, cache, chelsea, "224", layer, g.channels[0], "gray", 0.3)
     fg.matrices(vgg16, cache, chelsea, None, "224", "relu2_2", "gatys", 16)
     assert vgg16.forward_count == n0
 
@@ -61,7 +62,7 @@ def test_view_changes_never_forward(vgg16, cache, chelsea):
 @pytest.mark.parametrize("k", [10, 30, 50])
 def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
     g = ff.grid(vgg16, cache, chelsea, "224", "relu2_2", k)
-    chans, hw = g.extras["channels"], g.extras["fmap_hw"]
+    chans, hw = g.channels, g.fmap_hw
     picture = next(iter(g.pictures.values()))
     th, tw, cols, rows = grid_geometry(k, *hw, tile=ff.grid_tile(k))
     grid_h = rows * th + (rows + 1) * GRID_PAD
@@ -82,12 +83,12 @@ def test_click_maps_to_the_tile_under_the_pointer(vgg16, cache, chelsea, k):
 def test_channel_stats_are_those_of_the_map(vgg16, cache, chelsea):
     v = ff.channel(vgg16, cache, chelsea, "224", "relu1_2", 7)
     m = vgg16(chelsea.tensor, ["relu1_2"])["relu1_2"][0, 7]
-    stats = v.extras["stats"]
+    stats = v.stats
     assert stats["max"] == pytest.approx(float(m.max()))
     assert stats["fraction of zeros"] == pytest.approx(float((m == 0).float().mean()))
     pic = next(iter(v.pictures.values()))
     assert pic.width == chelsea.size[1] and pic.height > chelsea.size[0]  # title and colour bar added
-    assert v.extras["table"].columns == ["statistic", "value"]
+    assert english(v.table.columns) == ["statistic", "value"]
     with pytest.raises(InputError, match="channels 0..63"):
         ff.channel(vgg16, cache, chelsea, "224", "relu1_2", 64)
 
@@ -98,7 +99,7 @@ def test_compare_forwards_only_the_degraded_image(vgg16, cache, chelsea):
     r = fc.compare(vgg16, cache, chelsea, "224", degradation="noise", strength=0.2, layer="relu3_3")
     assert vgg16.forward_count == n0 + 1, "scores, maps and side-by-side channels share one pass"
     assert r.record["scores"]["mse"] > 0 and 0 < r.record["scores"]["ssim"] < 1
-    assert len(r.extras["maps"]) == 2 + 4 and len(r.extras["side"]) == 3
+    assert len(r.maps) == 2 + 4 and len(r.side) == 3
     # clean, degraded, the maps, the side-by-side grids and the per-layer chart
     assert len(r.pictures) == 2 + 6 + 3 + 1
 
@@ -109,23 +110,23 @@ def test_compare_identical_upload_and_resize_notice(vgg16, cache, chelsea, photo
     assert sc["mse"] == 0 and sc["psnr"] is None and sc["ssim"] == pytest.approx(1, abs=1e-6)
     small = analyse(vgg16, load_image(photos["coffee"]), "256")
     r = fc.compare(vgg16, cache, chelsea, "224", degraded=small)
-    assert any("resized" in n for n in r.record["scores"]["notes"]) and r.extras["notes"]
+    assert any("resized" in n for n in r.record["scores"]["notes"]) and r.notes
 
 
 def test_gram_view_shared_scale_and_distances(vgg16, cache, chelsea, photos):
     same = fg.matrices(vgg16, cache, chelsea, chelsea, "224", "relu2_2", "chw", 16)
-    assert all(d == 0 for d in same.extras["distances"].column("style distance"))
+    assert all(d == 0 for d in same.distances.column("style distance"))
     other = analyse(vgg16, load_image(photos["coffee"][:300, :451]), "224")
     g = fg.matrices(vgg16, cache, chelsea, other, "224", "relu2_2", "chw", 16)
-    assert g.extras["matrices"] == ["G_A", "G_B", "|G_A − G_B|"]
-    assert all(d > 0 for d in g.extras["distances"].column("style distance"))
-    assert len(g.extras["channels"]) == 16
-    ox, oy = g.extras["origin"]  # the matrix inside its titled, ticked picture
-    cell = g.extras["scale"]
+    assert g.matrices == ["G_A", "G_B", "|G_A − G_B|"]
+    assert all(d > 0 for d in g.distances.column("style distance"))
+    assert len(g.channels) == 16
+    ox, oy = g.origin  # the matrix inside its titled, ticked picture
+    cell = g.scale
     assert g.pictures["G_A"].width >= ox + 16 * cell and g.pictures["G_A"].height > oy + 16 * cell
     pair = fg.pair(vgg16, cache, chelsea, "224", "relu2_2", 3, 5)
     assert list(pair.pictures) == ["F_3", "F_5", "F_3 ⊙ F_5"]
-    txt = pair.extras["text"]
+    txt = pair.text
     f = vgg16(chelsea.tensor, ["relu2_2"])["relu2_2"][0]
     assert txt.startswith("G[3, 5] = Σ F_3 · F_5 = ")
     assert float(txt.split("= ")[2].split()[0]) == pytest.approx(float((f[3] * f[5]).sum()), rel=1e-3)

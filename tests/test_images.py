@@ -20,6 +20,7 @@ from perceptual_viz.images import (
     load_image,
     to_pil,
 )
+from perceptual_viz.messages import english
 
 from . import support
 from .hostile import encode, png_declaring
@@ -58,7 +59,7 @@ def test_png_path_str_and_pathlib(tmp_path: Path, photo: np.ndarray) -> None:
     for src in (p, str(p)):
         r = load_image(src)
         _check_result(r)
-        assert r.notes == []
+        assert english(r.notes) == []
         assert r.original_size == (128, 128)
         assert np.array_equal(r.array, photo.astype(np.float32) / 255)
 
@@ -242,8 +243,8 @@ def test_16bit_png_keeps_precision(tmp_path: Path) -> None:
     p = tmp_path / "deep.png"
     Image.fromarray(a).save(p)
     r = load_image(p)
-    assert "16-bit image scaled to [0,1]" in r.notes
-    assert "greyscale repeated to 3 channels" in r.notes
+    assert "16-bit image scaled to [0,1]" in english(r.notes)
+    assert "greyscale repeated to 3 channels" in english(r.notes)
     assert r.array.shape == (40, 48, 3)
     assert abs(float(r.array[5, 5, 0]) - 1000 / 65535) < 1e-7
     assert r.array[0, 0, 0] > r.array[5, 5, 0]  # 1001 ≠ 1000: not squeezed through uint8
@@ -253,14 +254,14 @@ def test_16bit_png_keeps_precision(tmp_path: Path) -> None:
 def test_uint16_array() -> None:
     a = np.full((40, 40, 3), 1000, np.uint16)
     r = load_image(a)
-    assert "16-bit image scaled to [0,1]" in r.notes
+    assert "16-bit image scaled to [0,1]" in english(r.notes)
     assert np.allclose(r.array, 1000 / 65535, atol=1e-7)
 
 
 def test_cmyk_jpeg() -> None:
     data = encode(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), "JPEG", quality=95)
     r = load_image(data)
-    assert "CMYK converted to RGB" in r.notes
+    assert "CMYK converted to RGB" in english(r.notes)
     red = r.array[20, 20]
     assert red[0] > 0.9 and red[1] < 0.1 and red[2] < 0.1
 
@@ -271,7 +272,7 @@ def test_palette_with_transparency_composited_on_white() -> None:
     im.paste(1, (0, 0, 20, 40))  # left half blue, right half index 0 = transparent
     data = _png_bytes(im, transparency=0)
     r = load_image(data)
-    assert "transparency composited on white" in r.notes
+    assert "transparency composited on white" in english(r.notes)
     assert np.array_equal(r.array[:, :20], np.broadcast_to([0, 0, 1], (40, 20, 3)))
     assert np.array_equal(r.array[:, 20:], np.ones((40, 20, 3), np.float32))
 
@@ -280,14 +281,14 @@ def test_palette_without_transparency() -> None:
     im = Image.new("P", (40, 40), 1)
     im.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
     r = load_image(_png_bytes(im))
-    assert r.notes == []
+    assert english(r.notes) == []
     assert np.allclose(r.array[0, 0], np.array([200, 100, 50]) / 255)
 
 
 def test_la_composite_exact() -> None:
     im = Image.new("LA", (40, 40), (0, 128))
     r = load_image(_png_bytes(im))
-    assert "transparency composited on white" in r.notes
+    assert "transparency composited on white" in english(r.notes)
     assert np.allclose(r.array, 1 - 128 / 255, atol=1e-6)
 
 
@@ -297,7 +298,7 @@ def test_rgba_composite_exact() -> None:
     a[10:20] = (0, 0, 255, 255)  # opaque blue
     a[20:] = (100, 50, 200, 51)  # partially transparent
     r = load_image(_png_bytes(Image.fromarray(a)))
-    assert "transparency composited on white" in r.notes
+    assert "transparency composited on white" in english(r.notes)
     assert np.array_equal(r.array[:10], np.ones((10, 40, 3), np.float32))
     assert np.array_equal(r.array[10:20], np.broadcast_to([0, 0, 1], (10, 40, 3)))
     alpha = 51 / 255
@@ -308,12 +309,12 @@ def test_rgba_composite_exact() -> None:
 
 def test_opaque_rgba_has_no_note() -> None:
     r = load_image(Image.new("RGBA", (40, 40), (1, 2, 3, 255)))
-    assert r.notes == []
+    assert english(r.notes) == []
 
 
 def test_greyscale_and_bilevel() -> None:
     r = load_image(Image.new("L", (40, 40), 51))
-    assert r.notes == ["greyscale repeated to 3 channels"]
+    assert english(r.notes) == ["greyscale repeated to 3 channels"]
     assert np.allclose(r.array, 0.2)
     r1 = load_image(Image.new("1", (40, 40), 1))
     assert np.array_equal(r1.array, np.ones((40, 40, 3), np.float32))
@@ -333,7 +334,7 @@ def test_exif_rotated_jpeg(tmp_path: Path) -> None:
     p = tmp_path / "phone.jpg"
     Image.fromarray(a).save(p, exif=exif, quality=95)
     r = load_image(p)
-    assert "EXIF orientation applied" in r.notes
+    assert "EXIF orientation applied" in english(r.notes)
     assert r.array.shape == (64, 40, 3)
     assert r.original_size == (40, 64)
     assert r.array[:4].mean() > 0.9 and r.array[-8:].mean() < 0.1  # left edge is now on top
@@ -341,7 +342,7 @@ def test_exif_rotated_jpeg(tmp_path: Path) -> None:
 
 def test_jpeg_without_orientation_has_no_note(photo: np.ndarray) -> None:
     r = load_image(encode(Image.fromarray(photo), "JPEG"))
-    assert r.notes == [] and r.array.shape == (128, 128, 3)
+    assert english(r.notes) == [] and r.array.shape == (128, 128, 3)
 
 
 def test_animated_gif_first_frame() -> None:
@@ -349,7 +350,7 @@ def test_animated_gif_first_frame() -> None:
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=50)
     r = load_image(buf.getvalue())
-    assert "animated image: first of 3 frames used" in r.notes
+    assert "animated image: first of 3 frames used" in english(r.notes)
     assert np.array_equal(r.array[0, 0], np.array([1, 0, 0], np.float32))
 
 
@@ -375,7 +376,7 @@ def test_float_array_out_of_range() -> None:
 def test_grey_arrays(shape: tuple[int, ...]) -> None:
     r = load_image(np.full(shape, 0.25, np.float32))
     assert r.array.shape == (40, 40, 3) and np.allclose(r.array, 0.25)
-    assert "greyscale repeated to 3 channels" in r.notes
+    assert "greyscale repeated to 3 channels" in english(r.notes)
 
 
 def test_bool_array() -> None:
@@ -407,14 +408,14 @@ def test_oversize_downscaled_with_note() -> None:
     r = load_image(_png_bytes(Image.fromarray(a)))
     assert r.array.shape == (768, 1024, 3)
     assert r.original_size == (2000, 1500)
-    assert "resized from 2000×1500 to 1024×768 (max side 1024)" in r.notes
+    assert "resized from 2000×1500 to 1024×768 (max side 1024)" in english(r.notes)
     assert r.array[:, :500].max() == 0 and r.array[:, 530:].min() == 1
 
 
 def test_max_side_custom_and_disabled(photo: np.ndarray) -> None:
     r = load_image(photo, max_side=64)
     assert r.array.shape == (64, 64, 3) and r.original_size == (128, 128)
-    assert any(n.startswith("resized from 128×128 to 64×64") for n in r.notes)
+    assert any(n.startswith("resized from 128×128 to 64×64") for n in english(r.notes))
     assert abs(float(r.array.mean()) - float(photo.mean() / 255)) < 0.01
     assert load_image(photo, max_side=None).array.shape == (128, 128, 3)
 
@@ -429,7 +430,7 @@ def test_float_resize_keeps_precision() -> None:
 def test_elongated_image_keeps_min_side() -> None:
     r = load_image(np.zeros((40, 4000), np.uint8))
     assert min(r.array.shape[:2]) >= 32
-    assert any("short side kept at 32 px" in n for n in r.notes)
+    assert any("short side kept at 32 px" in n for n in english(r.notes))
 
 
 # --- to_pil ------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def images(vgg16, photos):
 def test_a_clicked_pixel_maps_back_through_every_stride(vgg16, cache, images, x, y):
     _, a = images[0]
     fig = ff.locate(vgg16, cache, a, "224", x, y)
-    cells = fig.extras["cells"]
+    cells = fig.cells
     assert list(cells) == list(block_outputs("vgg16"))
     h, w = a.size
     for name, (row, col) in cells.items():
@@ -60,8 +60,8 @@ def test_locate_reports_the_activations_at_that_unit(vgg16, cache, images):
     _, a = images[0]
     x, y = 120, 77
     fig = ff.locate(vgg16, cache, a, "224", x, y)
-    rows = fig.extras["table"].records()
-    for r, (name, (row, col)) in zip(rows, fig.extras["cells"].items(), strict=True):
+    rows = fig.table.records()
+    for r, (name, (row, col)) in zip(rows, fig.cells.items(), strict=True):
         v = vgg16(a.tensor, [name])[name][0, :, row, col]
         best = int(v.argmax())
         assert r["block"].startswith(name) or name in r["block"]
@@ -72,7 +72,7 @@ def test_locate_reports_the_activations_at_that_unit(vgg16, cache, images):
 def test_top_patches_are_the_channel_argmax_locations(vgg16, cache, images):
     layer, index = "relu3_3", 7
     fig = ff.top_patches(vgg16, cache, images, "224", layer, index, k=6)
-    patches = fig.extras["patches"]
+    patches = fig.patches
     assert 1 <= len(patches) <= 6 and len(fig.pictures) == len(patches)
     maps = {n: vgg16(a.tensor, [layer])[layer][0, index] for n, a in images}
     best_name = max(maps, key=lambda n: float(maps[n].max()))
