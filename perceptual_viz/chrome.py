@@ -10,9 +10,11 @@ else with DejaVu Sans; with no CJK font on the system, the words are drawn in En
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,10 +99,28 @@ def drawn(text: Text) -> tuple[str, str]:
     """``text`` as it is drawn now: worded in the language being spoken, and the script whose
     font draws it; in English when no font here can draw that language."""
     lang = language()
-    said = word(text, lang)
+    said, script = word(text, lang), SOURCE
     if lang in CJK_FACES and _CJK.search(said):
-        return (said, lang) if can_draw(lang) else (word(text, SOURCE), SOURCE)
-    return said, SOURCE
+        said, script = (said, lang) if can_draw(lang) else (word(text, SOURCE), SOURCE)
+    seen = _RECORDING.get()
+    if seen is not None and said:
+        seen.append(said)
+    return said, script
+
+
+_RECORDING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("chrome_recording", default=None)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[str]]:
+    """Within the block, every text drawn into a picture is appended to the list it gives (the
+    figure's own words, for tests)."""
+    texts: list[str] = []
+    token = _RECORDING.set(texts)
+    try:
+        yield texts
+    finally:
+        _RECORDING.reset(token)
 
 
 def printable(text: str, f: FontT) -> str:

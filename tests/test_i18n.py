@@ -5,17 +5,22 @@ tab's teaching text and the error messages."""
 
 from __future__ import annotations
 
-import json
+import ast
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from perceptual_viz import messages
+from perceptual_viz.messages import Joined, msg, msg_n, word
 from perceptual_viz.ui import i18n
 
 from .browser_support import ARTIFACTS, CHROMIUM
 from .browser_support import sync_playwright as browser_sync_playwright
-from .support import CHELSEA
+from .support import CHELSEA, ROOT
+
+UPLOAD_CLEAN = msg("upload {what} first (or pick a sample)", what=msg("a clean image"))
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -40,33 +45,58 @@ def demo(served):
     return served.demo
 
 
-def _catalog(lang: str) -> dict:
-    return json.loads((i18n.LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+def _tool():
+    """tools/i18n.py, the catalogs' maintenance script (extraction with Babel)."""
+    spec = importlib.util.spec_from_file_location("i18n_tool", ROOT / "tools" / "i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _same_structure(en: str, tr: str) -> None:
-    for mark in ("$", "**", "{", "}", "<", ">", "`"):
-        assert en.count(mark) == tr.count(mark), (
-            f"{mark!r} differs in the translation of {en[:60]!r}: {tr[:80]!r}"
-        )
-    assert re.findall(r"\$[^$]+\$", en) == re.findall(r"\$[^$]+\$", tr), f"a formula changed in {en[:60]!r}"
-    assert sorted(re.findall(r"\{\d+\}", en)) == sorted(re.findall(r"\{\d+\}", tr)), en
+@pytest.fixture(scope="module")
+def wanted(demo):
+    """Every id the catalogs must hold: the messages the code builds and the page's texts."""
+    return _tool().wanted(i18n.english_strings(demo))
+
+
+def _entries(lang: str) -> dict:
+    """``lang``'s catalog as id → translation (plural ids and forms as tuples)."""
+    return {i: tr for i, (_, tr) in _tool().held(lang).items()}
 
 
 @pytest.mark.parametrize("lang", ["ja", "zh"])
-def test_every_text_of_the_page_is_translated_keeping_formulas_markdown_and_placeholders(demo, lang):
-    data = _catalog(lang)
-    texts, messages = data["text"], data["messages"]
-    missing = sorted(s for s in i18n.english_strings(demo) if not texts.get(s, "").strip())
-    assert not missing, f"{lang}: {len(missing)} texts without a translation, e.g. {missing[:5]}"
-    for en, tr in [*texts.items(), *messages.items()]:
-        _same_structure(en, tr)
-    prose = [tr for en, tr in texts.items() if len(re.sub(r"[^A-Za-z]", "", en)) > 40]
+def test_every_message_and_page_text_has_a_translation_and_every_entry_is_used(wanted, lang):
+    """Babel extracts every message of the code (msg, msg_n, N_); with the page's texts as built,
+    that is what each catalog must hold: a reworded sentence with no translation, or an entry
+    nothing uses any more, fails here (the tool prints the same: python tools/i18n.py check)."""
+    problems = _tool().problems(lang, wanted)
+    assert not problems, f"{len(problems)} catalog problems, e.g.:\n" + "\n".join(problems[:12])
+
+
+@pytest.mark.parametrize("lang", ["ja", "zh"])
+def test_translations_keep_formulas_markdown_and_placeholders(lang):
+    entries = _entries(lang)
+    assert len(entries) > 300
+    for en, tr in entries.items():
+        sources = [en] if isinstance(en, str) else list(en)
+        for source in sources:
+            for said in [tr] if isinstance(tr, str) else list(tr):
+                _same_structure(source, said)
+    prose = [tr for en, tr in entries.items() if isinstance(en, str) and len(re.sub(r"[^A-Za-z]", "", en)) > 40]
     assert prose and all(CJK.search(tr) for tr in prose), "long teaching texts are translated"
     if lang == "ja":
         assert sum(bool(KANA.search(tr)) for tr in prose) > 0.9 * len(prose)  # Japanese, not Chinese
     else:
-        assert not any(KANA.search(tr) for tr in [*texts.values(), *messages.values()])
+        assert not any(KANA.search(str(tr)) for tr in entries.values())
+
+
+def _same_structure(en: str, tr: str) -> None:
+    for mark in ("$", "**", "<", ">", "`"):
+        assert en.count(mark) == tr.count(mark), (
+            f"{mark!r} differs in the translation of {en[:60]!r}: {tr[:80]!r}"
+        )
+    assert re.findall(r"\$[^$]+\$", en) == re.findall(r"\$[^$]+\$", tr), f"a formula changed in {en[:60]!r}"
+    assert sorted(re.findall(r"\{[^{}]*\}", en)) == sorted(re.findall(r"\{[^{}]*\}", tr)), en
 
 
 @pytest.mark.parametrize(
@@ -74,9 +104,19 @@ def test_every_text_of_the_page_is_translated_keeping_formulas_markdown_and_plac
     [("ja", ["知覚損失", "特徴マップ", "グラム行列"]), ("zh", ["感知损失", "特征图", "格拉姆矩阵"])],
 )
 def test_the_subjects_standard_terms_are_used(lang, terms):
-    everything = " ".join(_catalog(lang)["text"].values())
+    everything = " ".join(str(tr) for tr in _entries(lang).values())
     for term in terms:
         assert term in everything, f"{lang}: {term} never appears"
+
+
+def test_nothing_english_is_parsed_back():
+    """The translation path words messages and looks page texts up by their id: it has no
+    regular expressions over rendered text (the engine it replaced had ~180)."""
+    for module in (i18n, messages):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "re" not in imported and "re" not in modules, f"{module.__name__} imports re"
 
 
 def test_a_language_is_read_from_what_browsers_and_cookies_say():
@@ -101,19 +141,70 @@ def test_a_language_is_read_from_what_browsers_and_cookies_say():
     assert i18n.request_language(Req('broken="')) == "en"
 
 
-def test_messages_are_translated_with_their_values_and_unknown_ones_stay_english():
-    ja = i18n.message("upload a clean image first (or pick a sample)", "ja")
+def test_messages_are_worded_with_their_values_nested_messages_and_plural_forms():
+    upload = msg("upload {what} first (or pick a sample)", what=msg("a clean image"))
+    ja = word(upload, "ja")
     assert CJK.search(ja) and "upload" not in ja
-    assert i18n.message("a clean image", "ja") in ja  # the value in its placeholder is translated too
-    two = i18n.message("clean image: the image file is corrupt or truncated", "zh")
-    assert (
-        i18n.message("clean image", "zh") in two
-        and i18n.message("the image file is corrupt or truncated", "zh") in two
-    )
-    limits = i18n.message("the number of trials must be between 1 and 50, got 0", "zh")
-    assert "1" in limits and "50" in limits and "0" in limits and CJK.search(limits)
-    assert i18n.message("a sentence no catalog knows", "ja") == "a sentence no catalog knows"
-    assert i18n.message("upload a clean image first (or pick a sample)", "en").startswith("upload")
+    assert word(msg("a clean image"), "ja") in ja  # a message as a value is worded in the same language
+    assert word(upload, "en") == str(upload) == "upload a clean image first (or pick a sample)"
+    limits = msg("the number of channels shown must be between {lo} and {hi}; got {k}", lo=1, hi=64, k=0)
+    zh = word(limits, "zh")
+    assert "1" in zh and "64" in zh and "0" in zh and CJK.search(zh)
+    timed = msg("scored at {w}×{h} px on {device} in {ms:.0f} ms", w=336, h=224, device="cpu", ms=412.6)
+    assert "413" in word(timed, "ja") and "336" in word(timed, "zh") and "413 ms" in str(timed)
+    unknown = msg("a sentence no catalog knows, {n} times", n=2)
+    assert word(unknown, "ja") == "a sentence no catalog knows, 2 times"  # English, never a key
+    both = Joined((msg("a clean image"), "relu3_3"))
+    assert word(both, "zh") == f"{word(msg('a clean image'), 'zh')} · relu3_3"
+
+
+def test_plural_forms_follow_each_languages_rule():
+    one, many = msg_n("{n} trial", "{n} trials", 1), msg_n("{n} trial", "{n} trials", 7)
+    assert (str(one), str(many)) == ("1 trial", "7 trials")
+    ja = messages.translations("ja")
+    assert ja.ngettext("{n} trial", "{n} trials", 1) == ja.ngettext("{n} trial", "{n} trials", 7)  # one form
+
+
+def _words(text: str) -> list[str]:
+    """The English words of a text drawn into a picture (layer names, units and metric names are
+    the same in every language)."""
+    return [w for w in re.findall(r"\b[a-z]{3,}\b", text) if w not in ("px",)]
+
+
+def test_words_in_pictures_follow_the_language_being_spoken(vgg16):
+    """The figure's own words — titles, colour-bar captions — as they are drawn: Japanese when
+    Japanese is spoken, English otherwise; English (and said so) with no CJK font."""
+    from perceptual_viz import chrome
+    from perceptual_viz.features import FeatureCache
+    from perceptual_viz.figures import analyse
+    from perceptual_viz.figures import compare as fc
+    from perceptual_viz.figures import features as ff
+    from perceptual_viz.images import load_image
+
+    cache = FeatureCache()
+    a = analyse(vgg16, load_image(CHELSEA), "64")
+
+    def drawn(lang: str) -> list[str]:
+        with messages.speaking(lang), chrome.recording() as texts:
+            ff.grid(vgg16, cache, a, "64", "relu2_2", 4)
+            ff.channel(vgg16, cache, a, "64", "relu2_2", 3)
+            ff.overview(vgg16, cache, a, "64")
+            fc.compare(vgg16, cache, a, "64", degradation="blur", strength=2.0, layer="relu2_2")
+        return texts
+
+    english, japanese, chinese = drawn("en"), drawn("ja"), drawn("zh")
+    assert len(english) == len(japanese) == len(chinese) > 20
+    worded = [(en, ja, zh) for en, ja, zh in zip(english, japanese, chinese, strict=True) if _words(en)]
+    assert len(worded) > 10
+    for en, ja, zh in worded:  # every text with English words in it is translated, nothing left over
+        assert KANA.search(ja) or CJK.search(ja), f"not Japanese: {ja!r}"
+        assert CJK.search(zh) and not KANA.search(zh), f"not Chinese: {zh!r}"
+        assert not _words(ja) and not _words(zh), (ja, zh)
+    if chrome.can_draw("ja"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(chrome, "cjk_font_file", lambda: None)
+            assert not chrome.can_draw("ja")
+            assert drawn("ja") == english, "with no font for Japanese, pictures are labelled in English"
 
 
 def test_api_callers_get_english_and_a_language_cookie_gets_its_language(served, tmp_path):
@@ -128,7 +219,7 @@ def test_api_callers_get_english_and_a_language_cookie_gets_its_language(served,
             )
         said = str(err.value)
         if expect == "ja":
-            assert said == i18n.message("upload a clean image first (or pick a sample)", "ja"), said
+            assert said == word(UPLOAD_CLEAN, "ja"), said
         else:
             assert expect in said
 
@@ -200,9 +291,7 @@ def test_the_browsers_language_is_the_default_and_the_selector_switches_every_ta
             _compare_without_image(page)
             toast = page.locator("[data-testid=toast-body].error [data-testid=toast-text]").first
             toast.wait_for()
-            assert toast.inner_text().strip() == i18n.message(
-                "upload a clean image first (or pick a sample)", "zh"
-            )
+            assert toast.inner_text().strip() == word(UPLOAD_CLEAN, "zh")
             wait_idle(page, TIMEOUT_MS)
             page.screenshot(path=str(ARTIFACTS / "21_lang_zh.png"), full_page=True)
 
@@ -239,33 +328,27 @@ def _compare_without_image(page) -> None:
 def test_catalog_files_are_shipped_with_the_package():
     import tomllib
 
-    root = Path(__file__).resolve().parents[1]
-    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "locales/*.json" in data["tool"]["setuptools"]["package-data"]["perceptual_viz.ui"]
-    assert {p.name for p in Path(i18n.LOCALES).glob("*.json")} >= {"ja.json", "zh.json"}
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "locales/*/*.po" in data["tool"]["setuptools"]["package-data"]["perceptual_viz"]
+    assert {p.parent.name for p in messages.LOCALES.glob("*/*.po")} == {"ja", "zh"}
 
 
-def test_results_are_said_piece_by_piece_keeping_emphasis_numbers_and_paths():
-    """say(): paragraphs and " · " pieces each translated, bold kept; unknown pieces and file paths
-    untouched; the wordless "{0}: {1}" pattern (for errors) never re-punctuates a result."""
+def test_answers_are_worded_for_their_reader_and_data_stays_data():
+    """localise(): messages in texts, table headers and cells, gallery captions and updates are
+    worded; plain strings (numbers, paths, layer names) are shown as they are; JSON is English."""
     import pandas as pd
 
-    clean = i18n.message("a clean image", "ja")
-    assert (
-        i18n.say("**a clean image** · 0.0123 · /tmp/x/image.png", "ja")
-        == f"**{clean}** · 0.0123 · /tmp/x/image.png"
-    )
-    assert i18n.say("a clean image\n\nnothing known here", "ja") == f"{clean}\n\nnothing known here"
-    assert i18n.say("relu3_3: 16 channels", "zh") == "relu3_3: 16 channels"
-    assert i18n.say("a clean image", "en") == "a clean image"
-
-    frame = pd.DataFrame({"a clean image": ["a clean image", "x"], "number": [1.5, 2.0]})
-    out = i18n.localise((frame, [("pic.png", "a clean image"), "pic2.png"], {"mse": "a clean image"}), "zh")
-    said = i18n.message("a clean image", "zh")
-    assert list(out[0].columns) == [said, "number"] and list(out[0].iloc[:, 0]) == [said, "x"]
+    clean = msg("a clean image")
+    said = word(clean, "ja")
+    frame = pd.DataFrame({"h": [clean, "relu3_3"], "number": [1.5, 2.0]})
+    frame.columns = pd.Index([clean, "number"], dtype=object)
+    out = i18n.localise((frame, [("pic.png", clean), "pic2.png"], {"note": clean}, "/tmp/x.png"), "ja")
+    assert list(out[0].columns) == [said, "number"] and list(out[0].iloc[:, 0]) == [said, "relu3_3"]
     assert list(out[0]["number"]) == [1.5, 2.0]
     assert out[1] == [("pic.png", said), "pic2.png"]
-    assert out[2] == {"mse": "a clean image"}  # JSON is data for programs: never translated
-    assert list(frame.columns) == ["a clean image", "number"]  # the caller's table is not changed
-    update = i18n.localise({"__type__": "update", "value": "a clean image", "visible": True}, "ja")
-    assert update == {"__type__": "update", "value": clean, "visible": True}
+    assert out[2] == {"note": "a clean image"}  # JSON is data for programs: English
+    assert out[3] == "/tmp/x.png"
+    assert list(frame.columns) == [clean, "number"]  # the caller's table is not changed
+    update = i18n.localise({"__type__": "update", "value": clean, "visible": True}, "ja")
+    assert update == {"__type__": "update", "value": said, "visible": True}
+    assert i18n.localise("a clean image", "ja") == "a clean image", "a plain string is never parsed"
