@@ -108,7 +108,9 @@ def drawn(text: Text) -> tuple[str, str]:
     return said, script
 
 
-_RECORDING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("chrome_recording", default=None)
+_RECORDING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "chrome_recording", default=None
+)
 
 
 @contextlib.contextmanager

@@ -38,9 +38,8 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .messages import Text, msg
-
 from .errors import InputError
+from .messages import Text, msg
 
 
 class ImageError(InputError):

@@ -205,18 +205,7 @@ def channel_grid(
     lut = _lut(cmap)
     a = _as_chw(fmap)
     c, h, w = a.shape
-    idx = list(range(c)) if channels is None else [int(i) for i in channels]
-    if not idx:
-        raise InputError("no channels to show")
-    bad = [i for i in idx if not -c <= i < c]
-    if bad:
-        raise IndexError(f"channel(s) {bad} out of range for {c} channels")
-    idx = [i % c for i in idx]
-    if scope not in ("channel", "layer"):
-        raise InputError(f"scope must be 'channel' or 'layer', got {scope!r}")
-    if tile < 1 or pad < 0 or (columns is not None and columns < 1):
-        raise InputError("tile must be >= 1, pad >= 0 and columns >= 1")
-
+    idx = _checked_channels(c, channels, scope, tile, pad, columns)
     n = len(idx)
     th, tw, cols, rows = grid_geometry(n, h, w, tile=tile, columns=columns)
     sel = a[idx]  # (n, h, w) copy
@@ -239,6 +228,23 @@ def channel_grid(
     if labels is not False and th >= 12 and tw >= 8:
         _label_tiles(img, origins, idx if labels is True else [int(v) for v in labels], tw, th)
     return img
+
+
+def _checked_channels(
+    c: int, channels: Sequence[int] | None, scope: str, tile: int, pad: int, columns: int | None
+) -> list[int]:
+    """The channels a grid shows (negative indices counted from the end), its settings checked."""
+    idx = list(range(c)) if channels is None else [int(i) for i in channels]
+    if not idx:
+        raise InputError("no channels to show")
+    bad = [i for i in idx if not -c <= i < c]
+    if bad:
+        raise IndexError(f"channel(s) {bad} out of range for {c} channels")
+    if scope not in ("channel", "layer"):
+        raise InputError(f"scope must be 'channel' or 'layer', got {scope!r}")
+    if tile < 1 or pad < 0 or (columns is not None and columns < 1):
+        raise InputError("tile must be >= 1, pad >= 0 and columns >= 1")
+    return [i % c for i in idx]
 
 
 def _per_channel_indices(sel: np.ndarray) -> np.ndarray:
@@ -270,75 +276,6 @@ def _label_tiles(
         bw, bh = min(right - left + 2, tw), min(bottom - top + 1, th)
         draw.rectangle((x, y, x + bw - 1, y + bh - 1), fill=(0, 0, 0))
         draw.text((x + 1 - left, y - top), text, fill=(255, 255, 255), font=font)
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.3g}"
-
-
-def colorbar(
-    cmap: str,
-    vmin: float,
-    vmax: float,
-    *,
-    length: int = 256,
-    thickness: int = 16,
-    label: str = "",
-    horizontal: bool = True,
-) -> Image.Image:
-    """A colour bar with end ticks and min/max text (and optional label) on white.
-
-    Horizontal: a ``length`` × ``thickness`` strip, low values on the left, min/max underneath and
-    the label on a line of its own below them.
-    Vertical: a ``thickness`` × ``length`` strip, high values on top, text to the right.
-    """
-    lut = _lut(cmap)
-    if length < 2 or thickness < 1:
-        raise InputError("length must be >= 2 and thickness >= 1")
-    ramp = lut[_indices(np.linspace(0.0, 1.0, length, dtype=np.float32), 0.0, 1.0)]
-    font = _font()
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-
-    def size(text: str) -> tuple[int, int]:
-        if not text:
-            return 0, 0
-        left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
-        return round(right - left), round(bottom - top)
-
-    lo_s, hi_s = _fmt(vmin), _fmt(vmax)
-    (lo_w, lo_h), (hi_w, hi_h), (lab_w, lab_h) = size(lo_s), size(hi_s), size(label)
-    text_h = max(lo_h, hi_h, lab_h, 11)
-    tick = 3
-    if horizontal:
-        strip = np.broadcast_to(ramp[None, :, :], (thickness, length, 3))
-        width = max(length, lo_w + hi_w + 8, lab_w)
-        height = thickness + tick + text_h + 2 + (text_h + 2 if label else 0)
-        img = Image.new("RGB", (width, height), _BACKGROUND)
-        img.paste(Image.fromarray(np.ascontiguousarray(strip)), (0, 0))
-        draw = ImageDraw.Draw(img)
-        y0 = thickness
-        draw.line((0, y0, 0, y0 + tick - 1), fill=(0, 0, 0))
-        draw.line((length - 1, y0, length - 1, y0 + tick - 1), fill=(0, 0, 0))
-        ty = y0 + tick
-        draw.text((0, ty), lo_s, fill=(0, 0, 0), font=font)
-        draw.text((max(length - hi_w, lo_w + 4), ty), hi_s, fill=(0, 0, 0), font=font)
-        if label:
-            draw.text((max(0, (length - lab_w) // 2), ty + text_h + 2), label, fill=(0, 0, 0), font=font)
-        return img
-    strip = np.broadcast_to(ramp[::-1, None, :], (length, thickness, 3))
-    gap = thickness + tick + 2
-    width = gap + max(lo_w, hi_w, lab_w) + 2
-    height = max(length, 2 * text_h + (lab_h + 4 if label else 0))
-    img = Image.new("RGB", (width, height), _BACKGROUND)
-    img.paste(Image.fromarray(np.ascontiguousarray(strip)), (0, 0))
-    draw = ImageDraw.Draw(img)
-    draw.line((thickness, 0, thickness + tick - 1, 0), fill=(0, 0, 0))
-    draw.line((thickness, length - 1, thickness + tick - 1, length - 1), fill=(0, 0, 0))
-    draw.text((gap, 0), hi_s, fill=(0, 0, 0), font=font)
-    draw.text((gap, height - text_h), lo_s, fill=(0, 0, 0), font=font)
-    if label:
-        draw.text((gap, (height - lab_h) // 2), label, fill=(0, 0, 0), font=font)
-    return img
 
 
 def grid_geometry(

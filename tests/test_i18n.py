@@ -194,6 +194,9 @@ def test_words_in_pictures_follow_the_language_being_spoken(vgg16):
 
     english, japanese, chinese = drawn("en"), drawn("ja"), drawn("zh")
     assert len(english) == len(japanese) == len(chinese) > 20
+    if not chrome.can_draw("ja"):  # no CJK font here: labelled in English, and the page says so
+        assert japanese == chinese == english
+        return
     worded = [(en, ja, zh) for en, ja, zh in zip(english, japanese, chinese, strict=True) if _words(en)]
     assert len(worded) > 10
     for en, ja, zh in worded:  # every text with English words in it is translated, nothing left over

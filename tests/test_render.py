@@ -327,30 +327,6 @@ def test_heatmap():
         R.heatmap(g, scale=0)
 
 
-@pytest.mark.parametrize("horizontal", [True, False])
-def test_colorbar(horizontal):
-    img = R.colorbar("viridis", -1.5, 2.0, length=200, thickness=12, label="act",
-                     horizontal=horizontal)  # fmt: skip
-    a = np.asarray(img)
-    lut = R._LUTS["viridis"]
-    if horizontal:
-        assert img.width >= 200 and img.height > 12
-        assert np.array_equal(a[0, 0], lut[0]) and np.array_equal(a[0, 199], lut[255])
-        text = a[12:, :200]
-    else:
-        assert img.height >= 200 and img.width > 12
-        assert np.array_equal(a[199, 0], lut[0]) and np.array_equal(a[0, 0], lut[255])
-        text = a[:, 12:]
-    assert (text < 128).any()  # tick text is drawn
-    plain = R.colorbar("viridis", -1.5, 2.0, length=200, thickness=12, horizontal=horizontal)
-    if horizontal:  # the label gets a line of its own under the min/max numbers
-        assert plain.width == img.width and plain.height < img.height
-        assert (a[plain.height :] < 128).any()
-    else:
-        assert plain.size == img.size
-        assert not np.array_equal(np.asarray(plain), a)  # the label is drawn
-
-
 def test_grid_default_columns_near_square():
     for c in (1, 2, 3, 5, 16, 17, 512):
         f = np.zeros((c, 2, 2), dtype=np.float32)

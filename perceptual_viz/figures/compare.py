@@ -166,6 +166,18 @@ def _lpips_note(model: VGGFeatures) -> Text | None:
     return reason
 
 
+CHART = "perceptual distance per layer"
+
+
+def _chart(sc: PairScores, s: ScoreSettings) -> Image.Image:
+    """The perceptual distance of each layer, as bars."""
+    names = list(sc.perceptual)
+    title = msg("Perceptual distance per layer")
+    return bar_chart(
+        names, [sc.perceptual[n] for n in names], title=title, ylabel=PERCEPTUAL_FORMULAS[s.criterion]
+    )
+
+
 @dataclass(frozen=True)
 class CompareFigure(Figure):
     """Clean vs degraded. ``table``: the scores with what each is; ``layers``: the perceptual
@@ -215,18 +227,12 @@ def compare(
     names = list(sc.perceptual)
     maps = _maps(clean, degraded, res.clean_features, res.degraded_features, names, s.criterion)
     side = side_by_side(model, cache, clean, degraded, layer, k, cmap)
-    chart = bar_chart(
-        names,
-        [sc.perceptual[n] for n in names],
-        title=msg("Perceptual distance per layer"),
-        ylabel=PERCEPTUAL_FORMULAS[s.criterion],
-    )
     pictures = {
         "clean": to_pil(clean.array),
         "degraded": to_pil(degraded.array),
         **maps,
         **side,
-        "perceptual distance per layer": chart,
+        CHART: _chart(sc, s),
     }
     record_settings = {
         "analysis_size": str(size),
@@ -246,7 +252,7 @@ def compare(
         notes=notes,
         scores=scores,
         device=res.device,
-        chart="perceptual distance per layer",
+        chart=CHART,
         maps=list(maps),
         side=list(side),
     )

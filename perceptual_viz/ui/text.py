@@ -1,6 +1,7 @@
 """Teaching text shown next to each view: short, with the formulas the numbers come from."""
 
-from ..messages import Joined, Text, msg
+from ..chrome import can_draw
+from ..messages import Joined, Text, language, msg
 
 INTRO = """\
 # Perceptual Loss Lab
@@ -75,6 +76,8 @@ def status_markdown(arch: str, source: Text, trained: bool, device: str) -> Text
         source=source,
         device=device,
     )
+    if not can_draw(language()):
+        line = Joined((line, NO_FONT), "  \n")
     if trained:
         return line
     banner = msg(
@@ -85,6 +88,13 @@ def status_markdown(arch: str, source: Text, trained: bool, device: str) -> Text
     )
     style = "background:#b42318;color:white;padding:10px 14px;border-radius:8px;font-weight:600"
     return Joined((f"<div style='{style}'>", banner, "</div>\n\n", line), sep="")
+
+
+# Said under the status line when pictures cannot be labelled in the reader's language here.
+NO_FONT = msg(
+    "*The words inside the pictures are in English: this server has no font for this language "
+    "(install fonts-noto-cjk).*"
+)
 
 
 def loading_markdown(arch: str) -> Text:

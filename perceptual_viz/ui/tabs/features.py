@@ -216,6 +216,22 @@ def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe
     return img, notes, point_pic, point_table
 
 
+def _grid_controls(shared: Shared, layer0: str) -> tuple[gr.Dropdown, gr.Slider, gr.Radio, gr.Radio]:
+    """Which layer, how many channels, in which order, on which colour scale."""
+    # allow_custom_value: API callers may name any layer of either architecture
+    layer = gr.Dropdown(
+        layer_choices(shared.arch0), value=layer0, label="Layer", elem_id="f_layer", allow_custom_value=True
+    )
+    k = gr.Slider(*ff.K_RANGE, value=DEFAULT_K, step=1, label="Channels shown (top k)", elem_id="f_k")
+    sort = gr.Radio(list(ff.SORTS), value="mean", label="Order channels by")
+    scope = gr.Radio(
+        list(ff.SCOPES), value="channel", label="Colour scaling: per channel or shared across the layer"
+    )
+    with gr.Accordion("What is a channel? Why are deep maps coarse?", open=False):
+        md(text.FEATURES)
+    return layer, k, sort, scope
+
+
 def _layout(ctx: AppContext, shared: Shared) -> UI:
     outs = list(block_outputs(shared.arch0))
     gr.Markdown(text.PDN_FEATURES, elem_classes=["pdn"])
@@ -233,23 +249,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
     )
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
-            # allow_custom_value: API callers may name any layer of either architecture
-            layer = gr.Dropdown(
-                layer_choices(shared.arch0),
-                value=outs[2],
-                label="Layer",
-                elem_id="f_layer",
-                allow_custom_value=True,
-            )
-            k = gr.Slider(*ff.K_RANGE, value=DEFAULT_K, step=1, label="Channels shown (top k)", elem_id="f_k")
-            sort = gr.Radio(list(ff.SORTS), value="mean", label="Order channels by")
-            scope = gr.Radio(
-                list(ff.SCOPES),
-                value="channel",
-                label="Colour scaling: per channel or shared across the layer",
-            )
-            with gr.Accordion("What is a channel? Why are deep maps coarse?", open=False):
-                md(text.FEATURES)
+            layer, k, sort, scope = _grid_controls(shared, outs[2])
         with gr.Column(scale=2, min_width=300):
             caption = gr.Markdown(elem_id="grid_caption")
             grid = shown("Channel grid (click a tile)", elem_id="grid")
@@ -346,6 +346,14 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
         trigger_mode="always_last",
         **{**_without_lane(show_views), **ctx.lanes.events("view")},
     )
+    _wire_channel(ctx, shared, ui)
+    _public(ctx, shared, ui)
+
+
+def _wire_channel(ctx: AppContext, shared: Shared, ui: UI) -> None:
+    """A tile clicked or a channel typed: that channel enlarged over the image."""
+    quick = ctx.lanes.events("interactive")
+    arch, size, cmap = shared.arch, shared.size, shared.cmap
     chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20, shared=True)
     chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha, ui.point]
     chan_out = [ui.detail, ui.stats, ui.stats_json]
@@ -363,7 +371,6 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
         trigger_mode="always_last",
         **quick,
     )
-    _public(ctx, shared, ui)
 
 
 def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:

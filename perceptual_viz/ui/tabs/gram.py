@@ -202,7 +202,14 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
         [ui.layer],
         **PRIVATE,
     )
-    pair0 = (shared.arch0, DEFAULT_SIZE, first[2], *DEFAULT_PAIR, COLORMAPS[0])
+    _wire_pair(ctx, shared, ui, first[2])
+
+
+def _wire_pair(ctx: AppContext, shared: Shared, ui: _UI, layer0: str) -> None:
+    """A click on G_A (or the button) shows the two channels whose product sums to that cell."""
+    quick = ctx.lanes.events("interactive")
+    arch, size, cmap = shared.arch, shared.size, shared.cmap
+    pair0 = (shared.arch0, DEFAULT_SIZE, layer0, *DEFAULT_PAIR, COLORMAPS[0])
     pair_fn = ctx.endpoint(
         gram_pair,
         interactive=True,
