@@ -422,13 +422,16 @@ _TEXTS_JS = """() => { const out = [];
   return out; }"""
 
 
-@pytest.mark.parametrize(("locale", "announced"), [("en", "Complete"), ("ja", "完了")])
+@pytest.mark.parametrize(
+    ("locale", "announced"), [("en", "Complete"), ("ja", "完了"), ("zh-CN", "完成")]
+)
 def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, locale, announced):
     """Gradio's page asks for words under keys its own locale files lack (its status tracker
     tells screen readers ``common.complete`` when an event finishes): every text and label of
-    the page, watched from load through a sample click, is worded, never a key; the finished
-    event is announced in the browser's language."""
-    import re
+    the page, watched from load through a sample click and then on every tab, is worded, never
+    a key; the finished event is announced in the browser's language; in Japanese and Chinese
+    no server sentence is left in English."""
+    from perceptual_viz.ui.pagecheck import open_tab
 
     context = contexts.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
     pg = context.new_page()
@@ -440,7 +443,20 @@ def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, loc
     for _ in range(60):  # the announcement is short-lived: watch it for 6 s
         pg.wait_for_timeout(100)
         seen |= set(pg.evaluate(_TEXTS_JS))
+    assert announced in seen, f"the finished event was not announced as {announced!r}"
+    for tab in TAB_IDS:  # every tab, by its label in this language
+        button = pg.locator(f'[role="tab"][data-tab-id="{tab}"]').filter(visible=True).first
+        open_tab(pg, button.inner_text().strip())
+        seen |= set(pg.evaluate(_TEXTS_JS))
     keys = sorted(t for t in seen if re.match(_KEY_SHAPED, t))
     assert not keys, f"translation keys shown: {keys}"
-    assert announced in seen, f"the finished event was not announced as {announced!r}"
+    if locale != "en":
+        english = sorted(t for t in seen if _ENGLISH_SENTENCE.search(t))
+        assert not english, f"{locale}: English left on the page: {english[:10]}"
     context.close()
+
+
+TAB_IDS = ("features", "gram", "compare", "sweep", "equal_mse", "train", "quiz", "reconstruct")
+# Three English words in a row: a sentence nobody translated (names like "VGG16" or "relu3_3" and
+# metric names are not words of a sentence).
+_ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,} [a-z]{2,}\b")
