@@ -19,7 +19,7 @@ is the median of several timed runs after warm-up. See benchmarks/README.md and
 docs/PERFORMANCE.md.
 
 This file is the command line and the report; how a target is timed lives in ``harness.py``,
-what each section times in ``sections/<name>.py``, run in the order of ``SECTIONS``.
+what each section times in ``sections/<name>.py``, run in the order of ``LIBRARY``, then ``APP``.
 """
 
 from __future__ import annotations
@@ -81,7 +81,6 @@ from benchmarks.sections.inputs import PEER_DISTS, SEED, import_peers
 LIBRARY = (ssim, score, forward, views, sweep, cuda)
 # The app and the command line, each printing its own report as it finishes.
 APP = (load, classroom, train, browser, cold_start)
-SECTIONS = LIBRARY + APP
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
