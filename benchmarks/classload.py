@@ -47,8 +47,9 @@ if str(ROOT) not in sys.path:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import close_clients, free_port, make_client  # noqa: E402
+from load import close_clients, make_client  # noqa: E402
 
+from benchmarks.harness import free_port, stop  # noqa: E402
 from perceptual_viz.assets import SAMPLES_DIR  # noqa: E402
 from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
 
@@ -141,11 +142,7 @@ class Server:
     log: Path
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, grace_s=20)
 
     def wait_idle(self, quiet_s: float = 2.0, timeout_s: float = 900.0) -> float:
         """Wait until the app's CPU stays still for ``quiet_s`` (its precompute has finished)."""

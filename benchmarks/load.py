@@ -23,7 +23,6 @@ os.environ.setdefault("PERCEPTUAL_VIZ_OFFLINE", "1")
 
 import argparse
 import hashlib
-import socket
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import free_port  # noqa: E402
 from perceptual_viz.assets import SAMPLES_DIR as SAMPLES  # noqa: E402
 from perceptual_viz.degrade import DEGRADATIONS  # noqa: E402
 
@@ -174,12 +174,6 @@ def workload(
 
 
 # --------------------------------------------------------------------------- serving and calling
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def launch_app(

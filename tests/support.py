@@ -84,8 +84,9 @@ def photo_tensor(name: str, size: int) -> torch.Tensor:
 
 
 def import_benchmark(name: str) -> ModuleType:
-    """A module of ``benchmarks/`` (not a package), imported once: tests and benchmarks then
-    exercise exactly the same workloads."""
+    """A script of ``benchmarks/`` (``run.py``, ``load.py``, …), imported from its file once, under
+    the name ``benchmarks.harness.import_script`` gives it: tests and benchmarks then exercise
+    exactly the same workloads."""
     mod_name = f"perceptual_viz_bench_{name}"
     if mod_name in sys.modules:
         return sys.modules[mod_name]
