@@ -13,8 +13,9 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 - ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
   ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
   made-up votes would show nothing true);
-- ``lang_ja.png`` and ``lang_zh.png`` (steps ``lang_ja``, ``lang_zh``): a Japanese browser's
-  first visit (Feature maps), and 简体中文 chosen in the selector (Compare); the machine needs CJK
+- ``lang_ja_features.png``, ``lang_ja_compare.png``, ``lang_zh_features.png`` and
+  ``lang_zh_compare.png`` (steps of the same names): Feature maps and Compare as a Japanese and a
+  Chinese browser first sees them, the words inside the pictures included; the machine needs CJK
   fonts for these (Debian: ``apt-get install fonts-noto-cjk``);
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
@@ -470,31 +471,37 @@ def _wait_teaching_text(s: Shooter, chars: str) -> None:
     )
 
 
-def lang_ja(s: Shooter) -> None:
-    """A Japanese browser's first visit: Feature maps after the Chelsea sample, from the title
-    through the picture that follows a point (the page picks Japanese by itself)."""
-    _wait_teaching_text(s, "[\\u3040-\\u30ff]")
+CJK_CHARS = {"ja": "[\\u3040-\\u30ff]", "zh": "[\\u4e00-\\u9fff]"}  # kana for Japanese
+
+
+def _lang_features(s: Shooter, lang: str) -> None:
+    """A first visit of a Japanese or Chinese browser (the page picks the language by itself):
+    Feature maps after the Chelsea sample, from the title through the grid and the enlarged
+    channel — their titles and colour-bar captions drawn in that language."""
+    _wait_teaching_text(s, CJK_CHARS[lang])
     s.sample("chelsea.png", "f_img")
+    s.wait(s.page.locator("#detail img"))
     s.wait(s.page.locator("#f_point img"))
     s.idle()
-    s.shot("lang_ja.png", s.page.locator("body"), s.page.locator("#f_point"))
+    row = s.page.locator("#detail").locator("xpath=ancestor::div[contains(@class, 'row')][1]")
+    s.shot(f"lang_{lang}_features.png", s.page.locator("body"), row)
 
 
-def lang_zh(s: Shooter) -> None:
-    """简体中文 chosen in the selector: Compare, Chelsea against JPEG, through the scores."""
-    s.page.locator("#lang input[role=combobox]").click()
-    s.page.get_by_role("option", name="简体中文", exact=True).click()
-    _wait_teaching_text(s, "[\\u4e00-\\u9fff]")
+def _lang_compare(s: Shooter, lang: str) -> None:
+    """The same browser on Compare: Chelsea against JPEG, through the difference maps."""
+    _wait_teaching_text(s, CJK_CHARS[lang])
     s.page.locator('[role="tab"][data-tab-id="compare"]').filter(visible=True).first.click()
     s.sample("chelsea.png", "c_clean")
-    s.wait(s.page.locator("#scores").get_by_text("SSIM").first)
+    s.wait(s.page.locator("#c_maps img").first)
     s.idle()
-    s.shot("lang_zh.png", s.page.locator("body"), s.page.locator("#c_chart"))
+    s.shot(f"lang_{lang}_compare.png", s.page.locator("body"), s.page.locator("#c_maps"))
 
 
 LANG_STEPS: dict[str, tuple[Callable[[Shooter], None], str]] = {
-    "lang_ja": (lang_ja, "ja-JP"),
-    "lang_zh": (lang_zh, "en-GB"),
+    "lang_ja_features": (lambda s: _lang_features(s, "ja"), "ja-JP"),
+    "lang_ja_compare": (lambda s: _lang_compare(s, "ja"), "ja-JP"),
+    "lang_zh_features": (lambda s: _lang_features(s, "zh"), "zh-CN"),
+    "lang_zh_compare": (lambda s: _lang_compare(s, "zh"), "zh-CN"),
 }
 
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
