@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,3 +32,35 @@ class Shared:
     long_jobs: dict[gr.Button, Any] = field(default_factory=dict)
     language: Any = None  # the language selector (see :mod:`.i18n`)
     status: Any = None  # the status line (which weights, which device)
+
+    def named(self) -> dict[str, Any]:
+        """The page-wide controls by the names endpoints give their parameters."""
+        return {"arch": self.arch, "size": self.size, "cmap": self.cmap}
+
+
+# Parameters Gradio fills itself (by their annotations), never inputs of an event.
+FILLED_BY_GRADIO = frozenset({"request", "progress", "evt"})
+
+
+def inputs_of(fn: Callable[..., Any], named: Mapping[str, Any], without: Collection[str] = ()) -> list[Any]:
+    """The inputs of endpoint ``fn``, from its one declaration, its signature: for each parameter
+    after the context, the component of that name in ``named``. Trailing parameters with a
+    default and no component (or named in ``without``) keep their default."""
+    out: list[Any] = []
+    skipped = None
+    for p in list(inspect.signature(fn).parameters.values())[1:]:
+        if p.name in FILLED_BY_GRADIO:
+            continue
+        if p.name in without or (p.name not in named and p.default is not p.empty):
+            skipped = skipped or p.name
+            continue
+        if skipped is not None or p.name not in named:
+            raise TypeError(f"{fn.__name__}: no component for {p.name!r} (or it follows {skipped!r})")
+        out.append(named[p.name])
+    return out
+
+
+def outputs_of(answer: type[tuple[Any, ...]], named: Mapping[str, Any]) -> list[Any]:
+    """The outputs of an endpoint whose answer is ``answer`` (a named tuple): the component of
+    each field's name, in order."""
+    return [named[f] for f in answer._fields]  # type: ignore[attr-defined]

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
+import pandas as pd
 
 from ...assets import sample
 from ...degrade import DEGRADATIONS, lookup
 from ...figures import DEFAULT_SIZE
 from ...figures import compare as fc
 from ...layers import block_outputs
-from ...messages import Joined, msg
+from ...messages import Joined, Text, msg
 from .. import text
 from ..context import AppContext, Upload
 from ..serve import bundle_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import export_button, image_input, md
 from .features import frame, layer_choices
 
 # (sample, degradation, strength): the examples under the controls, and their labels.
 EXAMPLES = (("chelsea.png", "jpeg", 10.0), ("astronaut.png", "blur", 3.0), ("coffee.png", "brightness", 0.2))
+
+
+class Compared(NamedTuple):
+    """What ``/compare`` answers: the before/after pair, the scores table, the per-layer chart,
+    the difference maps, the channels side by side, the info line, every score as JSON, the zip."""
+
+    slider: tuple[str, str]
+    table: pd.DataFrame
+    chart: str
+    maps: list[tuple[str, None]]
+    side: list[tuple[str, None]]
+    info: Text
+    json: dict[str, Any]
+    zip: str
 
 
 def compare(
@@ -36,9 +52,9 @@ def compare(
     arch: str,
     size: str,
     layer: str,
-) -> tuple[Any, ...]:
-    """The before/after pair, scores table, per-layer chart, maps, channels side by side, info,
-    every score as JSON, the zip."""
+) -> Compared:
+    """A clean image against a degraded one (an upload, or a degradation of the clean one at a
+    strength and seed): every score, where they differ, and the same channels side by side."""
     t0 = time.perf_counter()
     model, c = ctx.analysis(clean, arch, size, msg("a clean image"), msg("clean image"))
     d = None
@@ -59,7 +75,7 @@ def compare(
     side = [(shown_files[name], None) for name in fig.side]
     pair = (shown_files["clean"], shown_files["degraded"])
     zipped = bundle_file(fig, shown_files, model)
-    return pair, frame(fig.table), shown_files[fig.chart], maps, side, info, scores, zipped
+    return Compared(pair, frame(fig.table), shown_files[fig.chart], maps, side, info, scores, zipped)
 
 
 def share_key(args: dict[str, Any]) -> dict[str, Any]:
@@ -87,12 +103,14 @@ def strength_slider(name: str, value: float | None = None) -> Any:
 
 @dataclass
 class _UI:
+    """The tab's components, named as ``compare``'s parameters and answer name them."""
+
     clean: gr.Image
     source: gr.Radio
-    deg: gr.Dropdown
+    degradation: gr.Dropdown
     strength: gr.Slider
     seed: gr.Number
-    up: gr.Image
+    degraded: gr.Image
     layer: gr.Dropdown
     btn: gr.Button
     info: gr.Markdown
@@ -104,8 +122,8 @@ class _UI:
     json: gr.JSON
     zip: gr.DownloadButton
 
-    def outputs(self) -> list[Any]:
-        return [self.slider, self.table, self.chart, self.maps, self.side, self.info, self.json, self.zip]
+    def named(self, shared: Shared) -> dict[str, Any]:
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, **shared.named()}
 
 
 def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
@@ -239,8 +257,8 @@ def build(ctx: AppContext, shared: Shared) -> None:
             md(text.COMPARE)
     quick = ctx.lanes.events("interactive")
     # .input (a user's choice), not .change: an example sets degradation and strength together.
-    ui.deg.input(strength_slider, [ui.deg], [ui.strength], **PRIVATE)
-    shared.demo.load(strength_slider, [ui.deg], [ui.strength], **PRIVATE)
+    ui.degradation.input(strength_slider, [ui.degradation], [ui.strength], **PRIVATE)
+    shared.demo.load(strength_slider, [ui.degradation], [ui.strength], **PRIVATE)
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[1]),
         [shared.arch],
@@ -248,7 +266,6 @@ def build(ctx: AppContext, shared: Shared) -> None:
         **PRIVATE,
     )
     layer0 = block_outputs(shared.arch0)[1]
-    cmp_in = [ui.clean, ui.up, ui.source, ui.deg, ui.strength, ui.seed, shared.arch, shared.size, ui.layer]
     gr.on(
         [ui.btn.click, ui.strength.release, ui.clean.change],
         ctx.endpoint(
@@ -262,8 +279,8 @@ def build(ctx: AppContext, shared: Shared) -> None:
                 for img, deg, s in EXAMPLES
             ],
         ),
-        cmp_in,
-        ui.outputs(),
+        inputs_of(compare, ui.named(shared)),
+        outputs_of(Compared, ui.named(shared)),
         api_name="compare",
         trigger_mode="always_last",
         **quick,

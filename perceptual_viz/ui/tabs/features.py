@@ -8,9 +8,10 @@ most, and an image optimised to excite it; the latter streams).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 import pandas as pd
@@ -19,14 +20,14 @@ from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
 from ...images import to_pil
 from ...layers import block_outputs, layers
-from ...messages import Joined, msg
+from ...messages import Joined, Text, msg
 from ...render import COLORMAPS
 from ...tables import Table
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
 from ..errors import shown_error
 from ..serve import png_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import image_input, md, shown
 from . import looks_for
 
@@ -48,14 +49,72 @@ def _point(point: Any) -> tuple[int, int] | None:
     return (int(point[0]), int(point[1])) if point else None
 
 
-def overview(
-    ctx: AppContext, image: Upload, arch: str, size: str, cmap: str, point: Any = None
-) -> tuple[Any, str, Any]:
+class Overview(NamedTuple):
+    """What ``/overview`` answers: the shallow → deep row, notes on the image, the picture to
+    click a point on."""
+
+    gallery: Any
+    notes: Text
+    point_picture: str
+
+
+class Grid(NamedTuple):
+    """What ``/feature_grid`` answers: the grid, its caption, its first channel, the click state."""
+
+    grid: str
+    caption: Text
+    channel: int
+    state: dict[str, Any]
+
+
+class Channel(NamedTuple):
+    """What ``/channel`` answers: the channel over the image, its statistics (a table and JSON)."""
+
+    detail: str
+    stats: pd.DataFrame
+    stats_json: dict[str, object]
+
+
+class Located(NamedTuple):
+    """What ``/locate`` answers: the receptive fields drawn, a row per block, the units as JSON."""
+
+    point_picture: str
+    point_table: pd.DataFrame
+    units: dict[str, Any]
+
+
+class Views(NamedTuple):
+    """A view change: the grid, its strongest channel enlarged, the tile layout for keyboards."""
+
+    grid: str
+    caption: Text
+    channel: int
+    state: dict[str, Any]
+    detail: str
+    stats: pd.DataFrame
+    stats_json: dict[str, object]
+    keys: str
+
+
+class Clicked(NamedTuple):
+    """A point clicked: it, where it goes in each block, and every map redrawn with it marked."""
+
+    point: list[int]
+    point_picture: str
+    point_table: pd.DataFrame
+    gallery: Any
+    grid: str
+    state: dict[str, Any]
+    detail: str
+    stats: pd.DataFrame
+
+
+def overview(ctx: AppContext, image: Upload, arch: str, size: str, cmap: str, point: Any = None) -> Overview:
     """The shallow → deep row (and the picture to click a point on)."""
     model, a = ctx.analysis(image, arch, size)
     fig = ff.overview(model, ctx.cache, a, size, cmap, _point(point))
     gallery = [(path, None) for path in publish(fig).values()]
-    return gallery, Joined(tuple(fig.notes)), png_file(to_pil(a.array))
+    return Overview(gallery, Joined(tuple(fig.notes)), png_file(to_pil(a.array)))
 
 
 def feature_grid(
@@ -69,14 +128,14 @@ def feature_grid(
     scope: str,
     cmap: str,
     point: Any = None,
-) -> tuple[Any, ...]:
+) -> Grid:
+    """The top-k channels of a layer as one picture (click a tile to enlarge it)."""
     model, a = ctx.analysis(image, arch, size)
     fig = ff.grid(model, ctx.cache, a, size, layer, k, sort, scope, cmap, _point(point))
     (picture,) = publish(fig).values()
-    chans = fig.channels
-    state = {"channels": chans, "hw": list(fig.fmap_hw), "layer": layer}
+    state = {"channels": fig.channels, "hw": list(fig.fmap_hw), "layer": layer}
     caption = Joined((Joined(("**", fig.caption, "**"), ""), fig.strongest), "\n\n")
-    return picture, caption, chans[0], state
+    return Grid(picture, caption, fig.channels[0], state)
 
 
 def channel(
@@ -89,20 +148,21 @@ def channel(
     cmap: str,
     alpha: float,
     point: Any = None,
-) -> tuple[Any, ...]:
+) -> Channel:
+    """One channel enlarged over the image, with its statistics."""
     model, a = ctx.analysis(image, arch, size)
     fig = ff.channel(model, ctx.cache, a, size, layer, index, cmap, float(alpha), _point(point))
     (picture,) = publish(fig).values()
-    return picture, frame(fig.table), fig.stats
+    return Channel(picture, frame(fig.table), fig.stats)
 
 
-def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: float) -> tuple[Any, ...]:
+def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: float) -> Located:
     """One point through every block: the picture with each block's receptive field, a table,
     and the units as JSON ({block: [row, column]})."""
     model, a = ctx.analysis(image, arch, size)
     fig = ff.locate(model, ctx.cache, a, size, x, y)
     (picture,) = publish(fig).values()
-    return picture, frame(fig.table), {"cells": fig.cells, "boxes": fig.boxes}
+    return Located(picture, frame(fig.table), {"cells": fig.cells, "boxes": fig.boxes})
 
 
 def _grid_and_channel(
@@ -117,12 +177,12 @@ def _grid_and_channel(
     cmap: str,
     alpha: float,
     point: Any,
-) -> tuple[Any, ...]:
+) -> Views:
     """A view change in one round trip: the grid, its strongest channel enlarged, and the grid's
     tile layout for keyboard users (an event chained on the state would cost another trip)."""
-    grid_out = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
-    shown = channel(ctx, image, arch, size, layer, grid_out[2], cmap, alpha, point)
-    return (*grid_out, *shown, grid_keys(grid_out[3]))
+    g = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
+    c = channel(ctx, image, arch, size, layer, g.channel, cmap, alpha, point)
+    return Views(*g, *c, grid_keys(g.state))
 
 
 def _clicked(
@@ -138,15 +198,17 @@ def _clicked(
     alpha: float,
     index: float,
     evt: gr.SelectData,
-) -> tuple[Any, ...]:
+) -> Clicked:
     """A click on the picture: follow that point through the blocks, mark it on every map."""
     x, y = evt.index
     point = [int(x), int(y)]
     located = locate(ctx, image, arch, size, x, y)
-    gallery, _notes, _plain = overview(ctx, image, arch, size, cmap, point)
-    grid_out = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
-    detail = channel(ctx, image, arch, size, layer, index, cmap, alpha, point)
-    return (point, located[0], located[1], gallery, grid_out[0], grid_out[3], detail[0], detail[1])
+    over = overview(ctx, image, arch, size, cmap, point)
+    g = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
+    c = channel(ctx, image, arch, size, layer, index, cmap, alpha, point)
+    return Clicked(
+        point, located.point_picture, located.point_table, over.gallery, g.grid, g.state, c.detail, c.stats
+    )
 
 
 def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
@@ -173,11 +235,13 @@ def _remember_upload(path: Upload, uploads: list | None) -> list:
 
 @dataclass
 class UI:
-    img: gr.Image
+    """The tab's components, named as the endpoints' parameters and answers name them."""
+
+    image: gr.Image
     notes: gr.Markdown
-    point_pic: gr.Image
+    point_picture: gr.Image
     point_table: gr.Dataframe
-    over: gr.Gallery
+    gallery: gr.Gallery
     layer: gr.Dropdown
     k: gr.Slider
     sort: gr.Radio
@@ -193,6 +257,11 @@ class UI:
     point: gr.State
     uploads: gr.State
     keys: gr.HTML  # the grid's tile layout, for keyboard users
+
+    def named(self, shared: Shared) -> dict[str, Any]:
+        """Every component by the name parameters and answers use (the page-wide ones too)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {**fields, **shared.named(), "index": self.channel}
 
 
 def _top(ctx: AppContext) -> tuple[gr.Image, gr.Markdown, gr.Image, gr.Dataframe]:
@@ -299,49 +368,55 @@ def _without_lane(event: dict[str, Any]) -> dict[str, Any]:
 
 def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     """The page's own events: quiet while no image is there (the public endpoints are below)."""
-    quick = ctx.lanes.events("interactive")
-    arch, size, cmap = shared.arch, shared.size, shared.cmap
-    view_in = [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap, ui.alpha, ui.point]
-    view_out = [ui.grid, ui.caption, ui.channel, ui.state, ui.detail, ui.stats, ui.stats_json, ui.keys]
+    quick, named = ctx.lanes.events("interactive"), ui.named(shared)
     # Every sample's first look (its overview and default views) is computed once after start.
     first = [(p, shared.arch0, DEFAULT_SIZE, COLORMAPS[0]) for p in ctx.samples]
     view0 = (block_outputs(shared.arch0)[2], DEFAULT_K, "mean", "channel")
     views = ctx.endpoint(
-        quiet_without_image(_grid_and_channel, len(view_out)),
+        quiet_without_image(_grid_and_channel, len(Views._fields)),
         interactive=True,
         gpu_s=20,
         shared=True,
         defaults=[(p, a, s, *view0, c, DEFAULT_ALPHA, None) for p, a, s, c in first],
     )
-    show_views = dict(fn=views, inputs=view_in, outputs=view_out, api_visibility="private", **quick)
-    over_fn = ctx.endpoint(
-        quiet_without_image(overview, 3), interactive=True, gpu_s=30, shared=True, defaults=first
-    )
-    over_in, over_out = [ui.img, arch, size, cmap], [ui.over, ui.notes, ui.point_pic]
-    new_image = gr.on(
-        [ui.img.change, size.change], lambda: (None, None), None, [ui.point, ui.point_table], **PRIVATE
-    )
-    new_image.then(
-        over_fn,
-        over_in,
-        over_out,
+    show_views = dict(
+        fn=views,
+        inputs=inputs_of(_grid_and_channel, named),
+        outputs=outputs_of(Views, named),
         api_visibility="private",
-        api_name="ui_image",
-        trigger_mode="always_last",
         **quick,
-    ).success(api_name="ui_views", **show_views)
-    ui.img.upload(_remember_upload, [ui.img, ui.uploads], [ui.uploads], **PRIVATE)
+    )
+    over_fn = ctx.endpoint(
+        quiet_without_image(overview, len(Overview._fields)),
+        interactive=True,
+        gpu_s=30,
+        shared=True,
+        defaults=first,
+    )
+    show_over = dict(
+        fn=over_fn,
+        inputs=inputs_of(overview, named, without=("point",)),
+        outputs=outputs_of(Overview, named),
+        api_visibility="private",
+        **quick,
+    )
+    forget_point = dict(fn=lambda: (None, None), inputs=None, outputs=[ui.point, ui.point_table], **PRIVATE)
+    new_image = gr.on([ui.image.change, shared.size.change], **forget_point)
+    new_image.then(api_name="ui_image", trigger_mode="always_last", **show_over).success(
+        api_name="ui_views", **show_views
+    )
+    ui.image.upload(_remember_upload, [ui.image, ui.uploads], [ui.uploads], **PRIVATE)
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[2]),
-        [arch],
+        [shared.arch],
         [ui.layer],
         **PRIVATE,
     )
-    shared.loaded.success(
-        over_fn, over_in, over_out, api_visibility="private", api_name="ui_overview", **quick
-    ).success(api_name="ui_views_after_switch", **show_views)
+    shared.loaded.success(api_name="ui_overview", **show_over).success(
+        api_name="ui_views_after_switch", **show_views
+    )
     gr.on(
-        [ui.layer.change, ui.k.release, ui.k.input, ui.sort.change, ui.scope.change, cmap.change],
+        [ui.layer.change, ui.k.release, ui.k.input, ui.sort.change, ui.scope.change, shared.cmap.change],
         api_name="ui_view_change",
         trigger_mode="always_last",
         **{**_without_lane(show_views), **ctx.lanes.events("view")},
@@ -352,88 +427,60 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
 
 def _wire_channel(ctx: AppContext, shared: Shared, ui: UI) -> None:
     """A tile clicked or a channel typed: that channel enlarged over the image."""
-    quick = ctx.lanes.events("interactive")
-    arch, size, cmap = shared.arch, shared.size, shared.cmap
-    chan_fn = ctx.endpoint(quiet_without_image(channel, 3), interactive=True, gpu_s=20, shared=True)
-    chan_in = [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha, ui.point]
-    chan_out = [ui.detail, ui.stats, ui.stats_json]
+    named = ui.named(shared)
+    chan_fn = ctx.endpoint(
+        quiet_without_image(channel, len(Channel._fields)), interactive=True, gpu_s=20, shared=True
+    )
+    show = dict(
+        fn=chan_fn,
+        inputs=inputs_of(channel, named),
+        outputs=outputs_of(Channel, named),
+        api_visibility="private",
+        **ctx.lanes.events("interactive"),
+    )
     ui.state.change(grid_keys, [ui.state], [ui.keys], **PRIVATE)
     ui.grid.select(_channel_from_click, [ui.state], [ui.channel], **PRIVATE).success(
-        chan_fn, chan_in, chan_out, api_visibility="private", api_name="ui_channel", **quick
+        api_name="ui_channel", **show
     )
     gr.on(
         [ui.channel.submit, ui.alpha.release],
-        chan_fn,
-        chan_in,
-        chan_out,
-        api_visibility="private",
         api_name="ui_channel_change",
         trigger_mode="always_last",
-        **quick,
+        **show,
     )
 
 
 def _public(ctx: AppContext, shared: Shared, ui: UI) -> None:
     """``/overview``, ``/feature_grid``, ``/channel`` for API callers, on hidden triggers: there an
-    image is required, and a missing one is a one-sentence error."""
-    quick = ctx.lanes.events("interactive")
-    arch, size, cmap = shared.arch, shared.size, shared.cmap
-    over = gr.Button(visible=False)
-    over.click(
-        ctx.endpoint(overview, interactive=True, gpu_s=30, shared=True),
-        [ui.img, arch, size, cmap],
-        [ui.over, ui.notes, ui.point_pic],
-        api_name="overview",
-        **quick,
-    )
-    grid = gr.Button(visible=False)
-    grid.click(
-        ctx.endpoint(feature_grid, interactive=True, gpu_s=20, shared=True),
-        [ui.img, arch, size, ui.layer, ui.k, ui.sort, ui.scope, cmap],
-        [ui.grid, ui.caption, ui.channel, ui.state],
-        api_name="feature_grid",
-        **quick,
-    )
-    chan = gr.Button(visible=False)
-    chan.click(
-        ctx.endpoint(channel, interactive=True, gpu_s=20, shared=True),
-        [ui.img, arch, size, ui.layer, ui.channel, cmap, ui.alpha],
-        [ui.detail, ui.stats, ui.stats_json],
-        api_name="channel",
-        **quick,
-    )
+    image is required, and a missing one is a one-sentence error. Each one's inputs are its
+    signature's, and its API description its docstring."""
+    named = ui.named(shared)
+    for fn, answer, gpu_s in ((overview, Overview, 30), (feature_grid, Grid, 20), (channel, Channel, 20)):
+        gr.Button(visible=False).click(
+            ctx.endpoint(fn, interactive=True, gpu_s=gpu_s, shared=True),
+            inputs_of(fn, named, without=("point",)),
+            outputs_of(answer, named),
+            api_name=fn.__name__,
+            **ctx.lanes.events("interactive"),
+        )
 
 
 def _wire_point(ctx: AppContext, shared: Shared, ui: UI) -> None:
-    quick = ctx.lanes.events("interactive")
-    clicked_in = [
-        ui.img,
-        shared.arch,
-        shared.size,
-        shared.cmap,
-        ui.layer,
-        ui.k,
-        ui.sort,
-        ui.scope,
-        ui.alpha,
-        ui.channel,
-    ]
-    clicked_out = [ui.point, ui.point_pic, ui.point_table, ui.over, ui.grid, ui.state, ui.detail, ui.stats]
-    ui.point_pic.select(
+    """A click on the picture follows that point; ``/locate`` does it for API callers."""
+    quick, named = ctx.lanes.events("interactive"), ui.named(shared)
+    ui.point_picture.select(
         ctx.endpoint(_clicked, interactive=True, gpu_s=20),
-        clicked_in,
-        clicked_out,
+        inputs_of(_clicked, named),
+        outputs_of(Clicked, named),
         api_visibility="private",
         api_name="ui_point",
         **quick,
     )
-    hidden = gr.Button(visible=False)
-    x, y = gr.Number(visible=False), gr.Number(visible=False)
-    locate_json = gr.JSON(visible=False)
-    hidden.click(
+    hidden = {"x": gr.Number(visible=False), "y": gr.Number(visible=False), "units": gr.JSON(visible=False)}
+    gr.Button(visible=False).click(
         ctx.endpoint(locate, interactive=True, gpu_s=20, shared=True),
-        [ui.img, shared.arch, shared.size, x, y],
-        [ui.point_pic, ui.point_table, locate_json],
+        inputs_of(locate, {**named, **hidden}),
+        outputs_of(Located, {**named, **hidden}),
         api_name="locate",
         **quick,
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -11,19 +12,39 @@ from ...figures import DEFAULT_SIZE, match_size
 from ...figures import gram as fg
 from ...gram import GRAM_NORMS
 from ...layers import block_outputs
-from ...messages import msg
+from ...messages import Text, msg
 from ...render import COLORMAPS
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
 from ..errors import shown_error
 from ..serve import bundle_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import export_button, image_input, md, shown
 
 SAMPLES_SHOWN = 6  # the samples under the two inputs
 DEFAULT_NORM = "chw"
 DEFAULT_TOP = 32  # channels drawn, by energy
 DEFAULT_PAIR = (0, 1)  # the channel pair explained at first
+
+
+class Grams(NamedTuple):
+    """What ``/gram`` answers: G_A, G_B, |G_A − G_B|, the style-distance chart, the formula, the
+    click state, the zip."""
+
+    ga: str | None
+    gb: str | None
+    gd: str | None
+    chart: str | None
+    formula: Text
+    state: dict[str, Any]
+    zip: str
+
+
+class Pair(NamedTuple):
+    """What ``/gram_pair`` answers: channels i and j and their product, and the cell's value."""
+
+    pair: list[tuple[str, None]]
+    ptext: str
 
 
 def gram(
@@ -36,8 +57,9 @@ def gram(
     norm: str,
     top: float,
     cmap: str,
-) -> tuple[Any, ...]:
-    """G_A, G_B, |G_A − G_B|, the style-distance chart, the formula, the click state, the zip."""
+) -> Grams:
+    """The Gram matrices of image A (and B, and their difference) at a layer, over A's strongest
+    channels, with the style distance per layer when there are two images."""
     model, a = ctx.analysis(image_a, arch, size, msg("image A"), msg("image A"))
     b = None
     if image_b is not None:
@@ -58,15 +80,16 @@ def gram(
         definition=fg.STYLE_DEFINITION,
     )
     zipped = bundle_file(fig, shown_files, model)
-    return mats[0], mats[1], mats[2], chart, formula, state, zipped
+    return Grams(mats[0], mats[1], mats[2], chart, formula, state, zipped)
 
 
 def gram_pair(
     ctx: AppContext, image: Upload, arch: str, size: str, layer: str, i: float, j: float, cmap: str
-) -> tuple[Any, str]:
+) -> Pair:
+    """Channels i and j of a layer and their product: the Gram cell G_ij is its sum."""
     model, a = ctx.analysis(image, arch, size, msg("image A"))
     fig = fg.pair(model, ctx.cache, a, size, layer, i, j, cmap)
-    return [(p, None) for p in publish(fig).values()], fig.text
+    return Pair([(p, None) for p in publish(fig).values()], fig.text)
 
 
 def _pair_from_click(state: dict | None, evt: gr.SelectData) -> Any:
@@ -79,8 +102,10 @@ def _pair_from_click(state: dict | None, evt: gr.SelectData) -> Any:
 
 @dataclass
 class _UI:
-    a: gr.Image
-    b: gr.Image
+    """The tab's components, named as the endpoints' parameters and answers name them."""
+
+    image_a: gr.Image
+    image_b: gr.Image
     layer: gr.Dropdown
     norm: gr.Radio
     top: gr.Slider
@@ -97,6 +122,10 @@ class _UI:
     pair: gr.Gallery
     zip: gr.DownloadButton
     state: gr.State
+
+    def named(self, shared: Shared) -> dict[str, Any]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {**fields, **shared.named(), "image": self.image_a}
 
 
 def _layout(ctx: AppContext, shared: Shared) -> _UI:
@@ -152,9 +181,9 @@ def build(ctx: AppContext, shared: Shared) -> None:
 
 def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
     quick = ctx.lanes.events("interactive")
-    arch, size, cmap = shared.arch, shared.size, shared.cmap
-    gram_in = [ui.a, ui.b, arch, size, ui.layer, ui.norm, ui.top, cmap]
-    gram_out = [ui.ga, ui.gb, ui.gd, ui.chart, ui.formula, ui.state, ui.zip]
+    arch, cmap = shared.arch, shared.cmap
+    named = ui.named(shared)
+    gram_in, gram_out = inputs_of(gram, named), outputs_of(Grams, named)
     # every sample's first look: alone (no image B), the layout's defaults
     first = (
         shared.arch0,
@@ -167,8 +196,8 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
     gr.on(
         [
             ui.btn.click,
-            ui.a.change,
-            ui.b.change,
+            ui.image_a.change,
+            ui.image_b.change,
             ui.layer.change,
             ui.norm.change,
             ui.top.release,
@@ -208,7 +237,6 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
 def _wire_pair(ctx: AppContext, shared: Shared, ui: _UI, layer0: str) -> None:
     """A click on G_A (or the button) shows the two channels whose product sums to that cell."""
     quick = ctx.lanes.events("interactive")
-    arch, size, cmap = shared.arch, shared.size, shared.cmap
     pair0 = (shared.arch0, DEFAULT_SIZE, layer0, *DEFAULT_PAIR, COLORMAPS[0])
     pair_fn = ctx.endpoint(
         gram_pair,
@@ -217,8 +245,9 @@ def _wire_pair(ctx: AppContext, shared: Shared, ui: _UI, layer0: str) -> None:
         shared=True,
         defaults=[(p, *pair0) for p in ctx.samples[:SAMPLES_SHOWN]],
     )
-    pair_in = [ui.a, arch, size, ui.layer, ui.i, ui.j, cmap]
+    named = ui.named(shared)
+    pair_in, pair_out = inputs_of(gram_pair, named), outputs_of(Pair, named)
     ui.ga.select(_pair_from_click, [ui.state], [ui.i, ui.j], **PRIVATE).success(
-        pair_fn, pair_in, [ui.pair, ui.ptext], api_visibility="private", api_name="ui_pair", **quick
+        pair_fn, pair_in, pair_out, api_visibility="private", api_name="ui_pair", **quick
     )
-    ui.pbtn.click(pair_fn, pair_in, [ui.pair, ui.ptext], api_name="gram_pair", **quick)
+    ui.pbtn.click(pair_fn, pair_in, pair_out, api_name="gram_pair", **quick)
