@@ -18,6 +18,7 @@ from ...layers import block_outputs
 from ...messages import Joined, Text, msg
 from .. import text
 from ..context import AppContext, Upload
+from ..errors import UserError
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import export_button, image_input, md
@@ -59,8 +60,9 @@ def compare(
     model, c = ctx.analysis(clean, arch, size, msg("a clean image"), msg("clean image"))
     d = None
     if source == "upload":
-        what = msg("the degraded image (or pick a degradation)")
-        _, d = ctx.analysis(degraded, arch, size, what, msg("degraded image"))
+        if not degraded:
+            raise UserError(msg("upload the degraded image first (or apply a degradation instead)"))
+        _, d = ctx.analysis(degraded, arch, size, which=msg("degraded image"))
     fig = fc.compare(model, ctx.cache, c, size, d, degradation, float(strength), int(seed), layer=layer)
     shown_files = publish(fig)
     seconds = time.perf_counter() - t0
