@@ -422,9 +422,7 @@ _TEXTS_JS = """() => { const out = [];
   return out; }"""
 
 
-@pytest.mark.parametrize(
-    ("locale", "announced"), [("en", "Complete"), ("ja", "完了"), ("zh-CN", "完成")]
-)
+@pytest.mark.parametrize(("locale", "announced"), [("en", "Complete"), ("ja", "完了"), ("zh-CN", "完成")])
 def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, locale, announced):
     """Gradio's page asks for words under keys its own locale files lack (its status tracker
     tells screen readers ``common.complete`` when an event finishes): every text and label of

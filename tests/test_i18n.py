@@ -86,7 +86,9 @@ def test_translations_keep_formulas_markdown_and_placeholders(lang):
         for source in sources:
             for said in [tr] if isinstance(tr, str) else list(tr):
                 _same_structure(source, said)
-    prose = [tr for en, tr in entries.items() if isinstance(en, str) and len(re.sub(r"[^A-Za-z]", "", en)) > 40]
+    prose = [
+        tr for en, tr in entries.items() if isinstance(en, str) and len(re.sub(r"[^A-Za-z]", "", en)) > 40
+    ]
     assert prose and all(CJK.search(tr) for tr in prose), "long teaching texts are translated"
     if lang == "ja":
         assert sum(bool(KANA.search(tr)) for tr in prose) > 0.9 * len(prose)  # Japanese, not Chinese
@@ -118,7 +120,9 @@ def test_nothing_english_is_parsed_back():
     regular expressions over rendered text (the engine it replaced had ~180)."""
     for module in (i18n, messages):
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        imported = {
+            a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names
+        }
         modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert "re" not in imported and "re" not in modules, f"{module.__name__} imports re"
 
@@ -203,7 +207,7 @@ def test_words_in_pictures_follow_the_language_being_spoken(vgg16):
         return
     worded = [(en, ja, zh) for en, ja, zh in zip(english, japanese, chinese, strict=True) if _words(en)]
     assert len(worded) > 10
-    for en, ja, zh in worded:  # every text with English words in it is translated, nothing left over
+    for _en, ja, zh in worded:  # every text with English words in it is translated, nothing left over
         assert KANA.search(ja) or CJK.search(ja), f"not Japanese: {ja!r}"
         assert CJK.search(zh) and not KANA.search(zh), f"not Chinese: {zh!r}"
         assert not _words(ja) and not _words(zh), (ja, zh)
