@@ -13,6 +13,7 @@ from perceptual_viz.compare import score_pairs
 from perceptual_viz.errors import InputError
 from perceptual_viz.images import to_pil
 from perceptual_viz.lessons.equal_mse import DEFAULT_TOLERANCE, gallery_degradations, match_mse, mse_to_psnr
+from perceptual_viz.messages import Text
 from perceptual_viz.quiz.agreement import METRICS
 from perceptual_viz.quiz.store import QuizStore
 from perceptual_viz.quiz.trials import (
@@ -124,7 +125,7 @@ def test_restrictions_are_honoured(vgg16):
         ({"degradations": ["blur", "blur", "noise"]}, "more than once"),
         ({"images": ["nope.png"]}, "unknown image 'nope.png'"),
         ({"images": "chelsea.png"}, "list of names"),
-        ({"images": []}, "at least 1 images"),
+        ({"images": []}, "at least 1 image,"),
         ({"size": 16}, "between 32 and 512"),
         ({"psnr_range": (30, 20)}, "PSNR range"),
         ({"n_trials": 0}, "between 1 and 50"),
@@ -141,10 +142,10 @@ def test_invalid_requests_are_refused_before_any_work(vgg16, kwargs, message):
 
 
 def test_progress_is_reported_and_may_stop_the_work(vgg16):
-    calls: list[tuple[float, str]] = []
+    calls: list[tuple[float, Text]] = []
     make_trials(vgg16, 3, seed=1, size=32, progress=lambda f, desc="": calls.append((f, desc)))
     assert [f for f, _ in calls] == pytest.approx([0, 1 / 3, 2 / 3])
-    assert calls[0][1] == "making trial 1 of 3"
+    assert str(calls[0][1]) == "making trial 1 of 3"  # a message, worded where it is shown
 
     class Stop(Exception):
         pass

@@ -12,7 +12,10 @@ a pool of connections would gain; other *processes* using the same file wait up 
 :data:`BUSY_TIMEOUT_S` for the write lock (``busy_timeout``).
 
 Every method validates its input first and raises :class:`~perceptual_viz.errors.InputError`
-(one sentence saying what to change) for a bad request; a refused request writes nothing.
+(one sentence saying what to change) for a bad request; a refused request writes nothing. What a
+student or teacher can cause (a bad code, id or vote, a limit, a database that cannot open) is a
+:func:`~perceptual_viz.messages.msg`, worded in the reader's language; what only a program
+building trials by hand can get wrong (a malformed Trial, settings, scores) stays English.
 
 The pictures are not stored: a trial keeps its recipe (bundled sample, size, seed, and each
 side's degradation and strength) and :func:`perceptual_viz.quiz.trials.trial_images` recomputes
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..messages import Text, msg
 from .agreement import METRICS, Choice, Results, Scores, VoteRow, picks, tally
 
 SCHEMA_VERSION = 1
@@ -190,7 +194,13 @@ def default_db_path() -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the folder for the quiz database {path}: {exc.strerror}") from None
+        raise InputError(
+            msg(
+                "cannot create the folder for the quiz database {path}: {reason}",
+                path=str(path),
+                reason=exc.strerror,
+            )
+        ) from None
     return path
 
 
@@ -228,12 +238,17 @@ def _shown(value: object) -> str:
 def check_code(code: object) -> str:
     """A round code, upper-cased and stripped; :class:`InputError` unless it has the code format."""
     if not isinstance(code, str):
-        raise InputError(f"a round code is text, got {type(code).__name__}")
+        raise InputError(msg("a round code is text, got {type}", type=type(code).__name__))
     c = code.strip().upper()
     if len(c) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in c):
         raise InputError(
-            f"a round code is {CODE_LENGTH} characters from {CODE_ALPHABET}, got {_shown(code)}; "
-            "check the code the teacher shows"
+            msg(
+                "a round code is {length} characters from {alphabet}, got {value}; check the code the "
+                "teacher shows",
+                length=CODE_LENGTH,
+                alphabet=CODE_ALPHABET,
+                value=_shown(code),
+            )
         )
     return c
 
@@ -241,15 +256,21 @@ def check_code(code: object) -> str:
 def check_student(student: object) -> str:
     """A student id, stripped: 1 to :data:`MAX_STUDENT_ID` printable characters."""
     if not isinstance(student, str):
-        raise InputError(f"a student id is text, got {type(student).__name__}")
+        raise InputError(msg("a student id is text, got {type}", type=type(student).__name__))
     s = student.strip()
     if not s:
-        raise InputError("the student id is empty; give a name or nickname")
+        raise InputError(msg("the student id is empty; give a name or nickname"))
     if len(s) > MAX_STUDENT_ID:
-        raise InputError(f"a student id has at most {MAX_STUDENT_ID} characters, this one has {len(s)}")
+        raise InputError(
+            msg(
+                "a student id has at most {limit} characters, this one has {n}",
+                limit=MAX_STUDENT_ID,
+                n=len(s),
+            )
+        )
     if not s.isprintable():
         raise InputError(
-            "a student id must be printable text, without tabs, line breaks or control characters"
+            msg("a student id must be printable text, without tabs, line breaks or control characters")
         )
     return s
 
@@ -259,19 +280,20 @@ def _check_choice(choice: object) -> Choice:
         return "A"
     if choice == "B" and isinstance(choice, str):
         return "B"
-    raise InputError(f"a vote's choice must be exactly 'A' or 'B', got {_shown(choice)}")
+    raise InputError(msg("a vote's choice must be exactly 'A' or 'B', got {value}", value=_shown(choice)))
 
 
-def check_int(value: object, what: str, lo: int, hi: int) -> int:
+def check_int(value: object, what: Text, lo: int, hi: int) -> int:
     """``value`` as an int in [lo, hi]; :class:`InputError` naming ``what`` otherwise (bools refused)."""
+    whole = msg("{what} must be a whole number, got {value}", what=what, value=_shown(value))
     if isinstance(value, bool):
-        raise InputError(f"{what} must be a whole number, got {value!r}")
+        raise InputError(whole)
     try:
         n = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise InputError(f"{what} must be a whole number, got {_shown(value)}") from None
+        raise InputError(whole) from None
     if not lo <= n <= hi:
-        raise InputError(f"{what} must be between {lo} and {hi}, got {n}")
+        raise InputError(msg("{what} must be between {lo} and {hi}, got {n}", what=what, lo=lo, hi=hi, n=n))
     return n
 
 
@@ -381,18 +403,45 @@ def _trial_row(code: str, t: Trial) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------- the store
 
 
-def _schema_version(con: sqlite3.Connection, where: str) -> int | None:
+def _schema_version(con: sqlite3.Connection, where: Text) -> int | None:
     """The file's schema version; ``None`` for an empty database."""
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "meta" not in tables:
         if tables:
-            raise InputError(f"{where} is an SQLite database but not a quiz store; choose another file")
+            raise InputError(
+                msg("{where} is an SQLite database but not a quiz store; choose another file", where=where)
+            )
         return None
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     try:
         return int(row[0])
     except (TypeError, ValueError):
-        raise InputError(f"{where} has no readable schema version; choose another file") from None
+        raise InputError(
+            msg("{where} has no readable schema version; choose another file", where=where)
+        ) from None
+
+
+def _check_version(version: int, where: Text) -> None:
+    """Refuse a file whose schema this version cannot read."""
+    if version > SCHEMA_VERSION:
+        raise InputError(
+            msg(
+                "{where} was written by a newer version of this app (schema {version}; this version "
+                "reads up to {supported}); upgrade the app or set {env} to another file",
+                where=where,
+                version=version,
+                supported=SCHEMA_VERSION,
+                env=DB_ENV,
+            )
+        )
+    if version < 1:
+        raise InputError(
+            msg(
+                "{where} has an unknown schema version {version}; choose another file",
+                where=where,
+                version=version,
+            )
+        )
 
 
 class QuizStore:
@@ -400,9 +449,9 @@ class QuizStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(os.fspath(path)).expanduser()
-        where = f"the quiz database {self.path.name!r}"
+        where = msg("the quiz database {name!r}", name=self.path.name)
         if self.path.is_dir():
-            raise InputError(f"{where} is a folder; give a file name")
+            raise InputError(msg("{where} is a folder; give a file name", where=where))
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
         try:
@@ -418,20 +467,14 @@ class QuizStore:
                     for statement in _SCHEMA:
                         con.execute(statement)
                     con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif version > SCHEMA_VERSION:
-                    raise InputError(
-                        f"{where} was written by a newer version of this app (schema {version}; this "
-                        f"version reads up to {SCHEMA_VERSION}); upgrade the app or set {DB_ENV} to "
-                        "another file"
-                    )
-                elif version < 1:
-                    raise InputError(f"{where} has an unknown schema version {version}; choose another file")
+                else:
+                    _check_version(version, where)
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise InputError(f"cannot open {where}: {exc}") from None
+            raise InputError(msg("cannot open {where}: {reason}", where=where, reason=str(exc))) from None
         except OSError as exc:  # the folder cannot be made; strerror keeps server paths out
             self.close()
-            raise InputError(f"cannot open {where}: {exc.strerror}") from None
+            raise InputError(msg("cannot open {where}: {reason}", where=where, reason=exc.strerror)) from None
         except BaseException:
             self.close()
             raise
@@ -481,7 +524,7 @@ class QuizStore:
         )
         found = row.fetchone()
         if found is None:
-            raise InputError(f"there is no round {code}; check the code the teacher shows")
+            raise InputError(msg("there is no round {code}; check the code the teacher shows", code=code))
         return tuple(found)
 
     # ------------------------------------------------------------------ rounds
@@ -490,8 +533,8 @@ class QuizStore:
         self, n_trials: int, seed: int, trials: Sequence[Trial], settings: Mapping[str, Any]
     ) -> str:
         """Store a new round and its trials; returns its new, unique code."""
-        n = check_int(n_trials, "the number of trials", 1, MAX_TRIALS)
-        s = check_int(seed, "the seed", 0, MAX_SEED)
+        n = check_int(n_trials, msg("the number of trials"), 1, MAX_TRIALS)
+        s = check_int(seed, msg("the seed"), 0, MAX_SEED)
         if isinstance(trials, (str, bytes)) or not isinstance(trials, Sequence):
             raise InputError("trials must be a list of Trial")
         if len(trials) != n:
@@ -552,14 +595,20 @@ class QuizStore:
         Returns the stored vote and which side each metric picks on that trial.
         """
         c, s = check_code(code), check_student(student)
-        tid = check_int(trial_id, "the trial id", 1, MAX_SEED)
+        tid = check_int(trial_id, msg("the trial id"), 1, MAX_SEED)
         ch = _check_choice(choice)
         with self._tx(write=True) as con:
             self._require_round(con, c)
             row = con.execute(f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id = ? AND round = ?", (tid, c))
             found = row.fetchone()
             if found is None:
-                raise InputError(f"trial {tid} is not part of round {c}; ask for the next trial again")
+                raise InputError(
+                    msg(
+                        "trial {trial} is not part of round {code}; ask for the next trial again",
+                        trial=tid,
+                        code=c,
+                    )
+                )
             prev = con.execute(
                 "SELECT choice FROM votes WHERE trial_id = ? AND student = ?", (tid, s)
             ).fetchone()
@@ -584,7 +633,11 @@ class QuizStore:
         (n,) = con.execute("SELECT COUNT(DISTINCT student) FROM votes WHERE round = ?", (code,)).fetchone()
         if n >= MAX_STUDENTS:
             raise InputError(
-                f"round {code} already has the maximum of {MAX_STUDENTS} students; start a new round"
+                msg(
+                    "round {code} already has the maximum of {limit} students; start a new round",
+                    code=code,
+                    limit=MAX_STUDENTS,
+                )
             )
 
     def _vote_rows(self, con: sqlite3.Connection, code: str) -> list[VoteRow]:

@@ -15,6 +15,10 @@ sides are scored with :func:`~perceptual_viz.compare.score_pairs` in one batched
 trial. Everything is drawn from ``random.Random(seed)``: the same seed gives the same trials,
 pictures and left/right order. A stored trial keeps only its recipe, and :func:`trial_images`
 recomputes the exact pictures that were scored.
+
+A choice the teacher can get wrong (the number of trials, the seed, the kinds of damage, the
+photos, the PSNR range) is refused with a message in the reader's language; a display size only
+a program asks for is refused in English.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ..errors import InputError
 from ..features import Resize, prepare
 from ..images import load_image, to_pil
 from ..lessons.equal_mse import gallery_degradations, match_mse, psnr_to_mse
+from ..messages import Message, Text, english, msg, msg_n
 from .agreement import METRICS
 from .store import MAX_SEED, MAX_TRIALS, Distortion, Trial, check_int
 
@@ -45,6 +50,8 @@ MIN_SIZE, MAX_SIZE = 32, 512
 DEFAULT_PSNR_RANGE: tuple[float, float] = (20.0, 30.0)
 MIN_PSNR, MAX_PSNR = 10.0, 50.0
 MAX_ATTEMPTS = 4  # draws per trial before a pair that misses the MSE tolerance is kept anyway
+# Told before each trial: the fraction done and what is being done (as figures.Progress).
+Progress = Callable[[float, Text], None]
 
 
 @dataclass(frozen=True)
@@ -64,22 +71,58 @@ def photo_names() -> tuple[str, ...]:
     return tuple(p.name for p in samples(photos_only=True))
 
 
+def _names_error(what: str, problem: str, **v: Any) -> Message:
+    """What is wrong with a list of ``what`` ("degradations" or "images"): a whole sentence for each
+    kind, so that no translation needs an English noun spliced in."""
+    images = what == "images"
+    if problem == "list":
+        return (
+            msg("images must be a list of names, e.g. [{examples}]", **v)
+            if images
+            else msg("degradations must be a list of names, e.g. [{examples}]", **v)
+        )
+    if problem == "unknown":
+        return (
+            msg("unknown image {name!r}; valid names: {valid}", **v)
+            if images
+            else msg("unknown degradation {name!r}; valid names: {valid}", **v)
+        )
+    if problem == "repeated":
+        return (
+            msg("images are listed more than once; give each name once")
+            if images
+            else msg("degradations are listed more than once; give each name once")
+        )
+    least = v.pop("least")
+    if images:
+        return msg_n(
+            "a trial needs at least {n} image, got {given}; choose from: {valid}",
+            "a trial needs at least {n} images, got {given}; choose from: {valid}",
+            least,
+            **v,
+        )
+    return msg_n(
+        "a trial needs at least {n} degradation, got {given}; choose from: {valid}",
+        "a trial needs at least {n} degradations, got {given}; choose from: {valid}",
+        least,
+        **v,
+    )
+
+
 def _check_names(given: Sequence[str] | None, valid: Sequence[str], what: str, least: int) -> list[str]:
     if given is None:
         names = list(valid)
     elif isinstance(given, str) or not isinstance(given, Sequence):
-        raise InputError(f"{what} must be a list of names, e.g. [{', '.join(map(repr, valid[:2]))}]")
+        raise InputError(_names_error(what, "list", examples=", ".join(map(repr, valid[:2]))))
     else:
         names = list(given)
     for n in names:
         if n not in valid:
-            raise InputError(f"unknown {what[:-1]} {n!r}; valid names: {', '.join(valid)}")
+            raise InputError(_names_error(what, "unknown", name=n, valid=", ".join(valid)))
     if len(set(names)) != len(names):
-        raise InputError(f"{what} are listed more than once; give each name once")
+        raise InputError(_names_error(what, "repeated"))
     if len(names) < least:
-        raise InputError(
-            f"a trial needs at least {least} {what}, got {len(names)}; choose from: {', '.join(valid)}"
-        )
+        raise InputError(_names_error(what, "few", least=least, given=len(names), valid=", ".join(valid)))
     return names
 
 
@@ -88,11 +131,19 @@ def _check_psnr_range(psnr_range: Sequence[float]) -> tuple[float, float]:
         lo, hi = (float(v) for v in psnr_range)
     except (TypeError, ValueError):
         raise InputError(
-            f"the PSNR range must be two numbers of dB, e.g. (20, 30), got {psnr_range!r}"
+            msg(
+                "the PSNR range must be two numbers of dB, e.g. (20, 30), got {value}", value=repr(psnr_range)
+            )
         ) from None
     if not MIN_PSNR <= lo <= hi <= MAX_PSNR:  # also rejects NaN
         raise InputError(
-            f"the PSNR range must satisfy {MIN_PSNR:g} <= low <= high <= {MAX_PSNR:g} dB, got ({lo}, {hi})"
+            msg(
+                "the PSNR range must satisfy {min:g} <= low <= high <= {max:g} dB, got ({low}, {high})",
+                min=MIN_PSNR,
+                max=MAX_PSNR,
+                low=lo,
+                high=hi,
+            )
         )
     return lo, hi
 
@@ -113,7 +164,7 @@ def _plan(
     return _Plan(
         tuple(_check_names(degradations, gallery_degradations(), "degradations", 2)),
         tuple(_check_names(images, photo_names(), "images", 1)),
-        check_int(size, "the picture size", MIN_SIZE, MAX_SIZE),
+        check_int(size, msg("the picture size"), MIN_SIZE, MAX_SIZE),
         _check_psnr_range(psnr_range),
     )
 
@@ -143,7 +194,7 @@ def _reference(name: str, size: int) -> torch.Tensor:
 def reference(name: str, size: int = DEFAULT_SIZE) -> torch.Tensor:
     """Bundled photo ``name`` as a (1, 3, size, size) CPU tensor: shorter side → size, centre crop."""
     (n,) = _check_names([name], photo_names(), "images", 1)
-    return _reference(n, check_int(size, "the picture size", MIN_SIZE, MAX_SIZE)).clone()
+    return _reference(n, check_int(size, msg("the picture size"), MIN_SIZE, MAX_SIZE)).clone()
 
 
 def trial_tensors(trial: Trial) -> TrialTensors:
@@ -214,8 +265,9 @@ def _make_trial(
         size=plan.size,
         seed=seed,
         target_mse=target,
-        a=Distortion(ma.name, ma.strength, ma.mse, ma.within, ma.note),
-        b=Distortion(mb.name, mb.strength, mb.mse, mb.within, mb.note),
+        # A stored recipe is data: a note is kept in English whatever made it (text or message).
+        a=Distortion(ma.name, ma.strength, ma.mse, ma.within, english(ma.note)),
+        b=Distortion(mb.name, mb.strength, mb.mse, mb.within, english(mb.note)),
         swapped=swapped,
         scores_a=_scores(sa),
         scores_b=_scores(sb),
@@ -232,23 +284,24 @@ def make_trials(
     size: int = DEFAULT_SIZE,
     psnr_range: Sequence[float] = DEFAULT_PSNR_RANGE,
     settings: ScoreSettings | None = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
 ) -> list[Trial]:
     """``n_trials`` equal-MSE trials drawn reproducibly from ``seed`` (see the module docstring).
 
     ``degradations`` (at least two, from ``gallery_degradations()``) and ``images`` (file names of
     bundled photos, see :func:`photo_names`) restrict the draw; ``None`` allows all. ``progress``,
-    if given, is called as ``progress(fraction, desc=...)`` before each trial (Gradio's signature);
-    an exception it raises stops the work and propagates.
+    if given, is called as ``progress(fraction, what)`` before each trial (``what``: a message,
+    "making trial 2 of 10"; see :data:`perceptual_viz.figures.Progress`); an exception it raises
+    stops the work and propagates.
     """
-    n = check_int(n_trials, "the number of trials", 1, MAX_TRIALS)
-    s = check_int(seed, "the seed", 0, MAX_SEED)
+    n = check_int(n_trials, msg("the number of trials"), 1, MAX_TRIALS)
+    s = check_int(seed, msg("the seed"), 0, MAX_SEED)
     plan = _plan(degradations, images, size, psnr_range)
     rng = random.Random(s)
     out = []
     for i in range(n):
         if progress is not None:
-            progress(i / n, desc=f"making trial {i + 1} of {n}")
+            progress(i / n, msg("making trial {i} of {n}", i=i + 1, n=n))
         out.append(_make_trial(model, i, rng, plan, settings))
     return out
 

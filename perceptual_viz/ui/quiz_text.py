@@ -1,12 +1,26 @@
-"""Teaching text of the "Which looks closer?" tab (the class runs the BAPPS experiment on itself)."""
+"""Teaching text of the "Which looks closer?" tab (the class runs the BAPPS experiment on itself).
+
+The long texts given to components as the page is built are plain English: the page's texts,
+translated by exact lookup (``locales/<lang>/page.po``). Everything filled with values or
+answered by an endpoint is a :class:`~perceptual_viz.messages.Message` (``quiz.po``), worded in
+the reader's language at the edge; the HTML and Markdown around a message are the same in
+every language.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..messages import Joined, Message, Text, joined, msg, msg_n
 from .text import pdn
 
-METRIC_NAMES = {"mse": "MSE", "ssim": "SSIM", "perceptual": "Perceptual", "lpips": "LPIPS"}
+# A metric's name as the quiz shows it: the acronyms are the same in every language.
+METRIC_NAMES: dict[str, Text] = {
+    "mse": "MSE",
+    "ssim": "SSIM",
+    "perceptual": msg("Perceptual"),
+    "lpips": "LPIPS",
+}
 
 PDN_QUIZ = pdn(
     "a photo and two damaged copies with the same MSE: will your class agree more often with MSE, "
@@ -67,64 +81,106 @@ NOT_PERSISTENT = (
 )
 
 
-def unavailable(reason: str) -> str:
-    return f"⚠️ **The quiz is unavailable on this server:** {reason}"
+def unavailable(reason: Text | None) -> Message:
+    """Why the quiz cannot be used here (the store did not open)."""
+    return msg("⚠️ **The quiz is unavailable on this server:** {reason}", reason=reason or msg("no database"))
 
 
-def code_banner(code: str, n_trials: int) -> str:
+CODE_STYLE = (
+    "font-size:clamp(36px,11vw,64px);font-weight:700;letter-spacing:0.12em;font-family:monospace;"
+    "text-align:center;padding:6px 0"
+)
+
+
+def code_banner(code: str, n_trials: int) -> Joined:
     """The round's code in large letters, for the projector, with what students do with it."""
-    return (
-        "<div style='font-size:clamp(36px,11vw,64px);font-weight:700;letter-spacing:0.12em;"
-        "font-family:monospace;"
-        f"text-align:center;padding:6px 0'>{code}</div>\n\n"
-        f"<div style='text-align:center'>Round <b>{code}</b> · {n_trials} trials · students: open this "
-        "page, go to the <b>Which looks closer?</b> tab and enter the code.</div>"
+    line = joined(
+        msg("Round <b>{code}</b>", code=code),
+        trials(n_trials),
+        msg("students: open this page, go to the <b>Which looks closer?</b> tab and enter the code."),
+    )
+    return Joined(
+        (f"<div style='{CODE_STYLE}'>{code}</div>\n\n<div style='text-align:center'>", line, "</div>"),
+        sep="",
     )
 
 
-def progress(index: int, n_trials: int) -> str:
-    return (
-        f"**Trial {index + 1} of {n_trials}.** Which of **A** and **B** looks closer to the "
-        "reference? Trust your eyes, there is no right answer."
+def votes(n: int) -> Message:
+    """``3 votes``, ``1 vote``."""
+    return msg_n("{n} vote", "{n} votes", n)
+
+
+def students(n: int) -> Message:
+    """``3 students``, ``1 student``."""
+    return msg_n("{n} student", "{n} students", n)
+
+
+def trials(n: int) -> Message:
+    """``3 trials``, ``1 trial``."""
+    return msg_n("{n} trial", "{n} trials", n)
+
+
+def progress(index: int, n_trials: int) -> Message:
+    """Above a trial: which one of how many, and the question."""
+    return msg(
+        "**Trial {i} of {n}.** Which of **A** and **B** looks closer to the reference? Trust your "
+        "eyes, there is no right answer.",
+        i=index + 1,
+        n=n_trials,
     )
 
 
-def done(n_trials: int) -> str:
-    return (
-        f"**Done: you answered all {n_trials} trials. Thank you!** Look at the teacher's screen: "
-        "which metric agreed with the class most often?"
+def done(n_trials: int) -> Message:
+    """Once the student has answered every trial of the round."""
+    return msg_n(
+        "**Done: you answered the round's only trial. Thank you!** Look at the teacher's screen: "
+        "which metric agreed with the class most often?",
+        "**Done: you answered all {n} trials. Thank you!** Look at the teacher's screen: which "
+        "metric agreed with the class most often?",
+        n_trials,
     )
 
 
-def feedback(choice: str, picks: Mapping[str, str | None]) -> str:
+def feedback(choice: str, picks: Mapping[str, str | None]) -> Message:
     """After a vote: the student's choice and the side each metric picked (✓ when it agrees)."""
-    parts = []
+    parts: list[Text] = []
     for metric, side in picks.items():
         name = METRIC_NAMES.get(metric, metric)
         if side is None:
-            parts.append(f"{name}: no pick (a tie)")
+            parts.append(msg("{metric}: no pick (a tie)", metric=name))
         else:
-            parts.append(f"{name} picked **{side}** {'✓' if side == choice else '✗'}")
-    return f"You chose **{choice}**. " + " · ".join(parts) + "."
+            mark = "✓" if side == choice else "✗"
+            parts.append(msg("{metric} picked **{side}** {mark}", metric=name, side=side, mark=mark))
+    return msg("You chose **{choice}**. {picks}.", choice=choice, picks=Joined(tuple(parts)))
 
 
-def plural(n: int, noun: str) -> str:
-    """``3 votes``, ``1 vote``."""
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
-def pct(agree: int, counted: int) -> str:
-    return f"{round(100 * agree / counted)}% ({agree} of {counted})" if counted else "—"
-
-
-def dashboard(code: str, n_votes: int, n_students: int, n_trials: int, lines: list[str]) -> str:
-    """The dashboard's headline and one line per kind of agreement."""
-    head = (
-        f"## Round {code}: {plural(n_votes, 'vote')} from {plural(n_students, 'student')} "
-        f"on {plural(n_trials, 'trial')}"
+def pct(agree: int, counted: int) -> Text:
+    """``75% (3 of 4)``; a dash when nothing is counted yet."""
+    if not counted:
+        return "—"
+    return msg(
+        "{percent}% ({agree} of {counted})",
+        percent=round(100 * agree / counted),
+        agree=agree,
+        counted=counted,
     )
-    return "\n\n".join([head, *lines])
 
 
-DISAGREED_NONE = "*The trials where people and MSE disagreed most appear here once votes come in.*"
-DISAGREED_HEAD = "**Where people and MSE disagreed most** (the reference, then A and B as students saw them):"
+def dashboard(code: str, n_votes: int, n_students: int, n_trials: int, lines: list[Text]) -> Joined:
+    """The dashboard's headline and one line per kind of agreement."""
+    head = msg(
+        "Round {code}: {votes} from {students} on {trials}",
+        code=code,
+        votes=votes(n_votes),
+        students=students(n_students),
+        trials=trials(n_trials),
+    )
+    return Joined((Joined(("## ", head), sep=""), *lines), sep="\n\n")
+
+
+DISAGREED_NONE = Joined(
+    ("*", msg("The trials where people and MSE disagreed most appear here once votes come in."), "*"), sep=""
+)
+DISAGREED_HEAD = msg(
+    "**Where people and MSE disagreed most** (the reference, then A and B as students saw them):"
+)

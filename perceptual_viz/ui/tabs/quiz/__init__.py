@@ -25,12 +25,14 @@ from ...context import AppContext
 from ...shared import Shared
 from .layout import tab
 from .resource import QuizBackend
-from .wiring import student_events, teacher_events
+from .wiring import notice_events, student_events, teacher_events
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events; the quiz store is opened on the first request that needs it."""
     quiz = QuizBackend.at_default()
-    student, teacher = tab(quiz)
+    student, teacher, notice = tab(quiz)
     student_events(ctx, quiz, student)
     teacher_events(ctx, shared, quiz, teacher)
+    if notice is not None:
+        notice_events(shared, quiz, notice)

@@ -1,6 +1,7 @@
 """The teacher's dashboard as pictures: the agreement charts and the trials people and MSE
-disagreed on most. Pure drawing (PIL in, PIL out): no Gradio, no store, no files; the words come
-from :mod:`perceptual_viz.ui.quiz_text` and the figures' titles as the tab has always drawn them.
+disagreed on most. Pure drawing (PIL in, PIL out): no Gradio, no store, no files. The words are
+messages (:mod:`perceptual_viz.ui.quiz_text` and here), drawn in the language of the request
+being served (:func:`perceptual_viz.messages.language`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from PIL import Image
 
 from .... import chrome
 from ....degrade import DEGRADATIONS
+from ....messages import Joined, Message, Text, msg
 from ....plots import PALETTE, bar_chart
 from ....quiz.agreement import METRICS, Results
 from ....quiz.store import StoredTrial
@@ -20,16 +22,19 @@ from ... import quiz_text
 DISAGREED_PX = 256  # the dashboard's pictures of the trials people and MSE disagreed on
 
 
-def _percent_bars(names: list[str], agree: list[int], counted: list[int], **kw: Any) -> Image.Image:
+def _percent_bars(names: list[Text], agree: list[int], counted: list[int], **kw: Any) -> Image.Image:
     """Per metric, the percentage that agree, its count under the name, a dashed chance line."""
     return bar_chart(
-        [f"{n}\n{a} of {c}" for n, a, c in zip(names, agree, counted, strict=True)],
+        [
+            Joined((n, msg("{agree} of {counted}", agree=a, counted=c)), sep="\n")
+            for n, a, c in zip(names, agree, counted, strict=True)
+        ],
         [100.0 * a / c if c else float("nan") for a, c in zip(agree, counted, strict=True)],
-        ylabel="% that agree",
+        ylabel=msg("% that agree"),
         size=(540, 330),
         ylim=(0.0, 100.0),
         bar_text=[f"{round(100 * a / c)}%" if c else "—" for a, c in zip(agree, counted, strict=True)],
-        guide=(50.0, "chance"),
+        guide=(50.0, msg("chance")),
         **kw,
     )
 
@@ -43,13 +48,13 @@ def agreement_charts(res: Results) -> list[Image.Image]:
         (
             [a.votes_agree for a in ag],
             [a.votes_counted for a in ag],
-            f"Votes that agree with each metric ({quiz_text.plural(res.n_votes, 'vote')})",
+            msg("Votes that agree with each metric ({votes})", votes=quiz_text.votes(res.n_votes)),
             PALETTE[0],
         ),
         (
             [a.trials_agree for a in ag],
             [a.trials_counted for a in ag],
-            f"Class majorities each metric picks ({quiz_text.plural(with_majority, 'trial')})",
+            msg("Class majorities each metric picks ({trials})", trials=quiz_text.trials(with_majority)),
             PALETTE[1],
         ),
     )
@@ -59,23 +64,35 @@ def agreement_charts(res: Results) -> list[Image.Image]:
     ]
 
 
+def damage(name: str) -> Text:
+    """A kind of damage by its name, as the options' checkboxes call it. Its label is a text of the
+    page (those checkboxes show it), so the page's catalog words it; an unknown name stays as is."""
+    return Message(DEGRADATIONS[name].label) if name in DEGRADATIONS else name
+
+
 def disagreed_picture(trial: StoredTrial, pics: tuple[Image.Image, ...], res: Results) -> Image.Image:
     """Reference, A and B of a trial with its votes and the metrics' picks in the title."""
     tally = next(t for t in res.tallies if t.trial_id == trial.id)
     ref, a, b = enlarged(trial, pics, DISAGREED_PX)
     row = chrome.side_by_side(
-        [chrome.titled(ref, "Reference"), chrome.titled(a, "A"), chrome.titled(b, "B")], gap=8
+        [chrome.titled(ref, msg("Reference")), chrome.titled(a, "A"), chrome.titled(b, "B")], gap=8
     )
-    picks = " · ".join(f"{quiz_text.METRIC_NAMES[m]} {tally.picks.get(m) or 'tie'}" for m in METRICS)
+    picks = Joined(
+        tuple(Joined((quiz_text.METRIC_NAMES[m], tally.picks.get(m) or msg("tie")), sep=" ") for m in METRICS)
+    )
     against = tally.against("mse") or 0.0
-    title = (
-        f"Trial {trial.index + 1}: {round(100 * against)}% of {quiz_text.plural(tally.votes, 'vote')} "
-        "went against MSE "
-        f"(A {tally.votes_a}, B {tally.votes_b})"
+    title = msg(
+        "Trial {i}: {percent}% of {votes} went against MSE (A {a}, B {b})",
+        i=trial.index + 1,
+        percent=round(100 * against),
+        votes=quiz_text.votes(tally.votes),
+        a=tally.votes_a,
+        b=tally.votes_b,
     )
-    kind = {
-        d: DEGRADATIONS[d].label if d in DEGRADATIONS else d
-        for d in (trial.a.degradation, trial.b.degradation)
-    }
-    sides = f"A: {kind[trial.a.degradation]}, B: {kind[trial.b.degradation]}; picked by {picks}"
+    sides = msg(
+        "A: {a}, B: {b}; picked by {picks}",
+        a=damage(trial.a.degradation),
+        b=damage(trial.b.degradation),
+        picks=picks,
+    )
     return chrome.titled(row, title, sides)

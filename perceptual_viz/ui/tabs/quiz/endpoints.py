@@ -12,6 +12,10 @@ order:
   "B" | null}, ...}``, then the feedback line;
 - ``/quiz_results(code)`` → ``{"votes", "students", "trials", "agreement", ...}``: ``agreement`` is,
   per metric, the fraction of individual votes that chose the side it picks (``null`` before any).
+
+The texts they answer (progress line, feedback, dashboard, errors) are messages, worded in the
+language of the request (its ``pv_lang`` cookie; English without one) by the endpoint wrapper;
+the JSON is data and stays English.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ....errors import InputError
+from ....messages import Joined, Text, msg, word
 from ....quiz.agreement import METRICS, Results, most_disagreed, summary_json
 from ....quiz.store import MAX_SEED, MAX_TRIALS, check_int, check_student
 from ....quiz.trials import DEFAULT_PSNR_RANGE, check_choices, enlarged, make_trials, round_settings
@@ -61,8 +66,8 @@ def quiz_new_round(
     ``degradations`` (two or more) and ``images`` (bundled photos) restrict the draw (empty or
     ``None``: all); each trial's damage is matched to a PSNR drawn from ``psnr_low``–``psnr_high``.
     """
-    n = check_int(n_trials, "the number of trials", 1, MAX_TRIALS)
-    s = check_int(seed, "the seed", 0, MAX_SEED)
+    n = check_int(n_trials, msg("the number of trials"), 1, MAX_TRIALS)
+    s = check_int(seed, msg("the seed"), 0, MAX_SEED)
     choice: dict[str, Any] = {
         "degradations": list(degradations) if degradations else None,
         "images": list(images) if images else None,
@@ -76,12 +81,15 @@ def quiz_new_round(
         model = ctx.model(ctx.pool.arch)
         check = progress_checkpoint(job, progress)
 
-        def report(fraction: float, desc: str | None = None, **kw: Any) -> None:
+        def report(fraction: float, what: Text = "") -> None:
             if time.monotonic() > deadline:
                 raise UserError(
-                    f"making the round took longer than {ctx.time_limit_s:g} s; ask for fewer trials"
+                    msg(
+                        "making the round took longer than {seconds:g} s; ask for fewer trials",
+                        seconds=ctx.time_limit_s,
+                    )
                 )
-            check(fraction, desc=desc, **kw)
+            check(fraction, what)
 
         trials = make_trials(model, n, s, progress=report, **choice)
         settings = round_settings(model, **choice)
@@ -91,7 +99,7 @@ def quiz_new_round(
 
 def quiz_next(
     ctx: AppContext, quiz: QuizBackend, code: str, student: str
-) -> tuple[dict[str, Any], Any, Any, Any, str, int | None]:
+) -> tuple[dict[str, Any], Any, Any, Any, Text, int | None]:
     """The student's first unanswered trial: its JSON, reference, A, B, progress line and id."""
     store = quiz.store()
     info = store.round_info(code)
@@ -112,7 +120,7 @@ def quiz_next(
 
 def quiz_vote(
     ctx: AppContext, quiz: QuizBackend, code: str, student: str, trial_id: int, choice: str
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], Text]:
     """Record the vote (a second one on the same trial replaces the first): JSON and feedback."""
     r = quiz.store().vote(code, student, trial_id, choice)
     payload = {
@@ -175,17 +183,24 @@ class Board(NamedTuple):
         return cls(*(gr.skip() for _ in cls._fields))
 
 
-def _agreement_lines(res: Results) -> list[str]:
+def _agreement_lines(res: Results) -> list[Text]:
     """The headline's two lines: each metric's agreement with the votes and with the majorities."""
-    votes = " · ".join(
-        f"{quiz_text.METRIC_NAMES[m]} {quiz_text.pct(a.votes_agree, a.votes_counted)}"
-        for m, a in res.agreement.items()
+    votes = Joined(
+        tuple(
+            Joined((quiz_text.METRIC_NAMES[m], quiz_text.pct(a.votes_agree, a.votes_counted)), sep=" ")
+            for m, a in res.agreement.items()
+        )
     )
-    majority = " · ".join(
-        f"{quiz_text.METRIC_NAMES[m]} {quiz_text.pct(a.trials_agree, a.trials_counted)}"
-        for m, a in res.agreement.items()
+    majority = Joined(
+        tuple(
+            Joined((quiz_text.METRIC_NAMES[m], quiz_text.pct(a.trials_agree, a.trials_counted)), sep=" ")
+            for m, a in res.agreement.items()
+        )
     )
-    return [f"**Agrees with individual votes:** {votes}", f"**Picks the class majority:** {majority}"]
+    return [
+        msg("**Agrees with individual votes:** {metrics}", metrics=votes),
+        msg("**Picks the class majority:** {metrics}", metrics=majority),
+    ]
 
 
 def dashboard(ctx: AppContext, quiz: QuizBackend, code: str | None, seen: Any) -> Board:
@@ -244,6 +259,11 @@ def after_next(trial: Any) -> tuple[Any, ...]:
     """After a trial is shown: the pictures and A/B buttons, or nothing once all are answered."""
     more = isinstance(trial, dict) and not trial.get("done")
     return gr.update(visible=more), gr.update(visible=more), gr.update(visible=False), ""
+
+
+def notice(quiz: QuizBackend, lang: str) -> str:
+    """Why the quiz is unavailable here, in ``lang`` (the language just chosen on the page)."""
+    return word(quiz_text.unavailable(quiz.error), lang)
 
 
 def after_vote() -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ import gradio as gr
 
 from ....degrade import DEGRADATIONS
 from ....lessons.equal_mse import gallery_degradations
+from ....messages import SOURCE, word
 from ....quiz.store import MAX_TRIALS
 from ....quiz.trials import DEFAULT_PSNR_RANGE, MAX_PSNR, MIN_PSNR, photo_names
 from ... import quiz_text
@@ -27,12 +28,15 @@ STUDENT_KEY = "perceptual-viz-quiz-student"
 STUDENT_SECRET = "perceptual-viz-quiz-student-id"
 
 
-def tab(quiz: QuizBackend) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tab (inside the app's ``gr.Tabs``): the student's and the teacher's components."""
+def tab(quiz: QuizBackend) -> tuple[dict[str, Any], dict[str, Any], gr.Markdown | None]:
+    """The tab (inside the app's ``gr.Tabs``): the student's and the teacher's components, and the
+    notice that the quiz is unavailable here (``None`` when it is available)."""
+    notice = None
     with gr.Tab(TAB_LABEL, id="quiz"):
         gr.Markdown(quiz_text.PDN_QUIZ, elem_classes=["pdn"])
-        if quiz.path is None:
-            gr.Markdown(quiz_text.unavailable(quiz.error or "no database"), elem_id="q_unavailable")
+        if quiz.path is None:  # its reason comes from the server: worded again for each reader
+            text = word(quiz_text.unavailable(quiz.error), SOURCE)
+            notice = gr.Markdown(text, elem_id="q_unavailable")
         elif not quiz.persistent:
             gr.Markdown(quiz_text.NOT_PERSISTENT, elem_id="q_not_persistent")
         student = _student_part()
@@ -40,7 +44,7 @@ def tab(quiz: QuizBackend) -> tuple[dict[str, Any], dict[str, Any]]:
             teacher = _teacher_part()
         with gr.Accordion("How the experiment works", open=False):
             md(quiz_text.QUIZ)
-    return student, teacher
+    return student, teacher, notice
 
 
 def _student_part() -> dict[str, Any]:

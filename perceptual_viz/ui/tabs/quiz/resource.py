@@ -15,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from ....errors import InputError
+from ....messages import Text, msg, said
 from ....quiz.store import QuizStore, StoredTrial, default_db_path, is_persistent
 from ....quiz.trials import trial_images
 from ...errors import UserError
@@ -22,10 +23,15 @@ from ...errors import UserError
 PICTURES_KEPT = 128  # trials whose (small) pictures stay in memory: every student sees the same ones
 
 
+def _unavailable(reason: Text | None) -> Text:
+    """The error of a request the quiz cannot serve: why its store does not open."""
+    return msg("the quiz is unavailable on this server: {reason}", reason=reason or msg("no database"))
+
+
 class QuizBackend:
     """The app's one quiz store, opened on first use, and the trials' pictures (by recipe)."""
 
-    def __init__(self, path: Path | None, error: str | None = None) -> None:
+    def __init__(self, path: Path | None, error: Text | None = None) -> None:
         self.path = path
         self.error = error
         self.persistent = path is not None and is_persistent(path)
@@ -39,19 +45,19 @@ class QuizBackend:
         try:
             return cls(default_db_path())
         except InputError as exc:
-            return cls(None, str(exc))
+            return cls(None, said(exc))
 
     def store(self) -> QuizStore:
         """The store (the schema is created on first use); :class:`UserError` if it cannot open."""
         with self._lock:
             if self._store is None:
                 if self.path is None:
-                    raise UserError(f"the quiz is unavailable on this server: {self.error}")
+                    raise UserError(_unavailable(self.error))
                 try:
                     self._store = QuizStore(self.path)
                 except InputError as exc:
-                    self.error = str(exc)
-                    raise UserError(f"the quiz is unavailable on this server: {exc}") from None
+                    self.error = said(exc)
+                    raise UserError(_unavailable(self.error)) from None
             return self._store
 
     def pictures(self, trial: StoredTrial) -> tuple[Image.Image, ...]:

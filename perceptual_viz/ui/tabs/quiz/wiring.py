@@ -10,6 +10,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import gradio as gr
+
 from ...context import AppContext
 from ...shared import PRIVATE, Shared
 from .endpoints import (
@@ -17,6 +19,7 @@ from .endpoints import (
     after_next,
     after_vote,
     dashboard,
+    notice,
     quiz_new_round,
     quiz_next,
     quiz_results,
@@ -105,3 +108,13 @@ def teacher_events(ctx: AppContext, shared: Shared, quiz: QuizBackend, t: dict[s
         shown_ = shown_.success(ep(watch), [t["watch_code"]], watch_out, **PRIVATE)
         shown_.then(ep(dashboard, interactive=True), board_in, board_out, **PRIVATE)
     t["timer"].tick(ep(dashboard, interactive=True), board_in, board_out, **PRIVATE)
+
+
+def notice_events(shared: Shared, quiz: QuizBackend, shown: gr.Markdown) -> None:
+    """The notice that the quiz is unavailable, worded again whenever the reader picks a language
+    (the page's own texts are looked up in its catalog; this one holds the server's reason)."""
+
+    def quiz_notice(lang: str) -> str:
+        return notice(quiz, lang)
+
+    shared.language.change(quiz_notice, [shared.language], [shown], **PRIVATE)
