@@ -38,7 +38,7 @@ _TEXT_PROPS = ("label", "info", "placeholder")
 _VALUE_IS_TEXT = ("Markdown", "Button", "DownloadButton")
 _CHOICE_TYPES = ("Radio", "Dropdown", "CheckboxGroup")
 # Texts the server rewrites as the page is used (the status line): worded by the server instead.
-DYNAMIC_IDS = frozenset({"status", "lang"})
+DYNAMIC_IDS = frozenset({"status", "lang", "q_unavailable"})
 
 
 def language(value: Any) -> str:
