@@ -125,7 +125,7 @@ class Degradation:
             return msg("{value:.4g} {unit}", value=value, unit=self.unit)
         if self.symbol:
             return msg("{symbol} {value:.4g}", symbol=self.symbol, value=value)
-        return msg("{value:.4g}", value=value)
+        return f"{value:.4g}"  # a bare number: the same in every language
 
 
 DEGRADATIONS: dict[str, Degradation] = {}

@@ -88,7 +88,8 @@ def _stream(
         last, curve = st, so_far
         step = msg("step {step}/{total}", step=st.step, total=st.total)
         progress(st.step / max(1, st.total), desc=word(step))
-        activation = msg("mean activation {value}", value=f"{st.activation:.4g}")
+        value = f"{st.activation:.4g}"
+        activation = msg("mean activation {value}", value=value)
         info = Joined((fv.what(settings), step, activation, f"{st.seconds:.1f} s"))
         if not st.done:
             yield fv.display(st.image), info, gr.skip()
