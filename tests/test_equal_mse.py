@@ -323,7 +323,8 @@ def test_gallery_one_forward_ranked_and_serialisable(vgg16, clean):
         assert e.match.mse == pytest.approx(e.scores.mse, rel=1e-5)
 
     t = g.table()
-    assert [str(c) for c in t.columns] == TABLE_COLUMNS and len(t.rows) == 7 and all(len(r) == 11 for r in t.rows)
+    assert [str(c) for c in t.columns] == TABLE_COLUMNS  # the headers in English
+    assert len(t.rows) == 7 and all(len(r) == 11 for r in t.rows)
     assert t.column("rank") == list(range(1, 8))
     assert t.column("degradation") == [e.match.label for e in g.entries]
     assert t.column("PSNR") == pytest.approx([mse_to_psnr(e.match.mse) for e in g.entries])
