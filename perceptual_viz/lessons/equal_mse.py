@@ -559,6 +559,28 @@ class Gallery:
         )
 
 
+def _check_gallery(model: VGGFeatures, clean: torch.Tensor, rank_by: str) -> None:
+    """A gallery's inputs checked before any work: the ranking metric, the image and its device."""
+    if rank_by not in RANK_METRICS:
+        raise InputError(
+            msg(
+                "rank_by must be one of {choices}, got {value!r}",
+                choices=", ".join(map(repr, RANK_METRICS)),
+                value=rank_by,
+            )
+        )
+    _check_clean(clean)
+    if clean.device != model.device:
+        raise InputError(
+            msg(
+                "clean is on {device} but the model is on {model}; "
+                "prepare the image on the model's device first",
+                device=str(clean.device),
+                model=str(model.device),
+            )
+        )
+
+
 def gallery(
     model: VGGFeatures,
     clean: torch.Tensor,
@@ -583,24 +605,7 @@ def gallery(
     ``rank_by`` (one of :data:`RANK_METRICS`); when LPIPS is asked for but not available, the
     ranking uses "perceptual" and ``notes`` says so.
     """
-    if rank_by not in RANK_METRICS:
-        raise InputError(
-            msg(
-                "rank_by must be one of {choices}, got {value!r}",
-                choices=", ".join(map(repr, RANK_METRICS)),
-                value=rank_by,
-            )
-        )
-    _check_clean(clean)
-    if clean.device != model.device:
-        raise InputError(
-            msg(
-                "clean is on {device} but the model is on {model}; "
-                "prepare the image on the model's device first",
-                device=str(clean.device),
-                model=str(model.device),
-            )
-        )
+    _check_gallery(model, clean, rank_by)
     t0 = time.perf_counter()
     matches = equal_mse(clean, target_mse, names, tolerance=tolerance, seed=seed, progress=progress)
     images = torch.cat([m.image for m in matches])

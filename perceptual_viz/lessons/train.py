@@ -226,6 +226,28 @@ def _in_range(name: str, value: object, bounds: tuple[float, float]) -> float:
     return v
 
 
+def _task_losses_layers(s: TrainSettings, arch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The task checked, and the losses and the perceptual loss's layers as tuples of known names."""
+    if s.task not in TASKS:
+        raise InputError(
+            msg("unknown task {task!r}; choose one of {tasks}", task=s.task, tasks=", ".join(TASKS))
+        )
+    losses = _choices(s.losses)
+    if not losses:
+        raise InputError(msg("choose at least one loss of {losses}", losses=", ".join(LOSSES)))
+    unknown = [n for n in losses if n not in LOSSES]
+    if unknown:
+        raise InputError(
+            msg("unknown loss {loss!r}; choose from {losses}", loss=unknown[0], losses=", ".join(LOSSES))
+        )
+    names = DEFAULT_LAYERS if s.layers is None else _choices(s.layers)
+    if not names:
+        raise InputError(msg("choose at least one VGG layer for the perceptual loss"))
+    for n in names:
+        layer(arch, n)  # InputError naming the valid layers
+    return losses, names
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """What to train and how; ``None`` fields get per-device defaults (:func:`budget`)."""
@@ -250,24 +272,7 @@ class TrainSettings:
 
     def resolved(self, arch: str, device: torch.device | str) -> TrainSettings:
         """A copy with every default filled in and every value checked (:class:`InputError`)."""
-        arch = check_arch(arch)
-        if self.task not in TASKS:
-            raise InputError(
-                msg("unknown task {task!r}; choose one of {tasks}", task=self.task, tasks=", ".join(TASKS))
-            )
-        losses = _choices(self.losses)
-        if not losses:
-            raise InputError(msg("choose at least one loss of {losses}", losses=", ".join(LOSSES)))
-        unknown = [n for n in losses if n not in LOSSES]
-        if unknown:
-            raise InputError(
-                msg("unknown loss {loss!r}; choose from {losses}", loss=unknown[0], losses=", ".join(LOSSES))
-            )
-        names = DEFAULT_LAYERS if self.layers is None else _choices(self.layers)
-        if not names:
-            raise InputError(msg("choose at least one VGG layer for the perceptual loss"))
-        for n in names:
-            layer(arch, n)  # InputError naming the valid layers
+        losses, names = _task_losses_layers(self, check_arch(arch))
         b, dev = budget(device), _device_type(device)
         patch = _bounded(
             "patch", b.patch if self.patch is None else self.patch, MIN_PATCH, b.max_patch, dev, " px"
