@@ -52,10 +52,12 @@ def _save(picture: Any, path: str) -> None:
 
 
 def _print_table(t: Table) -> None:
+    """``t`` as aligned columns, its texts in English (``str`` of a message)."""
     cells = [[fmt(v) if isinstance(v, float) else "—" if v is None else str(v) for v in r] for r in t.rows]
-    widths = [max(len(str(c)) for c in col) for col in zip(t.columns, *cells, strict=True)]
-    for row in (t.columns, *cells):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    head = [str(c) for c in t.columns]
+    widths = [max(len(c) for c in col) for col in zip(head, *cells, strict=True)]
+    for row in (head, *cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -77,9 +79,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _export(args, fig, model)
     scores, h, w = fig.record["scores"], *clean.size
     what = "file" if spec is None else f"{spec[0]}={spec[1]:g} (seed {args.seed})"
-    notes = [f"clean: {n}" for n in clean.notes if not n.startswith("analysed at")] + fig.extras["notes"]
+    clean_notes = [str(n) for n in clean.notes]
+    notes = [f"clean: {n}" for n in clean_notes if not n.startswith("analysed at")] + [
+        str(n) for n in fig.notes
+    ]
     if args.json:
-        extra = {"device": fig.extras["device"], "size": [h, w], "resize": str(resize_policy(args.size))}
+        extra: dict[str, Any] = {
+            "device": fig.device,
+            "size": [h, w],
+            "resize": str(resize_policy(args.size)),
+        }
         extra["seconds"] = round(time.perf_counter() - t0, 4)
         dump(
             {
@@ -94,7 +103,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    print(f"model:       {model.arch} on {fig.extras['device']}")
+    print(f"model:       {model.arch} on {fig.device}")
     print(f"weights:     {model.status.message}")
     print(f"size:        {w}×{h} px ({resize_policy(args.size).describe()})")
     print(f"degradation: {what}")
@@ -111,7 +120,7 @@ def _print_scores(model: VGGFeatures, sc: dict[str, Any], settings: ScoreSetting
     rows.append((f"style total  [Gram norm '{settings.gram_norm}']", fmt(style["total"])))
     rows += [(f"  {n}", fmt(v)) for n, v in style["layers"].items()]
     reason = lpips_unavailable_reason(model.arch)
-    rows.append(("LPIPS-VGG", fmt(sc["lpips"]) if sc["lpips"] is not None else (reason or "—")))
+    rows.append(("LPIPS-VGG", fmt(sc["lpips"]) if sc["lpips"] is not None else str(reason or "—")))
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         print(f"{k.ljust(width)}  {v}")
@@ -123,8 +132,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     a = analyse(model, image, args.size)
     fig = ff.grid(model, FeatureCache(), a, args.size, args.layer, args.top, args.sort, args.scope, args.cmap)
     _save(next(iter(fig.pictures.values())), args.out)
-    chans = fig.extras["channels"]
-    print(f"{fig.extras['caption']} → {args.out} (channels {', '.join(map(str, chans))})")
+    print(f"{fig.caption} → {args.out} (channels {', '.join(map(str, fig.channels))})")
     print(model.status.message)
     return 0
 
@@ -144,10 +152,10 @@ def cmd_gram(args: argparse.Namespace) -> int:
     if args.json:
         dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record})
         return 0
-    print(f"{args.layer} · normalisation '{args.norm}': {fig.extras['formula']}")
-    print(f"channels shown (by energy G_ii): {', '.join(map(str, fig.extras['channels']))}")
-    if fig.extras["distances"] is not None:
-        _print_table(fig.extras["distances"])
+    print(f"{args.layer} · normalisation '{args.norm}': {fig.formula}")
+    print(f"channels shown (by energy G_ii): {', '.join(map(str, fig.channels))}")
+    if fig.distances is not None:
+        _print_table(fig.distances)
     return 0
 
 
@@ -161,7 +169,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record})
         return 0
-    _print_table(fig.extras["table"])
+    _print_table(fig.table)
     return 0
 
 
@@ -174,7 +182,7 @@ def cmd_equal_mse(args: argparse.Namespace) -> int:
         model, FeatureCache(), a, args.size, kind, target, args.rank_by, args.seed, args.tolerance
     )
     _export(args, fig, model)
-    data = fig.extras["data"]
+    data = fig.data
     if args.json:
         dump({"arch": model.arch, "weights": model.status.as_dict(), **fig.record["settings"], **data})
         return 0
@@ -184,8 +192,8 @@ def cmd_equal_mse(args: argparse.Namespace) -> int:
         f"target:  MSE {data['target_mse']:.6g} (PSNR {data['target_psnr']:.2f} dB) ±{args.tolerance:.0%} · "
         f"{w}×{h} px · ranked by {data['rank_by']}, least damaged first"
     )
-    _print_table(fig.extras["table"])
-    print(f"({fig.extras['seconds'] * 1000:.0f} ms)")
+    _print_table(fig.table)
+    print(f"({fig.seconds * 1000:.0f} ms)")
     return 0
 
 
@@ -214,7 +222,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     fig = fr.figure(target, settings, last, curve)
     _save(fig.pictures["reconstruction"], args.out)
     _export(args, fig, model)
-    print(f"{fr.what(settings)}: {last.step} steps, loss {last.loss:.5g}, {last.seconds:.1f} s → {args.out}")
+    what = str(fr.what(settings))
+    print(f"{what}: {last.step} steps, loss {last.loss:.5g}, {last.seconds:.1f} s → {args.out}")
     return 0
 
 
@@ -284,8 +293,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         dump(_train_json(fig, model))
         return 0
-    print(f"{fig.extras['what']} · {model.arch} on {model.device} · {model.status.message}")
-    _print_table(fig.extras["table"])
+    print(f"{fig.what!s} · {model.arch} on {model.device} · {model.status.message}")
+    _print_table(fig.table)
     print(f"({last.seconds:.1f} s)")
     return 0
 

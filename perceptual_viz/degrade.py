@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError
+from .messages import Text, msg
 
 Degrader = Callable[[torch.Tensor, float, int], torch.Tensor]
 # A cheap model of the strength offset that gives a target MSE, from the clean image alone:
@@ -61,9 +62,9 @@ class Degradation:
     degraded batch (clamped by :func:`degrade`).
     """
 
-    name: str
-    label: str
-    param: str
+    name: str  # the key everything else uses (menus' values, the command line, records)
+    label: Text  # what a reader calls it: "Gaussian noise"
+    param: Text  # what its strength is: "σ (pixels)"
     minimum: float
     maximum: float
     default: float
@@ -73,21 +74,24 @@ class Degradation:
     mild: float = 0.0  # first value of levels()
     severe: float = 0.0  # last value of levels()
     integer: bool = False  # strengths are rounded to integers
-    symbol: str = ""  # printed before a strength: "σ", "quality", "delta" …
-    unit: str = ""  # printed after a strength: " px" …
+    symbol: Text = ""  # printed before a strength: "σ", "quality", "delta" …
+    unit: Text = ""  # printed after a strength: "px", "bits" …
     # Equal MSE: (mildest, strongest) strengths searched, in the direction that raises the MSE;
     # None keeps the degradation out of that lesson.
     search: tuple[float, float] | None = None
     mse_exponent: float = 2.0  # MSE ∝ offset^k near the mild end, for the search's steps
     first_guess: Guess | None = None  # None: one unit of strength
     seeded: bool = False  # True if ``seed`` changes the result (random noise); False: ignored
+    short: Text = ""  # its name in a chart's legend or a table's cell; "" → ``name``
 
     def levels(self, k: int) -> list[float]:
         """``k`` strengths from mild to severe, evenly spread, each strictly stronger."""
         if k < 1:
-            raise InputError(f"levels() needs k >= 1, got {k}")
+            raise InputError(msg("levels() needs k >= 1, got {k}", k=k))
         if k > self.max_levels:
-            raise InputError(f"{self.name} has only {self.max_levels} distinct levels; got k={k}")
+            raise InputError(
+                msg("{name} has only {n} distinct levels; got k={k}", name=self.name, n=self.max_levels, k=k)
+            )
         values = np.linspace(self.mild, self.severe, k)
         if self.integer:
             values = np.round(values)
@@ -98,14 +102,30 @@ class Degradation:
         """How many distinct strengths :meth:`levels` can give (unbounded: a large number)."""
         return int(abs(self.severe - self.mild)) + 1 if self.integer else 10**6
 
-    def range_text(self) -> str:
-        """One-line description of the valid range, e.g. ``σ in [0, 1]``."""
-        return f"{self.param} in [{self.minimum:g}, {self.maximum:g}]"
+    @property
+    def short_name(self) -> Text:
+        """Its name where space is short (a legend, a table cell): ``short``, else ``name``."""
+        return self.short or self.name
 
-    def setting(self, strength: float) -> str:
+    def range_text(self) -> Text:
+        """One-line description of the valid range, e.g. ``σ in [0, 1]``."""
+        return msg(
+            "{param} in [{minimum:g}, {maximum:g}]",
+            param=self.param,
+            minimum=self.minimum,
+            maximum=self.maximum,
+        )
+
+    def setting(self, strength: float) -> Text:
         """A strength with its symbol and unit, e.g. ``"σ 2.1 px"``, ``"quality 12"``."""
-        value = f"{round(strength)}" if self.integer else f"{strength:.4g}"
-        return f"{self.symbol} {value}{self.unit}".strip()
+        value = round(strength) if self.integer else float(strength)  # .4g writes these integers whole
+        if self.symbol and self.unit:
+            return msg("{symbol} {value:.4g} {unit}", symbol=self.symbol, value=value, unit=self.unit)
+        if self.unit:
+            return msg("{value:.4g} {unit}", value=value, unit=self.unit)
+        if self.symbol:
+            return msg("{symbol} {value:.4g}", symbol=self.symbol, value=value)
+        return f"{value:.4g}"  # a bare number: the same in every language
 
 
 DEGRADATIONS: dict[str, Degradation] = {}
@@ -114,9 +134,17 @@ DEGRADATIONS: dict[str, Degradation] = {}
 def register(d: Degradation) -> Degradation:
     """Add ``d`` to :data:`DEGRADATIONS` (its name must be new); returns it."""
     if d.name in DEGRADATIONS:
-        raise InputError(f"a degradation named {d.name!r} is already registered")
+        raise InputError(msg("a degradation named {name!r} is already registered", name=d.name))
     if not d.minimum <= d.default <= d.maximum:
-        raise InputError(f"{d.name}: default {d.default} is outside [{d.minimum}, {d.maximum}]")
+        raise InputError(
+            msg(
+                "{name}: default {default} is outside [{minimum}, {maximum}]",
+                name=d.name,
+                default=d.default,
+                minimum=d.minimum,
+                maximum=d.maximum,
+            )
+        )
     DEGRADATIONS[d.name] = d
     return d
 
@@ -124,7 +152,11 @@ def register(d: Degradation) -> Degradation:
 def lookup(name: str) -> Degradation:
     """The degradation called ``name``, or an :class:`InputError` listing the valid names."""
     if name not in DEGRADATIONS:
-        raise InputError(f"unknown degradation {name!r}; valid names: {', '.join(DEGRADATIONS)}")
+        raise InputError(
+            msg(
+                "unknown degradation {name!r}; valid names: {names}", name=name, names=", ".join(DEGRADATIONS)
+            )
+        )
     return DEGRADATIONS[name]
 
 
@@ -213,9 +245,18 @@ def _check_strength(d: Degradation, strength: float) -> float:
     try:
         s = float(strength)
     except (TypeError, ValueError):
-        raise InputError(f"{d.name}: strength must be a number ({d.range_text()})") from None
+        raise InputError(
+            msg("{name}: strength must be a number ({range})", name=d.name, range=d.range_text())
+        ) from None
     if not d.minimum <= s <= d.maximum:  # also rejects NaN
-        raise InputError(f"{d.name}: strength {strength} is out of range; {d.range_text()}")
+        raise InputError(
+            msg(
+                "{name}: strength {strength} is out of range; {range}",
+                name=d.name,
+                strength=str(strength),
+                range=d.range_text(),
+            )
+        )
     return float(round(s)) if d.integer else s
 
 
@@ -224,9 +265,14 @@ def degrade(images: torch.Tensor, name: str, strength: float, seed: int = 0) -> 
     d = lookup(name)
     s = _check_strength(d, strength)
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        raise InputError("images must be a floating-point torch.Tensor with values in [0, 1]")
+        raise InputError(msg("images must be a floating-point torch.Tensor with values in [0, 1]"))
     if images.dim() not in (3, 4) or images.shape[-3] not in (1, 3):
-        raise InputError(f"images must be (N,C,H,W) or (C,H,W) with C in {{1,3}}, got {tuple(images.shape)}")
+        raise InputError(
+            msg(
+                "images must be (N,C,H,W) or (C,H,W) with C in {{1,3}}, got {shape}",
+                shape=str(tuple(images.shape)),
+            )
+        )
     x = images.detach().unsqueeze(0) if images.dim() == 3 else images.detach()
     y = d.apply(x.to(torch.float32), s, seed).clamp(0, 1).to(images.dtype)
     return y[0] if images.dim() == 3 else y
@@ -238,14 +284,25 @@ def parse_spec(spec: str) -> tuple[str, float]:
     name, value = name.strip().lower(), value.strip()
     if not sep or not name or not value:
         raise InputError(
-            f"degradation spec {spec!r} must look like name=strength, e.g. "
-            f"noise=0.1; valid names: {', '.join(DEGRADATIONS)}"
+            msg(
+                "degradation spec {spec!r} must look like name=strength, e.g. noise=0.1; "
+                "valid names: {names}",
+                spec=str(spec),
+                names=", ".join(DEGRADATIONS),
+            )
         )
     d = lookup(name)
     try:
         s = float(value)
     except ValueError:
-        raise InputError(f"{name}: strength {value!r} is not a number ({d.range_text()})") from None
+        raise InputError(
+            msg(
+                "{name}: strength {value!r} is not a number ({range})",
+                name=name,
+                value=value,
+                range=d.range_text(),
+            )
+        ) from None
     _check_strength(d, s)
     return name, s
 
@@ -271,14 +328,15 @@ def _saltpepper_guess(clean: torch.Tensor, target: float) -> float:
 register(
     Degradation(
         "noise",
-        "Gaussian noise",
-        "σ (in [0,1] intensity units)",
+        msg("Gaussian noise"),
+        msg("σ (in [0,1] intensity units)"),
         0.0,
         1.0,
         0.1,
         0.0,
         True,
         _noise,
+        short=msg("noise"),
         seeded=True,
         mild=0.02,
         severe=0.3,
@@ -290,87 +348,92 @@ register(
 register(
     Degradation(
         "blur",
-        "Gaussian blur",
-        "σ (pixels)",
+        msg("Gaussian blur"),
+        msg("σ (pixels)"),
         0.0,
         20.0,
         2.0,
         0.0,
         True,
         _blur,
+        short=msg("blur"),
         mild=0.5,
         severe=6.0,
         symbol="σ",
-        unit=" px",
+        unit="px",
         search=(0.0, 20.0),
     )
 )
 register(
     Degradation(
         "jpeg",
-        "JPEG compression",
-        "quality",
+        msg("JPEG compression"),
+        msg("quality"),
         1.0,
         95.0,
         20.0,
         math.nan,
         False,
         _jpeg,
+        short=msg("jpeg"),
         mild=90.0,
         severe=5.0,
         integer=True,
-        symbol="quality",
+        symbol=msg("quality"),
         search=(95.0, 1.0),
     )
 )
 register(
     Degradation(
         "downup",
-        "Down- then up-sampling",
-        "factor",
+        msg("Down- then up-sampling"),
+        msg("factor"),
         1.0,
         16.0,
         4.0,
         1.0,
         True,
         _downup,
+        short=msg("downup"),
         mild=1.5,
         severe=8.0,
-        symbol="factor",
+        symbol=msg("factor"),
     )
 )
 register(
     Degradation(
         "shift",
-        "Translation",
-        "pixels",
+        msg("Translation"),
+        msg("pixels"),
         -64.0,
         64.0,
         8.0,
         0.0,
         True,
         _shift,
+        short=msg("shift"),
         mild=1.0,
         severe=12.0,
         integer=True,
-        unit=" px",
+        unit="px",
         search=(0.0, 64.0),
     )
 )
 register(
     Degradation(
         "brightness",
-        "Brightness change",
-        "delta",
+        msg("Brightness change"),
+        msg("delta"),
         -1.0,
         1.0,
         0.2,
         0.0,
         True,
         _brightness,
+        short=msg("brightness"),
         mild=0.05,
         severe=0.5,
-        symbol="delta",
+        symbol=msg("delta"),
         search=(0.0, 1.0),
         first_guess=_mean_square_guess,
     )
@@ -378,17 +441,18 @@ register(
 register(
     Degradation(
         "contrast",
-        "Contrast change",
-        "factor",
+        msg("Contrast change"),
+        msg("factor"),
         0.0,
         3.0,
         0.5,
         1.0,
         False,
         _contrast,
+        short=msg("contrast"),
         mild=0.85,
         severe=0.1,
-        symbol="factor",
+        symbol=msg("factor"),
         search=(1.0, 3.0),
         first_guess=_contrast_guess,
     )
@@ -396,14 +460,15 @@ register(
 register(
     Degradation(
         "saltpepper",
-        "Salt-and-pepper noise",
-        "fraction p of pixels",
+        msg("Salt-and-pepper noise"),
+        msg("fraction p of pixels"),
         0.0,
         1.0,
         0.05,
         0.0,
         True,
         _saltpepper,
+        short=msg("saltpepper"),
         seeded=True,
         mild=0.01,
         severe=0.3,
@@ -416,17 +481,18 @@ register(
 register(
     Degradation(
         "quantize",
-        "Colour quantization",
-        "bits",
+        msg("Colour quantization"),
+        msg("bits"),
         1.0,
         8.0,
         3.0,
         math.nan,
         False,
         _quantize,
+        short=msg("quantize"),
         mild=7.0,
         severe=1.0,
         integer=True,
-        unit=" bits",
+        unit=msg("bits"),
     )
 )

@@ -36,7 +36,7 @@ from perceptual_viz.degrade import DEGRADATIONS, degrade  # noqa: E402
 from perceptual_viz.export import read_bundle  # noqa: E402
 from perceptual_viz.features import Resize, prepare, resize_images  # noqa: E402
 from perceptual_viz.figures import features as ff  # noqa: E402
-from perceptual_viz.figures.sweep import COLUMNS as SWEEP_COLUMNS  # noqa: E402
+from perceptual_viz.figures.sweep import COLUMNS as SWEEP_HEADERS  # noqa: E402
 from perceptual_viz.figures.sweep import METRICS as SWEEP_METRICS  # noqa: E402
 from perceptual_viz.gram import FORMULAS, gram  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
@@ -44,6 +44,7 @@ from perceptual_viz.render import channel_grid, grid_geometry, heatmap, overlay,
 
 from .support import ASTRONAUT, CHELSEA, COFFEE, ROOT, serve  # noqa: E402
 
+SWEEP_COLUMNS = [str(c) for c in SWEEP_HEADERS]  # the headers in English, as an API caller reads them
 CHELSEA_HW = (224, 337)
 BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -887,7 +888,7 @@ def test_the_sweeps_k_is_capped_without_undoing_what_was_typed():
     assert within["maximum"] == 8 and "value" not in within
     capped = levels_slider(["quantize"], 8)
     assert capped["maximum"] == 7 and capped["value"] == 7
-    assert "at most 7" in capped["label"]
+    assert "at most 7" in str(capped["label"])
 
 
 def test_an_app_with_open_heartbeat_streams_closes_cleanly():

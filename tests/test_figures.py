@@ -138,25 +138,25 @@ def test_sweep_is_one_pass_and_split_only_when_large(vgg16, cache, photos, monke
     chelsea = analyse(vgg16, load_image(photos["chelsea"]), "112")
     n0 = vgg16.forward_count
     whole = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4, chunk_images=None)
-    assert vgg16.forward_count == n0 + 1 and "one batched pass" in whole.extras["info"]
-    table = whole.extras["table"]
+    assert vgg16.forward_count == n0 + 1 and "one batched pass" in str(whole.info)
+    table = whole.table
     # the clean image, a chart per metric and 8 thumbnails
     assert len(table.rows) == 8 and len(whole.pictures) == 1 + len(fs.METRICS) + 8
-    assert whole.extras["charts"] == [f"chart {m}" for m in fs.METRICS]
-    assert len(whole.extras["thumbnails"]) == 8
+    assert whole.charts == [f"chart {m}" for m in fs.METRICS]
+    assert len(whole.thumbnails) == 8
     for name in ("noise", "blur"):
         mse = [r["MSE"] for r in table.records() if r["degradation"] == name]
         assert mse == sorted(mse)
     monkeypatch.setattr(fs, "SWEEP_PIXELS", 3 * chelsea.size[0] * chelsea.size[1])
     split = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4, chunk_images=None)
-    assert "3 passes of ≤ 3" in split.extras["info"]
+    assert "3 passes of ≤ 3" in str(split.info)
     n0 = vgg16.forward_count
     auto = fs.sweep(vgg16, chelsea, "112", ["noise", "blur"], k=4)  # on a CPU: short passes
-    assert "4 passes of ≤ 2" in auto.extras["info"]
+    assert "4 passes of ≤ 2" in str(auto.info)
     assert vgg16.forward_count == n0 + 4, "the clean image is forwarded once, not once per pass"
-    assert auto.extras["table"].column("LPIPS") == pytest.approx(table.column("LPIPS"), rel=1e-5)
-    assert split.extras["table"].column("perceptual") == pytest.approx(table.column("perceptual"), rel=1e-5)
-    rel = [r["relative value"] for r in whole.extras["plot"].records() if r["metric"] == "MSE"]
+    assert auto.table.column("LPIPS") == pytest.approx(table.column("LPIPS"), rel=1e-5)
+    assert split.table.column("perceptual") == pytest.approx(table.column("perceptual"), rel=1e-5)
+    rel = [r["relative value"] for r in whole.plot.records() if r["metric"] == "MSE"]
     assert max(rel) == pytest.approx(1.0) and not any(math.isnan(v) for v in rel)
 
 

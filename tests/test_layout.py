@@ -184,13 +184,13 @@ def test_a_degradation_is_one_declaration(toy_degradation, capsys, photos):
     assert "fade" in em.gallery_degradations(), "Equal MSE matches it"
     x = torch.from_numpy(photos["chelsea"][:64, :96]).permute(2, 0, 1)[None].contiguous()
     m = em.match_mse(x, "fade", 0.004)
-    assert m.within and m.setting.startswith("amount ")
+    assert m.within and str(m.setting).startswith("amount ")
     from perceptual_viz.backbone import load_vgg
 
     model = load_vgg("vgg16", "untrained", "cpu")
     a = analyse(model, load_image(photos["chelsea"][:64, :96]), "original")
     fig = fs.sweep(model, a, "original", ["fade"], 3)
-    assert [r[0] for r in fig.extras["table"].rows] == ["fade"] * 3
+    assert [r[0] for r in fig.table.rows] == ["fade"] * 3
 
 
 # --------------------------------------------------------------------------- packaging

@@ -263,9 +263,10 @@ def test_figure_pictures_record_and_table(vgg16, images):
         assert set(run["eval"]) == {"mse", "psnr", "ssim", "lpips"} and run["final_loss"] > 0
         assert [p["step"] for p in run["curve"]] == [1, 2, 3, 4]
     assert r["weights"]["trained"] is False and "UNTRAINED" in r["note"]
-    assert "Untrained weights" in fig.extras["info"]
-    table = fig.extras["table"]
-    assert table.column("image") == ["input (bicubic ×4)", "mse network", "perceptual network"]
+    assert "Untrained weights" in str(fig.info)
+    table = fig.table
+    names = [str(c) for c in table.column("image")]
+    assert names == ["input (bicubic ×4)", "mse network", "perceptual network"]
     assert table.column("final training loss")[0] is None
     top, left, side = (r["zoom"][k] for k in ("top", "left", "side"))
     h, w = r["eval"]["size_hw"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,14 +16,17 @@ from PIL import Image
 from .. import chrome
 from ..backbone import VGGFeatures
 from ..compare import PairScores, ScoreSettings, score_pairs
-from ..degrade import degrade, lookup
+from ..degrade import DEGRADATIONS, degrade, lookup
 from ..errors import InputError
 from ..features import FeatureCache
 from ..images import to_pil
+from ..messages import Text, msg
 from ..plots import line_chart
-from . import AUTO, Analysis, Figure, Table, chunk_for
+from . import AUTO, Analysis, Figure, Progress, Table, chunk_for
 
 METRICS = ("MSE", "1 − SSIM", "perceptual", "style", "LPIPS")
+# The metrics as a reader calls them (the others are the same in every language).
+METRIC_NAMES: dict[str, Text] = {"perceptual": msg("perceptual"), "style": msg("style")}
 LEVELS_RANGE = (2, 8)
 DEFAULT_NAMES = ("noise", "blur", "jpeg", "brightness")  # the app's default choice
 DEFAULT_LEVELS = 5
@@ -31,23 +35,19 @@ DEFAULT_LEVELS = 5
 # sweep between batches).
 SWEEP_PIXELS = 72 * 224 * 224
 THUMB_PX = 128
-COLUMNS = [
-    "degradation",
-    "level",
-    "strength",
+COLUMNS: list[Text] = [
+    msg("degradation"),
+    msg("level"),
+    msg("strength"),
     "MSE",
     "PSNR",
     "SSIM",
     "1 − SSIM",
-    "perceptual",
-    "style",
+    msg("perceptual"),
+    msg("style"),
     "LPIPS",
 ]
-
-Progress = Callable[..., Any]
-
-
-TABLE_COLUMNS = ("degradation", "level", "metric", "relative value")
+TABLE_COLUMNS: tuple[Text, ...] = (msg("degradation"), msg("level"), msg("metric"), msg("relative value"))
 
 
 def max_levels(names: Sequence[str]) -> int:
@@ -57,24 +57,30 @@ def max_levels(names: Sequence[str]) -> int:
 
 def _check(names: Sequence[str], k: int) -> None:
     if not names:
-        raise InputError("pick at least one degradation")
+        raise InputError(msg("pick at least one degradation"))
     for n in names:
         lookup(n)
     lo, hi = LEVELS_RANGE
     if not lo <= k <= hi:
-        raise InputError(f"levels must be between {lo} and {hi}")
+        raise InputError(msg("levels must be between {lo} and {hi}", lo=lo, hi=hi))
     if k > max_levels(names):
         few = [n for n in names if lookup(n).max_levels < k]
         raise InputError(
-            f"{', '.join(few)} has only {max_levels(names)} distinct levels; choose K ≤ {max_levels(names)}"
+            msg(
+                "{names} has only {n} distinct levels; choose K ≤ {n}",
+                names=", ".join(few),
+                n=max_levels(names),
+            )
         )
 
 
 def _row(n: str, lvl: int, s: float, sc: PairScores) -> list[Any]:
+    """One row of the raw table (the degradation by its short name: its key in English)."""
     nan = float("nan")
     psnr = sc.psnr if not math.isinf(sc.psnr) else nan
     lp = sc.lpips if sc.lpips is not None else nan
-    return [n, lvl, s, sc.mse, psnr, sc.ssim, 1 - sc.ssim, sc.perceptual_total, sc.style_total, lp]
+    d = lookup(n).short_name
+    return [d, lvl, s, sc.mse, psnr, sc.ssim, 1 - sc.ssim, sc.perceptual_total, sc.style_total, lp]
 
 
 def charts(plot: Table) -> dict[str, Image.Image]:
@@ -86,22 +92,35 @@ def charts(plot: Table) -> dict[str, Image.Image]:
         for r in records:
             if r["metric"] == m:
                 series.setdefault(r["degradation"], []).append((r["level"], r["relative value"]))
-        title = f"{m} (÷ its largest value in the sweep)"
+        title = msg("{metric} (÷ its largest value in the sweep)", metric=METRIC_NAMES.get(m, m))
         out[f"chart {m}"] = line_chart(
-            series, title=title, xlabel="severity level", ylabel="relative value", ylim=(0.0, 1.05)
+            series,
+            title=title,
+            xlabel=msg("severity level"),
+            ylabel=msg("relative value"),
+            names=_legend(series),
+            ylim=(0.0, 1.05),
         )
     return out
 
 
+def _legend(series: dict[str, Any]) -> dict[str, Text]:
+    """What a chart's legend calls each line: the degradation's short name (records key the
+    lines by their English names; a degradation no longer registered keeps that name)."""
+    short = {str(d.short_name): d.short_name for d in DEGRADATIONS.values()}
+    return {key: short.get(key, key) for key in series}
+
+
 def _relative(table: Table) -> Table:
-    """Long format for plots: each metric divided by its largest value in the sweep."""
+    """Long format for plots: each metric divided by its largest value in the sweep (its texts
+    stay messages; its records are in English)."""
     rows = []
     for m in METRICS:
         values = table.column(m)
         top = max((v for v in values if not math.isnan(v)), default=0.0)
-        for r, v in zip(table.records(), values, strict=True):
+        for row, r, v in zip(table.rows, table.records(), values, strict=True):
             rel = float(v / top) if top and not math.isnan(v) else float("nan")
-            rows.append([r["degradation"], r["level"], m, rel])
+            rows.append([row[0], r["level"], METRIC_NAMES.get(m, m), rel])
     return Table(list(TABLE_COLUMNS), rows)
 
 
@@ -121,16 +140,63 @@ def _score(
     cache = FeatureCache() if per < len(batch) else None
     for i in range(0, len(batch), per):
         if progress is not None and i:
-            progress((steps + i / len(batch)) / (steps + 1), desc=f"scoring: {i} of {len(batch)} images")
+            done = msg("scoring: {done} of {total} images", done=i, total=len(batch))
+            progress((steps + i / len(batch)) / (steps + 1), done)
         if deadline is not None and time.monotonic() > deadline:
             raise InputError(
-                f"the sweep hit the time limit after {i} of {len(batch)} images; "
-                "try fewer degradations, fewer levels or a smaller analysis size"
+                msg(
+                    "the sweep hit the time limit after {done} of {total} images; "
+                    "try fewer degradations, fewer levels or a smaller analysis size",
+                    done=i,
+                    total=len(batch),
+                )
             )
         res = score_pairs(model, clean, torch.cat(batch[i : i + per]), cache=cache, store_degraded=False)
         scores += res.scores
         device = res.device
     return scores, device
+
+
+@dataclass(frozen=True)
+class SweepFigure(Figure):
+    """The clean image, a chart per metric and the degraded images. ``table``: raw values;
+    ``plot``: relative values, long format; ``info``: how it was scored and how to read the
+    charts; ``charts`` and ``thumbnails``: the names of those pictures."""
+
+    table: Table
+    plot: Table
+    info: Text
+    charts: list[str]
+    thumbnails: list[str]
+    kind = "sweep"
+
+
+def _thumbnails(meta: list[tuple[str, int, float]], batch: list[torch.Tensor]) -> dict[str, Image.Image]:
+    """Each degraded image, small, titled with its degradation, level and setting."""
+    thumbs: dict[str, Image.Image] = {}
+    for (n, lvl, s), t in zip(meta, batch, strict=True):
+        small = F.interpolate(t, scale_factor=min(1.0, THUMB_PX / max(t.shape[-2:])), mode="area")
+        d = lookup(n)
+        title = msg("{degradation} · level {level}", degradation=d.label, level=lvl)
+        thumbs[f"{n} L{lvl} ({s:g})"] = chrome.titled(to_pil(small), title, d.setting(s), min_width=THUMB_PX)
+    return thumbs
+
+
+def _info(images: int, per: int, device: str, seconds: float) -> Text:
+    """How the sweep was scored, and how to read its charts."""
+    if per >= images:
+        passes: Text = msg("one batched pass")
+    else:
+        passes = msg("{count} passes of ≤ {per}", count=math.ceil(images / per), per=per)
+    return msg(
+        "{images} degraded images + the clean one scored in {passes} on {device} in {seconds:.2f} s. "
+        "Plots: each metric divided by its largest value in this sweep, so all share a 0–1 scale "
+        "(MSE, 1 − SSIM, perceptual, style and LPIPS all grow with damage).",
+        images=images,
+        passes=passes,
+        device=device,
+        seconds=seconds,
+    )
 
 
 def sweep(
@@ -143,15 +209,13 @@ def sweep(
     progress: Progress | None = None,
     deadline: float | None = None,
     chunk_images: int | str | None = AUTO,
-) -> Figure:
+) -> SweepFigure:
     """Every chosen degradation at ``k`` severity levels, scored in one batched VGG pass.
 
     ``chunk_images`` caps the images per pass: ``"auto"`` gives short passes on a CPU (with a
     ``progress`` call between them, where a long job gives way) and one pass on a GPU; ``None``
     one pass, split only when very large.
-    Pictures: the clean image, a chart per metric, the degraded images (titled). Extras:
-    ``table`` (raw values), ``plot`` (relative values, long format), ``info``, ``charts`` and
-    ``thumbnails`` (captions of those pictures).
+    Pictures: the clean image, a chart per metric, the degraded images (titled).
     """
     names, k = list(names), int(k)
     _check(names, k)
@@ -159,31 +223,23 @@ def sweep(
     batch, meta = [], []
     for i, n in enumerate(names):
         if progress is not None:
-            progress((i + 1) / (len(names) + 1), desc=f"degrading: {n}")
+            progress(
+                (i + 1) / (len(names) + 1), msg("degrading: {degradation}", degradation=lookup(n).short_name)
+            )
         for lvl, s in enumerate(lookup(n).levels(k), start=1):
             batch.append(degrade(clean.tensor, n, s, seed=int(seed)))
             meta.append((n, lvl, s))
     if progress is not None:
-        progress(len(names) / (len(names) + 1), desc=f"scoring {len(batch)} images in one VGG pass")
+        scoring = msg("scoring {n} images in one VGG pass", n=len(batch))
+        progress(len(names) / (len(names) + 1), scoring)
     per = max(1, SWEEP_PIXELS // (clean.size[0] * clean.size[1]))
     chunk = chunk_for(model.device, chunk_images)
     if chunk is not None:
         per = max(1, min(per, chunk))
     scores, device = _score(model, clean.tensor, batch, per, progress, deadline, len(names))
     table = Table(COLUMNS, [_row(n, lvl, s, sc) for (n, lvl, s), sc in zip(meta, scores, strict=True)])
-    thumbs: dict[str, Image.Image] = {}
-    for (n, lvl, s), t in zip(meta, batch, strict=True):
-        small = F.interpolate(t, scale_factor=min(1.0, THUMB_PX / max(t.shape[-2:])), mode="area")
-        d = lookup(n)
-        thumbs[f"{n} L{lvl} ({s:g})"] = chrome.titled(
-            to_pil(small), f"{d.label} · level {lvl}", d.setting(s), min_width=THUMB_PX
-        )
-    passes = "one batched pass" if per >= len(batch) else f"{math.ceil(len(batch) / per)} passes of ≤ {per}"
-    info = (
-        f"{len(batch)} degraded images + the clean one scored in {passes} on {device} "
-        f"in {time.perf_counter() - t0:.2f} s. Plots: each metric divided by its largest value in this "
-        "sweep, so all share a 0–1 scale (MSE, 1 − SSIM, perceptual, style and LPIPS all grow with damage)."
-    )
+    thumbs = _thumbnails(meta, batch)
+    info = _info(len(batch), per, device, time.perf_counter() - t0)
     settings = {
         "analysis_size": str(size),
         "size_hw": list(clean.size),
@@ -195,5 +251,5 @@ def sweep(
     record = {"settings": settings, "table": table.records()}
     plot = _relative(table)
     lines = charts(plot)
-    extras = {"table": table, "plot": plot, "info": info, "charts": list(lines), "thumbnails": list(thumbs)}
-    return Figure("sweep", {"clean": to_pil(clean.array), **lines, **thumbs}, record, extras)
+    pictures = {"clean": to_pil(clean.array), **lines, **thumbs}
+    return SweepFigure(pictures, record, table, plot, info, list(lines), list(thumbs))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,20 +16,29 @@ from PIL import Image
 from .. import chrome
 from ..backbone import VGGFeatures
 from ..images import to_pil
+from ..lessons import reconstruct as rc
 from ..lessons import train as tl
+from ..messages import Joined, Text, joined, msg, msg_n
 from ..plots import line_chart
 from . import Figure, Table
 
 CURVE_POINTS = 25  # reports (and loss-curve points) per run
 ZOOM_FRACTION = 3  # the zoomed crop is a square of 1/3 of the shorter side of the eval image
 ZOOM_DISPLAY = 160  # px: crops are enlarged (nearest neighbour, pixels stay visible) to about this
-UNTRAINED_NOTE = (
+UNTRAINED_NOTE = msg(
     "⚠️ **Untrained weights:** the perceptual networks learned from the features of a *random* "
     "VGG, and LPIPS is computed on it too (its learned weights are not calibrated for it); load "
     "ImageNet weights to see the lesson."
 )
 SCORE_KEYS = ("mse", "psnr", "ssim", "lpips")
-TABLE_COLUMNS = ("image", "MSE", "PSNR (dB)", "SSIM", "LPIPS", "final training loss")
+TABLE_COLUMNS: tuple[Text, ...] = (
+    msg("image"),
+    "MSE",
+    msg("PSNR (dB)"),
+    "SSIM",
+    "LPIPS",
+    msg("final training loss"),
+)
 
 Curves = dict[str, list[dict[str, Any]]]
 
@@ -38,21 +48,46 @@ def report_every(steps: int) -> int:
     return max(1, int(steps) // CURVE_POINTS)
 
 
-def input_label(settings: tl.TrainSettings) -> str:
+def input_label(settings: tl.TrainSettings) -> Text:
     """What the networks are given, e.g. "bicubic ×4" or "noisy, σ 0.1"."""
     if settings.task == "sr4":
-        return f"bicubic ×{tl.SCALE}"
+        return msg("bicubic ×{scale}", scale=tl.SCALE)
     if settings.task == "denoise":
-        return f"noisy, σ {settings.noise:g}"
-    return f"blurred, σ {settings.blur:g} px"
+        return msg("noisy, σ {noise:g}", noise=settings.noise)
+    return msg("blurred, σ {blur:g} px", blur=settings.blur)
 
 
-def what(settings: tl.TrainSettings) -> str:
+def input_name(settings: tl.TrainSettings) -> Text:
+    """The held-out input as a caption names it: "input (bicubic ×4)" (its English text is its
+    picture's name)."""
+    return msg("input ({label})", label=input_label(settings))
+
+
+def network_name(loss: str) -> Text:
+    """The network trained with ``loss``, e.g. "mse network" (its English text is its picture's name)."""
+    return msg("{loss} network", loss=loss)
+
+
+def what(settings: tl.TrainSettings) -> Text:
     """One line naming the experiment (``settings`` resolved)."""
-    task = {"sr4": f"×{tl.SCALE} super-resolution", "denoise": "Denoising", "deblur": "Deblurring"}
-    return (
-        f"{task[settings.task]} ({input_label(settings)}) · {' vs '.join(settings.losses)} · "
-        f"{settings.steps} steps of {settings.batch} × {settings.patch}-px patches · seed {settings.seed}"
+    label = input_label(settings)
+    task = {
+        "sr4": msg("×{scale} super-resolution ({input})", scale=tl.SCALE, input=label),
+        "denoise": msg("Denoising ({input})", input=label),
+        "deblur": msg("Deblurring ({input})", input=label),
+    }
+    return Joined(
+        (
+            task[settings.task],
+            Joined(settings.losses, " vs "),
+            msg(
+                "{steps} steps of {batch} × {patch}-px patches",
+                steps=settings.steps,
+                batch=settings.batch,
+                patch=settings.patch,
+            ),
+            msg("seed {seed}", seed=settings.seed),
+        )
     )
 
 
@@ -102,24 +137,32 @@ def _crop(x: torch.Tensor, box: tuple[int, int, int]) -> Image.Image:
     return pic.resize((side * k, side * k), Image.Resampling.NEAREST)
 
 
-def loss_chart(curves: Curves, title: str = "Training loss (log scale)") -> Image.Image:
+def loss_chart(curves: Curves, title: Text | None = None) -> Image.Image:
     """Each network's training loss against the step, one line per loss, on a log axis."""
     series = {n: [(float(p["step"]), float(p["loss"])) for p in pts] for n, pts in curves.items()}
-    return line_chart(series, title=title, xlabel="step", ylabel="loss", log=True, size=(380, 280))
+    return line_chart(
+        series,
+        title=title or msg("Training loss (log scale)"),
+        xlabel=msg("step"),
+        ylabel=msg("loss"),
+        log=True,
+        size=(380, 280),
+    )
 
 
 def scores_table(
-    scores: dict[str, dict[str, float | None]], final: dict[str, float | None], label: str
+    scores: dict[str, dict[str, float | None]], final: dict[str, float | None], label: Text
 ) -> Table:
     """One row per image: the degraded input (the baseline), then each network's output."""
     rows = []
     for name, sc in scores.items():
-        title = f"input ({label})" if name == "input" else f"{name} network"
+        title = msg("input ({label})", label=label) if name == "input" else network_name(name)
         rows.append([title, sc["mse"], sc["psnr"], sc["ssim"], sc["lpips"], final.get(name)])
     return Table(list(TABLE_COLUMNS), rows)
 
 
 def _scores_line(sc: dict[str, float | None] | None) -> str:
+    """PSNR and LPIPS of one output, e.g. "PSNR 28.41 · LPIPS 0.153" (the same in every language)."""
     if not sc:
         return ""
     parts = []
@@ -146,7 +189,7 @@ def zoom_strip(
     x: torch.Tensor,
     truth: torch.Tensor,
     outputs: dict[str, torch.Tensor],
-    label: str,
+    label: Text,
     scores: dict[str, dict[str, float | None]] | None = None,
 ) -> tuple[Image.Image, tuple[int, int, int]]:
     """The same square (:func:`zoom_box`) of the input, the truth and every output, enlarged,
@@ -154,46 +197,63 @@ def zoom_strip(
     titles carry them. Returns the strip and the box (top, left, side)."""
     box = zoom_box(truth)
     sc = scores or {}
-    first = "\n".join(t for t in (label, _scores_line(sc.get("input"))) if t)
+    first = joined(label, _scores_line(sc.get("input")), sep="\n")
     tiles = [
-        chrome.titled(_crop(x, box), "input", first),
-        chrome.titled(_crop(truth, box), "ground truth", "the original"),
+        chrome.titled(_crop(x, box), msg("input"), first),
+        chrome.titled(_crop(truth, box), msg("ground truth"), msg("the original")),
     ]
     tiles += [chrome.titled(_crop(o, box), n, _scores_line(sc.get(n))) for n, o in outputs.items()]
     return _bottom_aligned(tiles), box
 
 
-def _info(settings: tl.TrainSettings, last: tl.TrainStep, reason: str, trained: bool) -> str:
-    ran = f"stopped at step {last.step} of {settings.steps} ({reason})" if reason else f"{last.step} steps"
-    return (
-        f"{what(settings)} — {ran} in {last.seconds:.1f} s. Every network started from the same "
-        "weights and saw the same patches; only the loss differs."
-        + ("" if trained else f"\n\n{UNTRAINED_NOTE}")
+def _info(settings: tl.TrainSettings, last: tl.TrainStep, reason: Text, trained: bool, note: Text) -> Text:
+    """What was trained, how far and how long (Markdown); ``note`` follows the experiment's name."""
+    if reason:
+        ran = msg(
+            "stopped at step {step} of {steps} ({why})", step=last.step, steps=settings.steps, why=reason
+        )
+    else:
+        ran = msg_n("{n} step", "{n} steps", last.step)
+    done = msg(
+        "{ran} in {seconds:.1f} s. Every network started from the same weights and saw the same "
+        "patches; only the loss differs.",
+        ran=ran,
+        seconds=last.seconds,
     )
+    head = Joined((joined(what(settings), note, sep=" "), done), " — ")
+    return Joined((head, *([] if trained else [UNTRAINED_NOTE])), "\n\n")
 
 
-def figure(
+@dataclass(frozen=True)
+class TrainFigure(Figure):
+    """The held-out input, its truth, every network's output, the zoomed crops and the loss
+    curves. ``what``: the experiment in one line; ``info``: the run (Markdown); ``table``: the
+    scores; ``seconds``: how long it trained."""
+
+    what: Text
+    info: Text
+    table: Table
+    seconds: float
+    kind = "train"
+
+
+def _final_losses(settings: tl.TrainSettings, last: tl.TrainStep) -> dict[str, float | None]:
+    """Each network's last reported training loss (None before its first step)."""
+    return {n: (last.losses.get(n) if last.step else None) for n in settings.losses}
+
+
+def _record(
     model: VGGFeatures,
-    eval_image: torch.Tensor,
     settings: tl.TrainSettings,
     last: tl.TrainStep,
     curves: Curves,
-    stopped: str | None = None,
-    scores: dict[str, dict[str, float | None]] | None = None,
-) -> Figure:
-    """The held-out input, its ground truth and every network's output, a zoomed crop of each,
-    the loss curves, and the scores (one VGG pass: :func:`~perceptual_viz.lessons.train.evaluate`,
-    unless ``scores`` already holds them for "input" and every loss).
-
-    ``stopped`` overrides the run's own reason for stopping early (e.g. "stopped by you").
-    """
-    reason = (stopped or last.stopped) if last.stopped else ""
-    x, truth = tl.eval_pair(eval_image, settings)
-    if scores is None:
-        scores = tl.evaluate(model, {"input": x, **last.outputs}, truth)
-    label = input_label(settings)
-    final = {n: (last.losses.get(n) if last.step else None) for n in settings.losses}
-    strip, box = zoom_strip(x, truth, last.outputs, label, scores)
+    scores: dict[str, dict[str, float | None]],
+    truth_hw: list[int],
+    box: tuple[int, int, int],
+    reason: str,
+) -> dict[str, Any]:
+    """The export's record: settings, weights, network, each run's scores and curve (English)."""
+    final = _final_losses(settings, last)
     nets = tl.build_networks(dataclasses.replace(settings, losses=settings.losses[:1]), "cpu")
     runs = {
         n: {
@@ -215,26 +275,54 @@ def figure(
             "kind": "residual CNN",
             "parameters": tl.parameter_count(next(iter(nets.values()))),
         },
-        "eval": {"size_hw": list(truth.shape[-2:]), "input": {k: scores["input"][k] for k in SCORE_KEYS}},
+        "eval": {"size_hw": truth_hw, "input": {k: scores["input"][k] for k in SCORE_KEYS}},
         "zoom": {"top": box[0], "left": box[1], "side": box[2]},
         "runs": runs,
     }
     if not model.status.trained:
-        record["note"] = UNTRAINED_NOTE.replace("⚠️ **Untrained weights:**", "UNTRAINED VGG weights:")
+        record["note"] = str(UNTRAINED_NOTE).replace("⚠️ **Untrained weights:**", "UNTRAINED VGG weights:")
+    return record
+
+
+def figure(
+    model: VGGFeatures,
+    eval_image: torch.Tensor,
+    settings: tl.TrainSettings,
+    last: tl.TrainStep,
+    curves: Curves,
+    stopped: Text | None = None,
+    scores: dict[str, dict[str, float | None]] | None = None,
+    note: Text = "",
+) -> TrainFigure:
+    """The held-out input, its ground truth and every network's output, a zoomed crop of each,
+    the loss curves, and the scores (one VGG pass: :func:`~perceptual_viz.lessons.train.evaluate`,
+    unless ``scores`` already holds them for "input" and every loss).
+
+    ``stopped`` overrides the run's own reason for stopping early (e.g. "stopped by you"; the
+    record keeps it in English); ``note`` is said after the experiment's name in the info.
+    """
+    why: Text = (stopped or rc.stopped_text(last.stopped)) if last.stopped else ""
+    x, truth = tl.eval_pair(eval_image, settings)
+    if scores is None:
+        scores = tl.evaluate(model, {"input": x, **last.outputs}, truth)
+    label = input_label(settings)
+    strip, box = zoom_strip(x, truth, last.outputs, label, scores)
+    record = _record(model, settings, last, curves, scores, list(truth.shape[-2:]), box, str(why))
     pictures = {
-        f"input ({label})": to_pil(x),
+        str(input_name(settings)): to_pil(x),
         "ground truth": to_pil(truth),
-        **{f"{n} network": to_pil(o) for n, o in last.outputs.items()},
+        **{str(network_name(n)): to_pil(o) for n, o in last.outputs.items()},
         "zoomed crops": strip,
         "loss curves": loss_chart(curves),
     }
-    extras = {
-        "what": what(settings),
-        "info": _info(settings, last, reason, model.status.trained),
-        "table": scores_table(scores, final, label),
-        "seconds": last.seconds,
-    }
-    return Figure("train", pictures, record, extras)
+    return TrainFigure(
+        pictures,
+        record,
+        what=what(settings),
+        info=_info(settings, last, why, model.status.trained, note),
+        table=scores_table(scores, _final_losses(settings, last), label),
+        seconds=last.seconds,
+    )
 
 
 def run_to_end(
@@ -244,7 +332,7 @@ def run_to_end(
     settings: tl.TrainSettings,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[tl.TrainStep], None] | None = None,
-) -> Figure:
+) -> TrainFigure:
     """:func:`run` to its end, then :func:`figure` (for front ends that do not stream)."""
     last, curves = None, {}
     for st, so_far in run(model, train_images, eval_image, settings, should_stop=should_stop):

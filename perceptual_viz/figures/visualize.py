@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from .. import chrome
 from ..backbone import VGGFeatures
 from ..images import to_pil
 from ..lessons import visualize as vz
+from ..messages import Joined, Text, msg, msg_n
 from ..plots import line_chart
 from . import Figure
 
@@ -21,11 +23,19 @@ DISPLAY_PX = 224
 
 
 def report_every(steps: int) -> int:
+    """Steps between two reports of a run of ``steps`` (the same for every front end)."""
     return max(1, int(steps) // REPORTS)
 
 
-def what(s: vz.VisualizeSettings) -> str:
-    return f"{s.layer} channel {s.channel} · {s.steps} steps at {s.size} px · seed {s.seed}"
+def what(s: vz.VisualizeSettings) -> Text:
+    """One line naming the experiment, e.g. "relu4_3 channel 7 · 160 steps at 112 px · seed 0"."""
+    return Joined(
+        (
+            msg("{layer} channel {channel}", layer=s.layer, channel=s.channel),
+            msg("{steps} steps at {size} px", steps=s.steps, size=s.size),
+            msg("seed {seed}", seed=s.seed),
+        )
+    )
 
 
 def display(image: torch.Tensor) -> Image.Image:
@@ -49,7 +59,7 @@ def run(
         yield st, curve
 
 
-DEAD = "this channel never fired on the image, so there was no gradient to follow (a dead channel)"
+DEAD = msg("this channel never fired on the image, so there was no gradient to follow (a dead channel)")
 
 
 def never_fired(curve: list[dict[str, Any]]) -> bool:
@@ -58,27 +68,43 @@ def never_fired(curve: list[dict[str, Any]]) -> bool:
     return bool(curve) and all(float(p["activation"]) <= 0.0 for p in curve)
 
 
+@dataclass(frozen=True)
+class VisualizeFigure(Figure):
+    """The optimised image (titled) and the activation curve; ``what``: the experiment in one line."""
+
+    what: Text
+    kind = "visualize"
+
+
 def figure(
     settings: vz.VisualizeSettings,
     last: vz.VisualizeStep,
     curve: list[dict[str, Any]],
-    stopped: str | None = None,
-) -> Figure:
-    """The optimised image (titled) and the activation curve, with every setting."""
-    reason = (stopped or last.stopped) if last.stopped else ""
-    ran = f"stopped at step {last.step}" if reason else f"{last.step} steps"
+    stopped: Text | None = None,
+) -> VisualizeFigure:
+    """The optimised image (titled) and the activation curve, with every setting.
+
+    ``stopped`` overrides the run's own reason for stopping early (the record keeps it in English).
+    """
+    reason = str(stopped or last.stopped) if last.stopped else ""
+    if reason:
+        ran: Text = msg("stopped at step {step}", step=last.step)
+    else:
+        ran = msg_n("{n} step", "{n} steps", last.step)
     dead = never_fired(curve)
+    activation = msg("mean activation {value}", value=chrome.num(last.activation))
     image = chrome.titled(
         display(last.image),
-        f"{settings.layer} · channel {settings.channel}",
-        DEAD if dead else f"{ran} · mean activation {chrome.num(last.activation)}",
+        Joined((settings.layer, msg("channel {channel}", channel=settings.channel))),
+        DEAD if dead else Joined((ran, activation)),
     )
     points = [(float(p["step"]), float(p["activation"])) for p in curve]
     chart = line_chart(
         {"mean activation": points},
-        title="The channel's mean activation",
-        xlabel="step",
-        ylabel="activation",
+        title=msg("The channel's mean activation"),
+        xlabel=msg("step"),
+        ylabel=msg("activation"),
+        names={"mean activation": msg("mean activation")},
         size=(380, 280),
     )
     record = {
@@ -91,6 +117,4 @@ def figure(
         },
         "curve": list(curve),
     }
-    return Figure(
-        "visualize", {"visualisation": image, "activation curve": chart}, record, {"what": what(settings)}
-    )
+    return VisualizeFigure({"visualisation": image, "activation curve": chart}, record, what(settings))

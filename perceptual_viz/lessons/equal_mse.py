@@ -48,11 +48,17 @@ from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score
 from ..degrade import DEGRADATIONS, degrade
 from ..errors import InputError
 from ..export import jsonable
+from ..messages import Text, english, msg
 from ..tables import Table
 
 if TYPE_CHECKING:
     from ..backbone import VGGFeatures
     from ..features import FeatureCache
+
+
+# Told before each step of a long search: the fraction done and what is being done (see
+# perceptual_viz.figures.Progress).
+Progress = Callable[[float, Text], None]
 
 
 def gallery_degradations() -> tuple[str, ...]:
@@ -67,13 +73,20 @@ MAX_TOLERANCE = 0.5
 MAX_TARGET_MSE = 0.25
 DEFAULT_MAX_EVALS = 40
 RANK_METRICS: tuple[str, ...] = ("LPIPS", "perceptual", "style", "1 − SSIM")  # lower = less damaged
+# The metrics as a reader calls them (LPIPS and SSIM are the same in every language).
+METRIC_NAMES: dict[str, Text] = {"perceptual": msg("perceptual"), "style": msg("style")}
+
+
+def metric_name(metric: str) -> Text:
+    """``metric`` (one of :data:`RANK_METRICS`) in a reader's words."""
+    return METRIC_NAMES.get(metric, metric)
 
 
 def mse_to_psnr(mse: float) -> float:
     """PSNR in dB for data range 1: 10·log10(1 / MSE); ``inf`` for MSE 0."""
     m = float(mse)
     if not m >= 0:  # also rejects NaN
-        raise InputError(f"MSE must be >= 0, got {mse}")
+        raise InputError(msg("MSE must be >= 0, got {mse}", mse=str(mse)))
     return math.inf if m == 0 else -10.0 * math.log10(m)
 
 
@@ -81,7 +94,7 @@ def psnr_to_mse(psnr_db: float) -> float:
     """MSE for a PSNR in dB, data range 1: 10^(−PSNR/10); 0 for ``inf``."""
     p = float(psnr_db)
     if math.isnan(p) or p == -math.inf:
-        raise InputError(f"PSNR must be a number of dB (or +inf), got {psnr_db}")
+        raise InputError(msg("PSNR must be a number of dB (or +inf), got {psnr}", psnr=str(psnr_db)))
     return 10.0 ** (-p / 10.0)
 
 
@@ -90,18 +103,18 @@ class Match:
     """One degradation tuned to the target MSE."""
 
     name: str  # degradation key, e.g. "blur"
-    label: str  # human label from DEGRADATIONS
-    param: str  # e.g. "σ (pixels)"
+    label: Text  # human label from DEGRADATIONS
+    param: Text  # e.g. "σ (pixels)"
     strength: float  # the strength found
     mse: float  # MSE actually achieved (vs clean)
     target: float
     within: bool  # |mse − target| <= tolerance · target
     evaluations: int  # degrade + MSE evaluations the search used
-    note: str  # "" or an honest sentence about why the result is not within tolerance
+    note: Text  # "" or an honest sentence about why the result is not within tolerance
     image: torch.Tensor  # (1, 3, H, W) degraded image, same device/dtype as clean
 
     @property
-    def setting(self) -> str:
+    def setting(self) -> Text:
         """The strength with its unit, e.g. ``"σ 2.1 px"`` or ``"quality 12"``."""
         return DEGRADATIONS[self.name].setting(self.strength)
 
@@ -111,28 +124,37 @@ class Match:
 
 def _check_clean(clean: torch.Tensor) -> None:
     if not isinstance(clean, torch.Tensor) or not clean.is_floating_point():
-        raise InputError("clean must be a floating-point torch.Tensor with values in [0, 1]")
+        raise InputError(msg("clean must be a floating-point torch.Tensor with values in [0, 1]"))
     if clean.ndim != 4 or clean.shape[0] != 1 or clean.shape[1] != 3:
-        raise InputError(f"clean must be one RGB image of shape (1, 3, H, W), got {tuple(clean.shape)}")
+        raise InputError(
+            msg(
+                "clean must be one RGB image of shape (1, 3, H, W), got {shape}",
+                shape=str(tuple(clean.shape)),
+            )
+        )
     if min(clean.shape[-2:]) < 2:
-        raise InputError(f"clean image is too small: {tuple(clean.shape[-2:])}")
+        raise InputError(msg("clean image is too small: {shape}", shape=str(tuple(clean.shape[-2:]))))
 
 
 def _check_values(clean: torch.Tensor) -> None:
     lo, hi = float(clean.min()), float(clean.max())
     if not (lo >= 0 and hi <= 1):  # also rejects NaN
-        raise InputError(f"clean must have values in [0, 1], got [{lo:g}, {hi:g}]")
+        raise InputError(msg("clean must have values in [0, 1], got [{lo:g}, {hi:g}]", lo=lo, hi=hi))
 
 
 def _check_target(target_mse: float) -> float:
     try:
         t = float(target_mse)
     except (TypeError, ValueError):
-        raise InputError(f"target MSE must be a number, got {target_mse!r}") from None
+        raise InputError(msg("target MSE must be a number, got {value}", value=repr(target_mse))) from None
     if not 0 < t <= MAX_TARGET_MSE:  # also rejects NaN
         raise InputError(
-            f"target MSE must be in (0, {MAX_TARGET_MSE}] (PSNR >= {mse_to_psnr(MAX_TARGET_MSE):.1f} dB), "
-            f"got {target_mse}"
+            msg(
+                "target MSE must be in (0, {top}] (PSNR >= {psnr:.1f} dB), got {value}",
+                top=MAX_TARGET_MSE,
+                psnr=mse_to_psnr(MAX_TARGET_MSE),
+                value=str(target_mse),
+            )
         )
     return t
 
@@ -141,11 +163,15 @@ def _check_tolerance(tolerance: float) -> float:
     try:
         tol = float(tolerance)
     except (TypeError, ValueError):
-        raise InputError(f"tolerance must be a number, got {tolerance!r}") from None
+        raise InputError(msg("tolerance must be a number, got {value}", value=repr(tolerance))) from None
     if not 0 < tol <= MAX_TOLERANCE:
         raise InputError(
-            f"tolerance is relative (|MSE − target| <= tolerance · target) and must be in "
-            f"(0, {MAX_TOLERANCE}], got {tolerance}"
+            msg(
+                "tolerance is relative (|MSE − target| <= tolerance · target) and must be in (0, {top}], "
+                "got {value}",
+                top=MAX_TOLERANCE,
+                value=str(tolerance),
+            )
         )
     return tol
 
@@ -156,15 +182,19 @@ def _check_names(names: Sequence[str]) -> list[str]:
     out = list(names)
     valid = gallery_degradations()
     if not out:
-        raise InputError(f"no degradations given; choose from: {', '.join(valid)}")
+        raise InputError(msg("no degradations given; choose from: {names}", names=", ".join(valid)))
     for n in out:
         if n not in valid:
             raise InputError(
-                f"unknown degradation {n!r} for an equal-MSE match; valid names: {', '.join(valid)}"
+                msg(
+                    "unknown degradation {name!r} for an equal-MSE match; valid names: {names}",
+                    name=n,
+                    names=", ".join(valid),
+                )
             )
     dups = sorted({n for n in out if out.count(n) > 1})
     if dups:
-        raise InputError(f"degradations listed more than once: {', '.join(dups)}")
+        raise InputError(msg("degradations listed more than once: {names}", names=", ".join(dups)))
     return out
 
 
@@ -313,26 +343,38 @@ def _search_integer(ev: _Evaluator, max_evals: int) -> str:
     return "ok" if ev.best_within else "resolution"
 
 
-def _note(ev: _Evaluator, reason: str, strength: float, mse: float) -> str:
+def _note(ev: _Evaluator, reason: str, strength: float, mse: float) -> Text:
+    """Why the result is not within tolerance ("" when it is)."""
     if ev.within(mse):
         return ""
     t, d = ev.target, ev.degradation
-    setting = d.setting(strength)
+    at = {"setting": d.setting(strength), "mse": mse, "target": t}
     if reason == "above":
         if abs(strength - ev.strength(ev.span)) < 1e-9:
-            return f"unreachable: even the strongest setting ({setting}) gives MSE {mse:.4g} < target {t:.4g}"
-        return f"unreachable: the largest MSE found is {mse:.4g} at {setting} (< target {t:.4g})"
-    if reason == "below":
-        return f"unreachable: even the mildest setting ({setting}) gives MSE {mse:.4g} > target {t:.4g}"
-    if reason == "budget":
-        return (
-            f"search stopped after {ev.count} evaluations: closest found is {setting} "
-            f"(MSE {mse:.4g}, {_percent(mse, t)})"
+            return msg(
+                "unreachable: even the strongest setting ({setting}) gives MSE {mse:.4g} "
+                "< target {target:.4g}",
+                **at,
+            )
+        return msg(
+            "unreachable: the largest MSE found is {mse:.4g} at {setting} (< target {target:.4g})", **at
         )
-    closest = f"closest achievable is {setting} (MSE {mse:.4g}, {_percent(mse, t)})"
+    if reason == "below":
+        return msg(
+            "unreachable: even the mildest setting ({setting}) gives MSE {mse:.4g} > target {target:.4g}",
+            **at,
+        )
+    off = {"setting": at["setting"], "mse": mse, "off": _percent(mse, t)}
+    if reason == "budget":
+        return msg(
+            "search stopped after {n} evaluations: closest found is {setting} (MSE {mse:.4g}, {off})",
+            n=ev.count,
+            **off,
+        )
+    closest = msg("closest achievable is {setting} (MSE {mse:.4g}, {off})", **off)
     if d.integer:
-        return f"integer {d.param}: {closest}"
-    return f"MSE changes in steps here: {closest}"
+        return msg("integer {param}: {closest}", param=d.param, closest=closest)
+    return msg("MSE changes in steps here: {closest}", closest=closest)
 
 
 def match_mse(
@@ -355,7 +397,7 @@ def match_mse(
     tol = _check_tolerance(tolerance)
     (name,) = _check_names([name])
     if int(max_evals) < 2:
-        raise InputError(f"max_evals must be >= 2, got {max_evals}")
+        raise InputError(msg("max_evals must be >= 2, got {value}", value=str(max_evals)))
     ev = _Evaluator(clean, name, target, tol, int(seed))
     if ev.degradation.integer:
         reason = _search_integer(ev, int(max_evals))
@@ -388,12 +430,12 @@ def equal_mse(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
 ) -> list[Match]:
     """:func:`match_mse` for each of ``names`` (in that order). Inputs are validated first.
 
-    ``progress``, if given, is called as ``progress(fraction, desc="matching blur")`` before each
-    degradation (Gradio's ``gr.Progress`` signature); fractions leave room for a scoring step.
+    ``progress``, if given, is called as ``progress(fraction, what)`` before each degradation
+    (what: "matching blur", a message); fractions leave room for a scoring step.
     """
     _check_clean(clean)
     _check_values(clean)
@@ -403,7 +445,9 @@ def equal_mse(
     out = []
     for i, n in enumerate(todo):
         if progress is not None:
-            progress(i / (len(todo) + 1), desc=f"matching {n}")
+            progress(
+                i / (len(todo) + 1), msg("matching {degradation}", degradation=DEGRADATIONS[n].short_name)
+            )
         out.append(match_mse(clean, n, target, tolerance=tol, seed=seed))
     return out
 
@@ -411,18 +455,18 @@ def equal_mse(
 # --------------------------------------------------------------------------- gallery
 
 
-TABLE_COLUMNS = (
-    "rank",
-    "degradation",
-    "strength",
+TABLE_COLUMNS: tuple[Text, ...] = (
+    msg("rank"),
+    msg("degradation"),
+    msg("strength"),
     "MSE",
     "PSNR",
     "SSIM",
-    "perceptual",
-    "style",
+    msg("perceptual"),
+    msg("style"),
     "LPIPS",
-    "within tolerance",
-    "note",
+    msg("within tolerance"),
+    msg("note"),
 )
 
 
@@ -459,7 +503,7 @@ class Gallery:
     rank_by: str  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
     seconds: float
     device: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
 
     def table(self) -> Table:
         """One row per entry, in rank order."""
@@ -482,7 +526,7 @@ class Gallery:
         return Table(list(TABLE_COLUMNS), rows)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (plain floats/str/bool/None; NaN and inf become None)."""
+        """JSON-ready summary (plain floats/str/bool/None; NaN and inf become None; texts in English)."""
         entries = [
             {
                 "rank": i + 1,
@@ -501,15 +545,39 @@ class Gallery:
             for i, e in enumerate(self.entries)
         ]
         return jsonable(
-            {
-                "target_mse": self.target_mse,
-                "target_psnr": mse_to_psnr(self.target_mse),
-                "tolerance": self.tolerance,
-                "rank_by": self.rank_by,
-                "device": self.device,
-                "notes": list(self.notes),
-                "entries": entries,
-            }
+            english(
+                {
+                    "target_mse": self.target_mse,
+                    "target_psnr": mse_to_psnr(self.target_mse),
+                    "tolerance": self.tolerance,
+                    "rank_by": self.rank_by,
+                    "device": self.device,
+                    "notes": list(self.notes),
+                    "entries": entries,
+                }
+            )
+        )
+
+
+def _check_gallery(model: VGGFeatures, clean: torch.Tensor, rank_by: str) -> None:
+    """A gallery's inputs checked before any work: the ranking metric, the image and its device."""
+    if rank_by not in RANK_METRICS:
+        raise InputError(
+            msg(
+                "rank_by must be one of {choices}, got {value!r}",
+                choices=", ".join(map(repr, RANK_METRICS)),
+                value=rank_by,
+            )
+        )
+    _check_clean(clean)
+    if clean.device != model.device:
+        raise InputError(
+            msg(
+                "clean is on {device} but the model is on {model}; "
+                "prepare the image on the model's device first",
+                device=str(clean.device),
+                model=str(model.device),
+            )
         )
 
 
@@ -525,7 +593,7 @@ def gallery(
     settings: ScoreSettings | None = None,
     cache: FeatureCache | None = None,
     clean_key: str | None = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
     chunk_images: int | None = None,
 ) -> Gallery:
     """Match every degradation to ``target_mse``, score them all in one VGG pass and rank them.
@@ -537,14 +605,7 @@ def gallery(
     ``rank_by`` (one of :data:`RANK_METRICS`); when LPIPS is asked for but not available, the
     ranking uses "perceptual" and ``notes`` says so.
     """
-    if rank_by not in RANK_METRICS:
-        raise InputError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
-    _check_clean(clean)
-    if clean.device != model.device:
-        raise InputError(
-            f"clean is on {clean.device} but the model is on {model.device}; "
-            "prepare the image on the model's device first"
-        )
+    _check_gallery(model, clean, rank_by)
     t0 = time.perf_counter()
     matches = equal_mse(clean, target_mse, names, tolerance=tolerance, seed=seed, progress=progress)
     images = torch.cat([m.image for m in matches])
@@ -552,16 +613,17 @@ def gallery(
     scores = []
     for i in range(0, len(matches), step):
         if progress is not None and i:
-            progress(len(matches) / (len(matches) + 1), desc=f"scoring: {i} of {len(matches)} images")
+            done = msg("scoring: {done} of {total} images", done=i, total=len(matches))
+            progress(len(matches) / (len(matches) + 1), done)
         part = images[i : i + step]
         scores += score_pairs(
             model, clean, part, settings=settings, cache=cache, clean_key=clean_key, store_degraded=False
         ).scores
-    notes: list[str] = []
+    notes: list[Text] = []
     used = rank_by
     if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
-        reason = lpips_unavailable_reason(model.arch) or "LPIPS is switched off in the score settings"
-        notes.append(f"{reason}; ranked by perceptual instead")
+        reason = lpips_unavailable_reason(model.arch) or msg("LPIPS is switched off in the score settings")
+        notes.append(msg("{reason}; ranked by perceptual instead", reason=reason))
         used = "perceptual"
     entries = [GalleryEntry(m, s) for m, s in zip(matches, scores, strict=True)]
     entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))

@@ -68,8 +68,17 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import check_arch, layer
+from ..messages import Text, msg
 
 RECONSTRUCT_MODES = ("content", "texture")
+# Why a long optimisation stopped early (see :func:`stop_reason`), in a reader's words.
+STOP_REASONS: dict[str, Text] = {"cancelled": msg("cancelled"), "time limit": msg("time limit")}
+
+
+def stopped_text(reason: str) -> Text:
+    """A stop reason of :func:`stop_reason` in a reader's words (any other reason as it is)."""
+    return STOP_REASONS.get(reason, reason)
+
 
 MIN_SIZE = 32  # VGG's pooling needs a few pixels to work on
 MIN_SIDE = 16  # the shorter side of a very elongated image is kept at least this long
@@ -114,9 +123,16 @@ def _number(name: str, value: object, *, positive: bool) -> float:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, not {value!r}") from None
+        raise InputError(msg("{name} must be a number, not {value}", name=name, value=repr(value))) from None
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise InputError(f"{name} must be a finite number {'> 0' if positive else '≥ 0'}, not {value!r}")
+        raise InputError(
+            msg(
+                "{name} must be a finite number {bound}, not {value}",
+                name=name,
+                bound="> 0" if positive else "≥ 0",
+                value=repr(value),
+            )
+        )
     return v
 
 
@@ -129,7 +145,7 @@ def _integer(name: str, value: object) -> int:
                 return int(float(value))
         except (ValueError, OverflowError):
             pass
-    raise InputError(f"{name} must be a whole number, not {value!r}")
+    raise InputError(msg("{name} must be a whole number, not {value}", name=name, value=repr(value)))
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,11 @@ class ReconstructSettings:
         arch = check_arch(arch)
         if self.mode not in RECONSTRUCT_MODES:
             raise InputError(
-                f"unknown reconstruction mode {self.mode!r}; choose one of {', '.join(RECONSTRUCT_MODES)}"
+                msg(
+                    "unknown reconstruction mode {mode!r}; choose one of {modes}",
+                    mode=self.mode,
+                    modes=", ".join(RECONSTRUCT_MODES),
+                )
             )
         names = self.layers
         if names is None:
@@ -158,17 +178,32 @@ class ReconstructSettings:
             names = (names,)
         names = tuple(dict.fromkeys(str(n) for n in names))
         if not names:
-            raise InputError("choose at least one layer to reconstruct from")
+            raise InputError(msg("choose at least one layer to reconstruct from"))
         for n in names:
             layer(arch, n)  # ValueError naming the valid layers
         max_steps, max_size = limits(device)
         dev = _device_type(device)
         steps = default_steps(device) if self.steps is None else _integer("steps", self.steps)
         if not 1 <= steps <= max_steps:
-            raise InputError(f"steps must be between 1 and {max_steps} on {dev}, not {steps}")
+            raise InputError(
+                msg(
+                    "steps must be between 1 and {top} on {device}, not {value}",
+                    top=max_steps,
+                    device=dev,
+                    value=steps,
+                )
+            )
         size = _integer("size", self.size)
         if not MIN_SIZE <= size <= max_size:
-            raise InputError(f"size must be between {MIN_SIZE} and {max_size} px on {dev}, not {size}")
+            raise InputError(
+                msg(
+                    "size must be between {low} and {top} px on {device}, not {value}",
+                    low=MIN_SIZE,
+                    top=max_size,
+                    device=dev,
+                    value=size,
+                )
+            )
         tv = DEFAULT_TV[self.mode] if self.tv_weight is None else self.tv_weight
         lr = DEFAULT_LR[self.mode] if self.lr is None else self.lr
         return replace(
@@ -203,7 +238,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Per-image (N,) total variation of (N, C, H, W): the mean squared difference of each pixel
     with its right neighbour plus the mean squared difference with its lower neighbour."""
     if x.ndim != 4:
-        raise InputError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        raise InputError(msg("expected images of shape (N, C, H, W), got {shape}", shape=str(tuple(x.shape))))
     x = x.float()
     zero = x.new_zeros(x.shape[0])
     dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean(dim=(1, 2, 3)) if x.shape[-1] > 1 else zero
@@ -219,16 +254,18 @@ def resize_target(target: torch.Tensor, size: int, device: torch.device | str) -
     images lose a little of their aspect ratio).
     """
     if not isinstance(target, torch.Tensor):
-        raise InputError(f"the target must be a torch tensor, not {type(target).__name__}")
+        raise InputError(msg("the target must be a torch tensor, not {type}", type=type(target).__name__))
     if target.ndim == 3:
         target = target.unsqueeze(0)
     if target.ndim != 4 or target.shape[0] != 1 or target.shape[1] not in (1, 3):
-        raise InputError(f"expected one image of shape (1, 3, H, W), got {tuple(target.shape)}")
+        raise InputError(
+            msg("expected one image of shape (1, 3, H, W), got {shape}", shape=str(tuple(target.shape)))
+        )
     if target.shape[-1] < 1 or target.shape[-2] < 1:
-        raise InputError(f"the target image is empty: {tuple(target.shape)}")
+        raise InputError(msg("the target image is empty: {shape}", shape=str(tuple(target.shape))))
     x = target.detach().to("cpu", torch.float32)
     if not bool(torch.isfinite(x).all()):
-        raise InputError("the target image contains NaN or infinite values")
+        raise InputError(msg("the target image contains NaN or infinite values"))
     x = x.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
     h, w = x.shape[-2:]
     scale = size / max(h, w)
@@ -279,7 +316,7 @@ def _objective(
     layers = s.layers or ()
     missing = [n for n in layers if n not in tf]
     if missing:
-        raise InputError(f"target_features lacks the layers {', '.join(missing)}")
+        raise InputError(msg("target_features lacks the layers {layers}", layers=", ".join(missing)))
     feats = model(image, layers)
     terms = []
     for n in layers:
@@ -289,8 +326,13 @@ def _objective(
             f = gram(f, "chw")
         if f.shape != t.shape:
             raise InputError(
-                f"{n}: the image gives shape {tuple(f.shape)} but the target {tuple(t.shape)}; "
-                "optimise an image of the size target_features was computed for"
+                msg(
+                    "{layer}: the image gives shape {shape} but the target {target}; "
+                    "optimise an image of the size target_features was computed for",
+                    layer=n,
+                    shape=str(tuple(f.shape)),
+                    target=str(tuple(t.shape)),
+                )
             )
         denom = t.pow(2).sum() + 1e-12 * t.numel()
         terms.append((f - t).pow(2).sum() / denom)
@@ -310,9 +352,9 @@ def check_loop(
     before any work: (every, deadline), or an :class:`InputError` saying what to change."""
     every = _integer("every", every)
     if every < 1:
-        raise InputError(f"every must be at least 1, not {every}")
+        raise InputError(msg("every must be at least 1, not {value}", value=every))
     if should_stop is not None and not callable(should_stop):
-        raise InputError("should_stop must be a callable returning True to stop")
+        raise InputError(msg("should_stop must be a callable returning True to stop"))
     if deadline is not None:
         deadline = _number("deadline", deadline, positive=False)
     return every, deadline

@@ -104,6 +104,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import check_arch, layer
+from ..messages import Text, msg
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
 TASKS = ("sr4", "denoise", "deblur")
@@ -187,22 +188,64 @@ def _choices(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, Sequence):
-        raise InputError(f"losses must be a list of names or a comma-separated string, not {value!r}")
+        raise InputError(
+            msg("losses must be a list of names or a comma-separated string, not {value}", value=repr(value))
+        )
     return tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
 
 
 def _bounded(name: str, value: object, lo: int, hi: int, dev: str, unit: str = "") -> int:
     v = _integer(name, value)
     if not lo <= v <= hi:
-        raise InputError(f"{name} must be between {lo} and {hi}{unit} on {dev}, not {v}")
+        raise InputError(
+            msg(
+                "{name} must be between {lo} and {hi}{unit} on {device}, not {value}",
+                name=name,
+                lo=lo,
+                hi=hi,
+                unit=unit,
+                device=dev,
+                value=v,
+            )
+        )
     return v
 
 
 def _in_range(name: str, value: object, bounds: tuple[float, float]) -> float:
     v = _number(name, value, positive=True)
     if not bounds[0] <= v <= bounds[1]:
-        raise InputError(f"{name} must be between {bounds[0]:g} and {bounds[1]:g}, not {value!r}")
+        raise InputError(
+            msg(
+                "{name} must be between {lo:g} and {hi:g}, not {value}",
+                name=name,
+                lo=bounds[0],
+                hi=bounds[1],
+                value=repr(value),
+            )
+        )
     return v
+
+
+def _task_losses_layers(s: TrainSettings, arch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The task checked, and the losses and the perceptual loss's layers as tuples of known names."""
+    if s.task not in TASKS:
+        raise InputError(
+            msg("unknown task {task!r}; choose one of {tasks}", task=s.task, tasks=", ".join(TASKS))
+        )
+    losses = _choices(s.losses)
+    if not losses:
+        raise InputError(msg("choose at least one loss of {losses}", losses=", ".join(LOSSES)))
+    unknown = [n for n in losses if n not in LOSSES]
+    if unknown:
+        raise InputError(
+            msg("unknown loss {loss!r}; choose from {losses}", loss=unknown[0], losses=", ".join(LOSSES))
+        )
+    names = DEFAULT_LAYERS if s.layers is None else _choices(s.layers)
+    if not names:
+        raise InputError(msg("choose at least one VGG layer for the perceptual loss"))
+    for n in names:
+        layer(arch, n)  # InputError naming the valid layers
+    return losses, names
 
 
 @dataclass(frozen=True)
@@ -229,26 +272,15 @@ class TrainSettings:
 
     def resolved(self, arch: str, device: torch.device | str) -> TrainSettings:
         """A copy with every default filled in and every value checked (:class:`InputError`)."""
-        arch = check_arch(arch)
-        if self.task not in TASKS:
-            raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        losses = _choices(self.losses)
-        if not losses:
-            raise InputError(f"choose at least one loss of {', '.join(LOSSES)}")
-        unknown = [n for n in losses if n not in LOSSES]
-        if unknown:
-            raise InputError(f"unknown loss {unknown[0]!r}; choose from {', '.join(LOSSES)}")
-        names = DEFAULT_LAYERS if self.layers is None else _choices(self.layers)
-        if not names:
-            raise InputError("choose at least one VGG layer for the perceptual loss")
-        for n in names:
-            layer(arch, n)  # InputError naming the valid layers
+        losses, names = _task_losses_layers(self, check_arch(arch))
         b, dev = budget(device), _device_type(device)
         patch = _bounded(
             "patch", b.patch if self.patch is None else self.patch, MIN_PATCH, b.max_patch, dev, " px"
         )
         if patch % SCALE:
-            raise InputError(f"patch must be a multiple of {SCALE} px, not {patch}")
+            raise InputError(
+                msg("patch must be a multiple of {scale} px, not {value}", scale=SCALE, value=patch)
+            )
         return replace(
             self,
             losses=losses,
@@ -303,16 +335,22 @@ class TrainStep:
 # --------------------------------------------------------------------------- the data
 
 
-def _as_image(x: object, what: str) -> torch.Tensor:
+def _as_image(x: object, what: Text) -> torch.Tensor:
     """(1, 3, H, W) float32 on CPU in [0, 1] (grey repeated), or an InputError naming ``what``."""
     if not isinstance(x, torch.Tensor):
-        raise InputError(f"{what} must be a torch tensor, not {type(x).__name__}")
+        raise InputError(msg("{what} must be a torch tensor, not {type}", what=what, type=type(x).__name__))
     t = x.unsqueeze(0) if x.ndim == 3 else x
     if t.ndim != 4 or t.shape[0] != 1 or t.shape[1] not in (1, 3):
-        raise InputError(f"{what} must be one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+        raise InputError(
+            msg(
+                "{what} must be one image of shape (1, 3, H, W), got {shape}",
+                what=what,
+                shape=str(tuple(x.shape)),
+            )
+        )
     t = t.detach().to("cpu", torch.float32)
     if not bool(torch.isfinite(t).all()):
-        raise InputError(f"{what} contains NaN or infinite values")
+        raise InputError(msg("{what} contains NaN or infinite values", what=what))
     return t.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
 
 
@@ -328,15 +366,21 @@ def _fit(x: torch.Tensor, longest: int) -> torch.Tensor:
 def training_images(images: Sequence[torch.Tensor], s: TrainSettings) -> list[torch.Tensor]:
     """The training images on CPU, longest side at most ``train_size``, each ≥ one patch."""
     if isinstance(images, torch.Tensor | str) or not isinstance(images, Sequence) or not images:
-        raise InputError("give at least one training image (a list of (1, 3, H, W) tensors)")
+        raise InputError(msg("give at least one training image (a list of (1, 3, H, W) tensors)"))
     out = []
     for i, x in enumerate(images, start=1):
-        t = _fit(_as_image(x, f"training image {i}"), int(s.train_size or 0))
+        t = _fit(_as_image(x, msg("training image {i}", i=i)), int(s.train_size or 0))
         h, w = t.shape[-2:]
         if min(h, w) < int(s.patch or 0):
             raise InputError(
-                f"training image {i} is {w}×{h} px after resizing, smaller than the {s.patch}-px patch; "
-                "use a larger image or a smaller patch"
+                msg(
+                    "training image {i} is {w}×{h} px after resizing, smaller than the {patch}-px patch; "
+                    "use a larger image or a smaller patch",
+                    i=i,
+                    w=w,
+                    h=h,
+                    patch=s.patch,
+                )
             )
         out.append(t)
     return out
@@ -361,12 +405,17 @@ def eval_pair(eval_image: torch.Tensor, settings: TrainSettings) -> tuple[torch.
     (centred) to a multiple of 4 px; the input is its degradation (noise drawn from its own seed).
     ``settings`` must be resolved.
     """
-    t = _fit(_as_image(eval_image, "the evaluation image"), int(settings.eval_size or 0))
+    t = _fit(_as_image(eval_image, msg("the evaluation image")), int(settings.eval_size or 0))
     h, w = t.shape[-2:]
     hh, ww = h - h % SCALE, w - w % SCALE
     if min(hh, ww) < MIN_EVAL_SIDE:
         raise InputError(
-            f"the evaluation image is too elongated: {w}×{h} px at eval size, under {MIN_EVAL_SIDE} px across"
+            msg(
+                "the evaluation image is too elongated: {w}×{h} px at eval size, under {side} px across",
+                w=w,
+                h=h,
+                side=MIN_EVAL_SIDE,
+            )
         )
     top, left = (h - hh) // 2, (w - ww) // 2
     truth = t[..., top : top + hh, left : left + ww].contiguous()
@@ -552,11 +601,13 @@ def train(
     every, deadline = check_loop(every, should_stop, deadline)
     images = training_images(train_images, s)
     x_eval, truth = eval_pair(eval_image, s)
-    held_out = _as_image(eval_image, "the evaluation image")
+    held_out = _as_image(eval_image, msg("the evaluation image"))
     for i, img in enumerate(train_images, start=1):
-        t = _as_image(img, f"training image {i}")
+        t = _as_image(img, msg("training image {i}", i=i))
         if t.shape == held_out.shape and torch.equal(t, held_out):
-            raise InputError(f"training image {i} is the evaluation image; hold the evaluation image out")
+            raise InputError(
+                msg("training image {i} is the evaluation image; hold the evaluation image out", i=i)
+            )
     return _run(model, images, x_eval, truth, s, every, should_stop, deadline)
 
 

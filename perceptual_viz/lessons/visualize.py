@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..backbone import VGGFeatures
 from ..errors import InputError
+from ..messages import msg
 from .reconstruct import stop_reason
 
 # Square root of ImageNet's colour correlation (lucid's ``color_correlation_svd_sqrt``).
@@ -61,16 +62,36 @@ class VisualizeSettings:
         info = model.info(self.layer)
         max_steps, max_px = limits(model.device)
         steps = self.steps if self.steps is not None else (512 if model.device.type == "cuda" else 160)
+        dev = model.device.type
         if not 0 <= int(self.channel) < info.channels:
-            raise InputError(f"{self.layer} has channels 0..{info.channels - 1}; got {self.channel}")
+            raise InputError(
+                msg(
+                    "{layer} has channels 0..{last}; got {value}",
+                    layer=self.layer,
+                    last=info.channels - 1,
+                    value=self.channel,
+                )
+            )
         if not 1 <= int(steps) <= max_steps:
-            raise InputError(f"steps must be between 1 and {max_steps} on {model.device.type}; got {steps}")
+            raise InputError(
+                msg(
+                    "steps must be between 1 and {top} on {device}; got {value}",
+                    top=max_steps,
+                    device=dev,
+                    value=steps,
+                )
+            )
         if not 32 <= int(self.size) <= max_px:
             raise InputError(
-                f"the size must be between 32 and {max_px} px on {model.device.type}; got {self.size}"
+                msg(
+                    "the size must be between 32 and {top} px on {device}; got {value}",
+                    top=max_px,
+                    device=dev,
+                    value=self.size,
+                )
             )
         if not 0 < float(self.lr) <= 1:
-            raise InputError(f"the learning rate must be in (0, 1]; got {self.lr}")
+            raise InputError(msg("the learning rate must be in (0, 1]; got {value}", value=self.lr))
         return replace(
             self, channel=int(self.channel), steps=int(steps), size=int(self.size), seed=int(self.seed)
         )

@@ -6,17 +6,16 @@ table, the info, the JSON summary and the export zip).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from ...backbone import VGGFeatures
 from ...features import FeatureCache
-from ...figures import DEFAULT_SIZE, Analysis, Figure, analyse, load
+from ...figures import DEFAULT_SIZE, Analysis, Figure, Progress, analyse, load
 from ...figures import equal_mse as fe
 from ...lessons import equal_mse as em
-from ...messages import msg
+from ...messages import Joined, Text, msg
 from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
@@ -44,8 +43,9 @@ def _figure(
     cache: FeatureCache,
     c: Analysis,
     s: dict[str, Any],
-    progress: Callable[..., Any] | None,
-) -> Figure:
+    progress: Progress | None,
+) -> fe.EqualMseFigure:
+    """The gallery of ``c`` with the settings ``s`` (as :func:`_settings` makes them)."""
     return fe.equal_mse(
         model, cache, c, s["size"], s["target_kind"], s["target"], s["rank_by"], s["seed"], progress=progress
     )
@@ -68,21 +68,17 @@ def equal_mse(
     settings = _settings(target_kind, target, rank_by, seed, size)
     with ctx.lanes.long_job(session_of(request), "equal-MSE gallery") as job:
         model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
-        fig = ctx.showcase.get("equal_mse", model, c.key, settings)
-        note = FROM_SHOWCASE if fig is not None else ""
-        if fig is None:
+        stored = ctx.showcase.get("equal_mse", model, c.key, settings)
+        info: Text
+        if isinstance(stored, fe.EqualMseFigure):
+            fig, info = stored, Joined((stored.info, FROM_SHOWCASE), "\n\n")
+        else:
             fig = _figure(model, ctx.cache, c, settings, progress_checkpoint(job, progress))
             ctx.showcase.put("equal_mse", model, c.key, settings, fig)
+            info = fig.info
     shown_files = publish(fig)
-    gallery = [(shown_files[cap], None) for cap in fig.extras["gallery"]]
-    ex = fig.extras
-    return (
-        gallery,
-        readable(ex["table"], 3),
-        ex["info"] + note,
-        ex["data"],
-        bundle_file(fig, shown_files, model),
-    )
+    gallery = [(shown_files[name], None) for name in fig.gallery]
+    return gallery, readable(fig.table, 3), info, fig.data, bundle_file(fig, shown_files, model)
 
 
 def recipe(ctx: AppContext) -> Recipe:
@@ -92,7 +88,11 @@ def recipe(ctx: AppContext) -> Recipe:
 
     def compute(model: VGGFeatures, path: str, should_stop: ShouldStop) -> Figure:
         c = analyse(model, load(path), DEFAULT_SIZE)
-        return _figure(model, ctx.cache, c, settings, lambda *a, **kw: should_stop())
+
+        def progress(fraction: float, what: Text) -> None:
+            should_stop()  # between two steps the warmer gives way to people's requests
+
+        return _figure(model, ctx.cache, c, settings, progress)
 
     return Recipe("equal_mse", settings, ctx.samples[:SAMPLES_SHOWN], sample_key(DEFAULT_SIZE), compute)
 
@@ -126,7 +126,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
             elem_classes=["figure-row"],
         )
         table = gr.Dataframe(
-            headers=list(em.TABLE_COLUMNS),
+            headers=[str(c) for c in em.TABLE_COLUMNS],
             label="Scores",
             interactive=False,
             wrap=True,

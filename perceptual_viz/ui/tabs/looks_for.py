@@ -15,13 +15,14 @@ import gradio as gr
 from ...figures import features as ff
 from ...figures import visualize as fv
 from ...lessons import visualize as vz
+from ...messages import Joined, msg, word
 from .. import text
 from ..context import AppContext, session_of
 from ..lanes import LongJob, progress_checkpoint
 from ..serve import bundle_file, publish
 from ..shared import Shared
 from ..widgets import export_button, md, shown
-from .reconstruct import stop_button
+from .reconstruct import stop_button, why_stopped
 
 PATCHES = 8
 
@@ -82,20 +83,22 @@ def _stream(
         layer=layer, channel=int(index), steps=int(steps), size=int(px), seed=int(seed)
     ).resolved(model)
     deadline = time.monotonic() + ctx.time_limit_s
-    last, curve, info = None, [], ""
+    last, curve, info = None, [], Joined(())
     for st, so_far in fv.run(model, settings, should_stop=job.should_stop, deadline=deadline):
         last, curve = st, so_far
-        progress(st.step / max(1, st.total), desc=f"step {st.step}/{st.total}")
-        done = f"step {st.step}/{st.total} · mean activation {st.activation:.4g} · {st.seconds:.1f} s"
-        info = f"{fv.what(settings)} · {done}"
+        step = msg("step {step}/{total}", step=st.step, total=st.total)
+        progress(st.step / max(1, st.total), desc=word(step))
+        value = f"{st.activation:.4g}"
+        activation = msg("mean activation {value}", value=value)
+        info = Joined((fv.what(settings), step, activation, f"{st.seconds:.1f} s"))
         if not st.done:
             yield fv.display(st.image), info, gr.skip()
     assert last is not None
-    why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
-    if last.stopped:
-        info += f" · stopped at step {last.step} ({why})"
+    why = why_stopped(job, last.stopped)
+    if why:
+        info = Joined((info, msg("stopped at step {step} ({why})", step=last.step, why=why)))
     if fv.never_fired(curve):
-        info += f" · {fv.DEAD}: try another channel"
+        info = Joined((info, msg("{dead}: try another channel", dead=fv.DEAD)))
     fig = fv.figure(settings, last, curve, stopped=why or None)
     shown_files = publish(fig)
     yield shown_files["visualisation"], info, bundle_file(fig, shown_files, model)

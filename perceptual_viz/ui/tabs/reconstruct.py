@@ -23,9 +23,10 @@ from ...figures import reconstruct as fr
 from ...images import load_image, to_pil
 from ...layers import layers as all_layers
 from ...lessons import reconstruct as rc
+from ...messages import Joined, Text, msg, word
 from .. import text
 from ..context import AppContext, Upload, require, session_of
-from ..lanes import LongJob
+from ..lanes import REPLACED, STOPPED, LongJob
 from ..serve import bundle_file, png_file, publish
 from ..shared import PRIVATE, Shared
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
@@ -34,6 +35,20 @@ from ..widgets import export_button, image_input, md, shown
 # Shown pictures of a reconstruction are enlarged (nearest neighbour) to at least this size.
 DISPLAY_PX = 320
 RUNS_KEPT = 12
+# Why a long job ended early, as the lanes say it, in a reader's words.
+JOB_REASONS: dict[str, Text] = {
+    STOPPED: msg("stopped by you"),
+    REPLACED: msg("replaced by your newer request (one long job per person)"),
+}
+
+
+def why_stopped(job: LongJob, stopped: str) -> Text:
+    """Why a run ended early ("" if it did not): the job's reason when it was cancelled (the
+    person's Stop, a newer request), else the run's own ("time limit"). Its English text is what
+    the record keeps."""
+    if stopped == "cancelled" and job.reason:
+        return JOB_REASONS.get(job.reason, job.reason)
+    return rc.stopped_text(stopped)
 
 
 def display(img: Any) -> Image.Image:
@@ -82,25 +97,25 @@ def _stream(
     # Earlier runs of this session, minus any whose picture the cache clean-up already removed.
     runs = [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
     key, keyed = image_key(target), _keyed(settings)
-    fig = ctx.showcase.get("reconstruct", model, key, keyed)
-    if fig is not None:
-        yield _final(fig, runs, model, fig.extras["info"] + FROM_SHOWCASE)
+    stored = ctx.showcase.get("reconstruct", model, key, keyed)
+    if isinstance(stored, fr.ReconstructFigure):
+        yield _final(stored, runs, model, Joined((stored.info, FROM_SHOWCASE), "\n\n"))
         return
     deadline = time.monotonic() + ctx.time_limit_s
-    last, curve, info = None, [], ""
+    last, curve, info = None, [], Joined(())
     for st, so_far in fr.run(model, target, settings, should_stop=job.should_stop, deadline=deadline):
         last, curve = st, so_far
-        progress(st.step / max(1, st.total), desc=f"step {st.step}/{st.total}")
-        done = f"step {st.step}/{st.total} · loss {st.loss:.4g} · {st.seconds:.1f} s on {model.device}"
-        info = f"{fr.what(settings)} · {done}"
+        step = msg("step {step}/{total}", step=st.step, total=st.total)
+        progress(st.step / max(1, st.total), desc=word(step))
+        took = msg("{seconds:.1f} s on {device}", seconds=st.seconds, device=str(model.device))
+        info = Joined((fr.what(settings), step, msg("loss {loss:.4g}", loss=st.loss), took))
         if not st.done:  # the runs row, the zip and the session's history change only at the end
             yield display(st.image), fr.loss_chart(curve), info, gr.skip(), gr.skip(), gr.skip()
     assert last is not None
-    why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
-    if last.stopped:
-        info += f" · **stopped at step {last.step}** ({why})"
-    fig = fr.figure(target, settings, last, curve, stopped=why or None)
-    fig.extras["info"] = info
+    why = why_stopped(job, last.stopped)
+    if why:
+        info = Joined((info, msg("**stopped at step {step}** ({why})", step=last.step, why=why)))
+    fig = fr.figure(target, settings, last, curve, stopped=why or None, info=info)
     if not last.stopped:
         ctx.showcase.put("reconstruct", model, key, keyed, fig)
     yield _final(fig, runs, model, info)
@@ -111,13 +126,12 @@ def _keyed(settings: rc.ReconstructSettings) -> dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
-def _final(fig: Figure, runs: list, model: VGGFeatures, info: str) -> tuple[Any, ...]:
+def _final(fig: fr.ReconstructFigure, runs: list, model: VGGFeatures, info: Text) -> tuple[Any, ...]:
     """The last frame: picture, loss chart, info, the runs row with this run added, zip, history."""
     shown_files = publish(fig)
-    ex = fig.extras
     pic = display(fig.pictures["reconstruction"])
     # The caption sits under the picture in full (see ui/style.py), never cut off.
-    runs = [*runs, (png_file(pic), f"{ex['run title']} · {ex['run note']}")][-RUNS_KEPT:]
+    runs = [*runs, (png_file(pic), Joined((fig.run_title, fig.run_note)))][-RUNS_KEPT:]
     zipped = bundle_file(fig, shown_files, model)
     return pic, fig.pictures["loss curve"], info, runs, zipped, runs
 

@@ -11,8 +11,8 @@ from ...backbone import VGGFeatures
 from ...degrade import DEGRADATIONS
 from ...figures import DEFAULT_SIZE, Figure, analyse, load
 from ...figures import sweep as fs
-from ...messages import msg
-from .. import text
+from ...messages import Joined, Text, msg
+from .. import i18n, text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
@@ -44,17 +44,19 @@ def sweep(
     settings = _settings(names, k, seed, size)
     with ctx.lanes.long_job(session_of(request), "sweep") as job:
         model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
-        fig = ctx.showcase.get("sweep", model, c.key, settings)
-        note = FROM_SHOWCASE if fig is not None else ""
-        if fig is None:
+        stored = ctx.showcase.get("sweep", model, c.key, settings)
+        info: Text
+        if isinstance(stored, fs.SweepFigure):
+            fig, info = stored, Joined((stored.info, FROM_SHOWCASE), "\n\n")
+        else:
             check = progress_checkpoint(job, progress)
             fig = fs.sweep(model, c, size, settings["names"], k, int(seed), progress=check, deadline=deadline)
             ctx.showcase.put("sweep", model, c.key, settings, fig)
+            info = fig.info
     shown_files = publish(fig)
-    charts = [(shown_files[cap], None) for cap in fig.extras["charts"]]
-    thumbs = [(shown_files[cap], None) for cap in fig.extras["thumbnails"]]
-    table = readable(fig.extras["table"])
-    return charts, table, thumbs, fig.extras["info"] + note, bundle_file(fig, shown_files, model)
+    charts = [(shown_files[name], None) for name in fig.charts]
+    thumbs = [(shown_files[name], None) for name in fig.thumbnails]
+    return charts, readable(fig.table), thumbs, info, bundle_file(fig, shown_files, model)
 
 
 def recipe(ctx: AppContext) -> Recipe:
@@ -64,7 +66,11 @@ def recipe(ctx: AppContext) -> Recipe:
     def compute(model: VGGFeatures, path: str, should_stop: ShouldStop) -> Figure:
         c = analyse(model, load(path), DEFAULT_SIZE)
         names, k = settings["names"], settings["k"]
-        return fs.sweep(model, c, DEFAULT_SIZE, names, k, 0, progress=lambda *a, **kw: should_stop())
+
+        def progress(fraction: float, what: Text) -> None:
+            should_stop()  # between two passes the warmer gives way to people's requests
+
+        return fs.sweep(model, c, DEFAULT_SIZE, names, k, 0, progress=progress)
 
     return Recipe("sweep", settings, ctx.samples[:SAMPLES_SHOWN], sample_key(DEFAULT_SIZE), compute)
 
@@ -72,7 +78,7 @@ def recipe(ctx: AppContext) -> Recipe:
 def levels_slider(names: list[str], k: float) -> Any:
     """K capped at what every chosen degradation can give (quantize has 7 bit depths)."""
     top = fs.max_levels(names) if names else fs.LEVELS_RANGE[1]
-    label = f"Severity levels (K, at most {top} here)"
+    label: Text = msg("Severity levels (K, at most {top} here)", top=top)
     if int(k) <= top:  # the value stays as typed: an answer arriving late must not undo a new K
         return gr.update(maximum=top, label=label)
     return gr.update(maximum=top, value=top, label=label)
@@ -112,7 +118,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
             object_fit="contain",
         )
         table = gr.Dataframe(
-            headers=list(fs.TABLE_COLUMNS),
+            headers=[str(c) for c in fs.COLUMNS],
             label="Raw values",
             interactive=False,
             wrap=True,
@@ -129,7 +135,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
         )
         zipped = export_button("s_zip")
     ctx.showcase.add(recipe(ctx))
-    names.change(levels_slider, [names, k], [k], **PRIVATE)
+    names.change(i18n.localised(levels_slider), [names, k], [k], **PRIVATE)
     run = btn.click(
         ctx.endpoint(sweep, gpu_s=90),
         [clean, names, k, seed, shared.arch, shared.size],

@@ -14,16 +14,18 @@ import gradio as gr
 import torch
 
 from ...assets import PHOTOS, sample
+from ...backbone import VGGFeatures
 from ...figures import load
 from ...figures import train as ft
 from ...lessons import train as tl
+from ...messages import Joined, Text, joined, msg, word
 from .. import text
 from ..context import AppContext, UserError, session_of
 from ..lanes import LongJob
 from ..serve import bundle_file, png_file, publish
 from ..shared import Shared
 from ..widgets import export_button, md, readable, shown
-from .reconstruct import display, stop_button
+from .reconstruct import display, stop_button, why_stopped
 
 KIND = "training"
 MAX_UPLOADS = 8  # own training photos per run
@@ -42,24 +44,35 @@ def _paths(files: Any) -> list[str]:
 
 def images(
     photos: Sequence[str] | None, uploads: Any, held_out: str
-) -> tuple[list[torch.Tensor], torch.Tensor, str]:
+) -> tuple[list[torch.Tensor], torch.Tensor, Text]:
     """The training images (chosen bundled photos, minus the held-out one, and uploads), the
     held-out image, and a note saying which photo was held out when it was also chosen."""
     if held_out not in PHOTOS:
-        raise UserError(f"the held-out image must be one of the bundled photos: {', '.join(PHOTOS)}")
+        raise UserError(
+            msg("the held-out image must be one of the bundled photos: {photos}", photos=", ".join(PHOTOS))
+        )
     chosen = list(photos or [])
     unknown = [p for p in chosen if p not in PHOTOS]
     if unknown:
-        raise UserError(f"unknown bundled photo {unknown[0]!r}; choose from {', '.join(PHOTOS)}")
+        raise UserError(
+            msg(
+                "unknown bundled photo {photo!r}; choose from {photos}",
+                photo=unknown[0],
+                photos=", ".join(PHOTOS),
+            )
+        )
     files = _paths(uploads)
     if len(files) > MAX_UPLOADS:
-        raise UserError(f"upload at most {MAX_UPLOADS} training photos, not {len(files)}")
-    note = f" ({held_out} is held out, so it was not trained on)" if held_out in chosen else ""
+        raise UserError(msg("upload at most {most} training photos, not {n}", most=MAX_UPLOADS, n=len(files)))
+    held = msg("({photo} is held out, so it was not trained on)", photo=held_out)
+    note: Text = held if held_out in chosen else ""
     paths = [str(sample(p)) for p in chosen if p != held_out] + files
     if not paths:
-        raise UserError("choose at least one training photo (or upload your own) besides the held-out one")
-    train = [load(p, f"training photo {i}").tensor() for i, p in enumerate(paths, start=1)]
-    return train, load(str(sample(held_out)), "the held-out photo").tensor(), note
+        raise UserError(
+            msg("choose at least one training photo (or upload your own) besides the held-out one")
+        )
+    train = [load(p, msg("training photo {i}", i=i)).tensor() for i, p in enumerate(paths, start=1)]
+    return train, load(str(sample(held_out)), msg("the held-out photo")).tensor(), note
 
 
 def train(
@@ -101,7 +114,8 @@ def _stream(
     ).resolved(model.arch, model.device)
     x, truth = tl.eval_pair(eval_image, settings)
     label = ft.input_label(settings)
-    fixed = [(png_file(display(x)), f"input ({label})"), (png_file(display(truth)), "ground truth")]
+    fixed = [(png_file(display(x)), ft.input_name(settings)), (png_file(display(truth)), msg("ground truth"))]
+    named = joined(ft.what(settings), note, sep=" ")
     deadline = time.monotonic() + ctx.time_limit_s
     last, curves = None, {}
     # A report at least every REPORT_STEPS steps: a closed tab or a cancelled request is noticed
@@ -111,38 +125,47 @@ def _stream(
         model, train_images, eval_image, settings, should_stop=job.should_stop, deadline=deadline, every=every
     ):
         last, curves = st, so_far
-        progress(st.step / max(1, st.total), desc=f"step {st.step}/{st.total}")
+        step = msg("step {step}/{total}", step=st.step, total=st.total)
+        progress(st.step / max(1, st.total), desc=word(step))
         if st.done:
             break
         outs = [
-            (png_file(display(o)), f"{n} network · PSNR {st.psnr[n]:.2f} dB") for n, o in st.outputs.items()
+            (png_file(display(o)), Joined((ft.network_name(n), f"PSNR {st.psnr[n]:.2f} dB")))
+            for n, o in st.outputs.items()
         ]
         strip, _ = ft.zoom_strip(x, truth, st.outputs, label)
-        info = f"{ft.what(settings)}{note} · step {st.step}/{st.total} · {st.seconds:.1f} s on {model.device}"
-        yield fixed + outs, strip, ft.loss_chart(curves), info, gr.skip(), gr.skip()
+        took = msg("{seconds:.1f} s on {device}", seconds=st.seconds, device=str(model.device))
+        yield fixed + outs, strip, ft.loss_chart(curves), Joined((named, step, took)), gr.skip(), gr.skip()
     assert last is not None
-    why = job.reason if last.stopped == "cancelled" and job.reason else last.stopped
-    fig = ft.figure(model, eval_image, settings, last, curves, stopped=why or None)
+    why = why_stopped(job, last.stopped)
+    fig = ft.figure(model, eval_image, settings, last, curves, stopped=why or None, note=note)
+    yield _final(fig, settings, model)
+
+
+def _final(fig: ft.TrainFigure, settings: tl.TrainSettings, model: VGGFeatures) -> tuple[Any, ...]:
+    """The last frame: every picture with its scores, the crops, the curves, the info, the
+    scores table and the zip."""
     files = publish(fig)
     scores = fig.record["runs"]
-    gallery = [(files[f"input ({label})"], f"input ({label})"), (files["ground truth"], "ground truth")]
+    name = ft.input_name(settings)
+    gallery: list[tuple[str, Text]] = [(files[str(name)], name), (files["ground truth"], msg("ground truth"))]
     for n in settings.losses:
         ev = scores[n]["eval"]
-        gallery.append(
-            (files[f"{n} network"], f"{n} network · PSNR {ev['psnr']:.2f} dB · LPIPS {_num(ev['lpips'])}")
-        )
-    info = fig.extras["info"].replace(ft.what(settings), ft.what(settings) + note, 1)
-    yield (
+        psnr, lpips = f"PSNR {ev['psnr']:.2f} dB", f"LPIPS {_num(ev['lpips'])}"
+        gallery.append((files[str(ft.network_name(n))], Joined((ft.network_name(n), psnr, lpips))))
+    table = readable(fig.table)
+    return (
         gallery,
         files["zoomed crops"],
         files["loss curves"],
-        info,
-        readable(fig.extras["table"]),
+        fig.info,
+        table,
         bundle_file(fig, files, model),
     )
 
 
 def _num(v: float | None) -> str:
+    """An LPIPS score to three decimals, "—" where there is none."""
     return "—" if v is None else f"{v:.3f}"
 
 
@@ -210,7 +233,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
             crops = shown("Zoomed crops (where the texture is)", elem_id="t_crops")
             curve = shown("Training loss (log scale)", elem_id="t_curve")
         table = gr.Dataframe(
-            headers=list(ft.TABLE_COLUMNS),
+            headers=[str(c) for c in ft.TABLE_COLUMNS],
             label="Scores on the held-out photo (against the ground truth)",
             interactive=False,
             wrap=True,
