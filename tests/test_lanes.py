@@ -172,12 +172,12 @@ def test_stop_ends_only_the_named_kind_and_checkpoint_raises():
     reports: list[float] = []
     with lanes.long_job("s", "sweep") as job:
         report = progress_checkpoint(job, lambda f, desc=None: reports.append(f))
-        report(0.5, desc="half")
+        report(0.5, "half")
         assert lanes.stop("s", "reconstruction") is False and not job.stopped
         assert lanes.stop("nobody") is False
         assert lanes.stop("s", "sweep") is True
         with pytest.raises(JobStopped, match=f"The sweep ended early: {STOPPED}"):
-            report(0.75, desc="later")
+            report(0.75, "later")
     assert reports == [0.5]
 
 

@@ -48,7 +48,7 @@ def language(value: Any) -> str:
 
 def text(s: str, lang: str) -> str:
     """``s`` (a text of the page as built: its catalog id) in ``lang``."""
-    return messages.entries(lang, "page").get(s, s) if lang != DEFAULT else s
+    return messages.entries(lang).get(s, s) if lang != DEFAULT else s
 
 
 def word(value: Any, lang: str) -> Any:
@@ -220,9 +220,7 @@ def short_texts() -> dict[str, dict[str, str]]:
     for lang in LANGS:
         if lang == DEFAULT:
             continue
-        texts = {
-            en: tr for en, tr in messages.entries(lang, "page").items() if len(en) <= SHORT and "\n" not in en
-        }
+        texts = {en: tr for en, tr in messages.entries(lang).items() if len(en) <= SHORT and "\n" not in en}
         out[lang] = texts
         out["en"].update({tr: en for en, tr in texts.items()})
     return out

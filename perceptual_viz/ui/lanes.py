@@ -40,12 +40,27 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from ..messages import Text, word
+from ..messages import Message, Text, msg, word
 from .errors import UserError
 
 LANE_NAMES = ("interactive", "long", "loader")
 REPLACED = "replaced by your newer request (one long job per person)"
 STOPPED = "stopped by you"
+# Why a long job ended early, and what each kind of long job is called, in words for its reader
+# (the reasons and kinds themselves are identifiers: Stop names the kind it ends).
+REASONS: dict[str, Message] = {
+    STOPPED: msg("stopped by you"),
+    REPLACED: msg("replaced by your newer request (one long job per person)"),
+}
+KIND_NAMES: dict[str, Message] = {
+    "sweep": msg("sweep"),
+    "reconstruction": msg("reconstruction"),
+    "training": msg("training"),
+    "quiz round": msg("quiz round"),
+    "patch search": msg("patch search"),
+    "visualisation": msg("visualisation"),
+    "equal-MSE gallery": msg("equal-MSE gallery"),
+}
 
 
 def _setting(value: str | int | None, env: str) -> str:
@@ -109,9 +124,9 @@ class LaneLimits:
 class JobStopped(UserError):
     """Raised inside a long job when it must end early (the user stopped it, or replaced it)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, said: Text) -> None:
+        super().__init__(said)
+        self.said = said
 
 
 class LongJob:
@@ -142,7 +157,9 @@ class LongJob:
     def checkpoint(self) -> None:
         """:meth:`should_stop` for code without a stop hook: raises :class:`JobStopped`."""
         if self.should_stop():
-            raise JobStopped(f"The {self.kind} ended early: {self.reason or STOPPED}.")
+            why = self.reason or STOPPED
+            job = KIND_NAMES.get(self.kind, self.kind)
+            raise JobStopped(msg("The {job} ended early: {reason}.", job=job, reason=REASONS.get(why, why)))
 
 
 class FairSlots:

@@ -16,7 +16,7 @@ from ...figures import DEFAULT_SIZE
 from ...figures import compare as fc
 from ...layers import block_outputs
 from ...messages import Joined, Text, msg
-from .. import text
+from .. import i18n, text
 from ..context import AppContext, Upload
 from ..errors import UserError
 from ..serve import bundle_file, publish
@@ -100,7 +100,8 @@ def strength_slider(name: str, value: float | None = None) -> Any:
     d = lookup(name)
     step = 1 if d.integer else (d.maximum - d.minimum) / 200
     v = d.default if value is None or not d.minimum <= float(value) <= d.maximum else float(value)
-    return gr.update(minimum=d.minimum, maximum=d.maximum, value=v, step=step, label=f"{d.label}: {d.param}")
+    label = msg("{degradation}: {param}", degradation=d.label, param=d.param)
+    return gr.update(minimum=d.minimum, maximum=d.maximum, value=v, step=step, label=label)
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
                     min(d.minimum for d in DEGRADATIONS.values()),
                     max(d.maximum for d in DEGRADATIONS.values()),
                     value=d0.default,
-                    label=f"{d0.label}: {d0.param}",
+                    label=str(msg("{degradation}: {param}", degradation=d0.label, param=d0.param)),
                     elem_id="c_strength",
                 )
                 seed = gr.Number(value=0, precision=0, label="Seed")
@@ -180,7 +181,7 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
         slider = gr.ImageSlider(label="Clean ◀ ▶ degraded", format="png", type="pil", elem_id="c_slider")
         with gr.Column():
             table = gr.Dataframe(
-                headers=list(fc.SCORE_COLUMNS),
+                headers=[str(c) for c in fc.SCORE_COLUMNS],
                 label="Scores",
                 interactive=False,
                 elem_id="scores",
@@ -240,7 +241,9 @@ def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_con
         rows,
         inputs=[clean, deg, strength],
         outputs=[strength, *source_controls],
-        fn=lambda clean, deg, s: (strength_slider(deg, s), "degrade", *_show_source("degrade")),
+        fn=i18n.localised(
+            lambda clean, deg, s: (strength_slider(deg, s), "degrade", *_show_source("degrade"))
+        ),
         run_on_click=True,
         cache_examples=False,
         example_labels=[
@@ -259,8 +262,9 @@ def build(ctx: AppContext, shared: Shared) -> None:
             md(text.COMPARE)
     quick = ctx.lanes.events("interactive")
     # .input (a user's choice), not .change: an example sets degradation and strength together.
-    ui.degradation.input(strength_slider, [ui.degradation], [ui.strength], **PRIVATE)
-    shared.demo.load(strength_slider, [ui.degradation], [ui.strength], **PRIVATE)
+    slider = i18n.localised(strength_slider)  # its label in the page's language
+    ui.degradation.input(slider, [ui.degradation], [ui.strength], **PRIVATE)
+    shared.demo.load(slider, [ui.degradation], [ui.strength], **PRIVATE)
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[1]),
         [shared.arch],

@@ -26,7 +26,7 @@ from ...lessons import reconstruct as rc
 from ...messages import Joined, Text, msg, word
 from .. import text
 from ..context import AppContext, Upload, require, session_of
-from ..lanes import REPLACED, STOPPED, LongJob
+from ..lanes import REASONS, LongJob
 from ..serve import bundle_file, png_file, publish
 from ..shared import PRIVATE, Shared
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
@@ -36,10 +36,6 @@ from ..widgets import export_button, image_input, md, shown
 DISPLAY_PX = 320
 RUNS_KEPT = 12
 # Why a long job ended early, as the lanes say it, in a reader's words.
-JOB_REASONS: dict[str, Text] = {
-    STOPPED: msg("stopped by you"),
-    REPLACED: msg("replaced by your newer request (one long job per person)"),
-}
 
 
 def why_stopped(job: LongJob, stopped: str) -> Text:
@@ -47,7 +43,7 @@ def why_stopped(job: LongJob, stopped: str) -> Text:
     person's Stop, a newer request), else the run's own ("time limit"). Its English text is what
     the record keeps."""
     if stopped == "cancelled" and job.reason:
-        return JOB_REASONS.get(job.reason, job.reason)
+        return REASONS.get(job.reason, job.reason)
     return rc.stopped_text(stopped)
 
 

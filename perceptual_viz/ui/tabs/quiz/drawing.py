@@ -12,7 +12,7 @@ from PIL import Image
 
 from .... import chrome
 from ....degrade import DEGRADATIONS
-from ....messages import Joined, Message, Text, msg
+from ....messages import Joined, Text, msg
 from ....plots import PALETTE, bar_chart
 from ....quiz.agreement import METRICS, Results
 from ....quiz.store import StoredTrial
@@ -65,9 +65,8 @@ def agreement_charts(res: Results) -> list[Image.Image]:
 
 
 def damage(name: str) -> Text:
-    """A kind of damage by its name, as the options' checkboxes call it. Its label is a text of the
-    page (those checkboxes show it), so the page's catalog words it; an unknown name stays as is."""
-    return Message(DEGRADATIONS[name].label) if name in DEGRADATIONS else name
+    """A kind of damage by its name, as the options' checkboxes call it; an unknown name stays as is."""
+    return DEGRADATIONS[name].label if name in DEGRADATIONS else name
 
 
 def disagreed_picture(trial: StoredTrial, pics: tuple[Image.Image, ...], res: Results) -> Image.Image:

@@ -130,7 +130,7 @@ def _trial_options() -> dict[str, Any]:
     """What a round's trials are made of: kinds of damage, photos, the range of PSNR."""
     ui: dict[str, Any] = {}
     ui["degradations"] = gr.CheckboxGroup(
-        [(DEGRADATIONS[d].label, d) for d in gallery_degradations()],
+        [(str(DEGRADATIONS[d].label), d) for d in gallery_degradations()],
         value=list(gallery_degradations()),
         label="Kinds of damage (each trial pairs two different ones)",
         elem_id="q_degradations",
