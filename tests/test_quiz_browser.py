@@ -101,12 +101,17 @@ def test_a_teacher_opens_a_round_two_students_vote_and_the_dashboard_counts(brow
     teacher = _page(browser, app_url, errors)
     expect(teacher.locator("#q_not_persistent")).to_contain_text("lost when this server restarts")
     teacher.get_by_text("Teacher: open a round and watch the results").click()
-    # The page settles first: an update that reaches the number box after it was typed in (the
-    # page's load events, slow on a busy machine) redraws it from its default of 10.
+    # On a busy machine the opened accordion can mount its controls again after they were first
+    # shown, and a number typed into the first ones is lost (the box shows its default, 10): type
+    # it until it stays.
     pagecheck.wait_idle(teacher, TIMEOUT_MS)
     trials = teacher.locator("#q_n input[type=number]")
-    trials.fill("2")
-    trials.press("Enter")
+    for _ in range(10):
+        trials.fill("2")
+        trials.press("Enter")
+        teacher.wait_for_timeout(500)
+        if trials.input_value() == "2":
+            break
     expect(trials).to_have_value("2")
     teacher.locator("#q_open").click()
     banner = teacher.locator("#q_code")
