@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from .archs import ARCHS
 from .errors import InputError
 
 EXIT_USAGE = 2
-ARCHS = ("vgg16", "vgg19")
 TRAIN_TASKS = ("sr4", "denoise", "deblur")  # perceptual_viz.lessons.train.TASKS (no torch import here)
 ERROR_LOG = Path(tempfile.gettempdir()) / "perceptual-viz-errors.log"
 

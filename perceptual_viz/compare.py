@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import metrics
+from .archs import ARCHITECTURES, Arch
 from .backbone import VGGFeatures
 from .errors import InputError
 from .features import FeatureCache, image_key
@@ -34,10 +35,10 @@ class ScoreSettings:
     gram_norm: str = "chw"  # "none" (reference) | "chw" | "gatys"
     lpips: bool = True
 
-    def feature_layers(self, arch: str) -> tuple[str, ...]:
+    def feature_layers(self, arch: Arch) -> tuple[str, ...]:
         return self.layers or block_outputs(arch)[:4]
 
-    def gram_layers(self, arch: str) -> tuple[str, ...]:
+    def gram_layers(self, arch: Arch) -> tuple[str, ...]:
         return self.style_layers or self.feature_layers(arch)
 
 
@@ -197,20 +198,20 @@ def _gram_of(f: torch.Tensor, norm: str) -> Callable[[], torch.Tensor]:
     return lambda: gram(f, norm)
 
 
-def lpips_unavailable_reason(arch: str) -> str | None:
+def lpips_unavailable_reason(arch: Arch) -> str | None:
     """Why LPIPS is not reported, or ``None`` when it is."""
     if not metrics.lpips_available():
         return "LPIPS unavailable: the optional 'lpips' package is not installed"
-    if arch != "vgg16":
+    if not ARCHITECTURES[arch].lpips:
         return "LPIPS unavailable: its linear weights are calibrated for VGG16 only"
     return None
 
 
-def _lpips_layers(settings: ScoreSettings, arch: str) -> tuple[str, ...]:
+def _lpips_layers(settings: ScoreSettings, arch: Arch) -> tuple[str, ...]:
     return block_outputs(arch) if settings.lpips and lpips_unavailable_reason(arch) is None else ()
 
 
-def score_names(settings: ScoreSettings, arch: str) -> list[str]:
+def score_names(settings: ScoreSettings, arch: Arch) -> list[str]:
     """Every layer a scoring run needs, in order (for pre-warming the cache)."""
     lp = _lpips_layers(settings, arch)
     return list(dict.fromkeys([*settings.feature_layers(arch), *settings.gram_layers(arch), *lp]))

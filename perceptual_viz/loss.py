@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import VGGFeatures, load_vgg
+from .archs import Arch
+from .backbone import VGGFeatures, WeightsStatus, load_vgg
 from .errors import InputError
 from .gram import gram_distance
 from .layers import resolve_layer
@@ -51,7 +52,7 @@ class PerceptualLoss(nn.Module):
         style_layers: Sequence[int | str] = (),
         resize: bool = True,
         *,
-        arch: str = "vgg16",
+        arch: Arch = "vgg16",
         weights: str | os.PathLike[str] = "auto",
         backbone: VGGFeatures | None = None,
         layer_weights: Sequence[float] | None = None,
@@ -80,7 +81,7 @@ class PerceptualLoss(nn.Module):
         self.resize_to = int(resize_to)
 
     @property
-    def status(self):
+    def status(self) -> WeightsStatus:
         """Where the backbone's weights came from (see :class:`WeightsStatus`)."""
         return self.backbone.status
 

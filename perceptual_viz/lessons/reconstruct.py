@@ -63,11 +63,12 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..archs import Arch, check_arch
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
-from ..layers import check_arch, layer
+from ..layers import block_outputs, layer
 
 RECONSTRUCT_MODES = ("content", "texture")
 
@@ -103,10 +104,10 @@ def default_steps(device: torch.device | str) -> int:
     return _DEVICE_BUDGET[_device_type(device)][0]
 
 
-def default_layers(mode: str, arch: str) -> tuple[str, ...]:
+def default_layers(mode: str, arch: Arch) -> tuple[str, ...]:
     """Content: the third block output (relu3_3 / relu3_4); texture: relu1_1 … relu4_1 (Gatys)."""
     if mode == "content":
-        return ("relu3_4",) if check_arch(arch) == "vgg19" else ("relu3_3",)
+        return (block_outputs(arch)[2],)
     return TEXTURE_LAYERS
 
 
@@ -144,7 +145,7 @@ class ReconstructSettings:
     lr: float | None = None  # None → DEFAULT_LR[mode] (Adam, cosine-decayed to lr / 20)
     seed: int = 0
 
-    def resolved(self, arch: str, device: torch.device | str) -> ReconstructSettings:
+    def resolved(self, arch: Arch, device: torch.device | str) -> ReconstructSettings:
         """A copy with every default filled in and every value checked (``ValueError`` if not valid)."""
         arch = check_arch(arch)
         if self.mode not in RECONSTRUCT_MODES:

@@ -97,13 +97,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..archs import Arch, check_arch
 from ..backbone import VGGFeatures
 from ..compare import ScoreSettings, score_pairs
 from ..degrade import degrade
 from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
-from ..layers import check_arch, layer
+from ..layers import layer
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
 TASKS = ("sr4", "denoise", "deblur")
@@ -227,7 +228,7 @@ class TrainSettings:
     eval_size: int | None = None  # the evaluation image's longest side, px
     seed: int = 0
 
-    def resolved(self, arch: str, device: torch.device | str) -> TrainSettings:
+    def resolved(self, arch: Arch, device: torch.device | str) -> TrainSettings:
         """A copy with every default filled in and every value checked (:class:`InputError`)."""
         arch = check_arch(arch)
         if self.task not in TASKS:

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from ...archs import Arch
 from ...backbone import VGGFeatures
 from ...features import image_key
 from ...figures import Figure
@@ -135,7 +136,7 @@ def recipes(ctx: AppContext, shared: Shared) -> list[Recipe]:
     return out
 
 
-def relu_layers(arch: str) -> list[str]:
+def relu_layers(arch: Arch) -> list[str]:
     """The layers offered for reconstruction: every ReLU (block outputs and Gatys' relu*_1)."""
     return [i.name for i in all_layers(arch) if i.name.startswith("relu")]
 
