@@ -38,6 +38,7 @@ from torch import nn
 from .archs import ARCHITECTURES, STAGE_CHANNELS, Arch, check_arch
 from .errors import InputError
 from .layers import LayerInfo, layers
+from .options import WeightsSource
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -58,7 +59,7 @@ class WeightsError(InputError):
 class WeightsStatus:
     """Where the backbone's weights came from."""
 
-    source: str  # "file" | "torch-hub-cache" | "hf-cache" | "download" | "untrained"
+    source: WeightsSource
     trained: bool
     location: str | None  # file name (no directories) or repo id, for display
     message: str  # one line for a status bar / CLI

@@ -22,6 +22,7 @@ from .errors import InputError
 from .features import FeatureCache, image_key
 from .gram import FORMULAS, gram, style_distances
 from .layers import block_outputs
+from .options import Criterion, GramNorm
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class ScoreSettings:
 
     layers: tuple[str, ...] | None = None  # None → block outputs 1–4 (relu1_2 … relu4_3)
     layer_weights: tuple[float, ...] | None = None  # None → 1 each
-    criterion: str = "l1"  # "l1" (reference) | "mse" (1/N_l ‖Δφ‖²)
+    criterion: Criterion = "l1"  # "l1" (reference) | "mse" (1/N_l ‖Δφ‖²)
     style_layers: tuple[str, ...] | None = None  # None → same as ``layers``
-    gram_norm: str = "chw"  # "none" (reference) | "chw" | "gatys"
+    gram_norm: GramNorm = "chw"  # "none" (reference) | "chw" | "gatys"
     lpips: bool = True
 
     def feature_layers(self, arch: Arch) -> tuple[str, ...]:
@@ -194,7 +195,7 @@ def score_pairs(
     return PairBatch(scores, fc, fd, time.perf_counter() - t0, str(model.device))
 
 
-def _gram_of(f: torch.Tensor, norm: str) -> Callable[[], torch.Tensor]:
+def _gram_of(f: torch.Tensor, norm: GramNorm) -> Callable[[], torch.Tensor]:
     return lambda: gram(f, norm)
 
 

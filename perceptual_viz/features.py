@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .backbone import VGGFeatures
 from .errors import InputError
+from .options import RESIZE_MODES, ResizeMode, is_one_of
 
 # --------------------------------------------------------------------------- resize policy
 
@@ -33,11 +34,11 @@ class Resize:
     ``"fixed"`` (exactly ``size`` × ``size``, as the reference loss's ``resize=True`` → 224 × 224).
     """
 
-    mode: str = "shorter"
+    mode: ResizeMode = "shorter"
     size: int = 224
 
     def __post_init__(self) -> None:
-        if self.mode not in ("none", "shorter", "fixed"):
+        if not is_one_of(self.mode, RESIZE_MODES):
             raise InputError(f"resize mode must be none, shorter or fixed, not {self.mode!r}")
         if self.mode != "none" and not 32 <= int(self.size) <= 4096:
             raise InputError(f"resize size must be between 32 and 4096 px, not {self.size}")

@@ -24,6 +24,7 @@ from .errors import InputError
 from .gram import gram_distance
 from .layers import resolve_layer
 from .metrics import feature_distance
+from .options import Criterion, GramNorm
 
 
 class PerceptualLoss(nn.Module):
@@ -57,9 +58,9 @@ class PerceptualLoss(nn.Module):
         backbone: VGGFeatures | None = None,
         layer_weights: Sequence[float] | None = None,
         style_weights: Sequence[float] | None = None,
-        criterion: str = "l1",
+        criterion: Criterion = "l1",
         pre_relu: bool = False,
-        gram_norm: str = "none",
+        gram_norm: GramNorm = "none",
         style_weight: float = 1.0,
         resize_to: int = 224,
     ) -> None:

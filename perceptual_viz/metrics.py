@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .options import CRITERIA, Criterion, is_one_of
 
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli (2004).
 SSIM_WINDOW = 11
@@ -184,9 +185,6 @@ def _layer_weights(
     return {n: float(w) for n, w in zip(names, weights, strict=True)}
 
 
-PERCEPTUAL_CRITERIA = ("l1", "mse")
-
-
 # Rows (pixels) per chunk of a CPU metric pass, as fp32 values across the batch: ~1 MB, so each
 # chunk's temporaries stay in the L2 cache instead of streaming 100 MB maps through memory
 # several times (relu1_2 of 8 images at 224² is 103 MB). ~7× faster for L1 + LPIPS.
@@ -219,7 +217,7 @@ def _check_features(fa: torch.Tensor, fb: torch.Tensor) -> None:
 
 
 def _layer_terms(
-    fa: torch.Tensor, fb: torch.Tensor, criterion: str | None, lin: torch.Tensor | None
+    fa: torch.Tensor, fb: torch.Tensor, criterion: Criterion | None, lin: torch.Tensor | None
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """One layer's feature distance (``criterion``) and LPIPS term (``lin``), each (N,) or None.
 
@@ -262,11 +260,11 @@ def _layer_terms(
 
 
 def _check_criterion(criterion: str) -> None:
-    if criterion not in PERCEPTUAL_CRITERIA:
+    if not is_one_of(criterion, CRITERIA):
         raise InputError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
 
 
-def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: str = "l1") -> torch.Tensor:
+def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: Criterion = "l1") -> torch.Tensor:
     """Distance of two feature maps of one layer per image, (N,), in fp32.
 
     ``"l1"``: mean |φ(x) − φ(y)| (the reference); ``"mse"``: 1/N_l · ‖φ(x) − φ(y)‖², N_l = C·H·W.
@@ -281,7 +279,7 @@ def perceptual_distance(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
 ) -> LayerScores:
     """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms."""
     return perceptual_and_lpips(fa, fb, names, weights, criterion)[0]
@@ -292,7 +290,7 @@ def feature_distance_maps(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     size: tuple[int, int],
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
 ) -> dict[str, torch.Tensor]:
     """Per-layer spatial distance (channel mean of |Δφ| or Δφ²), upsampled to ``size``: (N, H, W)."""
     out = {}
@@ -351,7 +349,7 @@ def perceptual_and_lpips(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
     lpips_names: Sequence[str] = (),
 ) -> tuple[LayerScores, LayerScores | None]:
     """:func:`perceptual_distance` and :func:`lpips_vgg` together, reading each layer once.

@@ -14,7 +14,7 @@ Modules: :mod:`.features` (shallow → deep overview, channel grid, one channel)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import FeatureCache, Resize, image_key, layer_activations, prepare, resize_images
 from ..images import ImageError, LoadedImage, load_image
+from ..options import is_one_of
 from ..render import to_numpy
 from ..tables import Table as Table  # re-exported: figures' tables
 
@@ -120,8 +121,11 @@ def activations(
     return layer_activations(model, cache, a.tensor, a.key, names)
 
 
-def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+Choice = TypeVar("Choice", bound=str)
+
+
+def check_choice(what: str, value: str, choices: tuple[Choice, ...]) -> Choice:
     """``value`` if it is one of ``choices``, else an :class:`InputError` listing them."""
-    if value not in choices:
+    if not is_one_of(value, choices):
         raise InputError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
     return value

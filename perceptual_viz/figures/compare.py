@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..features import FeatureCache, image_key
 from ..images import to_pil
 from ..metrics import feature_distance_maps, squared_error_map, ssim
+from ..options import Criterion
 from ..plots import bar_chart
 from ..render import channel_grid, heatmap, rank_channels, to_numpy
 from . import Analysis, Figure, Table, match_size
@@ -69,7 +70,12 @@ def _map(values: np.ndarray, title: str, sub: str, label: str, vmin: float | Non
 
 
 def _maps(
-    clean: Analysis, degraded: Analysis, res_clean: dict, res_degraded: dict, names: list[str], criterion: str
+    clean: Analysis,
+    degraded: Analysis,
+    res_clean: dict,
+    res_degraded: dict,
+    names: list[str],
+    criterion: Criterion,
 ) -> dict[str, Image.Image]:
     """Where the two differ: pixel error, 1 − SSIM, and the feature distance of each layer, each
     titled and with its own colour bar (their units differ)."""

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..features import FeatureCache
 from ..images import to_pil
 from ..layers import LayerInfo, block_outputs
+from ..options import CHANNEL_SORTS, SCOPES
 from ..plots import PALETTE
 from ..render import (
     channel_grid,
@@ -37,8 +38,7 @@ GRID_TILE = 96
 GRID_PAD = 2
 OVERVIEW_CHANNELS = 4
 K_RANGE = (1, 64)  # channels a grid may show
-SORTS = ("mean", "max", "index")
-SCOPES = ("channel", "layer")
+SORTS = CHANNEL_SORTS
 MARK = (255, 255, 255)
 
 Point = tuple[int, int] | None  # (x, y) in pixels of the analysed image
@@ -167,8 +167,8 @@ def grid(
     Extras: ``caption``, ``channels`` (tile j shows channel ``channels[j]``), ``fmap_hw``.
     """
     k = check_k(k)
-    check_choice("sort", sort, SORTS)
-    check_choice("colour scaling", scope, SCOPES)
+    sort = check_choice("sort", sort, SORTS)
+    scope = check_choice("colour scaling", scope, SCOPES)
     point = check_point(point, a)
     model.info(layer)
     f = activations(model, cache, a, [layer])[layer][0]

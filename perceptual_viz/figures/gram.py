@@ -17,13 +17,14 @@ from ..features import FeatureCache
 from ..gram import FORMULAS, GRAM_NORMS, gram, style_distances, top_channels_by_energy
 from ..images import to_pil
 from ..layers import block_outputs
+from ..options import GramNorm
 from ..plots import bar_chart
 from ..render import heatmap, to_numpy, upsample
 from . import Analysis, Figure, Table, activations, check_choice
 
 TOP_RANGE = (2, 128)  # channels a Gram picture may show
 PICTURE_PX = 384  # a Gram picture's side: each cell is PICTURE_PX // top pixels
-STYLE_NORM = "chw"  # the normalisation of "style distance" everywhere in the app
+STYLE_NORM: GramNorm = "chw"  # the normalisation of "style distance" everywhere in the app
 STYLE_DEFINITION = "style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer"
 
 
@@ -94,7 +95,7 @@ def matrices(
     cell), ``origin`` (where the matrix starts inside the G_A picture), ``formula``,
     ``distances`` (a :class:`Table`), ``chart`` (the chart's caption).
     """
-    check_choice("Gram normalisation", norm, GRAM_NORMS)
+    norm = check_choice("Gram normalisation", norm, GRAM_NORMS)
     model.info(layer)
     if b is not None and b.size != a.size:
         raise InputError("both images must be analysed at the same size")

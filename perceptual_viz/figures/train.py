@@ -192,7 +192,7 @@ def figure(
     if scores is None:
         scores = tl.evaluate(model, {"input": x, **last.outputs}, truth)
     label = input_label(settings)
-    final = {n: (last.losses.get(n) if last.step else None) for n in settings.losses}
+    final: dict[str, float | None] = {n: (last.losses.get(n) if last.step else None) for n in settings.losses}
     strip, box = zoom_strip(x, truth, last.outputs, label, scores)
     nets = tl.build_networks(dataclasses.replace(settings, losses=settings.losses[:1]), "cpu")
     runs = {

@@ -48,6 +48,7 @@ from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score
 from ..degrade import DEGRADATIONS, degrade
 from ..errors import InputError
 from ..export import jsonable
+from ..options import RANK_METRICS, RankMetric, is_one_of
 from ..tables import Table
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ MAX_TOLERANCE = 0.5
 # wrecked by every degradation, and most of them saturate before getting there.
 MAX_TARGET_MSE = 0.25
 DEFAULT_MAX_EVALS = 40
-RANK_METRICS: tuple[str, ...] = ("LPIPS", "perceptual", "style", "1 − SSIM")  # lower = less damaged
 
 
 def mse_to_psnr(mse: float) -> float:
@@ -434,7 +434,7 @@ class GalleryEntry:
     scores: PairScores
 
 
-def _metric_value(scores: PairScores, metric: str) -> float | None:
+def _metric_value(scores: PairScores, metric: RankMetric) -> float | None:
     if metric == "LPIPS":
         return scores.lpips
     if metric == "perceptual":
@@ -449,6 +449,17 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
+def _ranking(
+    model: VGGFeatures, rank_by: RankMetric, scores: list[PairScores]
+) -> tuple[RankMetric, list[str]]:
+    """The metric to rank by: ``rank_by``, or "perceptual" (and a note why) when LPIPS is asked
+    for but missing."""
+    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
+        reason = lpips_unavailable_reason(model.arch) or "LPIPS is switched off in the score settings"
+        return "perceptual", [f"{reason}; ranked by perceptual instead"]
+    return rank_by, []
+
+
 @dataclass
 class Gallery:
     """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
@@ -456,7 +467,7 @@ class Gallery:
     target_mse: float
     tolerance: float
     entries: list[GalleryEntry]  # ranked: least damaged first by `rank_by` (NaN/None last)
-    rank_by: str  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
+    rank_by: RankMetric  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
     seconds: float
     device: str
     notes: list[str] = field(default_factory=list)
@@ -537,7 +548,7 @@ def gallery(
     ``rank_by`` (one of :data:`RANK_METRICS`); when LPIPS is asked for but not available, the
     ranking uses "perceptual" and ``notes`` says so.
     """
-    if rank_by not in RANK_METRICS:
+    if not is_one_of(rank_by, RANK_METRICS):
         raise InputError(f"rank_by must be one of {', '.join(map(repr, RANK_METRICS))}, got {rank_by!r}")
     _check_clean(clean)
     if clean.device != model.device:
@@ -557,12 +568,7 @@ def gallery(
         scores += score_pairs(
             model, clean, part, settings=settings, cache=cache, clean_key=clean_key, store_degraded=False
         ).scores
-    notes: list[str] = []
-    used = rank_by
-    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
-        reason = lpips_unavailable_reason(model.arch) or "LPIPS is switched off in the score settings"
-        notes.append(f"{reason}; ranked by perceptual instead")
-        used = "perceptual"
+    used, notes = _ranking(model, rank_by, scores)
     entries = [GalleryEntry(m, s) for m, s in zip(matches, scores, strict=True)]
     entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))
     return Gallery(

@@ -69,8 +69,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import block_outputs, layer
-
-RECONSTRUCT_MODES = ("content", "texture")
+from ..options import RECONSTRUCT_MODES, ReconstructMode, StopReason, is_one_of
 
 MIN_SIZE = 32  # VGG's pooling needs a few pixels to work on
 MIN_SIDE = 16  # the shorter side of a very elongated image is kept at least this long
@@ -78,8 +77,8 @@ INIT_MEAN = 0.5
 INIT_STD = 0.1
 LR_FLOOR = 0.05  # the cosine schedule ends at lr × LR_FLOOR
 TEXTURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-DEFAULT_TV = {"content": 1.0, "texture": 0.5}
-DEFAULT_LR = {"content": 0.1, "texture": 0.05}
+DEFAULT_TV: dict[ReconstructMode, float] = {"content": 1.0, "texture": 0.5}
+DEFAULT_LR: dict[ReconstructMode, float] = {"content": 0.1, "texture": 0.05}
 # (default steps, max steps, max size) per device type; anything not listed is treated like cpu.
 _DEVICE_BUDGET = {
     "cpu": (200, 400, 192),
@@ -104,7 +103,7 @@ def default_steps(device: torch.device | str) -> int:
     return _DEVICE_BUDGET[_device_type(device)][0]
 
 
-def default_layers(mode: str, arch: Arch) -> tuple[str, ...]:
+def default_layers(mode: ReconstructMode, arch: Arch) -> tuple[str, ...]:
     """Content: the third block output (relu3_3 / relu3_4); texture: relu1_1 … relu4_1 (Gatys)."""
     if mode == "content":
         return (block_outputs(arch)[2],)
@@ -137,7 +136,7 @@ def _integer(name: str, value: object) -> int:
 class ReconstructSettings:
     """What to reconstruct and how hard to try; ``None`` fields get per-mode/per-device defaults."""
 
-    mode: str = "content"  # "content" (feature inversion) or "texture" (Gram matching)
+    mode: ReconstructMode = "content"  # "content" (feature inversion) or "texture" (Gram matching)
     layers: tuple[str, ...] | None = None  # None → default_layers(mode, arch)
     steps: int | None = None  # None → default_steps(device)
     size: int = 128  # longest side of the optimised image, px
@@ -148,7 +147,7 @@ class ReconstructSettings:
     def resolved(self, arch: Arch, device: torch.device | str) -> ReconstructSettings:
         """A copy with every default filled in and every value checked (``ValueError`` if not valid)."""
         arch = check_arch(arch)
-        if self.mode not in RECONSTRUCT_MODES:
+        if not is_one_of(self.mode, RECONSTRUCT_MODES):
             raise InputError(
                 f"unknown reconstruction mode {self.mode!r}; choose one of {', '.join(RECONSTRUCT_MODES)}"
             )
@@ -194,7 +193,7 @@ class ReconstructStep:
     parts: dict[str, float] = field(default_factory=dict)  # weighted terms, summing to ``loss``
     seconds: float = 0.0  # elapsed since the call started
     done: bool = False  # the last item
-    stopped: str = ""  # "" or why it stopped early: "cancelled", "time limit"
+    stopped: StopReason = ""  # "" or why it stopped early: "cancelled", "time limit"
 
 
 # --------------------------------------------------------------------------- the objective
@@ -319,7 +318,7 @@ def check_loop(
     return every, deadline
 
 
-def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> str:
+def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> StopReason:
     """Why a long optimisation stops before its last step: "cancelled" (``should_stop()`` says
     so), "time limit" (``time.monotonic()`` passed ``deadline``), or "" to go on."""
     if should_stop is not None and should_stop():

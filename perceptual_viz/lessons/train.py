@@ -105,12 +105,11 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import layer
+from ..options import LOSSES, TASKS, LossName, StopReason, Task, is_one_of
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
-TASKS = ("sr4", "denoise", "deblur")
-LOSSES = ("mse", "l1", "perceptual", "perceptual+mse", "perceptual+style")
-DEFAULT_LOSSES = ("mse", "perceptual", "perceptual+mse")
-VGG_LOSSES = frozenset({"perceptual", "perceptual+mse", "perceptual+style"})
+DEFAULT_LOSSES: tuple[LossName, ...] = ("mse", "perceptual", "perceptual+mse")
+VGG_LOSSES: frozenset[LossName] = frozenset({"perceptual", "perceptual+mse", "perceptual+style"})
 SCALE = 4  # the super-resolution factor of "sr4"
 DEFAULT_LAYERS = ("relu2_2",)  # Johnson et al.'s layer for SR (the same name in VGG16 and VGG19)
 STYLE_LAYERS = ("relu1_2", "relu2_2")
@@ -192,6 +191,17 @@ def _choices(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
 
 
+def _losses(value: object) -> tuple[LossName, ...]:
+    """The losses asked for (a list, or a comma-separated string), each checked."""
+    losses = _choices(value)
+    if not losses:
+        raise InputError(f"choose at least one loss of {', '.join(LOSSES)}")
+    unknown = [n for n in losses if not is_one_of(n, LOSSES)]
+    if unknown:
+        raise InputError(f"unknown loss {unknown[0]!r}; choose from {', '.join(LOSSES)}")
+    return tuple(n for n in losses if is_one_of(n, LOSSES))
+
+
 def _bounded(name: str, value: object, lo: int, hi: int, dev: str, unit: str = "") -> int:
     v = _integer(name, value)
     if not lo <= v <= hi:
@@ -210,8 +220,8 @@ def _in_range(name: str, value: object, bounds: tuple[float, float]) -> float:
 class TrainSettings:
     """What to train and how; ``None`` fields get per-device defaults (:func:`budget`)."""
 
-    task: str = "sr4"  # "sr4" | "denoise" | "deblur"
-    losses: tuple[str, ...] = DEFAULT_LOSSES  # one network per loss, in this order
+    task: Task = "sr4"  # "sr4" | "denoise" | "deblur"
+    losses: tuple[LossName, ...] = DEFAULT_LOSSES  # one network per loss, in this order
     steps: int | None = None  # optimisation steps (the same for every network)
     patch: int | None = None  # side of the square training patches, px (a multiple of 4)
     batch: int | None = None  # patches per step
@@ -231,14 +241,9 @@ class TrainSettings:
     def resolved(self, arch: Arch, device: torch.device | str) -> TrainSettings:
         """A copy with every default filled in and every value checked (:class:`InputError`)."""
         arch = check_arch(arch)
-        if self.task not in TASKS:
+        if not is_one_of(self.task, TASKS):
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        losses = _choices(self.losses)
-        if not losses:
-            raise InputError(f"choose at least one loss of {', '.join(LOSSES)}")
-        unknown = [n for n in losses if n not in LOSSES]
-        if unknown:
-            raise InputError(f"unknown loss {unknown[0]!r}; choose from {', '.join(LOSSES)}")
+        losses = _losses(self.losses)
         names = DEFAULT_LAYERS if self.layers is None else _choices(self.layers)
         if not names:
             raise InputError("choose at least one VGG layer for the perceptual loss")
@@ -298,7 +303,7 @@ class TrainStep:
     psnr: dict[str, float]  # loss → PSNR (dB) of that output against the ground truth
     seconds: float = 0.0  # elapsed since the call started
     done: bool = False  # the last item
-    stopped: str = ""  # "" or why it stopped early: "cancelled", "time limit"
+    stopped: StopReason = ""  # "" or why it stopped early: "cancelled", "time limit"
 
 
 # --------------------------------------------------------------------------- the data

@@ -35,14 +35,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 
 from ..errors import InputError
 from .errors import UserError
 
-LANE_NAMES = ("interactive", "long", "loader")
+Lane = Literal["interactive", "long", "loader"]  # Gradio concurrency groups
+LANE_NAMES: tuple[Lane, ...] = get_args(Lane)
 REPLACED = "replaced by your newer request (one long job per person)"
 STOPPED = "stopped by you"
 
@@ -191,7 +192,7 @@ class Lanes:
         self._slots = FairSlots(limits.interactive)
         self._jobs: dict[str, LongJob] = {}
 
-    def events(self, lane: str) -> dict[str, Any]:
+    def events(self, lane: Lane | Literal["view"]) -> dict[str, Any]:
         """Keyword arguments that put a Gradio event in ``lane`` (its group and limit)."""
         if lane == "view":  # off the queue; :meth:`interactive` bounds how many run at once
             return {"queue": False}

@@ -24,6 +24,7 @@ from ...figures import reconstruct as fr
 from ...images import load_image, to_pil
 from ...layers import layers as all_layers
 from ...lessons import reconstruct as rc
+from ...options import ReconstructMode
 from .. import text
 from ..context import AppContext, Upload, require, session_of
 from ..lanes import LongJob
@@ -47,7 +48,7 @@ def display(img: Any) -> Image.Image:
 def reconstruct(
     ctx: AppContext,
     image: Upload,
-    mode: str,
+    mode: ReconstructMode,
     layers: list[str],
     steps: float,
     px: float,
@@ -65,7 +66,7 @@ def reconstruct(
 def _stream(
     ctx: AppContext,
     image: Upload,
-    mode: str,
+    mode: ReconstructMode,
     layers: list[str],
     steps: float,
     px: float,

@@ -17,6 +17,7 @@ from ...assets import PHOTOS, sample
 from ...figures import load
 from ...figures import train as ft
 from ...lessons import train as tl
+from ...options import LossName, Task
 from .. import text
 from ..context import AppContext, UserError, session_of
 from ..lanes import LongJob
@@ -64,8 +65,8 @@ def images(
 
 def train(
     ctx: AppContext,
-    task: str,
-    losses: list[str],
+    task: Task,
+    losses: list[LossName],
     steps: float,
     seed: float,
     photos: list[str],
@@ -83,8 +84,8 @@ def train(
 
 def _stream(
     ctx: AppContext,
-    task: str,
-    losses: list[str],
+    task: Task,
+    losses: list[LossName],
     steps: float,
     seed: float,
     photos: list[str],
