@@ -302,6 +302,27 @@ def feature_distance_maps(
     return out
 
 
+def relative_l2(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖a − target‖² / ‖target‖² over the whole tensors: a 0-d tensor, differentiable.
+
+    Scale-free (the same for features 100× larger), so one weight fits every layer, image size
+    and set of weights; ``1e-12 · numel`` keeps an all-zero target finite. The terms of the
+    lessons' objectives (:func:`relative_perceptual_distance`).
+    """
+    return (a - target).pow(2).sum() / (target.pow(2).sum() + 1e-12 * target.numel())
+
+
+def relative_perceptual_distance(
+    fa: Mapping[str, torch.Tensor], ft: Mapping[str, torch.Tensor], names: Sequence[str]
+) -> torch.Tensor:
+    """The mean over the layers ``names`` of :func:`relative_l2` of ``fa`` against ``ft``, 0-d.
+
+    The loss the reconstruction and training lessons minimise: of feature maps (content,
+    Johnson et al.'s feature reconstruction loss made scale-free), or of Gram matrices (style).
+    """
+    return torch.stack([relative_l2(fa[n], ft[n]) for n in names]).mean()
+
+
 # --------------------------------------------------------------------------- LPIPS
 
 

@@ -69,6 +69,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import block_outputs, layer
+from ..metrics import relative_perceptual_distance
 from ..options import RECONSTRUCT_MODES, ReconstructMode, StopReason, is_one_of
 
 MIN_SIZE = 32  # VGG's pooling needs a few pixels to work on
@@ -281,7 +282,7 @@ def _objective(
     if missing:
         raise InputError(f"target_features lacks the layers {', '.join(missing)}")
     feats = model(image, layers)
-    terms = []
+    fx = {}
     for n in layers:
         f = feats[n].float()
         t = tf[n]
@@ -292,9 +293,8 @@ def _objective(
                 f"{n}: the image gives shape {tuple(f.shape)} but the target {tuple(t.shape)}; "
                 "optimise an image of the size target_features was computed for"
             )
-        denom = t.pow(2).sum() + 1e-12 * t.numel()
-        terms.append((f - t).pow(2).sum() / denom)
-    main = torch.stack(terms).mean()
+        fx[n] = f
+    main = relative_perceptual_distance(fx, tf, layers)
     tv = float(s.tv_weight or 0.0) * total_variation(image).sum()
     name = "style" if s.mode == "texture" else "content"
     return main + tv, {name: main.detach(), "tv": tv.detach()}

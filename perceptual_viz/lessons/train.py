@@ -105,6 +105,7 @@ from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
 from ..layers import layer
+from ..metrics import psnr, relative_perceptual_distance
 from ..options import LOSSES, TASKS, LossName, StopReason, Task, is_one_of
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
@@ -463,18 +464,10 @@ def build_networks(settings: TrainSettings, device: torch.device | str) -> dict[
 # --------------------------------------------------------------------------- the losses
 
 
-def _relative(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return (a - t).pow(2).sum() / (t.pow(2).sum() + 1e-12 * t.numel())
-
-
-def _perceptual(
-    fy: dict[str, torch.Tensor], ft: dict[str, torch.Tensor], names: Sequence[str]
-) -> torch.Tensor:
-    return torch.stack([_relative(fy[n], ft[n]) for n in names]).mean()
-
-
 def _style(fy: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.stack([_relative(gram(fy[n], "chw"), gram(ft[n], "chw")) for n in STYLE_LAYERS]).mean()
+    gy = {n: gram(fy[n], "chw") for n in STYLE_LAYERS}
+    gt = {n: gram(ft[n], "chw") for n in STYLE_LAYERS}
+    return relative_perceptual_distance(gy, gt, STYLE_LAYERS)
 
 
 def vgg_layers(settings: TrainSettings) -> tuple[str, ...]:
@@ -516,7 +509,7 @@ def step_losses(
         elif n == "l1":
             out[n] = (y - target).abs().mean()
         else:
-            loss = _perceptual(fy[n], ft, s.layers or ())
+            loss = relative_perceptual_distance(fy[n], ft, s.layers or ())
             if n == "perceptual+mse":
                 loss = loss + float(s.pixel_weight) * (y - target).pow(2).mean()
             elif n == "perceptual+style":
@@ -528,11 +521,6 @@ def step_losses(
 
 
 # --------------------------------------------------------------------------- the loop
-
-
-def _psnr(y: torch.Tensor, t: torch.Tensor) -> float:
-    m = float((y - t).pow(2).mean())
-    return math.inf if m == 0 else 10 * math.log10(1.0 / m)
 
 
 def train(
@@ -637,7 +625,7 @@ def _run(
                 total=total,
                 losses=dict(means),
                 outputs=outs,
-                psnr={n: _psnr(o, truth) for n, o in outs.items()},
+                psnr={n: float(psnr(o, truth)[0]) for n, o in outs.items()},
                 seconds=time.monotonic() - t0,
                 done=last,
                 stopped=stopped,
