@@ -8,6 +8,8 @@ import importlib
 import subprocess
 import sys
 
+import pytest
+
 import perceptual_viz
 
 from .support import ROOT
@@ -55,3 +57,16 @@ def test_importing_the_package_does_not_import_torch():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_public_module_is_fully_annotated_by_the_type_checkers_settings():
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    strict = {
+        m
+        for override in config["tool"]["mypy"]["overrides"]
+        if override.get("disallow_untyped_defs")
+        for m in override["module"]
+    }
+    public = {f"perceptual_viz.{m}" for m in perceptual_viz._EXPORTS}
+    assert public <= strict, sorted(public - strict)
