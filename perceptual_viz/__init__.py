@@ -43,12 +43,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# ``name as name`` is an explicit re-export (seen by type checkers in strict mode too); isort would
+# put each on a line of its own.
 if TYPE_CHECKING:
-    from .backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg, pick_device
-    from .compare import PairScores, ScoreSettings, score_pairs
-    from .errors import InputError
-    from .features import FeatureCache, Resize, image_key, prepare
-    from .gram import gram, gram_distance
-    from .layers import LayerInfo, block_outputs, layers
-    from .loss import PerceptualLoss
-    from .metrics import lpips_vgg, mse, perceptual_distance, psnr, ssim
+    from .backbone import VGGFeatures as VGGFeatures, WeightsError as WeightsError  # noqa: I001
+    from .backbone import WeightsStatus as WeightsStatus, load_vgg as load_vgg, pick_device as pick_device
+    from .compare import PairScores as PairScores, ScoreSettings as ScoreSettings, score_pairs as score_pairs
+    from .errors import InputError as InputError
+    from .features import FeatureCache as FeatureCache, Resize as Resize, image_key as image_key
+    from .features import prepare as prepare
+    from .gram import gram as gram, gram_distance as gram_distance
+    from .layers import LayerInfo as LayerInfo, block_outputs as block_outputs, layers as layers
+    from .loss import PerceptualLoss as PerceptualLoss
+    from .metrics import lpips_vgg as lpips_vgg, mse as mse, perceptual_distance as perceptual_distance
+    from .metrics import psnr as psnr, ssim as ssim

@@ -26,8 +26,8 @@ def _type_checking_imports() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for node in block.body:
         assert isinstance(node, ast.ImportFrom) and node.level == 1 and node.module, ast.dump(node)
-        assert all(a.asname is None for a in node.names), "no renaming: the name is the export"
-        out[node.module] = tuple(a.name for a in node.names)
+        assert all(a.asname == a.name for a in node.names), "``name as name``: an explicit re-export"
+        out[node.module] = (*out.get(node.module, ()), *(a.name for a in node.names))
     return out
 
 
