@@ -464,6 +464,14 @@ def load_vgg(
 
     On CUDA the forward runs under autocast (bf16 where supported, else fp16) unless ``amp`` is
     False; on CPU and MPS it is fp32.
+
+    >>> import torch
+    >>> model = load_vgg("vgg16", weights="untrained", device="cpu")  # "auto": ImageNet if found
+    >>> model.status.source, model.status.trained
+    ('untrained', False)
+    >>> acts = model(torch.rand(1, 3, 32, 32), ["conv1_1", "relu3_3", "pool5"])
+    >>> {name: tuple(a.shape) for name, a in acts.items()}
+    {'conv1_1': (1, 64, 32, 32), 'relu3_3': (1, 256, 8, 8), 'pool5': (1, 512, 1, 1)}
     """
     arch = check_arch(arch)
     sd, status = resolve_weights(arch, weights, timeout=timeout)

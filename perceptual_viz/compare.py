@@ -152,6 +152,19 @@ def score_pairs(
     Both must already be on ``model.device``, in [0, 1], at the same size. ``cache`` (optional)
     reuses the clean image's activations across calls; ``store_degraded=False`` keeps one-off
     degraded images (a sweep) out of it.
+
+    >>> import torch
+    >>> from perceptual_viz import load_vgg
+    >>> model = load_vgg("vgg16", weights="untrained", device="cpu")
+    >>> g = torch.Generator().manual_seed(0)
+    >>> clean = torch.rand(1, 3, 32, 32, generator=g)
+    >>> noisy = (clean + 0.1 * torch.randn(2, 3, 32, 32, generator=g)).clamp(0, 1)
+    >>> scores = score_pairs(model, clean, noisy, settings=ScoreSettings(lpips=False)).scores
+    >>> len(scores), list(scores[0].perceptual)
+    (2, ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'])
+    >>> s = scores[0]
+    >>> 15 < s.psnr < 30 and 0 < s.ssim < 1 and s.perceptual_total > 0 and s.lpips is None
+    True
     """
     s = settings or ScoreSettings()
     _check_pair(clean, degraded)

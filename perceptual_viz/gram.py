@@ -54,7 +54,17 @@ def _gram_onednn(f: torch.Tensor) -> torch.Tensor:
 
 
 def gram(features: torch.Tensor, norm: GramNorm = "none") -> torch.Tensor:
-    """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram)."""
+    """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram).
+
+    >>> import torch
+    >>> f = torch.ones(1, 2, 3, 3)  # 2 channels that fire together at all 9 positions
+    >>> gram(f)
+    tensor([[[9., 9.],
+             [9., 9.]]])
+    >>> gram(f, "chw")  # ÷ C·H·W = 18
+    tensor([[[0.5000, 0.5000],
+             [0.5000, 0.5000]]])
+    """
     _check(norm)
     n, c, h, w = features.shape
     f = features.float()
@@ -70,7 +80,13 @@ def gram(features: torch.Tensor, norm: GramNorm = "none") -> torch.Tensor:
 
 
 def gram_distance(fa: torch.Tensor, fb: torch.Tensor, norm: GramNorm = "none") -> torch.Tensor:
-    """Per-image style distance (N,) between two feature maps of one layer (batch 1 broadcasts)."""
+    """Per-image style distance (N,) between two feature maps of one layer (batch 1 broadcasts).
+
+    >>> import torch
+    >>> f = torch.ones(1, 2, 3, 3)
+    >>> gram_distance(f, torch.zeros_like(f)), gram_distance(f, torch.zeros_like(f), "gatys")
+    (tensor([9.]), tensor([0.2500]))
+    """
     _check(norm)
     return grams_distance(gram(fa, norm), gram(fb, norm), norm, fa.shape[1], fa.shape[2] * fa.shape[3])
 

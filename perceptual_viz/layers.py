@@ -92,7 +92,12 @@ def layers(arch: Arch = "vgg16") -> tuple[LayerInfo, ...]:
 
 
 def layer(arch: Arch, name: str) -> LayerInfo:
-    """The layer called ``name`` (e.g. ``"relu3_3"``); ``ValueError`` with the valid names."""
+    """The layer called ``name`` (e.g. ``"relu3_3"``); ``ValueError`` with the valid names.
+
+    >>> info = layer("vgg16", "relu3_3")
+    >>> info.index, info.channels, info.receptive_field, info.stride
+    (15, 256, 40, 4)
+    """
     for info in layers(arch):
         if info.name == name:
             return info
@@ -105,6 +110,11 @@ def block_outputs(arch: Arch = "vgg16", pre_relu: bool = False) -> tuple[str, ..
 
     vgg16 → relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (the reference slicing);
     vgg19 → relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
+
+    >>> block_outputs("vgg16")
+    ('relu1_2', 'relu2_2', 'relu3_3', 'relu4_3', 'relu5_3')
+    >>> block_outputs("vgg16", pre_relu=True)[2]
+    'conv3_3'
     """
     out = []
     for stage, n_conv in enumerate(ARCHITECTURES[check_arch(arch)].convs_per_stage, start=1):

@@ -45,6 +45,18 @@ class PerceptualLoss(nn.Module):
     Inputs are (N, 3 or 1, H, W) in [0, 1]. The loss is differentiable with respect to both, runs
     one batched forward for the pair, follows ``.to(device)``, and is safe under ``torch.autocast``
     (distances and Grams are computed in fp32).
+
+    >>> import torch
+    >>> loss = PerceptualLoss(weights="untrained", resize=False)  # "auto": ImageNet if found
+    >>> loss.feature_layers
+    ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3']
+    >>> x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    >>> value = loss(x, torch.rand(1, 3, 32, 32))
+    >>> value.shape, value.item() > 0
+    (torch.Size([]), True)
+    >>> value.backward()
+    >>> x.grad.shape
+    torch.Size([1, 3, 32, 32])
     """
 
     def __init__(

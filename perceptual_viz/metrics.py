@@ -40,7 +40,13 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per image, (N,)."""
+    """Mean squared error per image, (N,).
+
+    >>> import torch
+    >>> x = torch.zeros(2, 3, 32, 32)
+    >>> mse(x, x + 0.1)
+    tensor([0.0100, 0.0100])
+    """
     _check_pair(x, y)
     with torch.autocast(device_type=x.device.type, enabled=False):
         x, y = _fp32(x, y)
@@ -48,7 +54,13 @@ def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB per image, (N,); ``inf`` for identical images."""
+    """Peak signal-to-noise ratio in dB per image, (N,); ``inf`` for identical images.
+
+    >>> import torch
+    >>> x = torch.zeros(2, 3, 32, 32)
+    >>> psnr(x, x + 0.1), psnr(x, x)
+    (tensor([20., 20.]), tensor([inf, inf]))
+    """
     m = mse(x, y)
     return torch.where(
         m > 0, 10 * torch.log10(data_range**2 / m.clamp_min(1e-30)), torch.full_like(m, math.inf)
@@ -137,6 +149,16 @@ def ssim(
 
     With ``return_map`` also returns the SSIM map averaged over channels, (N, H − 10, W − 10):
     pixel (i, j) of the map is centred on pixel (i + 5, j + 5) of the image.
+
+    >>> import torch
+    >>> x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> ssim(x, x)
+    tensor([1.])
+    >>> bool(ssim(x, (x + 0.2).clamp(0, 1)) < 1)
+    True
+    >>> score, smap = ssim(x, x, return_map=True)
+    >>> smap.shape
+    torch.Size([1, 22, 22])
     """
     _check_pair(x, y)
     if min(x.shape[-2:]) < SSIM_WINDOW:
@@ -281,7 +303,19 @@ def perceptual_distance(
     weights: Sequence[float] | Mapping[str, float] | None = None,
     criterion: Criterion = "l1",
 ) -> LayerScores:
-    """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms."""
+    """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms.
+
+    ``fa``/``fb`` map layer names to activations (N, C, H, W), e.g. from :class:`VGGFeatures`;
+    ``criterion`` is ``"l1"`` (mean |Δφ|, the reference) or ``"mse"`` (‖Δφ‖² / N_l).
+
+    >>> import torch
+    >>> fa, fb = {"relu1_2": torch.ones(1, 4, 8, 8)}, {"relu1_2": torch.zeros(1, 4, 8, 8)}
+    >>> d = perceptual_distance(fa, fb, ["relu1_2"])
+    >>> d.total, d.layers, d.label
+    (tensor([1.]), {'relu1_2': tensor([1.])}, 'Σ mean|Δφ|')
+    >>> perceptual_distance(fa, fb, ["relu1_2"], weights=[0.5], criterion="mse").total
+    tensor([0.5000])
+    """
     return perceptual_and_lpips(fa, fb, names, weights, criterion)[0]
 
 
@@ -308,6 +342,11 @@ def relative_l2(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Scale-free (the same for features 100× larger), so one weight fits every layer, image size
     and set of weights; ``1e-12 · numel`` keeps an all-zero target finite. The terms of the
     lessons' objectives (:func:`relative_perceptual_distance`).
+
+    >>> import torch
+    >>> t = torch.full((1, 4, 8, 8), 2.0)
+    >>> relative_l2(t * 1.5, t), relative_l2(t * 150, t * 100)
+    (tensor(0.2500), tensor(0.2500))
     """
     return (a - target).pow(2).sum() / (target.pow(2).sum() + 1e-12 * target.numel())
 
