@@ -137,6 +137,39 @@ def _labels(s: ScoreSettings) -> tuple[str, str]:
     return perc, f"Σ_l style distance, Gram normalisation '{s.gram_norm}': {FORMULAS[s.gram_norm]}"
 
 
+def _pair_scores(
+    pixel: dict[str, list[float]],
+    perc: metrics.LayerScores,
+    sty: dict[str, torch.Tensor],
+    lp: metrics.LayerScores | None,
+    s: ScoreSettings,
+    style_names: tuple[str, ...],
+) -> list[PairScores]:
+    """One :class:`PairScores` of plain floats per degraded image, from the batch's tensors."""
+    perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
+    perc_total = _floats(perc.total)
+    sty_layers = {n: _floats(v) for n, v in sty.items()}
+    lp_total = _floats(lp.total) if lp is not None else None
+    lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
+    perc_label, style_label = _labels(s)
+    return [
+        PairScores(
+            mse=pixel["mse"][i],
+            psnr=pixel["psnr"][i],
+            ssim=pixel["ssim"][i],
+            perceptual={n: v[i] for n, v in perc_layers.items()},
+            perceptual_total=perc_total[i],
+            perceptual_label=perc_label,
+            style={n: v[i] for n, v in sty_layers.items()},
+            style_total=sum(sty_layers[n][i] for n in style_names),
+            style_label=style_label,
+            lpips=lp_total[i] if lp_total is not None else None,
+            lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
+        )
+        for i in range(len(pixel["mse"]))
+    ]
+
+
 def score_pairs(
     model: VGGFeatures,
     clean: torch.Tensor,
@@ -176,35 +209,16 @@ def score_pairs(
     # Feature metrics broadcast the clean image's (1, …) features against the K degraded ones,
     # so its Grams and LPIPS normalisation are computed once, not K times.
     with torch.inference_mode():
-        mse = _floats(metrics.mse(ce, degraded))
-        psnr = _floats(metrics.psnr(ce, degraded))
-        ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
+        pixel = {
+            "mse": _floats(metrics.mse(ce, degraded)),
+            "psnr": _floats(metrics.psnr(ce, degraded)),
+            "ssim": _floats(metrics.ssim(ce, degraded)),  # type: ignore[arg-type]
+        }
         perc, lp = metrics.perceptual_and_lpips(
             fc, fd, s.feature_layers(model.arch), s.layer_weights, s.criterion, _lpips_layers(s, model.arch)
         )
         sty = style_distances(fc, fd, style_names, s.gram_norm, grams_c)
-    perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
-    perc_total = _floats(perc.total)
-    sty_layers = {n: _floats(v) for n, v in sty.items()}
-    lp_total = _floats(lp.total) if lp is not None else None
-    lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
-    perc_label, style_label = _labels(s)
-    scores = [
-        PairScores(
-            mse=mse[i],
-            psnr=psnr[i],
-            ssim=ssim[i],
-            perceptual={n: v[i] for n, v in perc_layers.items()},
-            perceptual_total=perc_total[i],
-            perceptual_label=perc_label,
-            style={n: v[i] for n, v in sty_layers.items()},
-            style_total=sum(sty_layers[n][i] for n in style_names),
-            style_label=style_label,
-            lpips=lp_total[i] if lp_total is not None else None,
-            lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
-        )
-        for i in range(k)
-    ]
+    scores = _pair_scores(pixel, perc, sty, lp, s, style_names)
     return PairBatch(scores, fc, fd, time.perf_counter() - t0, str(model.device))
 
 

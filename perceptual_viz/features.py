@@ -37,8 +37,8 @@ class Resize:
     Resize(mode='shorter', size=224)
     >>> Resize.parse("224").target(300, 400), Resize.parse("224x224").target(300, 400)
     ((224, 299), (224, 224))
-    >>> Resize.parse("none").describe()
-    'original size'
+    >>> Resize.parse("none"), str(Resize.parse("224x224"))
+    (Resize(mode='none', size=0), '224x224')
     """
 
     mode: ResizeMode = "shorter"
