@@ -12,13 +12,15 @@ import logging
 import os
 import sys
 
+from perceptual_viz.archs import ARCHS
+
 log = logging.getLogger("perceptual_viz.app")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(description="Perceptual Loss Lab: see why perceptual loss works.")
-    p.add_argument("--arch", default=env("PERCEPTUAL_VIZ_ARCH", "vgg16"), choices=("vgg16", "vgg19"))
+    p.add_argument("--arch", default=env("PERCEPTUAL_VIZ_ARCH", "vgg16"), choices=ARCHS)
     p.add_argument(
         "--weights",
         default=env("PERCEPTUAL_VIZ_WEIGHTS", "auto"),
@@ -75,7 +77,7 @@ def create(args: argparse.Namespace):
     log.info("resolving and loading the %s weights (%s)…", args.arch, args.weights)
     pool = ModelPool(args.arch, args.weights, args.device)
     pool.get(args.arch)  # load now: the first request should not wait for weight resolution
-    for other in ("vgg16", "vgg19"):
+    for other in ARCHS:
         if other != args.arch:
             pool.load(other)  # in the background: a switch is then instant, and never blocks anyone
     return build_demo(pool, lane_limits(args), warm=not args.no_showcase, precompute=True)

@@ -35,9 +35,11 @@ from urllib.request import urlopen
 import torch
 from torch import nn
 
+from .archs import ARCHITECTURES, STAGE_CHANNELS, Arch, check_arch
 from .errors import InputError
-from .layers import CONVS_PER_STAGE, STAGE_CHANNELS, LayerInfo, check_arch, layers
+from .layers import LayerInfo, layers
 from .messages import Text, msg
+from .options import WeightsSource
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,12 +48,6 @@ DOWNLOAD_TIMEOUT_S = 10.0
 WEIGHTS_ENV = "PERCEPTUAL_VIZ_WEIGHTS"
 OFFLINE_ENVS = ("PERCEPTUAL_VIZ_OFFLINE", "HF_HUB_OFFLINE")
 
-# torchvision's ImageNet files (``VGG16_Weights.IMAGENET1K_V1.url`` …; tests check they agree).
-_TV_URL = {
-    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
-    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-}
-_HF_REPO = {"vgg16": "timm/vgg16.tv_in1k", "vgg19": "timm/vgg19.tv_in1k"}
 # Keys of a full checkpoint that are not part of ``features`` and are fine to ignore.
 _HEAD_PREFIXES = ("classifier.", "pre_logits.", "head.", "avgpool.")
 
@@ -64,7 +60,7 @@ class WeightsError(InputError):
 class WeightsStatus:
     """Where the backbone's weights came from."""
 
-    source: str  # "file" | "torch-hub-cache" | "hf-cache" | "download" | "untrained"
+    source: WeightsSource
     trained: bool
     location: str | None  # file name (no directories) or repo id, for display
     message: Text  # one line for a status bar / CLI (a message: worded by whoever shows it)
@@ -97,9 +93,9 @@ class VGGFeatures(nn.Module):
     overwrite them.
     """
 
-    def __init__(self, arch: str, features: nn.Sequential, status: WeightsStatus) -> None:
+    def __init__(self, arch: Arch, features: nn.Sequential, status: WeightsStatus) -> None:
         super().__init__()
-        self.arch = check_arch(arch)
+        self.arch: Arch = check_arch(arch)
         self.features = features
         self.status = status
         self.layers: tuple[LayerInfo, ...] = layers(self.arch)
@@ -175,14 +171,14 @@ def _offline() -> bool:
     return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes") for k in OFFLINE_ENVS)
 
 
-def make_features(arch: str) -> nn.Sequential:
+def make_features(arch: Arch) -> nn.Sequential:
     """torchvision's ``vgg.make_layers(cfgs["D" | "E"])`` for ``arch``: the same modules in the
     same order, so the same state-dict keys and the same draws from the random generator
     (tests compare the two). Built here because importing ``torchvision.models`` costs about
     two seconds of every start of the app and the CLI."""
     mods: list[nn.Module] = []
     c_in = 3
-    for n_convs, c_out in zip(CONVS_PER_STAGE[check_arch(arch)], STAGE_CHANNELS, strict=True):
+    for n_convs, c_out in zip(ARCHITECTURES[check_arch(arch)].convs_per_stage, STAGE_CHANNELS, strict=True):
         for _ in range(n_convs):
             mods += [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             c_in = c_out
@@ -190,7 +186,7 @@ def make_features(arch: str) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-def _build_features(arch: str) -> nn.Sequential:
+def _build_features(arch: Arch) -> nn.Sequential:
     """torchvision's ``features`` for ``arch``, with torchvision's init under a fixed seed."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
@@ -243,7 +239,7 @@ def _short(keys: list[str], n: int = 6) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def features_state_dict(sd: Mapping[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
+def features_state_dict(sd: Mapping[str, torch.Tensor], arch: Arch) -> dict[str, torch.Tensor]:
     """Map a full / features-only / prefixed state dict onto ``features``' keys, or explain why not.
 
     Raises :class:`WeightsError` listing missing keys, unexpected keys and mismatched shapes.
@@ -271,7 +267,7 @@ def features_state_dict(sd: Mapping[str, torch.Tensor], arch: str) -> dict[str, 
     if missing or unexpected or shapes:
         n_conv = sum(1 for k in mapped if k.endswith(".weight") and mapped[k].ndim == 4)
         parts = [f"weights do not fit {arch}"]
-        if n_conv and n_conv != sum(1 for k in expected if k.endswith(".weight")):
+        if n_conv and n_conv != ARCHITECTURES[arch].conv_count:
             parts.append(f"(the file has {n_conv} conv layers; vgg16 has 13, vgg19 has 16)")
         if missing:
             parts.append(f"missing keys: {_short(missing)}")
@@ -283,10 +279,10 @@ def features_state_dict(sd: Mapping[str, torch.Tensor], arch: str) -> dict[str, 
     return {k: mapped[k].float() for k in expected}
 
 
-_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}
+_SHAPES: dict[Arch, dict[str, tuple[int, ...]]] = {}
 
 
-def _build_features_shapes(arch: str) -> dict[str, tuple[int, ...]]:
+def _build_features_shapes(arch: Arch) -> dict[str, tuple[int, ...]]:
     if arch not in _SHAPES:
         with torch.device("meta"):
             feats = make_features(arch)
@@ -297,19 +293,20 @@ def _build_features_shapes(arch: str) -> dict[str, tuple[int, ...]]:
 # --------------------------------------------------------------------------- resolution
 
 
-def _hub_cache_file(arch: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_TV_URL[arch])
+def _hub_cache_file(arch: Arch) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / ARCHITECTURES[arch].torchvision_file
 
 
-def _hf_cache_file(arch: str) -> Path | None:
+def _hf_cache_file(arch: Arch) -> Path | None:
     """``model.safetensors`` of ``timm/<arch>.tv_in1k`` in the Hugging Face cache, if present."""
+    arch_spec = ARCHITECTURES[arch]
     hub = os.environ.get("HF_HUB_CACHE")
     if not hub:
         home = os.environ.get("HF_HOME") or os.path.join(
             os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface"
         )
         hub = os.path.join(home, "hub")
-    repo_dir = Path(hub) / ("models--" + _HF_REPO[arch].replace("/", "--"))
+    repo_dir = Path(hub) / ("models--" + arch_spec.hf_repo.replace("/", "--"))
     snapshots = repo_dir / "snapshots"
     if not snapshots.is_dir():
         return None
@@ -317,7 +314,7 @@ def _hf_cache_file(arch: str) -> Path | None:
     order = [snapshots / ref.read_text().strip()] if ref.is_file() else []
     order += sorted(snapshots.iterdir())
     for snap in order:
-        f = snap / "model.safetensors"
+        f = snap / arch_spec.hf_file
         if f.is_file():
             return f
     return None
@@ -345,7 +342,7 @@ def _reachable(host: str, timeout: float) -> bool:
     return bool(ok and ok[0])
 
 
-def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
+def _download(arch: Arch, timeout: float) -> dict[str, torch.Tensor]:
     """torchvision's weights into torch hub's cache, failing fast when the host is unreachable.
 
     ``timeout`` bounds connecting and each read of *this* connection only: the process-wide
@@ -355,7 +352,7 @@ def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
     """
     if not _reachable("download.pytorch.org", min(timeout, 3.0)):
         raise ConnectionError("download.pytorch.org is not reachable")
-    url = _TV_URL[arch]
+    url = ARCHITECTURES[arch].torchvision_url
     dest = _hub_cache_file(arch)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
@@ -374,7 +371,7 @@ def _download(arch: str, timeout: float) -> dict[str, torch.Tensor]:
     return read_state_dict(dest)
 
 
-def _untrained_status(arch: str, why: Text) -> WeightsStatus:
+def _untrained_status(arch: Arch, why: Text) -> WeightsStatus:
     return WeightsStatus(
         "untrained",
         False,
@@ -388,8 +385,32 @@ def _untrained_status(arch: str, why: Text) -> WeightsStatus:
     )
 
 
+def _from_caches(arch: Arch) -> tuple[dict[str, torch.Tensor], WeightsStatus] | None:
+    """Steps 2 and 3 of the chain: torch hub's cache, then the Hugging Face cache."""
+    hub = _hub_cache_file(arch)
+    if hub.is_file():
+        sd = features_state_dict(read_state_dict(hub), arch)
+        return sd, WeightsStatus(
+            "torch-hub-cache",
+            True,
+            hub.name,
+            msg("ImageNet {arch} weights (torchvision, from the torch hub cache)", arch=arch),
+        )
+    hf = _hf_cache_file(arch)
+    if hf is not None:
+        repo = ARCHITECTURES[arch].hf_repo
+        sd = features_state_dict(read_state_dict(hf), arch)
+        return sd, WeightsStatus(
+            "hf-cache",
+            True,
+            repo,
+            msg("ImageNet {arch} weights ({repo}, from the Hugging Face cache)", arch=arch, repo=repo),
+        )
+    return None
+
+
 def resolve_weights(
-    arch: str = "vgg16", weights: str | os.PathLike[str] = "auto", *, timeout: float = DOWNLOAD_TIMEOUT_S
+    arch: Arch = "vgg16", weights: str | os.PathLike[str] = "auto", *, timeout: float = DOWNLOAD_TIMEOUT_S
 ) -> tuple[dict[str, torch.Tensor] | None, WeightsStatus]:
     """Find weights for ``arch``: (features state dict or None for untrained, status).
 
@@ -413,28 +434,10 @@ def resolve_weights(
         name = Path(env).name
         said = msg("{arch} weights from ${env} ({name})", arch=arch, env=WEIGHTS_ENV, name=name)
         return sd, WeightsStatus("file", True, name, said)
-    hub = _hub_cache_file(arch)
-    if hub.is_file():
-        sd = features_state_dict(read_state_dict(hub), arch)
-        return sd, WeightsStatus(
-            "torch-hub-cache",
-            True,
-            hub.name,
-            msg("ImageNet {arch} weights (torchvision, from the torch hub cache)", arch=arch),
-        )
-    hf = _hf_cache_file(arch)
-    if hf is not None:
-        sd = features_state_dict(read_state_dict(hf), arch)
-        return sd, WeightsStatus(
-            "hf-cache",
-            True,
-            _HF_REPO[arch],
-            msg(
-                "ImageNet {arch} weights ({repo}, from the Hugging Face cache)",
-                arch=arch,
-                repo=_HF_REPO[arch],
-            ),
-        )
+    cached = _from_caches(arch)
+    if cached is not None:
+        return cached
+    tv_file = ARCHITECTURES[arch].torchvision_file
     why: Text = msg("offline mode is set")
     if not _offline():
         try:
@@ -442,7 +445,7 @@ def resolve_weights(
             return sd, WeightsStatus(
                 "download",
                 True,
-                os.path.basename(_TV_URL[arch]),
+                tv_file,
                 msg("ImageNet {arch} weights (torchvision, downloaded)", arch=arch),
             )
         except WeightsError:
@@ -452,13 +455,13 @@ def resolve_weights(
     if w == "imagenet":
         raise WeightsError(
             f"no ImageNet {arch} weights available ({why}); pass a file with --weights or "
-            f"${WEIGHTS_ENV}, or place torchvision's {os.path.basename(_TV_URL[arch])} in the torch hub cache"
+            f"${WEIGHTS_ENV}, or place torchvision's {tv_file} in the torch hub cache"
         )
     return None, _untrained_status(arch, msg("no trained weights found; {why}", why=why))
 
 
 def load_vgg(
-    arch: str = "vgg16",
+    arch: Arch = "vgg16",
     weights: str | os.PathLike[str] = "auto",
     device: str | torch.device = "auto",
     *,
@@ -469,6 +472,14 @@ def load_vgg(
 
     On CUDA the forward runs under autocast (bf16 where supported, else fp16) unless ``amp`` is
     False; on CPU and MPS it is fp32.
+
+    >>> import torch
+    >>> model = load_vgg("vgg16", weights="untrained", device="cpu")  # "auto": ImageNet if found
+    >>> model.status.source, model.status.trained
+    ('untrained', False)
+    >>> acts = model(torch.rand(1, 3, 32, 32), ["conv1_1", "relu3_3", "pool5"])
+    >>> {name: tuple(a.shape) for name, a in acts.items()}
+    {'conv1_1': (1, 64, 32, 32), 'relu3_3': (1, 256, 8, 8), 'pool5': (1, 512, 1, 1)}
     """
     arch = check_arch(arch)
     sd, status = resolve_weights(arch, weights, timeout=timeout)

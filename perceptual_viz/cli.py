@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from .archs import ARCHS
 from .errors import InputError
+from .options import CHANNEL_SORTS, CRITERIA, GRAM_NORMS, RECONSTRUCT_MODES, SCOPES, TASKS
 
 EXIT_USAGE = 2
-ARCHS = ("vgg16", "vgg19")
-TRAIN_TASKS = ("sr4", "denoise", "deblur")  # perceptual_viz.lessons.train.TASKS (no torch import here)
 ERROR_LOG = Path(tempfile.gettempdir()) / "perceptual-viz-errors.log"
 
 
@@ -74,10 +74,8 @@ def _add_compare(c: argparse.ArgumentParser) -> None:
     )
     c.add_argument("--seed", type=int, default=0, help="seed of random degradations (default 0)")
     _size_arg(c)
-    c.add_argument("--criterion", choices=("l1", "mse"), default="l1", help="perceptual distance per layer")
-    c.add_argument(
-        "--gram-norm", choices=("none", "chw", "gatys"), default="chw", help="Gram normalisation (chw)"
-    )
+    c.add_argument("--criterion", choices=CRITERIA, default="l1", help="perceptual distance per layer")
+    c.add_argument("--gram-norm", choices=GRAM_NORMS, default="chw", help="Gram normalisation (chw)")
     _output_args(c)
     _model_args(c)
 
@@ -86,8 +84,8 @@ def _add_features(f: argparse.ArgumentParser) -> None:
     f.add_argument("image")
     f.add_argument("--layer", default="relu3_3", help="layer name, e.g. conv1_1, relu3_3, pool4")
     f.add_argument("--top", type=int, default=16, help="how many channels (1–64, default 16)")
-    f.add_argument("--sort", choices=("mean", "max", "index"), default="mean", help="channel order")
-    f.add_argument("--scope", choices=("channel", "layer"), default="channel", help="colour scaling")
+    f.add_argument("--sort", choices=CHANNEL_SORTS, default="mean", help="channel order")
+    f.add_argument("--scope", choices=SCOPES, default="channel", help="colour scaling")
     f.add_argument("--cmap", default="viridis", help="colour map")
     _size_arg(f)
     f.add_argument("--out", required=True, help="output PNG path")
@@ -98,9 +96,7 @@ def _add_gram(g: argparse.ArgumentParser) -> None:
     g.add_argument("image_a")
     g.add_argument("image_b", nargs="?", help="a second image: its Gram, the difference, the style distances")
     g.add_argument("--layer", default="relu2_2", help="layer name (default relu2_2)")
-    g.add_argument(
-        "--norm", choices=("none", "chw", "gatys"), default="chw", help="normalisation (default chw)"
-    )
+    g.add_argument("--norm", choices=GRAM_NORMS, default="chw", help="normalisation (default chw)")
     g.add_argument("--top", type=int, default=32, help="channels shown, by energy G_ii (default 32)")
     g.add_argument("--cmap", default="viridis", help="colour map")
     _size_arg(g)
@@ -137,7 +133,7 @@ def _add_equal_mse(e: argparse.ArgumentParser) -> None:
 
 def _add_reconstruct(r: argparse.ArgumentParser) -> None:
     r.add_argument("image", help="the image to reconstruct")
-    r.add_argument("--mode", choices=("content", "texture"), default="content", help="features or Grams")
+    r.add_argument("--mode", choices=RECONSTRUCT_MODES, default="content", help="features or Grams")
     r.add_argument(
         "--layers", help="comma-separated layers (default: relu3_3 for content, relu1_1…relu4_1 for texture)"
     )
@@ -159,7 +155,7 @@ def _add_train(t: argparse.ArgumentParser) -> None:
         "--eval", required=True, metavar="EVAL_IMAGE", help="the held-out image (never trained on)"
     )
     t.add_argument(
-        "--task", default="sr4", help=f"one of {', '.join(TRAIN_TASKS)} (default sr4: ×4 super-resolution)"
+        "--task", default="sr4", help=f"one of {', '.join(TASKS)} (default sr4: ×4 super-resolution)"
     )
     t.add_argument(
         "--losses",

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 import torch
 
 from . import metrics
+from .archs import ARCHITECTURES, Arch
 from .backbone import VGGFeatures
 from .errors import InputError
 from .features import FeatureCache, image_key
 from .gram import FORMULAS, gram, style_distances
 from .layers import block_outputs
 from .messages import Text, msg
+from .options import Criterion, GramNorm
 
 
 @dataclass(frozen=True)
@@ -30,15 +32,15 @@ class ScoreSettings:
 
     layers: tuple[str, ...] | None = None  # None → block outputs 1–4 (relu1_2 … relu4_3)
     layer_weights: tuple[float, ...] | None = None  # None → 1 each
-    criterion: str = "l1"  # "l1" (reference) | "mse" (1/N_l ‖Δφ‖²)
+    criterion: Criterion = "l1"  # "l1" (reference) | "mse" (1/N_l ‖Δφ‖²)
     style_layers: tuple[str, ...] | None = None  # None → same as ``layers``
-    gram_norm: str = "chw"  # "none" (reference) | "chw" | "gatys"
+    gram_norm: GramNorm = "chw"  # "none" (reference) | "chw" | "gatys"
     lpips: bool = True
 
-    def feature_layers(self, arch: str) -> tuple[str, ...]:
+    def feature_layers(self, arch: Arch) -> tuple[str, ...]:
         return self.layers or block_outputs(arch)[:4]
 
-    def gram_layers(self, arch: str) -> tuple[str, ...]:
+    def gram_layers(self, arch: Arch) -> tuple[str, ...]:
         return self.style_layers or self.feature_layers(arch)
 
 
@@ -146,6 +148,39 @@ def _labels(s: ScoreSettings) -> tuple[Text, Text]:
     return perc, style
 
 
+def _pair_scores(
+    pixel: dict[str, list[float]],
+    perc: metrics.LayerScores,
+    sty: dict[str, torch.Tensor],
+    lp: metrics.LayerScores | None,
+    s: ScoreSettings,
+    style_names: tuple[str, ...],
+) -> list[PairScores]:
+    """One :class:`PairScores` of plain floats per degraded image, from the batch's tensors."""
+    perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
+    perc_total = _floats(perc.total)
+    sty_layers = {n: _floats(v) for n, v in sty.items()}
+    lp_total = _floats(lp.total) if lp is not None else None
+    lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
+    perc_label, style_label = _labels(s)
+    return [
+        PairScores(
+            mse=pixel["mse"][i],
+            psnr=pixel["psnr"][i],
+            ssim=pixel["ssim"][i],
+            perceptual={n: v[i] for n, v in perc_layers.items()},
+            perceptual_total=perc_total[i],
+            perceptual_label=perc_label,
+            style={n: v[i] for n, v in sty_layers.items()},
+            style_total=sum(sty_layers[n][i] for n in style_names),
+            style_label=style_label,
+            lpips=lp_total[i] if lp_total is not None else None,
+            lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
+        )
+        for i in range(len(pixel["mse"]))
+    ]
+
+
 def score_pairs(
     model: VGGFeatures,
     clean: torch.Tensor,
@@ -161,6 +196,19 @@ def score_pairs(
     Both must already be on ``model.device``, in [0, 1], at the same size. ``cache`` (optional)
     reuses the clean image's activations across calls; ``store_degraded=False`` keeps one-off
     degraded images (a sweep) out of it.
+
+    >>> import torch
+    >>> from perceptual_viz import load_vgg
+    >>> model = load_vgg("vgg16", weights="untrained", device="cpu")
+    >>> g = torch.Generator().manual_seed(0)
+    >>> clean = torch.rand(1, 3, 32, 32, generator=g)
+    >>> noisy = (clean + 0.1 * torch.randn(2, 3, 32, 32, generator=g)).clamp(0, 1)
+    >>> scores = score_pairs(model, clean, noisy, settings=ScoreSettings(lpips=False)).scores
+    >>> len(scores), list(scores[0].perceptual)
+    (2, ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'])
+    >>> s = scores[0]
+    >>> 15 < s.psnr < 30 and 0 < s.ssim < 1 and s.perceptual_total > 0 and s.lpips is None
+    True
     """
     s = settings or ScoreSettings()
     _check_pair(clean, degraded)
@@ -172,56 +220,37 @@ def score_pairs(
     # Feature metrics broadcast the clean image's (1, …) features against the K degraded ones,
     # so its Grams and LPIPS normalisation are computed once, not K times.
     with torch.inference_mode():
-        mse = _floats(metrics.mse(ce, degraded))
-        psnr = _floats(metrics.psnr(ce, degraded))
-        ssim = _floats(metrics.ssim(ce, degraded))  # type: ignore[arg-type]
+        pixel = {
+            "mse": _floats(metrics.mse(ce, degraded)),
+            "psnr": _floats(metrics.psnr(ce, degraded)),
+            "ssim": _floats(metrics.ssim(ce, degraded)),  # type: ignore[arg-type]
+        }
         perc, lp = metrics.perceptual_and_lpips(
             fc, fd, s.feature_layers(model.arch), s.layer_weights, s.criterion, _lpips_layers(s, model.arch)
         )
         sty = style_distances(fc, fd, style_names, s.gram_norm, grams_c)
-    perc_layers = {n: _floats(v) for n, v in perc.layers.items()}
-    perc_total = _floats(perc.total)
-    sty_layers = {n: _floats(v) for n, v in sty.items()}
-    lp_total = _floats(lp.total) if lp is not None else None
-    lp_layers = {n: _floats(v) for n, v in lp.layers.items()} if lp is not None else None
-    perc_label, style_label = _labels(s)
-    scores = [
-        PairScores(
-            mse=mse[i],
-            psnr=psnr[i],
-            ssim=ssim[i],
-            perceptual={n: v[i] for n, v in perc_layers.items()},
-            perceptual_total=perc_total[i],
-            perceptual_label=perc_label,
-            style={n: v[i] for n, v in sty_layers.items()},
-            style_total=sum(sty_layers[n][i] for n in style_names),
-            style_label=style_label,
-            lpips=lp_total[i] if lp_total is not None else None,
-            lpips_layers={n: v[i] for n, v in lp_layers.items()} if lp_layers is not None else None,
-        )
-        for i in range(k)
-    ]
+    scores = _pair_scores(pixel, perc, sty, lp, s, style_names)
     return PairBatch(scores, fc, fd, time.perf_counter() - t0, str(model.device))
 
 
-def _gram_of(f: torch.Tensor, norm: str) -> Callable[[], torch.Tensor]:
+def _gram_of(f: torch.Tensor, norm: GramNorm) -> Callable[[], torch.Tensor]:
     return lambda: gram(f, norm)
 
 
-def lpips_unavailable_reason(arch: str) -> Text | None:
+def lpips_unavailable_reason(arch: Arch) -> Text | None:
     """Why LPIPS is not reported, or ``None`` when it is."""
     if not metrics.lpips_available():
         return msg("LPIPS unavailable: the optional 'lpips' package is not installed")
-    if arch != "vgg16":
+    if not ARCHITECTURES[arch].lpips:
         return msg("LPIPS unavailable: its linear weights are calibrated for VGG16 only")
     return None
 
 
-def _lpips_layers(settings: ScoreSettings, arch: str) -> tuple[str, ...]:
+def _lpips_layers(settings: ScoreSettings, arch: Arch) -> tuple[str, ...]:
     return block_outputs(arch) if settings.lpips and lpips_unavailable_reason(arch) is None else ()
 
 
-def score_names(settings: ScoreSettings, arch: str) -> list[str]:
+def score_names(settings: ScoreSettings, arch: Arch) -> list[str]:
     """Every layer a scoring run needs, in order (for pre-warming the cache)."""
     lp = _lpips_layers(settings, arch)
     return list(dict.fromkeys([*settings.feature_layers(arch), *settings.gram_layers(arch), *lp]))

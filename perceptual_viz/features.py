@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .backbone import VGGFeatures
 from .errors import InputError
 from .messages import Message, msg
+from .options import RESIZE_MODES, ResizeMode, is_one_of
 
 # --------------------------------------------------------------------------- resize policy
 
@@ -32,13 +33,20 @@ class Resize:
 
     ``mode``: ``"none"`` (as given), ``"shorter"`` (shorter side → ``size``, aspect kept), or
     ``"fixed"`` (exactly ``size`` × ``size``, as the reference loss's ``resize=True`` → 224 × 224).
+
+    >>> Resize.parse("224")
+    Resize(mode='shorter', size=224)
+    >>> Resize.parse("224").target(300, 400), Resize.parse("224x224").target(300, 400)
+    ((224, 299), (224, 224))
+    >>> Resize.parse("none"), str(Resize.parse("224x224"))
+    (Resize(mode='none', size=0), '224x224')
     """
 
-    mode: str = "shorter"
+    mode: ResizeMode = "shorter"
     size: int = 224
 
     def __post_init__(self) -> None:
-        if self.mode not in ("none", "shorter", "fixed"):
+        if not is_one_of(self.mode, RESIZE_MODES):
             raise InputError(f"resize mode must be none, shorter or fixed, not {self.mode!r}")
         if self.mode != "none" and not 32 <= int(self.size) <= 4096:
             raise InputError(f"resize size must be between 32 and 4096 px, not {self.size}")
@@ -92,7 +100,14 @@ def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def prepare(x: torch.Tensor, resize: Resize, device: torch.device | None = None) -> torch.Tensor:
-    """(C,H,W)/(N,C,H,W) [0,1] float, grey or RGB → (N,3,H',W') float32 on ``device``, resized."""
+    """(C,H,W)/(N,C,H,W) [0,1] float, grey or RGB → (N,3,H',W') float32 on ``device``, resized.
+
+    >>> import torch
+    >>> prepare(torch.rand(3, 64, 48), Resize.parse("32")).shape  # shorter side → 32 px
+    torch.Size([1, 3, 43, 32])
+    >>> prepare(torch.rand(2, 1, 40, 40), Resize("fixed", 32)).shape  # grey → RGB
+    torch.Size([2, 3, 32, 32])
+    """
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[1] not in (1, 3):

@@ -18,17 +18,17 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from .errors import InputError
+from .options import GRAM_NORMS, GramNorm, is_one_of
 
-GRAM_NORMS = ("none", "chw", "gatys")
-FORMULAS = {
+FORMULAS: dict[GramNorm, str] = {
     "none": "G = F Fᵀ;  E = mean |G_a − G_b|",
     "chw": "G = F Fᵀ / (C·H·W);  E = mean |G_a − G_b|",
     "gatys": "G = F Fᵀ;  E = 1/(4 N² M²) · Σ (G_a − G_b)²,  N = C, M = H·W",
 }
 
 
-def _check(norm: str) -> str:
-    if norm not in GRAM_NORMS:
+def _check(norm: str) -> GramNorm:
+    if not is_one_of(norm, GRAM_NORMS):
         raise InputError(f"gram normalisation must be one of {', '.join(GRAM_NORMS)}, not {norm!r}")
     return norm
 
@@ -53,8 +53,18 @@ def _gram_onednn(f: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def gram(features: torch.Tensor, norm: str = "none") -> torch.Tensor:
-    """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram)."""
+def gram(features: torch.Tensor, norm: GramNorm = "none") -> torch.Tensor:
+    """(N, C, H, W) → (N, C, C) Gram matrices in fp32 (``"gatys"`` uses the raw Gram).
+
+    >>> import torch
+    >>> f = torch.ones(1, 2, 3, 3)  # 2 channels that fire together at all 9 positions
+    >>> gram(f)
+    tensor([[[9., 9.],
+             [9., 9.]]])
+    >>> gram(f, "chw")  # ÷ C·H·W = 18
+    tensor([[[0.5000, 0.5000],
+             [0.5000, 0.5000]]])
+    """
     _check(norm)
     n, c, h, w = features.shape
     f = features.float()
@@ -69,13 +79,19 @@ def gram(features: torch.Tensor, norm: str = "none") -> torch.Tensor:
     return g
 
 
-def gram_distance(fa: torch.Tensor, fb: torch.Tensor, norm: str = "none") -> torch.Tensor:
-    """Per-image style distance (N,) between two feature maps of one layer (batch 1 broadcasts)."""
+def gram_distance(fa: torch.Tensor, fb: torch.Tensor, norm: GramNorm = "none") -> torch.Tensor:
+    """Per-image style distance (N,) between two feature maps of one layer (batch 1 broadcasts).
+
+    >>> import torch
+    >>> f = torch.ones(1, 2, 3, 3)
+    >>> gram_distance(f, torch.zeros_like(f)), gram_distance(f, torch.zeros_like(f), "gatys")
+    (tensor([9.]), tensor([0.2500]))
+    """
     _check(norm)
     return grams_distance(gram(fa, norm), gram(fb, norm), norm, fa.shape[1], fa.shape[2] * fa.shape[3])
 
 
-def grams_distance(ga: torch.Tensor, gb: torch.Tensor, norm: str, c: int, m: int) -> torch.Tensor:
+def grams_distance(ga: torch.Tensor, gb: torch.Tensor, norm: GramNorm, c: int, m: int) -> torch.Tensor:
     """Style distance from Gram matrices already computed with :func:`gram` (``c`` channels,
     ``m`` = H·W positions, needed by Gatys' normalisation)."""
     d = ga - gb
@@ -88,7 +104,7 @@ def style_distances(
     fa: Mapping[str, torch.Tensor],
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
-    norm: str = "chw",
+    norm: GramNorm = "chw",
     grams_a: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-layer style distances {name: (N,)} for the layers ``names``.

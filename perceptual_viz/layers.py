@@ -13,18 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from .archs import ARCHITECTURES, ARCHS, STAGE_CHANNELS, Arch, check_arch
 from .errors import InputError
 
-Arch = Literal["vgg16", "vgg19"]
 Kind = Literal["conv", "relu", "pool"]
-
-# Convolutions per stage, as in torchvision's cfgs "D" (vgg16) and "E" (vgg19).
-CONVS_PER_STAGE: dict[str, tuple[int, ...]] = {
-    "vgg16": (2, 2, 3, 3, 3),
-    "vgg19": (2, 2, 4, 4, 4),
-}
-STAGE_CHANNELS = (64, 128, 256, 512, 512)
-ARCHS: tuple[str, ...] = tuple(CONVS_PER_STAGE)
 
 
 @dataclass(frozen=True)
@@ -73,10 +65,11 @@ class LayerInfo:
         )
 
 
-def _build(arch: str) -> tuple[LayerInfo, ...]:
+def _build(arch: Arch) -> tuple[LayerInfo, ...]:
     layers: list[LayerInfo] = []
     rf, jump, index = 1, 1, 0
-    for stage, (n_conv, ch) in enumerate(zip(CONVS_PER_STAGE[arch], STAGE_CHANNELS, strict=True), start=1):
+    stages = zip(ARCHITECTURES[arch].convs_per_stage, STAGE_CHANNELS, strict=True)
+    for stage, (n_conv, ch) in enumerate(stages, start=1):
         for i in range(1, n_conv + 1):
             rf += 2 * jump  # 3×3 conv, stride 1
             layers.append(LayerInfo(f"conv{stage}_{i}", index, "conv", stage, ch, rf, jump))
@@ -90,24 +83,21 @@ def _build(arch: str) -> tuple[LayerInfo, ...]:
     return tuple(layers)
 
 
-_LAYERS: dict[str, tuple[LayerInfo, ...]] = {a: _build(a) for a in ARCHS}
+_LAYERS: dict[Arch, tuple[LayerInfo, ...]] = {a: _build(a) for a in ARCHS}
 
 
-def check_arch(arch: str) -> str:
-    """Return ``arch`` lower-cased, or raise ``ValueError`` naming the choices."""
-    a = str(arch).lower()
-    if a not in _LAYERS:
-        raise InputError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    return a
-
-
-def layers(arch: str = "vgg16") -> tuple[LayerInfo, ...]:
+def layers(arch: Arch = "vgg16") -> tuple[LayerInfo, ...]:
     """All named layers of ``arch`` in forward order."""
     return _LAYERS[check_arch(arch)]
 
 
-def layer(arch: str, name: str) -> LayerInfo:
-    """The layer called ``name`` (e.g. ``"relu3_3"``); ``ValueError`` with the valid names."""
+def layer(arch: Arch, name: str) -> LayerInfo:
+    """The layer called ``name`` (e.g. ``"relu3_3"``); ``ValueError`` with the valid names.
+
+    >>> info = layer("vgg16", "relu3_3")
+    >>> info.index, info.channels, info.receptive_field, info.stride
+    (15, 256, 40, 4)
+    """
     for info in layers(arch):
         if info.name == name:
             return info
@@ -115,19 +105,24 @@ def layer(arch: str, name: str) -> LayerInfo:
     raise InputError(f"{arch} has no layer {name!r}; valid names: {valid}")
 
 
-def block_outputs(arch: str = "vgg16", pre_relu: bool = False) -> tuple[str, ...]:
+def block_outputs(arch: Arch = "vgg16", pre_relu: bool = False) -> tuple[str, ...]:
     """The last ReLU (or, with ``pre_relu``, the last conv) of each of the 5 blocks.
 
     vgg16 → relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (the reference slicing);
     vgg19 → relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
+
+    >>> block_outputs("vgg16")
+    ('relu1_2', 'relu2_2', 'relu3_3', 'relu4_3', 'relu5_3')
+    >>> block_outputs("vgg16", pre_relu=True)[2]
+    'conv3_3'
     """
     out = []
-    for stage, n_conv in enumerate(CONVS_PER_STAGE[check_arch(arch)], start=1):
+    for stage, n_conv in enumerate(ARCHITECTURES[check_arch(arch)].convs_per_stage, start=1):
         out.append(f"{'conv' if pre_relu else 'relu'}{stage}_{n_conv}")
     return tuple(out)
 
 
-def resolve_layer(arch: str, spec: int | str, pre_relu: bool = False) -> str:
+def resolve_layer(arch: Arch, spec: int | str, pre_relu: bool = False) -> str:
     """A layer name from a block index (0–4, as ``feature_layers`` in the reference) or a name."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         outs = block_outputs(arch, pre_relu=pre_relu)

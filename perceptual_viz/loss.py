@@ -18,11 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import VGGFeatures, load_vgg
+from .archs import Arch
+from .backbone import VGGFeatures, WeightsStatus, load_vgg
 from .errors import InputError
 from .gram import gram_distance
 from .layers import resolve_layer
 from .metrics import feature_distance
+from .options import Criterion, GramNorm
 
 
 class PerceptualLoss(nn.Module):
@@ -43,6 +45,18 @@ class PerceptualLoss(nn.Module):
     Inputs are (N, 3 or 1, H, W) in [0, 1]. The loss is differentiable with respect to both, runs
     one batched forward for the pair, follows ``.to(device)``, and is safe under ``torch.autocast``
     (distances and Grams are computed in fp32).
+
+    >>> import torch
+    >>> loss = PerceptualLoss(weights="untrained", resize=False)  # "auto": ImageNet if found
+    >>> loss.feature_layers
+    ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3']
+    >>> x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    >>> value = loss(x, torch.rand(1, 3, 32, 32))
+    >>> value.shape, value.item() > 0
+    (torch.Size([]), True)
+    >>> value.backward()
+    >>> x.grad.shape
+    torch.Size([1, 3, 32, 32])
     """
 
     def __init__(
@@ -51,14 +65,14 @@ class PerceptualLoss(nn.Module):
         style_layers: Sequence[int | str] = (),
         resize: bool = True,
         *,
-        arch: str = "vgg16",
+        arch: Arch = "vgg16",
         weights: str | os.PathLike[str] = "auto",
         backbone: VGGFeatures | None = None,
         layer_weights: Sequence[float] | None = None,
         style_weights: Sequence[float] | None = None,
-        criterion: str = "l1",
+        criterion: Criterion = "l1",
         pre_relu: bool = False,
-        gram_norm: str = "none",
+        gram_norm: GramNorm = "none",
         style_weight: float = 1.0,
         resize_to: int = 224,
     ) -> None:
@@ -80,7 +94,7 @@ class PerceptualLoss(nn.Module):
         self.resize_to = int(resize_to)
 
     @property
-    def status(self):
+    def status(self) -> WeightsStatus:
         """Where the backbone's weights came from (see :class:`WeightsStatus`)."""
         return self.backbone.status
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .options import CRITERIA, Criterion, is_one_of
 
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli (2004).
 SSIM_WINDOW = 11
@@ -39,7 +40,13 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per image, (N,)."""
+    """Mean squared error per image, (N,).
+
+    >>> import torch
+    >>> x = torch.zeros(2, 3, 32, 32)
+    >>> mse(x, x + 0.1)
+    tensor([0.0100, 0.0100])
+    """
     _check_pair(x, y)
     with torch.autocast(device_type=x.device.type, enabled=False):
         x, y = _fp32(x, y)
@@ -47,7 +54,13 @@ def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB per image, (N,); ``inf`` for identical images."""
+    """Peak signal-to-noise ratio in dB per image, (N,); ``inf`` for identical images.
+
+    >>> import torch
+    >>> x = torch.zeros(2, 3, 32, 32)
+    >>> psnr(x, x + 0.1), psnr(x, x)
+    (tensor([20., 20.]), tensor([inf, inf]))
+    """
     m = mse(x, y)
     return torch.where(
         m > 0, 10 * torch.log10(data_range**2 / m.clamp_min(1e-30)), torch.full_like(m, math.inf)
@@ -136,6 +149,16 @@ def ssim(
 
     With ``return_map`` also returns the SSIM map averaged over channels, (N, H − 10, W − 10):
     pixel (i, j) of the map is centred on pixel (i + 5, j + 5) of the image.
+
+    >>> import torch
+    >>> x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> ssim(x, x)
+    tensor([1.])
+    >>> bool(ssim(x, (x + 0.2).clamp(0, 1)) < 1)
+    True
+    >>> score, smap = ssim(x, x, return_map=True)
+    >>> smap.shape
+    torch.Size([1, 22, 22])
     """
     _check_pair(x, y)
     if min(x.shape[-2:]) < SSIM_WINDOW:
@@ -184,9 +207,6 @@ def _layer_weights(
     return {n: float(w) for n, w in zip(names, weights, strict=True)}
 
 
-PERCEPTUAL_CRITERIA = ("l1", "mse")
-
-
 # Rows (pixels) per chunk of a CPU metric pass, as fp32 values across the batch: ~1 MB, so each
 # chunk's temporaries stay in the L2 cache instead of streaming 100 MB maps through memory
 # several times (relu1_2 of 8 images at 224² is 103 MB). ~7× faster for L1 + LPIPS.
@@ -219,7 +239,7 @@ def _check_features(fa: torch.Tensor, fb: torch.Tensor) -> None:
 
 
 def _layer_terms(
-    fa: torch.Tensor, fb: torch.Tensor, criterion: str | None, lin: torch.Tensor | None
+    fa: torch.Tensor, fb: torch.Tensor, criterion: Criterion | None, lin: torch.Tensor | None
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """One layer's feature distance (``criterion``) and LPIPS term (``lin``), each (N,) or None.
 
@@ -262,11 +282,11 @@ def _layer_terms(
 
 
 def _check_criterion(criterion: str) -> None:
-    if criterion not in PERCEPTUAL_CRITERIA:
+    if not is_one_of(criterion, CRITERIA):
         raise InputError(f"criterion must be 'l1' or 'mse', not {criterion!r}")
 
 
-def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: str = "l1") -> torch.Tensor:
+def feature_distance(fa: torch.Tensor, fb: torch.Tensor, criterion: Criterion = "l1") -> torch.Tensor:
     """Distance of two feature maps of one layer per image, (N,), in fp32.
 
     ``"l1"``: mean |φ(x) − φ(y)| (the reference); ``"mse"``: 1/N_l · ‖φ(x) − φ(y)‖², N_l = C·H·W.
@@ -281,9 +301,21 @@ def perceptual_distance(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
 ) -> LayerScores:
-    """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms."""
+    """Σ_l w_l · d(φ_l(a), φ_l(b)) over the layers ``names``, with the per-layer terms.
+
+    ``fa``/``fb`` map layer names to activations (N, C, H, W), e.g. from :class:`VGGFeatures`;
+    ``criterion`` is ``"l1"`` (mean |Δφ|, the reference) or ``"mse"`` (‖Δφ‖² / N_l).
+
+    >>> import torch
+    >>> fa, fb = {"relu1_2": torch.ones(1, 4, 8, 8)}, {"relu1_2": torch.zeros(1, 4, 8, 8)}
+    >>> d = perceptual_distance(fa, fb, ["relu1_2"])
+    >>> d.total, d.layers, d.label
+    (tensor([1.]), {'relu1_2': tensor([1.])}, 'Σ mean|Δφ|')
+    >>> perceptual_distance(fa, fb, ["relu1_2"], weights=[0.5], criterion="mse").total
+    tensor([0.5000])
+    """
     return perceptual_and_lpips(fa, fb, names, weights, criterion)[0]
 
 
@@ -292,7 +324,7 @@ def feature_distance_maps(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     size: tuple[int, int],
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
 ) -> dict[str, torch.Tensor]:
     """Per-layer spatial distance (channel mean of |Δφ| or Δφ²), upsampled to ``size``: (N, H, W)."""
     out = {}
@@ -302,6 +334,32 @@ def feature_distance_maps(
             d = (d.abs() if criterion == "l1" else d.pow(2)).mean(dim=1, keepdim=True)
             out[n] = F.interpolate(d, size=size, mode="bilinear", align_corners=False)[:, 0]
     return out
+
+
+def relative_l2(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖a − target‖² / ‖target‖² over the whole tensors: a 0-d tensor, differentiable.
+
+    Scale-free (the same for features 100× larger), so one weight fits every layer, image size
+    and set of weights; ``1e-12 · numel`` keeps an all-zero target finite. The terms of the
+    lessons' objectives (:func:`relative_perceptual_distance`).
+
+    >>> import torch
+    >>> t = torch.full((1, 4, 8, 8), 2.0)
+    >>> relative_l2(t * 1.5, t), relative_l2(t * 150, t * 100)
+    (tensor(0.2500), tensor(0.2500))
+    """
+    return (a - target).pow(2).sum() / (target.pow(2).sum() + 1e-12 * target.numel())
+
+
+def relative_perceptual_distance(
+    fa: Mapping[str, torch.Tensor], ft: Mapping[str, torch.Tensor], names: Sequence[str]
+) -> torch.Tensor:
+    """The mean over the layers ``names`` of :func:`relative_l2` of ``fa`` against ``ft``, 0-d.
+
+    The loss the reconstruction and training lessons minimise: of feature maps (content,
+    Johnson et al.'s feature reconstruction loss made scale-free), or of Gram matrices (style).
+    """
+    return torch.stack([relative_l2(fa[n], ft[n]) for n in names]).mean()
 
 
 # --------------------------------------------------------------------------- LPIPS
@@ -351,7 +409,7 @@ def perceptual_and_lpips(
     fb: Mapping[str, torch.Tensor],
     names: Sequence[str],
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    criterion: str = "l1",
+    criterion: Criterion = "l1",
     lpips_names: Sequence[str] = (),
 ) -> tuple[LayerScores, LayerScores | None]:
     """:func:`perceptual_distance` and :func:`lpips_vgg` together, reading each layer once.

@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import InputError
+from .options import SCOPES, ChannelSort, Scope, is_one_of
 
 COLORMAPS: tuple[str, ...] = ("viridis", "magma", "inferno", "gray", "coolwarm")
 
@@ -143,7 +144,7 @@ def _as_chw(fmap: Any) -> np.ndarray:
     return a
 
 
-def rank_channels(fmap: Any, by: Literal["mean", "max", "index"] = "mean", k: int | None = None) -> list[int]:
+def rank_channels(fmap: Any, by: ChannelSort = "mean", k: int | None = None) -> list[int]:
     """Indices of the top-``k`` channels (all when None) by spatial mean or max, descending.
 
     ``by="index"`` returns channels in natural order. Ties keep index order; NaN ranks last.
@@ -178,11 +179,18 @@ def nearest_index(n_out: int, n_in: int) -> np.ndarray:
     return np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.intp), n_in - 1)
 
 
+def _check_grid(scope: str, tile: int, pad: int, columns: int | None) -> None:
+    if not is_one_of(scope, SCOPES):
+        raise InputError(f"scope must be 'channel' or 'layer', got {scope!r}")
+    if tile < 1 or pad < 0 or (columns is not None and columns < 1):
+        raise InputError("tile must be >= 1, pad >= 0 and columns >= 1")
+
+
 def channel_grid(
     fmap: Any,
     channels: Sequence[int] | None = None,
     *,
-    scope: Literal["channel", "layer"] = "channel",
+    scope: Scope = "channel",
     cmap: str = "viridis",
     tile: int = 96,
     pad: int = 2,
@@ -240,10 +248,7 @@ def _checked_channels(
     bad = [i for i in idx if not -c <= i < c]
     if bad:
         raise IndexError(f"channel(s) {bad} out of range for {c} channels")
-    if scope not in ("channel", "layer"):
-        raise InputError(f"scope must be 'channel' or 'layer', got {scope!r}")
-    if tile < 1 or pad < 0 or (columns is not None and columns < 1):
-        raise InputError("tile must be >= 1, pad >= 0 and columns >= 1")
+    _check_grid(scope, tile, pad, columns)
     return [i % c for i in idx]
 
 

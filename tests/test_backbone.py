@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import socket
@@ -14,6 +15,7 @@ from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from perceptual_viz import backbone as bb
+from perceptual_viz.archs import ARCHITECTURES
 from perceptual_viz.backbone import WeightsError, load_vgg, resolve_weights
 from perceptual_viz.layers import block_outputs, layer, layers, resolve_layer
 
@@ -46,7 +48,9 @@ def test_our_features_are_torchvisions_module_for_module_and_draw_for_draw(arch,
 def test_download_addresses_are_torchvisions():
     from torchvision.models import VGG16_Weights, VGG19_Weights
 
-    assert {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url} == bb._TV_URL
+    assert {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url} == {
+        a.name: a.torchvision_url for a in ARCHITECTURES.values()
+    }
 
 
 def test_layer_names_match_torchvision_modules():
@@ -263,7 +267,9 @@ class _FakeResponse(io.BytesIO):
 def _fake_download(monkeypatch, tmp_path, payload: bytes, name_hash: str | None = None):
     """Point the vgg16 download at ``payload`` (named with its own hash unless given one)."""
     digest = name_hash or hashlib.sha256(payload).hexdigest()[:8]
-    monkeypatch.setitem(bb._TV_URL, "vgg16", f"https://download.pytorch.org/models/vgg16-{digest}.pth")
+    url = f"https://download.pytorch.org/models/vgg16-{digest}.pth"
+    patched = dataclasses.replace(ARCHITECTURES["vgg16"], torchvision_url=url)
+    monkeypatch.setitem(ARCHITECTURES, "vgg16", patched)
     monkeypatch.setattr(bb, "_reachable", lambda host, timeout: True)
     seen: dict[str, object] = {}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..features import FeatureCache, Resize, image_key, layer_activations, prepare, resize_images
 from ..images import ImageError, LoadedImage, load_image
 from ..messages import Text, msg, said
+from ..options import is_one_of
 from ..render import to_numpy
 from ..tables import Table as Table  # re-exported: figures' tables
 
@@ -153,9 +154,12 @@ def activations(
     return layer_activations(model, cache, a.tensor, a.key, names)
 
 
-def check_choice(what: Text, value: str, choices: tuple[str, ...]) -> str:
+Choice = TypeVar("Choice", bound=str)
+
+
+def check_choice(what: Text, value: str, choices: tuple[Choice, ...]) -> Choice:
     """``value`` if it is one of ``choices``, else an :class:`InputError` listing them."""
-    if value not in choices:
+    if not is_one_of(value, choices):
         raise InputError(
             msg(
                 "{what} must be one of {choices}; got {value!r}",

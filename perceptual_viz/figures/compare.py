@@ -26,6 +26,7 @@ from ..features import FeatureCache, image_key
 from ..images import to_pil
 from ..messages import Text, msg
 from ..metrics import feature_distance_maps, squared_error_map, ssim
+from ..options import Criterion
 from ..plots import bar_chart
 from ..render import channel_grid, heatmap, rank_channels, to_numpy
 from . import Analysis, Figure, Table, match_size
@@ -86,7 +87,12 @@ def _map(values: np.ndarray, title: Text, sub: Text, label: Text, vmin: float | 
 
 
 def _maps(
-    clean: Analysis, degraded: Analysis, res_clean: dict, res_degraded: dict, names: list[str], criterion: str
+    clean: Analysis,
+    degraded: Analysis,
+    res_clean: dict,
+    res_degraded: dict,
+    names: list[str],
+    criterion: Criterion,
 ) -> dict[str, Image.Image]:
     """Where the two differ: pixel error, 1 − SSIM, and the feature distance of each layer, each
     titled and with its own colour bar (their units differ)."""

@@ -23,6 +23,7 @@ from ..features import FeatureCache
 from ..images import to_pil
 from ..layers import LayerInfo, block_outputs
 from ..messages import Joined, Text, joined, msg
+from ..options import CHANNEL_SORTS, SCOPES
 from ..plots import PALETTE
 from ..render import (
     channel_grid,
@@ -39,8 +40,7 @@ GRID_TILE = 96
 GRID_PAD = 2
 OVERVIEW_CHANNELS = 4
 K_RANGE = (1, 64)  # channels a grid may show
-SORTS = ("mean", "max", "index")
-SCOPES = ("channel", "layer")
+SORTS = CHANNEL_SORTS
 MARK = (255, 255, 255)
 
 Point = tuple[int, int] | None  # (x, y) in pixels of the analysed image
@@ -198,8 +198,8 @@ def grid(
     """The top-``k`` channels of ``layer`` as one picture with its colour bar underneath (the
     tiles keep their positions: a click at (x, y) maps to a tile with :func:`channel_at_click`)."""
     k = check_k(k)
-    check_choice(msg("sort"), sort, SORTS)
-    check_choice(msg("colour scaling"), scope, SCOPES)
+    sort = check_choice(msg("sort"), sort, SORTS)
+    scope = check_choice(msg("colour scaling"), scope, SCOPES)
     point = check_point(point, a)
     model.info(layer)
     f = activations(model, cache, a, [layer])[layer][0]

@@ -20,13 +20,14 @@ from ..gram import FORMULAS, GRAM_NORMS, gram, style_distances, top_channels_by_
 from ..images import to_pil
 from ..layers import block_outputs
 from ..messages import Text, msg
+from ..options import GramNorm
 from ..plots import bar_chart
 from ..render import heatmap, to_numpy, upsample
 from . import Analysis, Figure, Table, activations, check_choice
 
 TOP_RANGE = (2, 128)  # channels a Gram picture may show
 PICTURE_PX = 384  # a Gram picture's side: each cell is PICTURE_PX // top pixels
-STYLE_NORM = "chw"  # the normalisation of "style distance" everywhere in the app
+STYLE_NORM: GramNorm = "chw"  # the normalisation of "style distance" everywhere in the app
 STYLE_DEFINITION = msg("style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer")
 
 
@@ -113,7 +114,7 @@ def matrices(
     Pictures: the image(s), the matrices (titled, channel indices on the axes, colour bar), and
     with two images the style distance per layer on a log scale.
     """
-    check_choice(msg("Gram normalisation"), norm, GRAM_NORMS)
+    norm = check_choice(msg("Gram normalisation"), norm, GRAM_NORMS)
     model.info(layer)
     if b is not None and b.size != a.size:
         raise InputError(msg("both images must be analysed at the same size"))

@@ -49,6 +49,7 @@ from ..degrade import DEGRADATIONS, degrade
 from ..errors import InputError
 from ..export import jsonable
 from ..messages import Text, english, msg
+from ..options import RANK_METRICS, RankMetric, is_one_of
 from ..tables import Table
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ MAX_TOLERANCE = 0.5
 # wrecked by every degradation, and most of them saturate before getting there.
 MAX_TARGET_MSE = 0.25
 DEFAULT_MAX_EVALS = 40
-RANK_METRICS: tuple[str, ...] = ("LPIPS", "perceptual", "style", "1 − SSIM")  # lower = less damaged
 # The metrics as a reader calls them (LPIPS and SSIM are the same in every language).
 METRIC_NAMES: dict[str, Text] = {"perceptual": msg("perceptual"), "style": msg("style")}
 
@@ -478,7 +478,7 @@ class GalleryEntry:
     scores: PairScores
 
 
-def _metric_value(scores: PairScores, metric: str) -> float | None:
+def _metric_value(scores: PairScores, metric: RankMetric) -> float | None:
     if metric == "LPIPS":
         return scores.lpips
     if metric == "perceptual":
@@ -493,6 +493,17 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
+def _ranking(
+    model: VGGFeatures, rank_by: RankMetric, scores: list[PairScores]
+) -> tuple[RankMetric, list[Text]]:
+    """The metric to rank by: ``rank_by``, or "perceptual" (and a note why) when LPIPS is asked
+    for but missing."""
+    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
+        reason = lpips_unavailable_reason(model.arch) or msg("LPIPS is switched off in the score settings")
+        return "perceptual", [msg("{reason}; ranked by perceptual instead", reason=reason)]
+    return rank_by, []
+
+
 @dataclass
 class Gallery:
     """Equal-MSE matches scored in one pass, ranked least damaged first by ``rank_by``."""
@@ -500,7 +511,7 @@ class Gallery:
     target_mse: float
     tolerance: float
     entries: list[GalleryEntry]  # ranked: least damaged first by `rank_by` (NaN/None last)
-    rank_by: str  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
+    rank_by: RankMetric  # the metric actually used (LPIPS falls back to "perceptual" when unavailable)
     seconds: float
     device: str
     notes: list[Text] = field(default_factory=list)
@@ -559,9 +570,9 @@ class Gallery:
         )
 
 
-def _check_gallery(model: VGGFeatures, clean: torch.Tensor, rank_by: str) -> None:
+def _check_gallery(model: VGGFeatures, clean: torch.Tensor, rank_by: str) -> RankMetric:
     """A gallery's inputs checked before any work: the ranking metric, the image and its device."""
-    if rank_by not in RANK_METRICS:
+    if not is_one_of(rank_by, RANK_METRICS):
         raise InputError(
             msg(
                 "rank_by must be one of {choices}, got {value!r}",
@@ -579,6 +590,7 @@ def _check_gallery(model: VGGFeatures, clean: torch.Tensor, rank_by: str) -> Non
                 model=str(model.device),
             )
         )
+    return rank_by
 
 
 def gallery(
@@ -605,7 +617,7 @@ def gallery(
     ``rank_by`` (one of :data:`RANK_METRICS`); when LPIPS is asked for but not available, the
     ranking uses "perceptual" and ``notes`` says so.
     """
-    _check_gallery(model, clean, rank_by)
+    rank = _check_gallery(model, clean, rank_by)
     t0 = time.perf_counter()
     matches = equal_mse(clean, target_mse, names, tolerance=tolerance, seed=seed, progress=progress)
     images = torch.cat([m.image for m in matches])
@@ -619,12 +631,7 @@ def gallery(
         scores += score_pairs(
             model, clean, part, settings=settings, cache=cache, clean_key=clean_key, store_degraded=False
         ).scores
-    notes: list[Text] = []
-    used = rank_by
-    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
-        reason = lpips_unavailable_reason(model.arch) or msg("LPIPS is switched off in the score settings")
-        notes.append(msg("{reason}; ranked by perceptual instead", reason=reason))
-        used = "perceptual"
+    used, notes = _ranking(model, rank, scores)
     entries = [GalleryEntry(m, s) for m, s in zip(matches, scores, strict=True)]
     entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))
     return Gallery(

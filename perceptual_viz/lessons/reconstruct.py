@@ -63,14 +63,16 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..archs import Arch, check_arch
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
-from ..layers import check_arch, layer
+from ..layers import block_outputs, layer
 from ..messages import Text, msg
+from ..metrics import relative_perceptual_distance
+from ..options import RECONSTRUCT_MODES, ReconstructMode, StopReason, is_one_of
 
-RECONSTRUCT_MODES = ("content", "texture")
 # Why a long optimisation stopped early (see :func:`stop_reason`), in a reader's words.
 STOP_REASONS: dict[str, Text] = {"cancelled": msg("cancelled"), "time limit": msg("time limit")}
 
@@ -86,8 +88,8 @@ INIT_MEAN = 0.5
 INIT_STD = 0.1
 LR_FLOOR = 0.05  # the cosine schedule ends at lr × LR_FLOOR
 TEXTURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-DEFAULT_TV = {"content": 1.0, "texture": 0.5}
-DEFAULT_LR = {"content": 0.1, "texture": 0.05}
+DEFAULT_TV: dict[ReconstructMode, float] = {"content": 1.0, "texture": 0.5}
+DEFAULT_LR: dict[ReconstructMode, float] = {"content": 0.1, "texture": 0.05}
 # (default steps, max steps, max size) per device type; anything not listed is treated like cpu.
 _DEVICE_BUDGET = {
     "cpu": (200, 400, 192),
@@ -112,10 +114,10 @@ def default_steps(device: torch.device | str) -> int:
     return _DEVICE_BUDGET[_device_type(device)][0]
 
 
-def default_layers(mode: str, arch: str) -> tuple[str, ...]:
+def default_layers(mode: ReconstructMode, arch: Arch) -> tuple[str, ...]:
     """Content: the third block output (relu3_3 / relu3_4); texture: relu1_1 … relu4_1 (Gatys)."""
     if mode == "content":
-        return ("relu3_4",) if check_arch(arch) == "vgg19" else ("relu3_3",)
+        return (block_outputs(arch)[2],)
     return TEXTURE_LAYERS
 
 
@@ -152,7 +154,7 @@ def _integer(name: str, value: object) -> int:
 class ReconstructSettings:
     """What to reconstruct and how hard to try; ``None`` fields get per-mode/per-device defaults."""
 
-    mode: str = "content"  # "content" (feature inversion) or "texture" (Gram matching)
+    mode: ReconstructMode = "content"  # "content" (feature inversion) or "texture" (Gram matching)
     layers: tuple[str, ...] | None = None  # None → default_layers(mode, arch)
     steps: int | None = None  # None → default_steps(device)
     size: int = 128  # longest side of the optimised image, px
@@ -160,10 +162,10 @@ class ReconstructSettings:
     lr: float | None = None  # None → DEFAULT_LR[mode] (Adam, cosine-decayed to lr / 20)
     seed: int = 0
 
-    def resolved(self, arch: str, device: torch.device | str) -> ReconstructSettings:
+    def resolved(self, arch: Arch, device: torch.device | str) -> ReconstructSettings:
         """A copy with every default filled in and every value checked (``ValueError`` if not valid)."""
         arch = check_arch(arch)
-        if self.mode not in RECONSTRUCT_MODES:
+        if not is_one_of(self.mode, RECONSTRUCT_MODES):
             raise InputError(
                 msg(
                     "unknown reconstruction mode {mode!r}; choose one of {modes}",
@@ -228,7 +230,7 @@ class ReconstructStep:
     parts: dict[str, float] = field(default_factory=dict)  # weighted terms, summing to ``loss``
     seconds: float = 0.0  # elapsed since the call started
     done: bool = False  # the last item
-    stopped: str = ""  # "" or why it stopped early: "cancelled", "time limit"
+    stopped: StopReason = ""  # "" or why it stopped early: "cancelled", "time limit"
 
 
 # --------------------------------------------------------------------------- the objective
@@ -318,7 +320,7 @@ def _objective(
     if missing:
         raise InputError(msg("target_features lacks the layers {layers}", layers=", ".join(missing)))
     feats = model(image, layers)
-    terms = []
+    fx = {}
     for n in layers:
         f = feats[n].float()
         t = tf[n]
@@ -334,9 +336,8 @@ def _objective(
                     target=str(tuple(t.shape)),
                 )
             )
-        denom = t.pow(2).sum() + 1e-12 * t.numel()
-        terms.append((f - t).pow(2).sum() / denom)
-    main = torch.stack(terms).mean()
+        fx[n] = f
+    main = relative_perceptual_distance(fx, tf, layers)
     tv = float(s.tv_weight or 0.0) * total_variation(image).sum()
     name = "style" if s.mode == "texture" else "content"
     return main + tv, {name: main.detach(), "tv": tv.detach()}
@@ -360,7 +361,7 @@ def check_loop(
     return every, deadline
 
 
-def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> str:
+def stop_reason(should_stop: Callable[[], bool] | None, deadline: float | None) -> StopReason:
     """Why a long optimisation stops before its last step: "cancelled" (``should_stop()`` says
     so), "time limit" (``time.monotonic()`` passed ``deadline``), or "" to go on."""
     if should_stop is not None and should_stop():

@@ -97,20 +97,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..archs import Arch, check_arch
 from ..backbone import VGGFeatures
 from ..compare import ScoreSettings, score_pairs
 from ..degrade import degrade
 from ..errors import InputError
 from ..features import resize_images
 from ..gram import gram
-from ..layers import check_arch, layer
+from ..layers import layer
 from ..messages import Text, msg
+from ..metrics import psnr, relative_perceptual_distance
+from ..options import LOSSES, TASKS, LossName, StopReason, Task, is_one_of
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
-TASKS = ("sr4", "denoise", "deblur")
-LOSSES = ("mse", "l1", "perceptual", "perceptual+mse", "perceptual+style")
-DEFAULT_LOSSES = ("mse", "perceptual", "perceptual+mse")
-VGG_LOSSES = frozenset({"perceptual", "perceptual+mse", "perceptual+style"})
+DEFAULT_LOSSES: tuple[LossName, ...] = ("mse", "perceptual", "perceptual+mse")
+VGG_LOSSES: frozenset[LossName] = frozenset({"perceptual", "perceptual+mse", "perceptual+style"})
 SCALE = 4  # the super-resolution factor of "sr4"
 DEFAULT_LAYERS = ("relu2_2",)  # Johnson et al.'s layer for SR (the same name in VGG16 and VGG19)
 STYLE_LAYERS = ("relu1_2", "relu2_2")
@@ -194,6 +195,19 @@ def _choices(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
 
 
+def _losses(value: object) -> tuple[LossName, ...]:
+    """The losses asked for (a list, or a comma-separated string), each checked."""
+    losses = _choices(value)
+    if not losses:
+        raise InputError(msg("choose at least one loss of {losses}", losses=", ".join(LOSSES)))
+    unknown = [n for n in losses if not is_one_of(n, LOSSES)]
+    if unknown:
+        raise InputError(
+            msg("unknown loss {loss!r}; choose from {losses}", loss=unknown[0], losses=", ".join(LOSSES))
+        )
+    return tuple(n for n in losses if is_one_of(n, LOSSES))
+
+
 def _bounded(name: str, value: object, lo: int, hi: int, dev: str, unit: str = "") -> int:
     v = _integer(name, value)
     if not lo <= v <= hi:
@@ -226,20 +240,13 @@ def _in_range(name: str, value: object, bounds: tuple[float, float]) -> float:
     return v
 
 
-def _task_losses_layers(s: TrainSettings, arch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _task_losses_layers(s: TrainSettings, arch: Arch) -> tuple[tuple[LossName, ...], tuple[str, ...]]:
     """The task checked, and the losses and the perceptual loss's layers as tuples of known names."""
-    if s.task not in TASKS:
+    if not is_one_of(s.task, TASKS):
         raise InputError(
             msg("unknown task {task!r}; choose one of {tasks}", task=s.task, tasks=", ".join(TASKS))
         )
-    losses = _choices(s.losses)
-    if not losses:
-        raise InputError(msg("choose at least one loss of {losses}", losses=", ".join(LOSSES)))
-    unknown = [n for n in losses if n not in LOSSES]
-    if unknown:
-        raise InputError(
-            msg("unknown loss {loss!r}; choose from {losses}", loss=unknown[0], losses=", ".join(LOSSES))
-        )
+    losses = _losses(s.losses)
     names = DEFAULT_LAYERS if s.layers is None else _choices(s.layers)
     if not names:
         raise InputError(msg("choose at least one VGG layer for the perceptual loss"))
@@ -252,8 +259,8 @@ def _task_losses_layers(s: TrainSettings, arch: str) -> tuple[tuple[str, ...], t
 class TrainSettings:
     """What to train and how; ``None`` fields get per-device defaults (:func:`budget`)."""
 
-    task: str = "sr4"  # "sr4" | "denoise" | "deblur"
-    losses: tuple[str, ...] = DEFAULT_LOSSES  # one network per loss, in this order
+    task: Task = "sr4"  # "sr4" | "denoise" | "deblur"
+    losses: tuple[LossName, ...] = DEFAULT_LOSSES  # one network per loss, in this order
     steps: int | None = None  # optimisation steps (the same for every network)
     patch: int | None = None  # side of the square training patches, px (a multiple of 4)
     batch: int | None = None  # patches per step
@@ -270,7 +277,7 @@ class TrainSettings:
     eval_size: int | None = None  # the evaluation image's longest side, px
     seed: int = 0
 
-    def resolved(self, arch: str, device: torch.device | str) -> TrainSettings:
+    def resolved(self, arch: Arch, device: torch.device | str) -> TrainSettings:
         """A copy with every default filled in and every value checked (:class:`InputError`)."""
         losses, names = _task_losses_layers(self, check_arch(arch))
         b, dev = budget(device), _device_type(device)
@@ -329,7 +336,7 @@ class TrainStep:
     psnr: dict[str, float]  # loss → PSNR (dB) of that output against the ground truth
     seconds: float = 0.0  # elapsed since the call started
     done: bool = False  # the last item
-    stopped: str = ""  # "" or why it stopped early: "cancelled", "time limit"
+    stopped: StopReason = ""  # "" or why it stopped early: "cancelled", "time limit"
 
 
 # --------------------------------------------------------------------------- the data
@@ -506,18 +513,10 @@ def build_networks(settings: TrainSettings, device: torch.device | str) -> dict[
 # --------------------------------------------------------------------------- the losses
 
 
-def _relative(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return (a - t).pow(2).sum() / (t.pow(2).sum() + 1e-12 * t.numel())
-
-
-def _perceptual(
-    fy: dict[str, torch.Tensor], ft: dict[str, torch.Tensor], names: Sequence[str]
-) -> torch.Tensor:
-    return torch.stack([_relative(fy[n], ft[n]) for n in names]).mean()
-
-
 def _style(fy: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.stack([_relative(gram(fy[n], "chw"), gram(ft[n], "chw")) for n in STYLE_LAYERS]).mean()
+    gy = {n: gram(fy[n], "chw") for n in STYLE_LAYERS}
+    gt = {n: gram(ft[n], "chw") for n in STYLE_LAYERS}
+    return relative_perceptual_distance(gy, gt, STYLE_LAYERS)
 
 
 def vgg_layers(settings: TrainSettings) -> tuple[str, ...]:
@@ -559,7 +558,7 @@ def step_losses(
         elif n == "l1":
             out[n] = (y - target).abs().mean()
         else:
-            loss = _perceptual(fy[n], ft, s.layers or ())
+            loss = relative_perceptual_distance(fy[n], ft, s.layers or ())
             if n == "perceptual+mse":
                 loss = loss + float(s.pixel_weight) * (y - target).pow(2).mean()
             elif n == "perceptual+style":
@@ -571,11 +570,6 @@ def step_losses(
 
 
 # --------------------------------------------------------------------------- the loop
-
-
-def _psnr(y: torch.Tensor, t: torch.Tensor) -> float:
-    m = float((y - t).pow(2).mean())
-    return math.inf if m == 0 else 10 * math.log10(1.0 / m)
 
 
 def train(
@@ -682,7 +676,7 @@ def _run(
                 total=total,
                 losses=dict(means),
                 outputs=outs,
-                psnr={n: _psnr(o, truth) for n, o in outs.items()},
+                psnr={n: float(psnr(o, truth)[0]) for n, o in outs.items()},
                 seconds=time.monotonic() - t0,
                 done=last,
                 stopped=stopped,

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..messages import msg
+from ..options import StopReason
 from .reconstruct import stop_reason
 
 # Square root of ImageNet's colour correlation (lucid's ``color_correlation_svd_sqrt``).
@@ -107,7 +108,7 @@ class VisualizeStep:
     activation: float  # the channel's mean activation on the (untransformed) image
     seconds: float
     done: bool = False
-    stopped: str = ""  # "" or why it stopped early: "cancelled", "time limit"
+    stopped: StopReason = ""  # "" or why it stopped early: "cancelled", "time limit"
 
 
 class _FourierImage:

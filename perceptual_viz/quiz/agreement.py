@@ -28,12 +28,13 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
 from ..errors import InputError
+from ..options import QUIZ_METRICS, QuizMetric
 
 Choice = Literal["A", "B"]
 CHOICES: tuple[Choice, Choice] = ("A", "B")
-METRICS: tuple[str, ...] = ("mse", "ssim", "perceptual", "lpips")
+METRICS = QUIZ_METRICS
 # Metrics whose larger value means "closer to the reference"; the others are distances.
-SIMILARITIES: frozenset[str] = frozenset({"ssim"})
+SIMILARITIES: frozenset[QuizMetric] = frozenset({"ssim"})
 Scores = Mapping[str, float | None]  # metric name → value of one side against the reference
 
 
@@ -131,7 +132,7 @@ def _ratio(num: float, den: int) -> float | None:
 class MetricAgreement:
     """How often one metric agrees with the class, as counts and fractions in [0, 1]."""
 
-    metric: str
+    metric: QuizMetric
     votes_agree: int  # individual votes equal to the metric's pick …
     votes_counted: int  # … of the votes on trials where it picks a side
     trials_agree: int  # trials whose strict majority the metric picks …
@@ -161,10 +162,10 @@ class Results:
     n_votes: int
     n_students: int
     tallies: list[TrialTally]  # by trial index
-    agreement: dict[str, MetricAgreement]  # keyed by metric, in METRICS order
+    agreement: dict[QuizMetric, MetricAgreement]  # keyed by metric, in METRICS order
 
 
-def _agreement(metric: str, tallies: Sequence[TrialTally]) -> MetricAgreement:
+def _agreement(metric: QuizMetric, tallies: Sequence[TrialTally]) -> MetricAgreement:
     v_agree = v_counted = t_agree = t_counted = b_trials = 0
     b_sum = 0.0
     for t in tallies:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from ..archs import ARCHS
 from ..figures import DEFAULT_SIZE, SIZES
-from ..layers import ARCHS
 from ..messages import Text, word
 from ..render import COLORMAPS
 from . import i18n, text

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -43,7 +43,8 @@ from ..errors import InputError
 from ..messages import Message, Text, msg, word
 from .errors import UserError
 
-LANE_NAMES = ("interactive", "long", "loader")
+Lane = Literal["interactive", "long", "loader"]  # Gradio concurrency groups
+LANE_NAMES: tuple[Lane, ...] = get_args(Lane)
 REPLACED = "replaced by your newer request (one long job per person)"
 STOPPED = "stopped by you"
 # Why a long job ended early, and what each kind of long job is called, in words for its reader
@@ -209,7 +210,7 @@ class Lanes:
         self._slots = FairSlots(limits.interactive)
         self._jobs: dict[str, LongJob] = {}
 
-    def events(self, lane: str) -> dict[str, Any]:
+    def events(self, lane: Lane | Literal["view"]) -> dict[str, Any]:
         """Keyword arguments that put a Gradio event in ``lane`` (its group and limit)."""
         if lane == "view":  # off the queue; :meth:`interactive` bounds how many run at once
             return {"queue": False}

@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 import gradio as gr
 import torch
 
+from ..archs import Arch, is_arch
 from ..backbone import VGGFeatures, WeightsError, WeightsStatus, load_vgg, pick_device
 from ..batching import MicroBatcher
 from ..errors import InputError
 from ..features import FeatureCache
-from ..layers import ARCHS
 from ..messages import msg, said, word
 from .errors import UserError
 
@@ -130,7 +130,7 @@ class ModelPool:
         device: str = "auto",
         cache_mb: float | None = None,
     ) -> None:
-        self.arch = arch
+        self.arch: Arch = self._checked(arch)
         self.weights = weights
         self.device = device
         # On a GPU, concurrent requests share forward passes (on a CPU, VGG is compute-bound and
@@ -139,15 +139,18 @@ class ModelPool:
         on_gpu = pick_device(device).type == "cuda"
         batcher = MicroBatcher() if batch == "1" or (batch == "auto" and on_gpu) else None
         self.cache = FeatureCache(None if cache_mb is None else int(cache_mb * 2**20), batcher=batcher)
-        self._models: dict[tuple[str, str], VGGFeatures] = {}
-        self._loading: dict[tuple[str, str], Future[VGGFeatures]] = {}
+        self._models: dict[tuple[Arch, str], VGGFeatures] = {}
+        self._loading: dict[tuple[Arch, str], Future[VGGFeatures]] = {}
         self._lock = threading.Lock()
 
-    def _key(self, arch: str | None, cpu: bool) -> tuple[str, str]:
-        arch = arch or self.arch
-        if arch not in ARCHS:
+    @staticmethod
+    def _checked(arch: str) -> Arch:
+        if not is_arch(arch):
             raise InputError(msg("unknown architecture {arch!r}", arch=arch))
-        return arch, "cpu" if cpu else self.device
+        return arch
+
+    def _key(self, arch: str | None, cpu: bool) -> tuple[Arch, str]:
+        return self._checked(arch or self.arch), "cpu" if cpu else self.device
 
     def get(self, arch: str | None = None, cpu: bool = False, wait: float | None = None) -> VGGFeatures:
         """The model for ``arch``; with ``cpu`` a CPU copy (the fallback after a GPU OOM).
@@ -192,7 +195,7 @@ class ModelPool:
     def is_ready(self, arch: str | None = None) -> bool:
         return self._key(arch, False) in self._models
 
-    def _load_into(self, key: tuple[str, str], future: Future[VGGFeatures]) -> None:
+    def _load_into(self, key: tuple[Arch, str], future: Future[VGGFeatures]) -> None:
         try:
             model = self._load(*key)
         except BaseException as exc:  # the waiting requests get the error; a later one retries
@@ -211,7 +214,7 @@ class ModelPool:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def _load(self, arch: str, device: str) -> VGGFeatures:
+    def _load(self, arch: Arch, device: str) -> VGGFeatures:
         spec = self.weights if arch == self.arch else "auto"
         log.info("loading the %s backbone (weights: %s) on %s", arch, spec, device)
         try:

@@ -9,6 +9,8 @@ from typing import Any
 
 import gradio as gr
 
+from ..archs import Arch
+
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False}  # a private UI event, off the queue
 
 
@@ -25,7 +27,7 @@ class Shared:
     arch: gr.Radio
     size: gr.Dropdown
     cmap: gr.Dropdown
-    arch0: str
+    arch0: Arch
     device: str
     demo: Any = None  # the Blocks, for page-load events
     loaded: Any = None

@@ -69,7 +69,7 @@ VGG pass**. Every metric is divided by its largest value in the sweep, so all cu
 def status_markdown(arch: str, source: Text, trained: bool, device: str) -> Text:
     """The status line, saying "trained" or "UNTRAINED" in so many words; a loud banner when untrained."""
     state = msg("trained") if trained else msg("UNTRAINED")
-    line = msg(
+    line: Text = msg(
         "**{arch}** · **{state}** weights: {source} · device: **{device}**",
         arch=arch,
         state=state,

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 import pandas as pd
 
+from ...archs import Arch
 from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
 from ...images import to_pil
@@ -36,7 +37,7 @@ DEFAULT_K = 16  # channels a grid shows at first
 DEFAULT_ALPHA = 0.6  # the enlarged channel's overlay opacity at first
 
 
-def layer_choices(arch: str) -> list[str]:
+def layer_choices(arch: Arch) -> list[str]:
     return [i.name for i in layers(arch)]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from ...archs import Arch
 from ...backbone import VGGFeatures
 from ...features import image_key
 from ...figures import Figure
@@ -24,6 +25,7 @@ from ...images import load_image, to_pil
 from ...layers import layers as all_layers
 from ...lessons import reconstruct as rc
 from ...messages import Joined, Text, msg, word
+from ...options import ReconstructMode
 from .. import text
 from ..context import AppContext, Upload, require, session_of
 from ..lanes import REASONS, LongJob
@@ -57,7 +59,7 @@ def display(img: Any) -> Image.Image:
 def reconstruct(
     ctx: AppContext,
     image: Upload,
-    mode: str,
+    mode: ReconstructMode,
     layers: list[str],
     steps: float,
     px: float,
@@ -75,7 +77,7 @@ def reconstruct(
 def _stream(
     ctx: AppContext,
     image: Upload,
-    mode: str,
+    mode: ReconstructMode,
     layers: list[str],
     steps: float,
     px: float,
@@ -145,7 +147,7 @@ def recipes(ctx: AppContext, shared: Shared) -> list[Recipe]:
     return out
 
 
-def relu_layers(arch: str) -> list[str]:
+def relu_layers(arch: Arch) -> list[str]:
     """The layers offered for reconstruction: every ReLU (block outputs and Gatys' relu*_1)."""
     return [i.name for i in all_layers(arch) if i.name.startswith("relu")]
 

@@ -19,6 +19,7 @@ from ...figures import load
 from ...figures import train as ft
 from ...lessons import train as tl
 from ...messages import Joined, Text, joined, msg, word
+from ...options import LossName, Task
 from .. import text
 from ..context import AppContext, UserError, session_of
 from ..lanes import LongJob
@@ -77,8 +78,8 @@ def images(
 
 def train(
     ctx: AppContext,
-    task: str,
-    losses: list[str],
+    task: Task,
+    losses: list[LossName],
     steps: float,
     seed: float,
     photos: list[str],
@@ -96,8 +97,8 @@ def train(
 
 def _stream(
     ctx: AppContext,
-    task: str,
-    losses: list[str],
+    task: Task,
+    losses: list[LossName],
     steps: float,
     seed: float,
     photos: list[str],
