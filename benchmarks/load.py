@@ -424,7 +424,7 @@ def classroom_run(
         fresh = make_images(root / "fresh", 2 * probes, 224)
         pool, demo, url = launch_app(device=device, weights=weights)
         limits = LaneLimits.resolve(pool.get(ARCH).device.type)
-        out: dict[str, Any] = {"weights": pool.get(ARCH).status.message, "limits": limits.describe()}
+        out: dict[str, Any] = {"weights": str(pool.get(ARCH).status.message), "limits": limits.describe()}
         viewer = make_client(url, root / "viewer")
         try:
             call(viewer, Request(-1, "/overview", (SAMPLES / WARMUP_SAMPLE, ARCH, SIZE, "viridis")))

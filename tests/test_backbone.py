@@ -99,7 +99,7 @@ def test_model_is_frozen_eval_and_deterministic(vgg16):
     for a, b in zip(vgg16.parameters(), again.parameters(), strict=True):
         assert torch.equal(a, b)
     assert vgg16.status.source == "untrained" and not vgg16.status.trained
-    assert "UNTRAINED" in vgg16.status.message
+    assert "UNTRAINED" in str(vgg16.status.message)
 
 
 def test_untrained_init_does_not_disturb_global_rng():
@@ -231,7 +231,7 @@ def test_offline_falls_back_to_untrained_without_network(monkeypatch):
 
     monkeypatch.setattr(bb, "_download", boom)
     sd, status = resolve_weights("vgg16", "auto")
-    assert sd is None and status.source == "untrained" and "offline" in status.message
+    assert sd is None and status.source == "untrained" and "offline" in str(status.message)
 
 
 def test_download_failure_is_reported_and_falls_back(monkeypatch):
@@ -243,7 +243,7 @@ def test_download_failure_is_reported_and_falls_back(monkeypatch):
 
     monkeypatch.setattr(bb, "_download", unreachable)
     _, status = resolve_weights("vgg16", "auto")
-    assert status.source == "untrained" and "download failed (TimeoutError)" in status.message
+    assert status.source == "untrained" and "download failed (TimeoutError)" in str(status.message)
     with pytest.raises(WeightsError, match="no ImageNet vgg16 weights available"):
         resolve_weights("vgg16", "imagenet")
 

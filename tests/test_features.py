@@ -70,7 +70,7 @@ def test_resize_policy_parse_and_targets():
     assert Resize.parse("224x224").target(300, 451) == (224, 224)
     assert Resize.parse("none").target(300, 451) == (300, 451)
     assert Resize.parse(None).mode == "none"
-    assert "reference" in Resize.parse("224x224").describe()
+    assert "reference" in str(Resize.parse("224x224").describe())
     assert str(Resize.parse("256")) == "256"
     for bad in ("abc", "224x100", "10"):
         with pytest.raises(ValueError):

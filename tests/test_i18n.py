@@ -82,10 +82,9 @@ def test_translations_keep_formulas_markdown_and_placeholders(lang):
     entries = _entries(lang)
     assert len(entries) > 300
     for en, tr in entries.items():
-        sources = [en] if isinstance(en, str) else list(en)
-        for source in sources:
-            for said in [tr] if isinstance(tr, str) else list(tr):
-                _same_structure(source, said)
+        source = en if isinstance(en, str) else en[1]  # one form in ja and zh: the plural's
+        for said in [tr] if isinstance(tr, str) else list(tr):
+            _same_structure(source, said)
     prose = [
         tr for en, tr in entries.items() if isinstance(en, str) and len(re.sub(r"[^A-Za-z]", "", en)) > 40
     ]
@@ -97,10 +96,12 @@ def test_translations_keep_formulas_markdown_and_placeholders(lang):
 
 
 def _same_structure(en: str, tr: str) -> None:
-    for mark in ("$", "**", "<", ">", "`"):
+    for mark in ("$", "**", "`"):
         assert en.count(mark) == tr.count(mark), (
             f"{mark!r} differs in the translation of {en[:60]!r}: {tr[:80]!r}"
         )
+    tags = r"</?[a-zA-Z][^<>]*>"
+    assert sorted(re.findall(tags, en)) == sorted(re.findall(tags, tr)), f"HTML differs in {en[:60]!r}"
     assert re.findall(r"\$[^$]+\$", en) == re.findall(r"\$[^$]+\$", tr), f"a formula changed in {en[:60]!r}"
     assert sorted(re.findall(r"\{[^{}]*\}", en)) == sorted(re.findall(r"\{[^{}]*\}", tr)), en
 
@@ -176,6 +177,8 @@ def test_plural_forms_follow_each_languages_rule():
 def _words(text: str) -> list[str]:
     """The English words of a text drawn into a picture (layer names, units and metric names are
     the same in every language)."""
+    if re.search(r"[Σφ‖|]", text):  # a formula: the same in every language
+        return []
     return [w for w in re.findall(r"\b[a-z]{3,}\b", text) if w not in ("px",)]
 
 

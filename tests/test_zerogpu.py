@@ -46,7 +46,7 @@ def test_a_request_refused_for_quota_runs_on_the_cpu_with_a_note(monkeypatch, no
 
     assert models.gpu(30)(overview)(21) == 42
     assert devices == [True] and not ON_CPU.get()
-    assert notes == [models.QUOTA_NOTE]
+    assert notes == [str(models.QUOTA_NOTE)]
 
 
 def test_a_streaming_request_refused_for_quota_streams_from_the_cpu(monkeypatch, notes):
@@ -57,7 +57,7 @@ def test_a_streaming_request_refused_for_quota_streams_from_the_cpu(monkeypatch,
             yield (i, ON_CPU.get())
 
     assert list(models.gpu(60)(steps)(3)) == [(0, True), (1, True), (2, True)]
-    assert notes == [models.QUOTA_NOTE]
+    assert notes == [str(models.QUOTA_NOTE)]
 
 
 def test_other_errors_are_not_mistaken_for_quota(notes):

@@ -23,7 +23,7 @@ WEIGHTS_LIMIT_S = 5.0
 _RESOLVE = (
     "import json, time; from perceptual_viz.backbone import resolve_weights; "
     "t = time.perf_counter(); sd, st = resolve_weights('vgg16', 'auto'); "
-    "print(json.dumps([time.perf_counter() - t, st.source, st.message]))"
+    "print(json.dumps([time.perf_counter() - t, st.source, str(st.message)]))"
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..messages import Joined, Message, Text, joined, msg, msg_n
+from ..messages import Joined, Message, N_, Text, joined, msg, msg_n
 from .text import pdn
 
 # A metric's name as the quiz shows it: the acronyms are the same in every language.
@@ -74,7 +74,8 @@ def photo_label(name: str) -> str:
     return name.rsplit(".", 1)[0].replace("_", " ").capitalize()
 
 
-NOT_PERSISTENT = (
+# Shown only on some servers, so marked for the catalogs where it is written.
+NOT_PERSISTENT = N_(
     "⚠️ **Votes are lost when this server restarts:** the quiz database is in a temporary folder. "
     "To keep the votes, set `PERCEPTUAL_VIZ_DB` to a file on persistent storage (on a Hugging Face "
     "Space, turn on persistent storage: it appears as `/data`)."
