@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .messages import Message, msg
+
 _HERE = Path(__file__).resolve().parent
 # Installed (wheel) first, then the checkout this module sits in.
 _CANDIDATES = (_HERE / "_assets", _HERE.parent / "assets")
@@ -28,22 +30,22 @@ SAMPLES_DIR = ASSETS_DIR / "samples"
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png", "brick.png")
 PATTERNS = ("grating_h_16.png", "grating_d_16.png", "checkerboard.png", "text.png", "patches.png")
 # What each sample shows, in words: its accessible name wherever it is a button or a picture.
-DESCRIPTIONS = {
-    "astronaut.png": "photo: astronaut Eileen Collins",
-    "chelsea.png": "photo: Chelsea the cat",
-    "coffee.png": "photo: a cup of coffee",
-    "rocket.jpg": "photo: a rocket on its launch pad at dusk",
-    "camera.png": "photo: a photographer with a camera on a tripod (greyscale)",
-    "brick.png": "photo: a brick wall (greyscale)",
-    "grating_h_4.png": "test pattern: horizontal stripes, 64 px apart",
-    "grating_h_16.png": "test pattern: horizontal stripes, 16 px apart",
-    "grating_h_64.png": "test pattern: horizontal stripes, 4 px apart",
-    "grating_d_4.png": "test pattern: diagonal stripes, wide",
-    "grating_d_16.png": "test pattern: diagonal stripes",
-    "grating_d_64.png": "test pattern: diagonal stripes, fine",
-    "checkerboard.png": "test pattern: a black and white checkerboard",
-    "text.png": "test pattern: lines of text in growing sizes",
-    "patches.png": "test pattern: patches of flat colour",
+DESCRIPTIONS: dict[str, Message] = {
+    "astronaut.png": msg("photo: astronaut Eileen Collins"),
+    "chelsea.png": msg("photo: Chelsea the cat"),
+    "coffee.png": msg("photo: a cup of coffee"),
+    "rocket.jpg": msg("photo: a rocket on its launch pad at dusk"),
+    "camera.png": msg("photo: a photographer with a camera on a tripod (greyscale)"),
+    "brick.png": msg("photo: a brick wall (greyscale)"),
+    "grating_h_4.png": msg("test pattern: horizontal stripes, 64 px apart"),
+    "grating_h_16.png": msg("test pattern: horizontal stripes, 16 px apart"),
+    "grating_h_64.png": msg("test pattern: horizontal stripes, 4 px apart"),
+    "grating_d_4.png": msg("test pattern: diagonal stripes, wide"),
+    "grating_d_16.png": msg("test pattern: diagonal stripes"),
+    "grating_d_64.png": msg("test pattern: diagonal stripes, fine"),
+    "checkerboard.png": msg("test pattern: a black and white checkerboard"),
+    "text.png": msg("test pattern: lines of text in growing sizes"),
+    "patches.png": msg("test pattern: patches of flat colour"),
 }
 
 

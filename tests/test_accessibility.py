@@ -64,7 +64,7 @@ def test_our_colours_meet_aa_contrast(name, fg, bg):
 def test_every_bundled_sample_has_a_spoken_name():
     files = {p.name for p in SAMPLES_DIR.iterdir() if p.suffix in (".png", ".jpg")}
     assert files == set(DESCRIPTIONS)
-    assert all(re.match(r"(photo|test pattern): \w", d) for d in DESCRIPTIONS.values())
+    assert all(re.match(r"(photo|test pattern): \w", str(d)) for d in DESCRIPTIONS.values())
     assert '"chelsea.png": "Sample photo: Chelsea the cat"' in a11y.JS
 
 

@@ -430,7 +430,7 @@ def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, loc
     the page, watched from load through a sample click and then on every tab, is worded, never
     a key; the finished event is announced in the browser's language; in Japanese and Chinese
     no server sentence is left in English."""
-    from perceptual_viz.ui.pagecheck import open_tab
+    from perceptual_viz.ui.pagecheck import open_tab, wait_idle
 
     context = contexts.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
     pg = context.new_page()
@@ -443,15 +443,18 @@ def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, loc
         pg.wait_for_timeout(100)
         seen |= set(pg.evaluate(_TEXTS_JS))
     assert announced in seen, f"the finished event was not announced as {announced!r}"
+    settled: set[str] = set()  # what each tab shows once the page has had its words
     for tab in TAB_IDS:  # every tab, by its label in this language
         button = pg.locator(f'[role="tab"][data-tab-id="{tab}"]').filter(visible=True).first
         open_tab(pg, button.inner_text().strip())
-        seen |= set(pg.evaluate(_TEXTS_JS))
+        wait_idle(pg, TIMEOUT_MS)
+        settled |= set(pg.evaluate(_TEXTS_JS))
+    seen |= settled
     keys = sorted(t for t in seen if re.match(_KEY_SHAPED, t) and not re.search(_FILE_NAME, t))
     assert not keys, f"translation keys shown: {keys}"
     if locale != "en":
-        english = sorted(t for t in seen if _ENGLISH_SENTENCE.search(t))
-        assert not english, f"{locale}: English left on the page: {english[:10]}"
+        english = sorted(t for t in settled if _ENGLISH_SENTENCE.search(t))
+        assert not english, f"{locale}: English left on the page: {english}"
     context.close()
 
 

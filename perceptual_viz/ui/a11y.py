@@ -24,6 +24,7 @@ import json
 import gradio as gr
 
 from ..assets import DESCRIPTIONS
+from ..messages import LANGS, msg, word
 
 PRIMARY = "#0a5a9c"  # white on it: 7.0 : 1
 PRIMARY_HOVER = "#084a80"
@@ -64,7 +65,24 @@ a:focus-visible, [tabindex]:focus-visible {{ outline: 3px solid {PRIMARY} !impor
 .pv-hidden {{ display: none !important; }}
 """
 
-_NAMES = json.dumps({name: f"Sample {text}" for name, text in DESCRIPTIONS.items()})
+
+def _names() -> str:
+    """Per language: each sample's name, and how a gallery thumbnail is named (``{caption}`` and
+    ``{place}`` filled in by the page)."""
+    return json.dumps(
+        {
+            lang: {
+                "samples": {f: word(msg("Sample {what}", what=d), lang) for f, d in DESCRIPTIONS.items()},
+                "captioned": word(
+                    msg("{caption} (picture {place})", caption="{caption}", place="{place}"), lang
+                ),
+                "picture": word(msg("Picture {place}", place="{place}"), lang),
+            }
+            for lang in LANGS
+        },
+        ensure_ascii=False,
+    )
+
 
 # A picture's text alternative is its label, then what the elements listed here say about it (a
 # caption's text, an input's label and value): "Channel grid (click a tile): relu3_3 · 16
@@ -87,7 +105,11 @@ DESCRIBED_BY: dict[str, list[str]] = {
 
 _JS_TEMPLATE = r"""
 () => {
-  const names = __NAMES__;
+  const wordsByLang = __NAMES__;
+  const spoken = () => {  // in the page's language, as the language selector remembers it
+    const m = document.cookie.match(/(?:^|; )pv_lang=([a-z]+)/);
+    return wordsByLang[m && wordsByLang[m[1]] ? m[1] : "en"];
+  };
   const namedBy = __NAMED_BY__;
   const describedBy = __DESCRIBED_BY__;
   const said = (id) => {
@@ -195,11 +217,16 @@ _JS_TEMPLATE = r"""
   const fix = () => {
     describe();
     keyboard();
-    for (const b of document.querySelectorAll("button.gallery-item:not([aria-label])")) {
+    const words = spoken();
+    for (const b of document.querySelectorAll("button.gallery-item")) {
       const img = b.querySelector("img");
       if (!img) continue;
       const file = decodeURIComponent((img.getAttribute("src") || "").split("?")[0].split("/").pop());
-      if (names[file]) { b.setAttribute("aria-label", names[file]); img.setAttribute("alt", ""); }
+      const name = words.samples[file];
+      if (name && b.getAttribute("aria-label") !== name) {
+        b.setAttribute("aria-label", name);
+        img.setAttribute("alt", "");
+      }
     }
     for (const d of document.querySelectorAll("div.empty[aria-label]:not([role])")) {
       d.setAttribute("role", "img");
@@ -210,7 +237,8 @@ _JS_TEMPLATE = r"""
       if (gradio) t.dataset.place = gradio[1];
       if (!t.dataset.place) continue;
       const caption = t.innerText.replace(/\s+/g, " ").trim();
-      const name = caption ? `${caption} (picture ${t.dataset.place})` : `Picture ${t.dataset.place}`;
+      const name = (caption ? words.captioned.replace("{caption}", caption) : words.picture)
+        .replace("{place}", t.dataset.place);
       if (label !== name) t.setAttribute("aria-label", name);
     }
     for (const u of document.querySelectorAll("button.upload-container[aria-label]")) {
@@ -233,7 +261,7 @@ _JS_TEMPLATE = r"""
 TILES_OF: dict[str, str] = {"grid": "#grid_keys [data-grid]"}
 
 JS = (
-    _JS_TEMPLATE.replace("__NAMES__", _NAMES)
+    _JS_TEMPLATE.replace("__NAMES__", _names())
     .replace("__NAMED_BY__", json.dumps(NAMED_BY))
     .replace("__DESCRIBED_BY__", json.dumps(DESCRIBED_BY))
     .replace("__TILES_OF__", json.dumps(TILES_OF))

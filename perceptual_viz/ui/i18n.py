@@ -28,7 +28,7 @@ from typing import Any
 import gradio as gr
 
 from .. import messages
-from ..messages import Joined, Message
+from ..messages import N_, Joined, Message
 
 LANGS: dict[str, str] = messages.LANGS
 DEFAULT = messages.SOURCE
@@ -237,14 +237,38 @@ RELABEL_JS = r"""
     return m && texts[m[1]] ? m[1] : "en";
   };
   const where = '[data-testid="block-label"], [role="tab"], button, label span, .label-wrap span, '
-    + '[data-testid="block-info"], [role="option"], .token span';
+    + '[data-testid="block-info"], [role="option"], .token span, th, th span, [role="columnheader"] span';
+  // Gradio's own screen-reader names and tooltips (a table header's title), English whatever the
+  // page's language: each element keeps the English it came with (data-pv-aria, data-pv-title)
+  // and gets it in the chosen language.
+  const aria = __ARIA__;
+  const prefixes = __PREFIXES__;
+  const spoken = (english, lang) => {
+    const words = aria[lang] || {};
+    if (words[english] !== undefined) return words[english];
+    if (texts[lang][english] !== undefined) return texts[lang][english];
+    for (const [start, template] of Object.entries(prefixes[lang] || {})) {
+      if (english.startsWith(start)) return template.replace("{label}", english.slice(start.length));
+    }
+    return english;
+  };
   const relabel = () => {
-    const dict = texts[chosen()];
+    const lang = chosen();
+    const dict = texts[lang];
     for (const el of document.querySelectorAll(where)) {
       for (const n of el.childNodes) {
         if (n.nodeType !== 3) continue;
         const t = n.data.trim();
         if (t && dict[t] !== undefined && dict[t] !== t) n.data = n.data.replace(t, dict[t]);
+      }
+    }
+    for (const [attr, key] of [["aria-label", "pvAria"], ["title", "pvTitle"]]) {
+      for (const el of document.querySelectorAll(`[${attr}]`)) {
+        const now = el.getAttribute(attr);
+        if (now !== el.dataset[key + "Said"]) el.dataset[key] = now;  // Gradio (re)wrote it
+        const said = spoken(el.dataset[key], lang);
+        if (said !== now) el.setAttribute(attr, said);
+        el.dataset[key + "Said"] = said;
       }
     }
   };
@@ -253,16 +277,50 @@ RELABEL_JS = r"""
     if (queued) return;
     queued = true;
     requestAnimationFrame(() => { queued = false; relabel(); });
-  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+  }).observe(document.body, {childList: true, subtree: true, characterData: true,
+                             attributes: true, attributeFilter: ["aria-label", "title"]});
   relabel();
 }
 """
 
+# Gradio's own screen-reader names that its locale files do not cover (English in every page).
+GRADIO_ARIA = (
+    N_("Capture from camera"),
+    N_("Click to upload or drop files"),
+    N_("Empty value"),
+    N_("File upload"),
+    N_("Fullscreen"),
+    N_("Table actions"),
+    N_("Upload file"),
+    N_("Copy table data"),
+    N_("Copied to clipboard"),
+    N_("Gradio footer navigation"),
+    N_("Open cell menu"),
+    N_("Paste from clipboard"),
+    N_("Reset to default value"),
+)
+# ... and the ones it makes from a component's label: "number input for Channels shown (top k)".
+GRADIO_ARIA_PREFIXES = {
+    "number input for ": N_("number input for {label}"),
+    "range slider for ": N_("range slider for {label}"),
+}
+
+
+def _aria_words() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Per language, Gradio's English names → translations, and its prefixes → templates."""
+    names = {lang: {en: text(en, lang) for en in GRADIO_ARIA} for lang in LANGS}
+    prefixes = {lang: {p: text(t, lang) for p, t in GRADIO_ARIA_PREFIXES.items()} for lang in LANGS}
+    return names, prefixes
+
 
 def relabel_js() -> str:
     """:data:`RELABEL_JS` with the catalogs' short texts in it."""
-    return RELABEL_JS.replace("__SHORT__", json.dumps(short_texts(), ensure_ascii=False)).replace(
-        "__COOKIE__", COOKIE
+    names, prefixes = _aria_words()
+    return (
+        RELABEL_JS.replace("__SHORT__", json.dumps(short_texts(), ensure_ascii=False))
+        .replace("__COOKIE__", COOKIE)
+        .replace("__ARIA__", json.dumps(names, ensure_ascii=False))
+        .replace("__PREFIXES__", json.dumps(prefixes, ensure_ascii=False))
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..messages import Joined, Message, N_, Text, joined, msg, msg_n
+from ..messages import N_, Joined, Message, Text, joined, msg, msg_n
 from .text import pdn
 
 # A metric's name as the quiz shows it: the acronyms are the same in every language.
