@@ -28,7 +28,7 @@ from typing import Any
 import gradio as gr
 
 from .. import messages
-from ..messages import N_, Joined, Message
+from ..messages import N_, Joined, Message, Text
 
 LANGS: dict[str, str] = messages.LANGS
 DEFAULT = messages.SOURCE
@@ -213,6 +213,20 @@ PICK_JS = f"""
 SHORT = 100  # characters: labels, buttons, tabs, choices (not teaching text)
 
 
+# Short texts of the page built from messages (an example's label: a photo, a setting and a kind
+# of damage), by their English: the page is built in English, and these follow the reader.
+_COMPOSED: dict[str, Text] = {}
+
+
+def page_words(text: Text) -> str:
+    """``text`` (messages put together) as the page is built, in English; on the page it is
+    shown in the reader's language like the catalog's own short texts (see :data:`RELABEL_JS`).
+    For labels Gradio shows as they are given (an example's), not a component's own text."""
+    english = messages.word(text, DEFAULT)
+    _COMPOSED[english] = text
+    return english
+
+
 def short_texts() -> dict[str, dict[str, str]]:
     """Per language, the catalog's short one-line texts (English → translation), and for English
     the way back (translation → English): what :data:`RELABEL_JS` puts back on the page."""
@@ -221,6 +235,7 @@ def short_texts() -> dict[str, dict[str, str]]:
         if lang == DEFAULT:
             continue
         texts = {en: tr for en, tr in messages.entries(lang).items() if len(en) <= SHORT and "\n" not in en}
+        texts.update({en: messages.word(t, lang) for en, t in _COMPOSED.items()})
         out[lang] = texts
         out["en"].update({tr: en for en, tr in texts.items()})
     return out
@@ -237,7 +252,8 @@ RELABEL_JS = r"""
     return m && texts[m[1]] ? m[1] : "en";
   };
   const where = '[data-testid="block-label"], [role="tab"], button, label span, .label-wrap span, '
-    + '[data-testid="block-info"], [role="option"], .token span, th, th span, [role="columnheader"] span';
+    + '[data-testid="block-info"], [role="option"], .token span, th, th span, [role="columnheader"] span, '
+    + 'button.gallery-item div';
   // Gradio's own screen-reader names and tooltips (a table header's title), English whatever the
   // page's language: each element keeps the English it came with (data-pv-aria, data-pv-title)
   // and gets it in the chosen language.

@@ -143,7 +143,12 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
             )
             # Only the controls of the chosen source are shown (see _show_source).
             with gr.Column(elem_id="c_degrade_box") as degrade_box:
-                deg = gr.Dropdown(list(DEGRADATIONS), value=d0.name, label="Degradation", elem_id="c_deg")
+                deg = gr.Dropdown(
+                    [(str(d.label), d.name) for d in DEGRADATIONS.values()],
+                    value=d0.name,
+                    label="Degradation",
+                    elem_id="c_deg",
+                )
                 # Bounds wide enough for every degradation, so API callers are not held to the first
                 # one's range; the page narrows them to the chosen degradation (and degrade() checks
                 # each range with a clear message).
@@ -236,7 +241,12 @@ def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_con
     """Examples that set every control they imply: the image, the degradation, the slider's
     label, range and value, and the source ("apply a degradation", its controls shown)."""
     rows = [[str(sample(img)), deg, s] for img, deg, s in EXAMPLES]
-    labels = [f"{img.split('.')[0]} · {lookup(deg).setting(s)}" for img, deg, s in EXAMPLES]
+    labels = [
+        i18n.page_words(
+            Joined((Joined((img.split(".")[0], lookup(deg).setting(s))), lookup(deg).label), ": ")
+        )
+        for img, deg, s in EXAMPLES
+    ]
     gr.Examples(
         rows,
         inputs=[clean, deg, strength],
@@ -246,9 +256,7 @@ def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_con
         ),
         run_on_click=True,
         cache_examples=False,
-        example_labels=[
-            f"{lab}: {lookup(deg).label}" for lab, (_, deg, _) in zip(labels, EXAMPLES, strict=True)
-        ],
+        example_labels=labels,
         label="Try: the same kinds of damage, three photos",
         api_visibility="private",
     )

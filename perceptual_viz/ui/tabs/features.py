@@ -21,7 +21,7 @@ from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
 from ...images import to_pil
 from ...layers import block_outputs, layers
-from ...messages import Joined, Text, msg
+from ...messages import N_, Joined, Text, msg
 from ...render import COLORMAPS
 from ...tables import Table
 from .. import text
@@ -293,9 +293,15 @@ def _grid_controls(shared: Shared, layer0: str) -> tuple[gr.Dropdown, gr.Slider,
         layer_choices(shared.arch0), value=layer0, label="Layer", elem_id="f_layer", allow_custom_value=True
     )
     k = gr.Slider(*ff.K_RANGE, value=DEFAULT_K, step=1, label="Channels shown (top k)", elem_id="f_k")
-    sort = gr.Radio(list(ff.SORTS), value="mean", label="Order channels by")
+    sort = gr.Radio(
+        [(N_("by mean"), "mean"), (N_("by max"), "max"), (N_("by channel number"), "index")],
+        value="mean",
+        label="Order channels by",
+    )
     scope = gr.Radio(
-        list(ff.SCOPES), value="channel", label="Colour scaling: per channel or shared across the layer"
+        [(N_("each channel its own"), "channel"), (N_("one for the layer"), "layer")],
+        value="channel",
+        label="Colour scaling: per channel or shared across the layer",
     )
     with gr.Accordion("What is a channel? Why are deep maps coarse?", open=False):
         md(text.FEATURES)
