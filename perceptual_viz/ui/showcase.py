@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from PIL import Image
 
@@ -52,6 +52,7 @@ FROM_SHOWCASE = msg(
 )
 
 ShouldStop = Callable[[], bool]
+F = TypeVar("F", bound=Figure)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,23 @@ class Showcase:
             log.warning("showcase entry %s unreadable (%s); recomputing", where.name, exc)
             return None
         return KINDS[meta["kind"]](pictures, meta["record"], **meta["shown"], stored=stored)
+
+    def served(
+        self,
+        kind: str,
+        model: VGGFeatures,
+        image_key: str,
+        settings: dict[str, Any],
+        compute: Callable[[], F],
+    ) -> tuple[F, bool]:
+        """The stored figure for exactly this run and True, else ``compute()``'s (stored if it
+        is a planned default run) and False."""
+        stored = self.get(kind, model, image_key, settings)
+        if stored is not None:
+            return cast(F, stored), True
+        fig = compute()
+        self.put(kind, model, image_key, settings, fig)
+        return fig, False
 
     def planned(self, model: VGGFeatures) -> set[str]:
         """Keys of every recipe × sample × language for ``model``'s weights (computed once per

@@ -68,14 +68,11 @@ def equal_mse(
     settings = _settings(target_kind, target, rank_by, seed, size)
     with ctx.lanes.long_job(session_of(request), "equal-MSE gallery") as job:
         model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
-        stored = ctx.showcase.get("equal_mse", model, c.key, settings)
-        info: Text
-        if isinstance(stored, fe.EqualMseFigure):
-            fig, info = stored, Joined((stored.info, FROM_SHOWCASE), "\n\n")
-        else:
-            fig = _figure(model, ctx.cache, c, settings, progress_checkpoint(job, progress))
-            ctx.showcase.put("equal_mse", model, c.key, settings, fig)
-            info = fig.info
+        check = progress_checkpoint(job, progress)
+        fig, stored = ctx.showcase.served(
+            "equal_mse", model, c.key, settings, lambda: _figure(model, ctx.cache, c, settings, check)
+        )
+        info: Text = Joined((fig.info, FROM_SHOWCASE), "\n\n") if stored else fig.info
     shown_files = publish(fig)
     gallery = [(shown_files[name], None) for name in fig.gallery]
     return gallery, readable(fig.table, 3), info, fig.data, bundle_file(fig, shown_files, model)

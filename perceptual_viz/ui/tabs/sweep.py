@@ -44,15 +44,17 @@ def sweep(
     settings = _settings(names, k, seed, size)
     with ctx.lanes.long_job(session_of(request), "sweep") as job:
         model, c = ctx.analysis(clean, arch, size, msg("a clean image"))
-        stored = ctx.showcase.get("sweep", model, c.key, settings)
-        info: Text
-        if isinstance(stored, fs.SweepFigure):
-            fig, info = stored, Joined((stored.info, FROM_SHOWCASE), "\n\n")
-        else:
-            check = progress_checkpoint(job, progress)
-            fig = fs.sweep(model, c, size, settings["names"], k, int(seed), progress=check, deadline=deadline)
-            ctx.showcase.put("sweep", model, c.key, settings, fig)
-            info = fig.info
+        check = progress_checkpoint(job, progress)
+        fig, stored = ctx.showcase.served(
+            "sweep",
+            model,
+            c.key,
+            settings,
+            lambda: fs.sweep(
+                model, c, size, settings["names"], k, int(seed), progress=check, deadline=deadline
+            ),
+        )
+        info: Text = Joined((fig.info, FROM_SHOWCASE), "\n\n") if stored else fig.info
     shown_files = publish(fig)
     charts = [(shown_files[name], None) for name in fig.charts]
     thumbs = [(shown_files[name], None) for name in fig.thumbnails]
