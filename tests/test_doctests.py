@@ -11,8 +11,8 @@ import pytest
 
 import perceptual_viz
 
-# The modules perceptual_viz/__init__.py exports from, and the tables they read.
-MODULES = sorted({*perceptual_viz._EXPORTS, "archs", "options"})
+# The modules perceptual_viz/__init__.py exports from, the tables they read, and the messages.
+MODULES = sorted({*perceptual_viz._EXPORTS, "archs", "options", "messages"})
 # The main entry points each show an example.
 WITH_EXAMPLES = (
     "PerceptualLoss",

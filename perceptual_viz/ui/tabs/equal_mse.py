@@ -20,7 +20,7 @@ from .. import text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
 from ..widgets import export_button, image_input, md, readable
 
@@ -139,7 +139,17 @@ def build(ctx: AppContext, shared: Shared) -> None:
     kind.input(lambda k: gr.update(value=30.0 if k == "PSNR (dB)" else 0.005), [kind], [target], **PRIVATE)
     run = btn.click(
         ctx.endpoint(equal_mse, gpu_s=60),
-        [img, kind, target, rank, seed, shared.arch, shared.size],
+        inputs_of(
+            equal_mse,
+            {
+                "clean": img,
+                "target_kind": kind,
+                "target": target,
+                "rank_by": rank,
+                "seed": seed,
+                **shared.named(),
+            },
+        ),
         [gallery, table, info, data, zipped],
         api_name="equal_mse",
         **ctx.lanes.events("long"),

@@ -30,7 +30,7 @@ from .. import text
 from ..context import AppContext, Upload, require, session_of
 from ..lanes import REASONS, LongJob
 from ..serve import bundle_file, png_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
 from ..widgets import export_button, image_input, md, shown
 
@@ -247,7 +247,19 @@ def build(ctx: AppContext, shared: Shared) -> None:
         )
         run = btn.click(
             ctx.endpoint(reconstruct, gpu_s=120),
-            [img, mode, layers, steps, px, seed, arch, history],
+            inputs_of(
+                reconstruct,
+                {
+                    "image": img,
+                    "mode": mode,
+                    "layers": layers,
+                    "steps": steps,
+                    "px": px,
+                    "seed": seed,
+                    "arch": arch,
+                    "history": history,
+                },
+            ),
             [out, curve, info, runs, zipped, history],
             api_name="reconstruct",
             **ctx.lanes.events("long"),

@@ -16,7 +16,7 @@ from .. import i18n, text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
-from ..shared import PRIVATE, Shared
+from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
 from ..widgets import export_button, image_input, md, readable
 
@@ -140,7 +140,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
     names.change(i18n.localised(levels_slider), [names, k], [k], **PRIVATE)
     run = btn.click(
         ctx.endpoint(sweep, gpu_s=90),
-        [clean, names, k, seed, shared.arch, shared.size],
+        inputs_of(sweep, {"clean": clean, "names": names, "k": k, "seed": seed, **shared.named()}),
         [charts, table, thumbs, info, zipped],
         api_name="sweep",
         **ctx.lanes.events("long"),

@@ -24,7 +24,7 @@ from .. import text
 from ..context import AppContext, UserError, session_of
 from ..lanes import LongJob
 from ..serve import bundle_file, png_file, publish
-from ..shared import Shared
+from ..shared import Shared, inputs_of
 from ..widgets import export_button, md, readable, shown
 from .reconstruct import display, stop_button, why_stopped
 
@@ -245,7 +245,19 @@ def build(ctx: AppContext, shared: Shared) -> None:
         zipped = export_button("t_zip")
         run = btn.click(
             ctx.endpoint(train, gpu_s=120),
-            [task, losses, steps, seed, photos, uploads, held_out, shared.arch],
+            inputs_of(
+                train,
+                {
+                    "task": task,
+                    "losses": losses,
+                    "steps": steps,
+                    "seed": seed,
+                    "photos": photos,
+                    "uploads": uploads,
+                    "held_out": held_out,
+                    **shared.named(),
+                },
+            ),
             [outs, crops, curve, info, table, zipped],
             api_name="train",
             **ctx.lanes.events("long"),
