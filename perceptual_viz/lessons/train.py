@@ -41,37 +41,8 @@ difference between the networks):
   second forward pass would). On CUDA that forward runs under the model's autocast (with
   gradient scaling for fp16); the small networks stay in fp32. Pixel losses never touch VGG.
 
-Defaults — chosen with the ImageNet VGG16 weights, training on the bundled photos and scoring on
-chelsea held out (LPIPS of the bicubic input: 0.1605; single-thread CPU seconds per 250 steps of
-the three default losses):
-
-- The network: the 3×3 layers run at half resolution on a ``pixel_unshuffle`` (:data:`FOLD` 2)
-  view and ``pixel_shuffle`` back (Shi et al. 2016): width 48, depth 5, 72 780 parameters, ~60 s.
-  The same layers at full resolution (width 32, 29 547 parameters) took ~73 s, and in every
-  comparison we ran their perceptual network came out worse (held-out LPIPS 0.165–0.199).
-- lr 3e-3: at 1e-2 the MSE network learned nothing (it stayed the bicubic input); at 1e-3 the
-  perceptual network fitted artefacts that did not carry over to the held-out image.
-- VGG sees the batch shifted by a random 0–:data:`JITTER` px (the same shift for every row):
-  without it a network can lock a 2-px pattern to VGG's pooling grid (at lr 1e-3 that cut its
-  training loss by 22 % and made the held-out LPIPS worse). VGG also gets 23 % fewer pixels.
-- Training images: the five bundled photos but chelsea (:data:`DEFAULT_TRAIN_SAMPLES`),
-  texture (the brick wall above all) included. This is what makes the MSE network blur: it learns
-  the average of textures it cannot predict (held-out LPIPS 0.166–0.185, PSNR 30.05–30.34 dB,
-  seeds 0–2) while the perceptual network keeps texture (LPIPS 0.151–0.164 at 28.75–29.06 dB),
-  and perceptual+mse has both (LPIPS 0.150, 29.96 dB). Trained on the three colour photos
-  alone, the MSE network learned to sharpen edges instead (LPIPS 0.152–0.159) and the
-  perceptual network beat it in two runs of five: with this little training the lesson needs
-  texture in the data.
-- ``train_size`` 300 px and ``eval_size`` 256 px: both images at about 0.5–0.6 of the photos'
-  own scale. patch 32 px, batch 8, 250 steps: 43 s from launch to the scored figure with 2
-  threads on the 2-core CPU (training 34 s). Batch 4 halved the time, but in earlier runs its
-  LPIPS margin was smaller (0.006–0.014 against 0.014–0.021).
-- ``pixel_weight`` 10: about 10 % of the perceptual term at the start (20 measured the same).
-- The other tasks, at the same defaults: ``"deblur"`` (σ 1.5 px) is nearly invertible, so there
-  is no average to fall back on and MSE wins both scores (34.8 dB, LPIPS 0.050 against the
-  perceptual network's 30.3 dB, 0.101) — a lesson of its own; ``"denoise"`` (σ 0.1) hardly moves
-  in 250 steps (MSE +0.1 dB; LPIPS 0.275–0.279 for the input, mse and perceptual, 0.269 for
-  perceptual+mse).
+The defaults (network, learning rate, jitter, training photos, sizes, weights) and the runs that
+chose them are in ``docs/app.md`` ("How the defaults were chosen").
 
 ``train`` yields :class:`TrainStep` items for streaming — the untrained networks' outputs
 (step 0), every ``every`` steps, and a final one with ``done=True`` — and stops early when
