@@ -52,7 +52,7 @@ def grid_tile(k: int) -> int:
     return GRID_TILE if k <= 16 else 80 if k <= 36 else 64
 
 
-def check_k(k: float) -> int:
+def check_k(k: int) -> int:
     lo, hi = K_RANGE
     if not lo <= int(k) <= hi:
         raise InputError(
@@ -189,7 +189,7 @@ def grid(
     a: Analysis,
     size: str,
     layer: str,
-    k: float = 16,
+    k: int = 16,
     sort: str = "mean",
     scope: str = "channel",
     cmap: str = "viridis",
@@ -312,7 +312,7 @@ def channel(
     a: Analysis,
     size: str,
     layer: str,
-    index: float,
+    index: int,
     cmap: str = "viridis",
     alpha: float = 0.6,
     point: Point = None,
@@ -357,7 +357,7 @@ def channel(
     return ChannelFigure({str(title): pic}, record, stats, _stats(layer, int(index), m, info), title)
 
 
-def _no_channel(layer: str, c: int, index: float) -> Text:
+def _no_channel(layer: str, c: int, index: int) -> Text:
     return msg("{layer} has channels 0..{last}; got {index}", layer=layer, last=c - 1, index=index)
 
 
@@ -385,7 +385,7 @@ class LocateFigure(Figure):
 
 
 def locate(
-    model: VGGFeatures, cache: FeatureCache, a: Analysis, size: str, x: float, y: float, cmap: str = "viridis"
+    model: VGGFeatures, cache: FeatureCache, a: Analysis, size: str, x: int, y: int, cmap: str = "viridis"
 ) -> LocateFigure:
     """Where pixel (x, y) goes in each block: the unit that sees it, that unit's receptive field
     (drawn on the image, one colour per block) and the activations there."""
@@ -462,7 +462,7 @@ def top_patches(
     images: list[tuple[str, Analysis]],
     size: str,
     layer: str,
-    index: float,
+    index: int,
     k: int = 8,
     progress: Progress | None = None,
 ) -> PatchesFigure:

@@ -106,7 +106,7 @@ def matrices(
     size: str,
     layer: str,
     norm: str = "chw",
-    top: float = 32,
+    top: int = 32,
     cmap: str = "viridis",
 ) -> GramFigure:
     """G_A (and G_B, |G_A − G_B| on one shared scale) over A's top-``top`` channels by energy.
@@ -173,8 +173,8 @@ def pair(
     a: Analysis,
     size: str,
     layer: str,
-    i: float,
-    j: float,
+    i: int,
+    j: int,
     cmap: str = "viridis",
 ) -> PairFigure:
     """Channels i and j of ``layer`` (one shared scale) and their product (its own scale):

@@ -204,7 +204,7 @@ def sweep(
     clean: Analysis,
     size: str,
     names: Sequence[str],
-    k: float = 5,
+    k: int = 5,
     seed: int = 0,
     progress: Progress | None = None,
     deadline: float | None = None,

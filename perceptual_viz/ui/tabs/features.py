@@ -132,7 +132,7 @@ def feature_grid(
 ) -> Grid:
     """The top-k channels of a layer as one picture (click a tile to enlarge it)."""
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.grid(model, ctx.cache, a, size, layer, k, sort, scope, cmap, _point(point))
+    fig = ff.grid(model, ctx.cache, a, size, layer, int(k), sort, scope, cmap, _point(point))
     (picture,) = publish(fig).values()
     state = {"channels": fig.channels, "hw": list(fig.fmap_hw), "layer": layer}
     caption = Joined((Joined(("**", fig.caption, "**"), ""), fig.strongest), "\n\n")
@@ -152,7 +152,7 @@ def channel(
 ) -> Channel:
     """One channel enlarged over the image, with its statistics."""
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.channel(model, ctx.cache, a, size, layer, index, cmap, float(alpha), _point(point))
+    fig = ff.channel(model, ctx.cache, a, size, layer, int(index), cmap, float(alpha), _point(point))
     (picture,) = publish(fig).values()
     return Channel(picture, frame(fig.table), fig.stats)
 
@@ -161,7 +161,7 @@ def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: fl
     """One point through every block: the picture with each block's receptive field, a table,
     and the units as JSON ({block: [row, column]})."""
     model, a = ctx.analysis(image, arch, size)
-    fig = ff.locate(model, ctx.cache, a, size, x, y)
+    fig = ff.locate(model, ctx.cache, a, size, int(x), int(y))
     (picture,) = publish(fig).values()
     return Located(picture, frame(fig.table), {"cells": fig.cells, "boxes": fig.boxes})
 

@@ -65,7 +65,7 @@ def gram(
     if image_b is not None:
         _, b = ctx.analysis(image_b, arch, size, msg("image B"), msg("image B"))
         b, _note = match_size(a, b, (msg("image B"), msg("image A")))
-    fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, top, cmap)
+    fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, int(top), cmap)
     shown_files = publish(fig)
     mats: list[str | None] = [shown_files[c] for c in fig.matrices]
     mats += [None] * (3 - len(mats))
@@ -88,7 +88,7 @@ def gram_pair(
 ) -> Pair:
     """Channels i and j of a layer and their product: the Gram cell G_ij is its sum."""
     model, a = ctx.analysis(image, arch, size, msg("image A"))
-    fig = fg.pair(model, ctx.cache, a, size, layer, i, j, cmap)
+    fig = fg.pair(model, ctx.cache, a, size, layer, int(i), int(j), cmap)
     return Pair([(p, None) for p in publish(fig).values()], fig.text)
 
 

@@ -46,7 +46,7 @@ def top_patches(
                 model, a = ctx.analysis(path, arch, size)
                 images.append((Path(path).name, a))
         fig = ff.top_patches(
-            model, ctx.cache, images, size, layer, index, PATCHES, progress_checkpoint(job, progress)
+            model, ctx.cache, images, size, layer, int(index), PATCHES, progress_checkpoint(job, progress)
         )
     return [(p, c) for c, p in publish(fig).items()], fig.patches
 

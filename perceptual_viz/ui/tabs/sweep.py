@@ -51,7 +51,7 @@ def sweep(
             c.key,
             settings,
             lambda: fs.sweep(
-                model, c, size, settings["names"], k, int(seed), progress=check, deadline=deadline
+                model, c, size, settings["names"], int(k), int(seed), progress=check, deadline=deadline
             ),
         )
         info: Text = Joined((fig.info, FROM_SHOWCASE), "\n\n") if stored else fig.info
