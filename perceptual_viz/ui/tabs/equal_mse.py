@@ -94,6 +94,19 @@ def recipe(ctx: AppContext) -> Recipe:
     return Recipe("equal_mse", settings, ctx.samples[:SAMPLES_SHOWN], sample_key(DEFAULT_SIZE), compute)
 
 
+def _table() -> gr.Dataframe:
+    """The ranked scores: pixel widths that fit a laptop's page (a phone scrolls the table
+    sideways), a header never broken inside a word, the long notes wrapped in the last column."""
+    return gr.Dataframe(
+        headers=[str(c) for c in em.TABLE_COLUMNS],
+        label="Scores",
+        interactive=False,
+        wrap=True,
+        column_widths=[f"{w}px" for w in (50, 160, 90, 85, 70, 70, 112, 85, 85, 95, 288)],
+        elem_id="e_table",
+    )
+
+
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     d = fe.DEFAULTS
@@ -122,16 +135,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
             elem_id="e_gallery",
             elem_classes=["figure-row"],
         )
-        table = gr.Dataframe(
-            headers=[str(c) for c in em.TABLE_COLUMNS],
-            label="Scores",
-            interactive=False,
-            wrap=True,
-            # Pixel widths that fit a laptop's page (a phone scrolls the table sideways): a
-            # header never breaks inside a word, and the long notes wrap in the last column.
-            column_widths=[f"{w}px" for w in (50, 160, 90, 85, 70, 70, 112, 85, 85, 95, 288)],
-            elem_id="e_table",
-        )
+        table = _table()
         with gr.Accordion("All scores (JSON)", open=False):
             data = gr.JSON(label="All scores (JSON)")
         zipped = export_button("e_zip")
