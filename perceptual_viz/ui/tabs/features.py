@@ -19,9 +19,10 @@ import pandas as pd
 from ...archs import Arch
 from ...figures import DEFAULT_SIZE
 from ...figures import features as ff
+from ...figures import unit as fu
 from ...images import to_pil
 from ...layers import block_outputs, layers
-from ...messages import N_, Joined, Text, msg
+from ...messages import N_, Joined, Text, english, msg
 from ...render import COLORMAPS
 from ...tables import Table
 from .. import text
@@ -97,6 +98,14 @@ class Views(NamedTuple):
     keys: str
 
 
+class Unit(NamedTuple):
+    """What ``/unit`` answers: the arithmetic of one unit, drawn and in words, and as JSON."""
+
+    unit_picture: str
+    unit_text: Text
+    unit_json: dict[str, Any]
+
+
 class Clicked(NamedTuple):
     """A point clicked: it, where it goes in each block, and every map redrawn with it marked."""
 
@@ -164,6 +173,25 @@ def locate(ctx: AppContext, image: Upload, arch: str, size: str, x: float, y: fl
     fig = ff.locate(model, ctx.cache, a, size, int(x), int(y))
     (picture,) = publish(fig).values()
     return Located(picture, frame(fig.table), {"cells": fig.cells, "boxes": fig.boxes})
+
+
+def unit(
+    ctx: AppContext, image: Upload, arch: str, size: str, layer: str, index: float, x: float, y: float
+) -> Unit:
+    """How one number of a channel is made: the unit of ``layer``'s channel ``index`` that sees
+    pixel (x, y), as the sum of its input channels' 3×3 patches times the kernel, plus the bias."""
+    model, a = ctx.analysis(image, arch, size)
+    fig = fu.unit_figure(model, ctx.cache, a, size, layer, int(index), int(x), int(y))
+    (picture,) = publish(fig).values()
+    return Unit(picture, fig.said, english(fig.record["unit"]))
+
+
+def _unit_clicked(
+    ctx: AppContext, image: Upload, arch: str, size: str, layer: str, index: float, evt: gr.SelectData
+) -> Unit:
+    """A click on the enlarged channel: the arithmetic of the unit there."""
+    x, y = evt.index
+    return unit(ctx, image, arch, size, layer, index, x, y)
 
 
 def _grid_and_channel(
@@ -258,6 +286,9 @@ class UI:
     point: gr.State
     uploads: gr.State
     keys: gr.HTML  # the grid's tile layout, for keyboard users
+    unit_picture: gr.Image  # how one number of the enlarged channel is made
+    unit_text: gr.Markdown
+    unit_json: gr.JSON
 
     def named(self, shared: Shared) -> dict[str, Any]:
         """Every component by the name parameters and answers use (the page-wide ones too)."""
@@ -334,7 +365,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
             with gr.Row():
                 channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
                 alpha = gr.Slider(0, 1, value=DEFAULT_ALPHA, step=0.05, label="Overlay opacity")
-            detail = shown("Channel over the image", elem_id="detail")
+            detail = shown("Channel over the image (click it: how a number is made)", elem_id="detail")
             stats = gr.Dataframe(
                 headers=["statistic", "value"],
                 label="Statistics",
@@ -345,6 +376,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
             )
             with gr.Accordion("Statistics (JSON)", open=False):
                 stats_json = gr.JSON(label="Statistics (JSON)")
+    unit_picture, unit_text, unit_json = _unit_view()
     return UI(
         img,
         notes,
@@ -366,7 +398,26 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
         gr.State(None),
         gr.State([]),
         keys,
+        unit_picture,
+        unit_text,
+        unit_json,
     )
+
+
+def _unit_view() -> tuple[gr.Image, gr.Markdown, gr.JSON]:
+    """Where one unit's arithmetic is shown (a click on the channel over the image fills it)."""
+    gr.Markdown("### How one number is made", elem_id="f_unit_head")
+    with gr.Row():
+        with gr.Column(scale=3, min_width=300):
+            picture = shown("One unit's arithmetic", elem_id="f_unit")
+        with gr.Column(scale=2, min_width=280):
+            said = gr.Markdown(
+                "Click a point of the channel over the image: its unit is the bias plus, for every "
+                "input channel, a 3×3 patch of that channel times the kernel. The picture shows the "
+                "channels that add the most, and every number adds up to the value of the map.",
+                elem_id="f_unit_text",
+            )
+    return picture, said, gr.JSON(visible=False)
 
 
 def _without_lane(event: dict[str, Any]) -> dict[str, Any]:
@@ -446,6 +497,14 @@ def _wire_channel(ctx: AppContext, shared: Shared, ui: UI) -> None:
         **ctx.lanes.events("interactive"),
     )
     ui.state.change(grid_keys, [ui.state], [ui.keys], **PRIVATE)
+    ui.detail.select(
+        ctx.endpoint(_unit_clicked, interactive=True, gpu_s=20),
+        inputs_of(_unit_clicked, named),
+        outputs_of(Unit, named),
+        api_visibility="private",
+        api_name="ui_unit",
+        **ctx.lanes.events("interactive"),
+    )
     ui.grid.select(_channel_from_click, [ui.state], [ui.channel], **PRIVATE).success(
         api_name="ui_channel", **show
     )
@@ -483,14 +542,19 @@ def _wire_point(ctx: AppContext, shared: Shared, ui: UI) -> None:
         api_name="ui_point",
         **quick,
     )
-    hidden = {"x": gr.Number(visible=False), "y": gr.Number(visible=False), "units": gr.JSON(visible=False)}
-    gr.Button(visible=False).click(
-        ctx.endpoint(locate, interactive=True, gpu_s=20, shared=True),
-        inputs_of(locate, {**named, **hidden}),
-        outputs_of(Located, {**named, **hidden}),
-        api_name="locate",
-        **quick,
-    )
+    hidden = {
+        "x": gr.Number(visible=False),
+        "y": gr.Number(visible=False),
+        "units": gr.JSON(visible=False),
+    }
+    for fn, answer in ((locate, Located), (unit, Unit)):
+        gr.Button(visible=False).click(
+            ctx.endpoint(fn, interactive=True, gpu_s=20, shared=True),
+            inputs_of(fn, {**named, **hidden}),
+            outputs_of(answer, {**named, **hidden}),
+            api_name=fn.__name__,
+            **quick,
+        )
 
 
 def build(ctx: AppContext, shared: Shared) -> None:
