@@ -143,7 +143,12 @@ def chromium(app_url: str):
     from .browser_support import CHROMIUM, sync_playwright
 
     with sync_playwright()() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        # Chromium's fake camera (a test pattern), for the live camera's test; no page sees it
+        # unless it asks for the camera.
+        fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *fake_camera]
+        )
         try:
             yield browser
         finally:

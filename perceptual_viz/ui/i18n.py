@@ -302,6 +302,11 @@ RELABEL_JS = r"""
 # Gradio's own screen-reader names that its locale files do not cover (English in every page).
 GRADIO_ARIA = (
     N_("Capture from camera"),
+    N_("capture photo"),
+    N_("grant webcam access"),
+    N_("Click to Access Webcam"),
+    N_("Record"),
+    N_("Stop recording"),
     N_("Click to upload or drop files"),
     N_("Empty value"),
     N_("File upload"),

@@ -291,6 +291,15 @@ class Lanes:
                     del self._jobs[key]
                 self._lock.notify_all()
 
+    @contextlib.contextmanager
+    def streamed_frame(self) -> Iterator[None]:
+        """Around one frame of a stream (the live camera): it waits while interactive requests
+        run, like a long job's step, and uses a long job's threads on a CPU."""
+        with self._threads(self.limits.long_threads):
+            self.give_way()
+            self.set_long_threads()
+            yield
+
     def wait_idle(self, stop: threading.Event | None = None) -> None:
         """Block until no request is being answered and no long job runs (background work's turn)."""
         with self._lock:

@@ -31,7 +31,7 @@ from ..errors import shown_error
 from ..serve import png_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import image_input, md, shown
-from . import looks_for
+from . import camera, looks_for
 
 MAX_UPLOADS = 12  # images of this session searched for a channel's top patches
 DEFAULT_K = 16  # channels a grid shows at first
@@ -561,6 +561,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events (inside the app's ``gr.Tabs``)."""
     with gr.Tab("Feature maps", id="features"):
         ui = _layout(ctx, shared)
+        camera.build(ctx, shared)
         looks_for.build(ctx, shared, ui)
         _wire_views(ctx, shared, ui)  # inside the tab: its hidden API triggers belong to it
         _wire_point(ctx, shared, ui)
