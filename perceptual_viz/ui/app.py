@@ -20,7 +20,7 @@ from ..archs import ARCHS
 from ..figures import DEFAULT_SIZE, SIZES
 from ..messages import Text, word
 from ..render import COLORMAPS
-from . import i18n, text
+from . import i18n, present, text
 from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
@@ -55,6 +55,8 @@ def _header(ctx: AppContext) -> Shared:
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
         cmap = gr.Dropdown(list(COLORMAPS[:4]), value=COLORMAPS[0], label="Colour map", scale=1)
         language = i18n.selector()
+        projector = gr.Button("📽 Projector", size="sm", scale=0, min_width=120, elem_id="pv_present_btn")
+    projector.click(None, None, None, js=present.TOGGLE_JS, **PRIVATE)
     device = str(ctx.pool.get(arch0).device)
     shared = Shared(arch, size, cmap, arch0, device, language=language, status=status)
     # A backbone switch waits for the load in the loader lane (the status says it is loading);

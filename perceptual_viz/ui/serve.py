@@ -23,7 +23,7 @@ from ..backbone import VGGFeatures
 from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
-from . import a11y, i18n
+from . import a11y, i18n, present
 from .style import CSS
 
 MAX_FILE_SIZE = "20mb"
@@ -58,9 +58,9 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
     uploads capped, only the bundled samples served; AA-contrast colours and names for what
     Gradio leaves unnamed (see :mod:`.a11y`)."""
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
-    kwargs.setdefault("css", CSS + a11y.CSS)
+    kwargs.setdefault("css", CSS + a11y.CSS + present.CSS)
     kwargs.setdefault("theme", a11y.theme())
-    kwargs.setdefault("js", f"() => {{ ({a11y.JS})(); ({i18n.relabel_js()})(); }}")
+    kwargs.setdefault("js", f"() => {{ ({a11y.JS})(); ({i18n.relabel_js()})(); ({present.JS})(); }}")
     kwargs.setdefault("i18n", gr.I18n(**GRADIO_MISSING_KEYS))
     return demo.launch(
         server_name=host,

@@ -44,9 +44,12 @@ def live_row(ctx: AppContext, frame: Any, arch: str, cmap: str) -> Any:
 
 def build(ctx: AppContext, shared: Shared) -> None:
     """The camera and its live row (in an accordion of the Feature maps tab)."""
-    with gr.Accordion(
-        "Live camera: the shallow → deep row follows your webcam", open=False, elem_id="f_cam_box"
-    ), gr.Row():
+    with (
+        gr.Accordion(
+            "Live camera: the shallow → deep row follows your webcam", open=False, elem_id="f_cam_box"
+        ),
+        gr.Row(),
+    ):
         cam = gr.Image(
             sources=["webcam"],
             streaming=True,
