@@ -76,6 +76,12 @@ def _add_compare(c: argparse.ArgumentParser) -> None:
     _size_arg(c)
     c.add_argument("--criterion", choices=CRITERIA, default="l1", help="perceptual distance per layer")
     c.add_argument("--gram-norm", choices=GRAM_NORMS, default="chw", help="Gram normalisation (chw)")
+    c.add_argument(
+        "--conventions",
+        action="store_true",
+        help="instead: the pair under the conventions libraries differ on (LPIPS v0.0/v0.1 and input "
+        "range, SSIM windows, ImageNet normalisation, Gram scaling), side by side",
+    )
     _output_args(c)
     _model_args(c)
 

@@ -9,20 +9,23 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .backbone import VGGFeatures, load_vgg, resolve_weights
 from .compare import ScoreSettings, lpips_unavailable_reason
+from .conventions import ConventionScores
 from .degrade import parse_spec
 from .export import write_figure
 from .features import FeatureCache
-from .figures import Figure, analyse, load, resize_policy
+from .figures import Analysis, Figure, analyse, load, resize_policy
 from .figures import compare as fc
 from .figures import equal_mse as fe
 from .figures import features as ff
 from .figures import gram as fg
 from .figures import reconstruct as fr
 from .figures import sweep as fs
+from .messages import Text
 from .tables import Table
 from .terminal import CLIError, dump, fmt
 
@@ -70,8 +73,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     model = _model(args, warn=args.json)
     clean = analyse(model, clean_image, args.size)
     deg = analyse(model, deg_image, args.size) if deg_image is not None else None
-    settings = ScoreSettings(criterion=args.criterion, gram_norm=args.gram_norm)
     name, strength = spec if spec is not None else (None, None)
+    if args.conventions:
+        return _compare_conventions(args, model, clean, deg, name, strength)
+    settings = ScoreSettings(criterion=args.criterion, gram_norm=args.gram_norm)
     t0 = time.perf_counter()
     fig = fc.compare(
         model, FeatureCache(), clean, args.size, deg, name, strength, args.seed, settings=settings
@@ -79,10 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _export(args, fig, model)
     scores, h, w = fig.record["scores"], *clean.size
     what = "file" if spec is None else f"{spec[0]}={spec[1]:g} (seed {args.seed})"
-    clean_notes = [str(n) for n in clean.notes]
-    notes = [f"clean: {n}" for n in clean_notes if not n.startswith("analysed at")] + [
-        str(n) for n in fig.notes
-    ]
+    notes = _pair_notes(clean, fig.notes)
     if args.json:
         extra: dict[str, Any] = {
             "device": fig.device,
@@ -101,14 +103,65 @@ def cmd_compare(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    for n in notes:
-        print(f"note: {n}", file=sys.stderr)
-    print(f"model:       {model.arch} on {fig.device}")
-    print(f"weights:     {model.status.message}")
-    print(f"size:        {w}×{h} px ({resize_policy(args.size).describe()})")
-    print(f"degradation: {what}")
+    _print_pair(notes, model, fig.device, (h, w), args.size, what)
     _print_scores(model, scores, settings)
     return 0
+
+
+def _pair_notes(clean: Analysis, notes: Sequence[Text]) -> list[str]:
+    """The clean image's notes (but the analysis size, printed anyway), then ``notes``."""
+    said = [f"clean: {n}" for n in map(str, clean.notes) if not n.startswith("analysed at")]
+    return said + [str(n) for n in notes]
+
+
+def _print_pair(
+    notes: list[str], model: VGGFeatures, device: str, hw: tuple[int, int], size: str, what: str
+) -> None:
+    """The notes on stderr; the model, weights, analysis size and degraded image on stdout."""
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    print(f"model:       {model.arch} on {device}")
+    print(f"weights:     {model.status.message}")
+    print(f"size:        {hw[1]}×{hw[0]} px ({resize_policy(size).describe()})")
+    print(f"degradation: {what}")
+
+
+def _compare_conventions(
+    args: argparse.Namespace,
+    model: VGGFeatures,
+    clean: Analysis,
+    deg: Analysis | None,
+    name: str | None,
+    strength: float | None,
+) -> int:
+    """``compare --conventions``: the pair under every convention of :mod:`.conventions`."""
+    from .figures.conventions import conventions
+
+    if args.export:
+        raise CLIError("--export writes the Compare figure; it does not go with --conventions")
+    res = conventions(model, FeatureCache(), clean, deg, name, strength, args.seed)
+    notes = _pair_notes(clean, res.notes)
+    if args.json:
+        out = {**res.as_dict(), "arch": model.arch, "weights": model.status.as_dict()}
+        dump({**out, "device": str(model.device), "resize": str(resize_policy(args.size)), "notes": notes})
+        return 0
+    _print_pair(notes, model, str(model.device), res.size, args.size, str(res.pair))
+    _print_conventions(res)
+    return 0
+
+
+def _print_conventions(res: ConventionScores) -> None:
+    """Each metric's conventions: ✓ marks this app's, then the value, the convention, whose
+    default it is, and why it differs (→)."""
+    metric = None
+    for r in res.rows:
+        if str(r.metric) != metric:
+            metric = str(r.metric)
+            print(f"\n{metric}")
+        value = fmt(r.value) if r.value is not None else "—"
+        print(f"  {'✓' if r.this_app else ' '} {value:>12}  {r.name}")
+        print(f"  {'':>14}  {r.default_of}")
+        print(f"  {'':>14}  → {r.why}")
 
 
 def _print_scores(model: VGGFeatures, sc: dict[str, Any], settings: ScoreSettings) -> None:

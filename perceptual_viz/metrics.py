@@ -133,6 +133,37 @@ def _ssim_map(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: 
     return num.div_(den)
 
 
+def ssim_with_window(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    window: torch.Tensor | None = None,
+    data_range: float = 1.0,
+    *,
+    sample_covariance: bool = False,
+) -> torch.Tensor:
+    """SSIM per image, (N,), with any separable window: ``window`` is its 1-D profile (k values
+    summing to 1: 1/k each for a uniform window; ``None``: the Gaussian 11, σ 1.5 of
+    :func:`ssim`), over the valid region, averaged over the map and the channels, in fp32.
+
+    ``sample_covariance`` divides the (co)variances by k² − 1 instead of k² (scikit-image's
+    ``use_sample_covariance``); that equals the population formula with C2 divided by
+    k²/(k² − 1), which is how it is computed. :func:`ssim` is the Gaussian 11 × 11, σ 1.5 case.
+    """
+    _check_pair(x, y)
+    if window is None:
+        window = _gaussian_1d(SSIM_WINDOW, SSIM_SIGMA, str(x.device))
+    k = window.numel()
+    if min(x.shape[-2:]) < k:
+        raise InputError(f"SSIM needs images of at least {k}×{k} px")
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x, y = _fp32(x, y)
+        g = window.to(device=x.device, dtype=torch.float32).flatten()
+        c2 = (SSIM_K2 * data_range) ** 2
+        if sample_covariance:
+            c2 *= (k * k - 1) / (k * k)
+        return _ssim_map(x, y, g, (SSIM_K1 * data_range) ** 2, c2).mean(dim=(1, 2, 3))
+
+
 def ssim(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -370,12 +401,12 @@ def lpips_available() -> bool:
     return importlib.util.find_spec("lpips") is not None
 
 
-@functools.lru_cache(maxsize=1)
-def _lpips_lin_cpu() -> tuple[torch.Tensor, ...] | None:
+@functools.lru_cache(maxsize=2)
+def _lpips_lin_cpu(version: str = "v0.1") -> tuple[torch.Tensor, ...] | None:
     spec = importlib.util.find_spec("lpips")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = os.path.join(next(iter(spec.submodule_search_locations)), "weights", "v0.1", "vgg.pth")
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "weights", version, "vgg.pth")
     if not os.path.isfile(path):
         return None
     sd = torch.load(path, map_location="cpu", weights_only=True)
@@ -402,6 +433,28 @@ def lpips_vgg(
     if len(names) != 5:
         raise InputError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
     return perceptual_and_lpips(fa, fb, (), lpips_names=names)[1]
+
+
+# The linear weights the lpips package ships: v0.1 (its default) and v0.0 (its first release).
+LPIPS_VERSIONS = ("v0.1", "v0.0")
+
+
+def lpips_vgg_version(
+    fa: Mapping[str, torch.Tensor], fb: Mapping[str, torch.Tensor], names: Sequence[str], version: str
+) -> LayerScores | None:
+    """:func:`lpips_vgg` with the package's linear weights of ``version`` (one of
+    :data:`LPIPS_VERSIONS`), or ``None`` without the package. The features are the caller's:
+    v0.0 of the package feeds [−1, 1] images to VGG without its input scaling, so its features
+    are those of a VGG that sees 2x − 1 (see :mod:`perceptual_viz.conventions`)."""
+    if version not in LPIPS_VERSIONS:
+        raise InputError(f"LPIPS version must be one of {', '.join(LPIPS_VERSIONS)}, not {version!r}")
+    lins = _lpips_lin_cpu(version)
+    if lins is None:
+        return None
+    if len(names) != len(lins):
+        raise InputError("LPIPS-VGG needs the 5 block outputs relu1_2 … relu5_3")
+    per = {n: _layer_terms(fa[n], fb[n], None, lin)[1] for n, lin in zip(names, lins, strict=True)}
+    return LayerScores(sum(per.values()), per, dict.fromkeys(per, 1.0), f"LPIPS-VGG {version}")  # type: ignore[arg-type]
 
 
 def perceptual_and_lpips(

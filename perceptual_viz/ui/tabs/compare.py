@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import export_button, image_input, md
+from . import conventions
 from .features import frame, layer_choices
 
 # (sample, degradation, strength): the examples under the controls, and their labels.
@@ -268,6 +269,8 @@ def build(ctx: AppContext, shared: Shared) -> None:
         ui = _layout(ctx, shared)
         with gr.Accordion("MSE, PSNR, SSIM, perceptual distances: the formulas", open=False):
             md(text.COMPARE)
+        triggers = [ui.btn.click, ui.strength.release, ui.clean.change]
+        conventions.section(ctx, ui.named(shared), triggers, share_key)
     quick = ctx.lanes.events("interactive")
     # .input (a user's choice), not .change: an example sets degradation and strength together.
     slider = i18n.localised(strength_slider)  # its label in the page's language
