@@ -9,8 +9,9 @@ number, a path). The page's own texts (labels, buttons, teaching text) are the c
 they were built, translated by exact lookup when the reader chooses a language (:func:`wire`).
 Catalogs: ``perceptual_viz/locales/<lang>/*.po`` (see :mod:`perceptual_viz.messages`).
 
-How a page gets its language: the selector in the header, remembered in the browser
-(``localStorage`` and a cookie, :data:`COOKIE`); on a first visit, the browser's own language.
+How a page gets its language: a link's ``?lang=``; else the selector in the header, remembered
+in the browser (``localStorage`` and a cookie, :data:`COOKIE`); on a first visit, the browser's
+own language.
 The server reads the cookie (:func:`request_language`); a script or API caller sends none and
 gets English. Metric names, layer names and formulas are the same in every language. Gradio's
 own words (e.g. "Drop Image Here") follow the browser's language.
@@ -202,7 +203,8 @@ PICK_JS = f"""
   let saved = null;
   try {{ saved = localStorage.getItem("{COOKIE}"); }} catch (e) {{}}
   const known = {json.dumps(list(LANGS))};
-  const asked = (saved || navigator.language || "en").toLowerCase().split("-")[0];
+  const linked = new URLSearchParams(location.search).get("lang");  // a link's ?lang= (see links.py)
+  const asked = (linked || saved || navigator.language || "en").toLowerCase().split("-")[0];
   const lang = known.includes(asked) ? asked : "en";
   document.cookie = "{COOKIE}=" + lang + "; path=/; max-age=31536000; SameSite=Lax";
   return lang;
