@@ -238,7 +238,13 @@ def colour_bar(
 
 @lru_cache(maxsize=256)
 def _colour_bar(
-    cmap: str, lo: float, hi: float, width: int, label: tuple[str, str], height: int
+    cmap: str,
+    lo: float,
+    hi: float,
+    width: int,
+    label: tuple[str, str],
+    height: int,
+    tick_values: tuple[float, float, float] | None = None,
 ) -> Image.Image:
     """:func:`colour_bar`, drawn once per scale (most maps say 0 … 1): shared, never changed."""
     width = max(width, 120)
@@ -251,7 +257,8 @@ def _colour_bar(
     out = Image.new("RGB", (width, height + 4 + th + 4 + len(label_lines) * (lh + 2) + 2), WHITE)
     out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(ramp[None], (height, width, 3)))), (0, 0))
     draw = ImageDraw.Draw(out)
-    ticks = [(0, lo), (width // 2, (lo + hi) / 2), (width - 1, hi)]
+    left, middle, right = tick_values or (lo, (lo + hi) / 2, hi)
+    ticks = [(0, left), (width // 2, middle), (width - 1, right)]
     for x, v in ticks:
         draw.line((x, height, x, height + 3), fill=INK)
         s = printable(num(v), f)
@@ -264,9 +271,18 @@ def _colour_bar(
     return out
 
 
-def with_colour_bar(picture: Image.Image, cmap: str, lo: float, hi: float, label: Text = "") -> Image.Image:
-    """``picture`` with its colour bar (same width) underneath: the scale travels with the map."""
-    bar = _colour_bar(cmap, float(lo), float(hi), picture.width, drawn(label), 12)
+def with_colour_bar(
+    picture: Image.Image,
+    cmap: str,
+    lo: float,
+    hi: float,
+    label: Text = "",
+    ticks: tuple[float, float, float] | None = None,
+) -> Image.Image:
+    """``picture`` with its colour bar (same width) underneath: the scale travels with the map.
+    ``ticks``: the values printed under the bar's ends and middle, when the colours are not
+    spread linearly from ``lo`` to ``hi`` (a log scale: see :mod:`perceptual_viz.scales`)."""
+    bar = _colour_bar(cmap, float(lo), float(hi), picture.width, drawn(label), 12, ticks)
     out = Image.new("RGB", (max(picture.width, bar.width), picture.height + 6 + bar.height), WHITE)
     out.paste(picture.convert("RGB"), (0, 0))
     out.paste(bar, (0, picture.height + 6))

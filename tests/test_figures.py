@@ -9,7 +9,7 @@ import torch
 
 from perceptual_viz.errors import InputError
 from perceptual_viz.features import FeatureCache, image_key, layer_activations
-from perceptual_viz.figures import analyse, resize_policy
+from perceptual_viz.figures import analyse, match_size, resize_policy
 from perceptual_viz.figures import compare as fc
 from perceptual_viz.figures import features as ff
 from perceptual_viz.figures import gram as fg
@@ -194,3 +194,34 @@ def test_colour_bar_caption_is_never_cut_at_the_bottom():
     a = np.asarray(im)
     assert (a[-2:] == 255).all(), "the last rows are blank: every descender fits inside"
     assert (a[-20:-2] < 200).any(), "and the caption's last line is drawn just above them"
+
+
+@pytest.mark.parametrize(("layer", "norm"), [("relu4_3", "gatys"), ("relu2_2", "none")])
+def test_a_gram_matrix_shows_its_structure_beside_a_brighter_one(vgg16, cache, photos, layer, norm):
+    """Brick wall (A) against the colour patches (B): on the default log scale, shared by the
+    three matrices, at least half of G_A's cells are coloured clearly above the scale's minimum
+    (a linear scale leaves most of them at its first colour), and the colour bar says so. With
+    ImageNet weights when they are here (the case seen in class), else the untrained ones."""
+    from perceptual_viz import chrome
+    from perceptual_viz.assets import sample
+    from perceptual_viz.backbone import load_vgg
+
+    from .support import REAL_WEIGHTS
+
+    if REAL_WEIGHTS.is_file():
+        vgg16, cache = load_vgg("vgg16", str(REAL_WEIGHTS), "cpu"), FeatureCache()
+
+    a = analyse(vgg16, load_image(sample("brick.png")), "224")
+    b = analyse(vgg16, load_image(sample("patches.png")), "224")
+    b = match_size(a, b)[0]
+    with chrome.recording() as drawn:
+        g = fg.matrices(vgg16, cache, a, b, "224", layer, norm, 32)
+    sc = g.scales["G_A"]
+    assert sc is g.scales["G_B"] is g.scales["|G_A − G_B|"], "one scale for the three"
+    index = (sc.forward(g.values["G_A"]) - sc.t_lo) / (sc.t_hi - sc.t_lo)
+    assert (index >= 0.1).mean() >= 0.5, (index >= 0.1).mean()
+    assert any("log scale" in t for t in drawn)
+    linear = fg.matrices(vgg16, cache, a, b, "224", layer, norm, 32, scale="linear").scales["G_A"]
+    assert linear.kind == "linear" and g.values["G_A"].shape == (32, 32)
+    own = fg.matrices(vgg16, cache, a, b, "224", layer, norm, 32, scale="log-own").scales
+    assert own["G_A"] != own["G_B"]

@@ -8,7 +8,9 @@ Gram tab's normalisation control changes the matrices drawn, not that definition
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -19,13 +21,16 @@ from ..features import FeatureCache
 from ..gram import FORMULAS, GRAM_NORMS, gram, style_distances, top_channels_by_energy
 from ..images import to_pil
 from ..layers import block_outputs
-from ..messages import Text, msg
+from ..messages import Joined, Text, msg
 from ..options import GramNorm
 from ..plots import bar_chart
 from ..render import heatmap, to_numpy, upsample
+from ..scales import Scale, ScaleKind
 from . import Analysis, Figure, Table, activations, check_choice
 
 TOP_RANGE = (2, 128)  # channels a Gram picture may show
+GramScale = Literal["log", "log-own", "linear"]
+GRAM_SCALES: tuple[GramScale, ...] = ("log", "log-own", "linear")
 PICTURE_PX = 384  # a Gram picture's side: each cell is PICTURE_PX // top pixels
 STYLE_NORM: GramNorm = "chw"  # the normalisation of "style distance" everywhere in the app
 STYLE_DEFINITION = msg("style distance = mean |G_A − G_B| with G = F Fᵀ ÷ (C·H·W), per layer")
@@ -44,28 +49,43 @@ def _distances(model: VGGFeatures, cache: FeatureCache, a: Analysis, b: Analysis
 
 
 def _matrix(
-    m: torch.Tensor, title: str, sub: Text, lo: float, hi: float, cmap: str, channels: list[int], norm: str
+    m: torch.Tensor, title: str, sub: Text, sc: Scale, cmap: str, channels: list[int], label: Text
 ) -> tuple[Image.Image, tuple[int, int]]:
     """One titled Gram picture with channel indices and its colour bar; (picture, matrix origin)."""
     cell = cell_scale(len(channels))
-    ticked, ox, oy = chrome.matrix_ticks(heatmap(m, cmap=cmap, vmin=lo, vmax=hi, scale=cell), channels, cell)
-    label = msg("one scale for the three matrices · Gram '{norm}'", norm=norm)
-    body = chrome.with_colour_bar(ticked, cmap, lo, hi, label)
+    colours = heatmap(sc.forward(to_numpy(m)), cmap=cmap, vmin=sc.t_lo, vmax=sc.t_hi, scale=cell)
+    ticked, ox, oy = chrome.matrix_ticks(colours, channels, cell)
+    body = chrome.with_colour_bar(ticked, cmap, sc.lo, sc.hi, label, ticks=sc.ticks())
     pic = chrome.titled(body, title, sub)
     return pic, (ox, oy + pic.height - body.height)
 
 
+def _scales(mats: list[tuple[str, torch.Tensor, Text]], scale: GramScale) -> list[Scale]:
+    """Each matrix's colour scale: one for the three (log or linear), or each its own (log)."""
+    kind: ScaleKind = "linear" if scale == "linear" else "log"
+    if scale == "log-own":
+        return [Scale.fit([to_numpy(m)], kind) for _, m, _ in mats]
+    shared = Scale.fit([to_numpy(m) for _, m, _ in mats], kind)
+    return [shared] * len(mats)
+
+
 def _draw(
-    mats: list[tuple[str, torch.Tensor, Text]], layer: str, n: int, cmap: str, channels: list[int], norm: str
+    mats: list[tuple[str, torch.Tensor, Text]],
+    layer: str,
+    n: int,
+    cmap: str,
+    channels: list[int],
+    norm: str,
+    scale: GramScale,
 ) -> tuple[dict[str, Image.Image], tuple[int, int]]:
-    """The matrices on one shared scale; (caption → picture, where G_A's matrix starts)."""
-    hi = max(float(m.max()) for _, m, _ in mats)
-    lo = min(0.0, min(float(m.min()) for _, m, _ in mats))
+    """The matrices on their colour scales; (caption → picture, where G_A's matrix starts)."""
     pictures: dict[str, Image.Image] = {}
     origin = (0, 0)
-    for t, m, who in mats:
+    for (t, m, who), sc in zip(mats, _scales(mats, scale), strict=True):
         sub = msg("{who} · {n} strongest channels of A (by G_ii)", who=who, n=n)
-        pic, at = _matrix(m, f"{t} · {layer}", sub, lo, hi, cmap, channels, norm)
+        whose = msg("its own scale") if scale == "log-own" else msg("one scale for the three matrices")
+        label = Joined((sc.said(), whose, msg("Gram '{norm}'", norm=norm)))
+        pic, at = _matrix(m, f"{t} · {layer}", sub, sc, cmap, channels, label)
         pictures[t] = pic
         origin = at if t == "G_A" else origin
     return pictures, origin
@@ -95,6 +115,8 @@ class GramFigure(Figure):
     formula: str
     distances: Table | None
     chart: str | None
+    values: dict[str, np.ndarray]  # each matrix as drawn (name → its N × N values)
+    scales: dict[str, Scale]  # and the colour scale it was drawn on
     kind = "gram"
 
 
@@ -108,13 +130,17 @@ def matrices(
     norm: str = "chw",
     top: int = 32,
     cmap: str = "viridis",
+    scale: str = "log",
 ) -> GramFigure:
-    """G_A (and G_B, |G_A − G_B| on one shared scale) over A's top-``top`` channels by energy.
+    """G_A (and G_B, |G_A − G_B|) over A's top-``top`` channels by energy.
 
     Pictures: the image(s), the matrices (titled, channel indices on the axes, colour bar), and
-    with two images the style distance per layer on a log scale.
+    with two images the style distance per layer on a log scale. ``scale`` (:data:`GRAM_SCALES`):
+    "log" (one log scale for the three: a few large cells do not hide the rest), "log-own" (each
+    matrix its own log scale) or "linear" (one linear scale, the raw comparison).
     """
     norm = check_choice(msg("Gram normalisation"), norm, GRAM_NORMS)
+    how = check_choice(msg("colour scale"), scale, GRAM_SCALES)
     model.info(layer)
     if b is not None and b.size != a.size:
         raise InputError(msg("both images must be analysed at the same size"))
@@ -133,7 +159,9 @@ def matrices(
         ]
         distances = _distances(model, cache, a, b)
     pictures = {"image A": to_pil(a.array), **({"image B": to_pil(b.array)} if b is not None else {})}
-    drawn, origin = _draw(mats, layer, n, cmap, channels, norm)
+    drawn, origin = _draw(mats, layer, n, cmap, channels, norm, how)
+    values = {t: to_numpy(m) for t, m, _ in mats}
+    scales = dict(zip(values, _scales(mats, how), strict=True))
     pictures.update(drawn)
     chart = None
     if distances is not None:
@@ -146,6 +174,7 @@ def matrices(
         "norm": norm,
         "formula": FORMULAS[norm],
         "top_channels": int(top),
+        "colour_scale": how,
         "channels_shown": channels,
         "image_b": b is not None,
         "style_distance": str(STYLE_DEFINITION),
@@ -153,7 +182,17 @@ def matrices(
     record = {"settings": settings, "style_distances": None if distances is None else distances.records()}
     names = [t for t, _, _ in mats]
     return GramFigure(
-        pictures, record, names, channels, cell_scale(n), origin, FORMULAS[norm], distances, chart
+        pictures,
+        record,
+        names,
+        channels,
+        cell_scale(n),
+        origin,
+        FORMULAS[norm],
+        distances,
+        chart,
+        values,
+        scales,
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlencode
 
-from ..archs import ARCHS
+from ..archs import ARCHS, check_arch
 from ..assets import PATTERNS, PHOTOS
 from ..degrade import DEGRADATIONS
 from ..figures import SIZES
@@ -157,7 +157,7 @@ def _consistent(link: Link) -> Link:
     strength in its degradation's range; what does not fit is left out with a note."""
     notes = list(link.notes)
     values = link.given()
-    arch = link.arch or "vgg16"
+    arch = check_arch(link.arch or "vgg16")
     if link.layer is not None and link.layer not in {i.name for i in layers(arch)}:
         notes.append(msg("layer={layer} was ignored ({arch} has no such layer)", layer=link.layer, arch=arch))
         values["layer"] = None

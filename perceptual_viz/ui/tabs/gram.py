@@ -12,7 +12,7 @@ from ...figures import DEFAULT_SIZE, match_size
 from ...figures import gram as fg
 from ...gram import GRAM_NORMS
 from ...layers import block_outputs
-from ...messages import Text, msg
+from ...messages import N_, Text, msg
 from ...render import COLORMAPS
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
@@ -57,6 +57,7 @@ def gram(
     norm: str,
     top: float,
     cmap: str,
+    colour_scale: str = "log",
 ) -> Grams:
     """The Gram matrices of image A (and B, and their difference) at a layer, over A's strongest
     channels, with the style distance per layer when there are two images."""
@@ -65,7 +66,7 @@ def gram(
     if image_b is not None:
         _, b = ctx.analysis(image_b, arch, size, msg("image B"), msg("image B"))
         b, _note = match_size(a, b, (msg("image B"), msg("image A")))
-    fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, int(top), cmap)
+    fig = fg.matrices(model, ctx.cache, a, b, size, layer, norm, int(top), cmap, colour_scale)
     shown_files = publish(fig)
     mats: list[str | None] = [shown_files[c] for c in fig.matrices]
     mats += [None] * (3 - len(mats))
@@ -122,6 +123,7 @@ class _UI:
     pair: gr.Gallery
     zip: gr.DownloadButton
     state: gr.State
+    colour_scale: gr.Radio
 
     def named(self, shared: Shared) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -144,6 +146,16 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
             4, fg.TOP_RANGE[1], value=DEFAULT_TOP, step=4, label="Top-N channels by energy (G_ii)"
         )
         btn = gr.Button("Compute Gram matrices", variant="primary")
+    colour_scale = gr.Radio(
+        [
+            (N_("log, one scale for the three"), "log"),
+            (N_("log, each its own"), "log-own"),
+            (N_("linear, one scale"), "linear"),
+        ],
+        value="log",
+        label="Colour scale (log: a few bright cells do not hide the rest)",
+        elem_id="g_scale",
+    )
     formula = gr.Markdown(elem_id="g_formula")
     with gr.Row():
         ga = shown("G_A (click a cell)", elem_id="gram_a")
@@ -168,7 +180,25 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
         md(text.GRAM)
     zipped = export_button("g_zip")
     return _UI(
-        a, b, layer, norm, top, btn, formula, ga, gb, gd, chart, i, j, pbtn, ptext, pair, zipped, gr.State()
+        a,
+        b,
+        layer,
+        norm,
+        top,
+        btn,
+        formula,
+        ga,
+        gb,
+        gd,
+        chart,
+        i,
+        j,
+        pbtn,
+        ptext,
+        pair,
+        zipped,
+        gr.State(),
+        colour_scale,
     )
 
 
@@ -200,6 +230,7 @@ def _wire(ctx: AppContext, shared: Shared, ui: _UI) -> None:
             ui.image_b.change,
             ui.layer.change,
             ui.norm.change,
+            ui.colour_scale.change,
             ui.top.release,
             cmap.change,
         ],
