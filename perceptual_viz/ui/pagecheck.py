@@ -85,7 +85,7 @@ _SCROLLED_TABLES_JS = """
   const out = [];
   for (const t of document.querySelectorAll('table')) {
     const r = t.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;
+    if (r.width === 0 || r.height === 0 || t.closest('.pv-tabled')) continue;  // shown as cards
     for (let p = t.parentElement; p && p !== document.body; p = p.parentElement) {
       const s = getComputedStyle(p);
       if (['auto', 'scroll'].includes(s.overflowX) && p.scrollWidth > p.clientWidth + 1) {

@@ -24,7 +24,7 @@ from ..export import write_figure
 from ..figures import Figure
 from ..files import write_atomic
 from . import a11y, i18n, present
-from .style import CSS
+from .style import CSS, PHONE_TABLES_JS
 
 MAX_FILE_SIZE = "20mb"
 QUEUE_MAX_SIZE = 64
@@ -60,7 +60,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     kwargs.setdefault("css", CSS + a11y.CSS + present.CSS)
     kwargs.setdefault("theme", a11y.theme())
-    kwargs.setdefault("js", f"() => {{ ({a11y.JS})(); ({i18n.relabel_js()})(); ({present.JS})(); }}")
+    scripts = (a11y.JS, i18n.relabel_js(), present.JS, PHONE_TABLES_JS)
+    kwargs.setdefault("js", "() => {" + "".join(f" ({s})();" for s in scripts) + " }")
     kwargs.setdefault("i18n", gr.I18n(**GRADIO_MISSING_KEYS))
     return demo.launch(
         server_name=host,
