@@ -31,6 +31,7 @@ PRIMARY_HOVER = "#084a80"
 STOP = "#b42318"  # white on it: 6.5 : 1
 STOP_HOVER = "#912018"
 SUBDUED = "#4b5563"  # on white: 7.6 : 1
+SUBDUED_DARK = "#c3c8cf"  # on Gradio's dark background (#0b0f19): 11 : 1
 
 
 def theme() -> gr.themes.Base:
@@ -47,6 +48,7 @@ def theme() -> gr.themes.Base:
         button_cancel_text_color="#ffffff",
         button_cancel_text_color_hover="#ffffff",
         body_text_color_subdued=SUBDUED,
+        body_text_color_subdued_dark=SUBDUED_DARK,
     )
 
 
@@ -54,6 +56,12 @@ CSS = f"""
 /* Gradio's own small grey texts, at AA contrast. */
 [data-testid="min-value"], [data-testid="max-value"], .upload-container .or, .show-api,
 .show-api * {{ color: {SUBDUED} !important; }}
+/* ... and in dark mode (one .dark rule per selector: Gradio rewrites a rule's first .dark only). */
+.dark [data-testid="min-value"] {{ color: {SUBDUED_DARK} !important; }}
+.dark [data-testid="max-value"] {{ color: {SUBDUED_DARK} !important; }}
+.dark .upload-container .or {{ color: {SUBDUED_DARK} !important; }}
+.dark .show-api {{ color: {SUBDUED_DARK} !important; }}
+.dark .show-api * {{ color: {SUBDUED_DARK} !important; }}
 /* Focus is always visible, for keyboard users. */
 button:focus-visible, [role="tab"]:focus-visible, input:focus-visible, textarea:focus-visible,
 a:focus-visible, [tabindex]:focus-visible {{ outline: 3px solid {PRIMARY} !important;

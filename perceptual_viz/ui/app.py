@@ -55,7 +55,7 @@ def _header(ctx: AppContext) -> Shared:
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
         cmap = gr.Dropdown(list(COLORMAPS[:4]), value=COLORMAPS[0], label="Colour map", scale=1)
         language = i18n.selector()
-        projector = gr.Button("📽 Projector", size="sm", scale=0, min_width=120, elem_id="pv_present_btn")
+        projector = gr.Button("Projector mode", size="sm", scale=0, min_width=140, elem_id="pv_present_btn")
     projector.click(None, None, None, js=present.TOGGLE_JS, **PRIVATE)
     device = str(ctx.pool.get(arch0).device)
     shared = Shared(arch, size, cmap, arch0, device, language=language, status=status)

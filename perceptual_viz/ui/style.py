@@ -44,6 +44,9 @@ label.float[data-testid="block-label"] { position: static !important; margin: 4p
 .pdn { border-left: 4px solid #0072b2; background: #f4f8fb; padding: 8px 14px !important;
        border-radius: 6px; }
 .pdn p { margin: 4px 0 !important; }
+/* Dark mode (Gradio's ?__theme=dark, or the system's): the box keeps its blue edge on a dark
+   blue; the figures are pictures on white of their own, so they read the same on either. */
+.dark .pdn { background: #13263a; }
 /* Tables: never break a number or a header inside a word. */
 table td, table th { overflow-wrap: normal !important; word-break: normal !important; }
 /* On a phone a table too wide for the screen is shown as cards, one per row, each value under
