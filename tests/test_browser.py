@@ -82,6 +82,23 @@ def _readable(page, name: str) -> None:
     wide = scrolled_tables(page)
     assert not wide, f"{name}: tables that scroll sideways: {wide}"
     accessible(page, name)
+    _fits_a_phone(page, name)
+
+
+def _fits_a_phone(page, name: str) -> None:
+    """The same view at a phone's width (390 px): no table scrolls sideways (a wide one is read
+    as cards); then back to the width the test had."""
+    from perceptual_viz.ui.pagecheck import scrolled_tables
+
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.evaluate("() => window.pvFitTables && window.pvFitTables()")
+        wide = scrolled_tables(page)
+        assert not wide, f"{name} at 390 px: tables that scroll sideways: {wide}"
+    finally:
+        page.set_viewport_size(size)
 
 
 def _tab(page, name: str) -> None:
@@ -462,3 +479,28 @@ TAB_IDS = ("features", "gram", "compare", "sweep", "equal_mse", "train", "quiz",
 # Three English words in a row: a sentence nobody translated (names like "VGG16" or "relu3_3" and
 # metric names are not words of a sentence).
 _ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,} [a-z]{2,}\b")
+
+
+def test_dark_mode_reads_on_feature_maps_gram_and_compare(contexts, app_url, errors):
+    """Gradio's dark theme (``?__theme=dark``): Feature maps, Gram and Compare after their main
+    action have no critical or serious accessibility violation (axe's contrast rule included);
+    the figures keep their own white background, so they read the same on dark."""
+    from perceptual_viz.ui.pagecheck import wait_idle
+
+    pg = contexts.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.goto(app_url + "?__theme=dark")
+    pg.wait_for_function("() => document.body.classList.contains('dark')")
+    _click_sample(pg, "chelsea.png")
+    pg.locator("#detail img").wait_for()
+    wait_idle(pg, TIMEOUT_MS)
+    accessible(pg, "dark: Feature maps")
+    _tab(pg, "Gram matrices")
+    _click_sample(pg, "chelsea.png")
+    pg.locator("#gram_a img").wait_for()
+    accessible(pg, "dark: Gram matrices")
+    _tab(pg, "Compare")
+    pg.get_by_text(re.compile(r"^chelsea · ")).first.click()
+    pg.locator("#c_maps img").first.wait_for()
+    accessible(pg, "dark: Compare")
+    _shot(pg, "30_dark_compare.png")

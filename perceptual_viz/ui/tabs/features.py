@@ -411,12 +411,12 @@ def _unit_view() -> tuple[gr.Image, gr.Markdown, gr.JSON]:
         with gr.Column(scale=3, min_width=300):
             picture = shown("One unit's arithmetic", elem_id="f_unit")
         with gr.Column(scale=2, min_width=280):
-            said = gr.Markdown(
+            gr.Markdown(
                 "Click a point of the channel over the image: its unit is the bias plus, for every "
                 "input channel, a 3×3 patch of that channel times the kernel. The picture shows the "
-                "channels that add the most, and every number adds up to the value of the map.",
-                elem_id="f_unit_text",
+                "channels that add the most, and every number adds up to the value of the map."
             )
+            said = gr.Markdown(elem_id="f_unit_text")
     return picture, said, gr.JSON(visible=False)
 
 
