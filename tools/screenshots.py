@@ -9,7 +9,7 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 700 KB:
 
 - ``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
-  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the tabs, 1400 px wide;
+  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the tabs, 1440 px wide;
 - ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
   ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
   made-up votes would show nothing true);
@@ -17,6 +17,10 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
   ``lang_zh_compare.png`` (steps of the same names): Feature maps and Compare as a Japanese and a
   Chinese browser first sees them, the words inside the pictures included; the machine needs CJK
   fonts for these (Debian: ``apt-get install fonts-noto-cjk``);
+- ``dark_tab_features.png``, ``dark_tab_gram.png`` and ``dark_tab_compare.png`` (step ``dark``):
+  the same tabs in Gradio's dark theme (``?__theme=dark``);
+- ``projector_compare.png`` (step ``projector``): Compare in projector mode (``?present=1``) on a
+  1920 × 1080 screen, its teaching box at the first step;
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
 - ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
@@ -63,7 +67,7 @@ from perceptual_viz.ui.pagecheck import (  # noqa: E402
 
 SAMPLES = SAMPLES_DIR
 DEFAULT_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
-WIDTH = 1400
+WIDTH = 1440
 PHONE = {"width": 390, "height": 844}
 MAX_BYTES = 700 * 1024
 TIMEOUT_MS = 600_000  # real weights on a busy 2-core CPU: a 200-step reconstruction can take minutes
@@ -175,6 +179,7 @@ class Shooter:
         self.errors: list[str] = []
         self.problems: list[str] = []
         self.quiz_code: str | None = None  # the round the quiz step shows
+        self.prefix = ""  # put before every file name (the dark theme's copies of the tabs)
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
@@ -277,7 +282,7 @@ class Shooter:
         y0 = max(0.0, top.evaluate(span)[0] - 12)
         y1 = bottom.evaluate(span)[1] + 12
         clip = {"x": 0, "y": y0, "width": self.width, "height": y1 - y0}
-        save_png(self.page.screenshot(full_page=True, clip=clip), self.out / name)
+        save_png(self.page.screenshot(full_page=True, clip=clip), self.out / (self.prefix + name))
 
     def top(self) -> Any:
         """The tab bar: every tab screenshot starts there."""
@@ -507,7 +512,30 @@ LANG_STEPS: dict[str, tuple[Callable[[Shooter], None], str]] = {
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
     f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
 }
-ALL = [*PAGE_STEPS, "phone", *LANG_STEPS, "visualisations"]
+
+
+def projector(s: Shooter) -> None:
+    """Projector mode on a 1920 × 1080 screen: Compare, Chelsea against JPEG, its teaching box at
+    its first step (Predict) — the class answers before it is told what to do."""
+    s.tab("Compare")
+    s.sample("chelsea.png", "c_clean")
+    s.wait(s.page.locator("#c_maps img").first)
+    s.idle()
+    s.page.mouse.click(5, 5)  # the page, not a field, has the focus: the keys are the mode's
+    s.shot("projector_compare.png", s.top(), s.page.locator("#scores"))
+
+
+# Steps on a fresh page of their own: (step, prefix of its files, viewport, the address's query).
+FRESH_STEPS: dict[str, tuple[Callable[[Shooter], None], str, dict[str, int], str]] = {
+    "dark": (
+        lambda s: [step(s) for step in (features, gram, compare)],
+        "dark_",
+        {"width": WIDTH, "height": 1000},
+        "?__theme=dark",
+    ),
+    "projector": (projector, "", {"width": 1920, "height": 1080}, "?present=1"),
+}
+ALL = [*PAGE_STEPS, "phone", *LANG_STEPS, *FRESH_STEPS, "visualisations"]
 
 
 def _page(browser: Any, url: str, out: Path, viewport: dict[str, int], locale: str = "en-GB") -> Shooter:
@@ -541,6 +569,12 @@ def shoot_pages(
             for name in (n for n in steps if n in LANG_STEPS):  # a fresh page: its own first visit
                 step, locale = LANG_STEPS[name]
                 s = _page(browser, url, out, {"width": WIDTH, "height": 1000}, locale)
+                step(s)
+                problems += s.problems
+            for name in (n for n in steps if n in FRESH_STEPS):
+                step, prefix, viewport, query = FRESH_STEPS[name]
+                s = _page(browser, url + query, out, viewport)
+                s.prefix = prefix
                 step(s)
                 problems += s.problems
             if "phone" in steps:  # a fresh page: the phone's own first visit
