@@ -28,7 +28,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "gram": ("gram", "gram_distance"),
     "layers": ("LayerInfo", "block_outputs", "layers"),
     "loss": ("PerceptualLoss",),
-    "metrics": ("lpips_vgg", "mse", "perceptual_distance", "psnr", "ssim"),
+    "metrics": ("lpips_vgg", "ms_ssim", "mse", "perceptual_distance", "psnr", "ssim"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -56,4 +56,4 @@ if TYPE_CHECKING:
     from .layers import LayerInfo as LayerInfo, block_outputs as block_outputs, layers as layers
     from .loss import PerceptualLoss as PerceptualLoss
     from .metrics import lpips_vgg as lpips_vgg, mse as mse, perceptual_distance as perceptual_distance
-    from .metrics import psnr as psnr, ssim as ssim
+    from .metrics import ms_ssim as ms_ssim, psnr as psnr, ssim as ssim

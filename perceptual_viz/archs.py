@@ -34,6 +34,7 @@ class ArchSpec:
     hf_repo: str  # timm's mirror of torchvision's weights (the same features layout)
     hf_file: str = "model.safetensors"
     lpips: bool = False  # LPIPS-VGG's linear weights were calibrated on this network
+    dists: bool = False  # so were DISTS's α and β
 
     @property
     def torchvision_file(self) -> str:
@@ -53,6 +54,7 @@ ARCHITECTURES: dict[Arch, ArchSpec] = {
         "https://download.pytorch.org/models/vgg16-397923af.pth",
         "timm/vgg16.tv_in1k",
         lpips=True,
+        dists=True,
     ),
     "vgg19": ArchSpec(
         "vgg19",

@@ -130,7 +130,11 @@ def _add_equal_mse(e: argparse.ArgumentParser) -> None:
     tgt.add_argument("--mse", type=float, help="target mean squared error (e.g. 0.005)")
     tgt.add_argument("--psnr", type=float, help="target PSNR in dB (e.g. 23)")
     e.add_argument("--tolerance", type=float, default=0.02, help="relative tolerance of the search (0.02)")
-    e.add_argument("--rank-by", default="LPIPS", help="LPIPS (default), perceptual, style or '1 − SSIM'")
+    e.add_argument(
+        "--rank-by",
+        default="LPIPS",
+        help="LPIPS (default), DISTS, perceptual, style, '1 − SSIM' or '1 − MS-SSIM'",
+    )
     e.add_argument("--seed", type=int, default=0, help="seed of noise and salt & pepper (default 0)")
     _size_arg(e)
     _output_args(e)

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from .backbone import VGGFeatures, load_vgg, resolve_weights
-from .compare import ScoreSettings, lpips_unavailable_reason
+from .compare import (
+    ScoreSettings,
+    dists_unavailable_reason,
+    lpips_unavailable_reason,
+    ms_ssim_unavailable_reason,
+)
 from .conventions import ConventionScores
 from .degrade import parse_spec
 from .export import write_figure
@@ -104,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return 0
     _print_pair(notes, model, fig.device, (h, w), args.size, what)
-    _print_scores(model, scores, settings)
+    _print_scores(model, scores, settings, (h, w))
     return 0
 
 
@@ -164,16 +169,23 @@ def _print_conventions(res: ConventionScores) -> None:
         print(f"  {'':>14}  → {r.why}")
 
 
-def _print_scores(model: VGGFeatures, sc: dict[str, Any], settings: ScoreSettings) -> None:
+def _or_why(value: float | None, reason: object, digits: int = 4) -> str:
+    return fmt(value, digits) if value is not None else str(reason or "—")
+
+
+def _print_scores(
+    model: VGGFeatures, sc: dict[str, Any], settings: ScoreSettings, size: tuple[int, int]
+) -> None:
     per, style = sc["perceptual"], sc["style"]
     psnr = math.inf if sc["psnr"] is None else sc["psnr"]  # JSON has no infinity: None means identical
     rows = [("MSE", fmt(sc["mse"], 6)), ("PSNR (dB)", fmt(psnr, 2)), ("SSIM", fmt(sc["ssim"], 4))]
+    rows.append(("MS-SSIM", _or_why(sc["ms_ssim"], ms_ssim_unavailable_reason(*size))))
     rows.append((f"perceptual total  [{per['formula']}]", fmt(per["total"])))
     rows += [(f"  {n}", fmt(v)) for n, v in per["layers"].items()]
     rows.append((f"style total  [Gram norm '{settings.gram_norm}']", fmt(style["total"])))
     rows += [(f"  {n}", fmt(v)) for n, v in style["layers"].items()]
-    reason = lpips_unavailable_reason(model.arch)
-    rows.append(("LPIPS-VGG", fmt(sc["lpips"]) if sc["lpips"] is not None else str(reason or "—")))
+    rows.append(("LPIPS-VGG", _or_why(sc["lpips"], lpips_unavailable_reason(model.arch))))
+    rows.append(("DISTS", _or_why(sc["dists"], dists_unavailable_reason(model.arch))))
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         print(f"{k.ljust(width)}  {v}")

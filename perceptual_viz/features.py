@@ -275,6 +275,16 @@ class FeatureCache:
                 self._put(k, t)
         return t
 
+    def peek(self, model: VGGFeatures, key: str, tag: str) -> torch.Tensor | None:
+        """The tensor kept for image ``key`` under ``tag`` (see :meth:`memo`), or ``None``."""
+        with self._lock:
+            return self._get((model_id(model), key, tag))
+
+    def keep(self, model: VGGFeatures, key: str, tag: str, t: torch.Tensor) -> None:
+        """Keep ``t``, derived from image ``key``, under ``tag`` (a view is stored as a copy)."""
+        with self._lock:
+            self._put((model_id(model), key, tag), t)
+
     def pair(
         self,
         model: VGGFeatures,

@@ -1,8 +1,8 @@
-"""Image-quality metrics, batched and device-agnostic: MSE, PSNR, SSIM, perceptual, LPIPS.
+"""Image-quality metrics, batched and device-agnostic: MSE, PSNR, SSIM, MS-SSIM, perceptual, LPIPS.
 
 All functions take (N, C, H, W) float tensors in [0, 1] (``data_range`` = 1) on any device and
-return one value per image, shape (N,). Pixel metrics and SSIM always run in fp32, even under
-``torch.autocast``.
+return one value per image, shape (N,). Pixel metrics, SSIM and MS-SSIM always run in fp32, even
+under ``torch.autocast``. DISTS, which needs the backbone, lives in :mod:`perceptual_viz.dists`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .messages import msg
 from .options import CRITERIA, Criterion, is_one_of
 
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli (2004).
@@ -26,6 +27,11 @@ SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 SSIM_CHUNK_PIXELS = 512 * 512  # per CPU chunk of a batch
+# MS-SSIM (Wang, Simoncelli & Bovik 2003): the exponent of each of the five scales' terms, and the
+# smallest side that leaves the 11-px window room at the coarsest scale after four halvings
+# (pytorch-msssim's rule: the shorter side must exceed (11 − 1) · 2⁴ = 160 px).
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+MS_SSIM_MIN_SIDE = (SSIM_WINDOW - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
 
 
 def _fp32(*xs: torch.Tensor) -> list[torch.Tensor]:
@@ -211,6 +217,120 @@ def ssim(
         if return_map:
             return score, smap.mean(dim=1)
         return score
+
+
+def _ssim_cs(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
+    """SSIM and its contrast-structure term, each averaged over the valid map per channel: (2, N, C).
+
+    cs = (2σ_xy + C2) / (σ_x² + σ_y² + C2); SSIM = luminance · cs, the mean of their product.
+    Like :func:`_ssim_map`, in place on its own temporaries when no autograd is needed.
+    """
+    if x.device.type == "cpu":
+        x, y = _dense_channels_last(x), _dense_channels_last(y)
+    mx, my = _blur_valid(x, g), _blur_valid(y, g)
+    if _needs_grad(x, y):
+        vx = _blur_valid(x * x, g) - mx * mx
+        vy = _blur_valid(y * y, g) - my * my
+        cs = (2 * (_blur_valid(x * y, g) - mx * my) + c2) / (vx + vy + c2)
+        lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
+        return torch.stack([(lum * cs).mean(dim=(2, 3)), cs.mean(dim=(2, 3))])
+    mxy = mx * my
+    mx2, my2 = mx.pow_(2), my.pow_(2)
+    vx = _blur_valid(x * x, g).sub_(mx2)
+    vy = _blur_valid(y * y, g).sub_(my2)
+    lum_den = mx2.add_(my2).add_(c1)
+    cs_den = vx.add_(vy).add_(c2)
+    cs = _blur_valid(x * y, g).sub_(mxy).mul_(2.0).add_(c2).div_(cs_den)
+    lum = mxy.mul_(2.0).add_(c1).div_(lum_den)
+    return torch.stack([lum.mul_(cs).mean(dim=(2, 3)), cs.mean(dim=(2, 3))])
+
+
+def _halve(t: torch.Tensor) -> torch.Tensor:
+    """pytorch-msssim's 2× down-sampling: a 2 × 2 average, an odd side padded by one zero
+    each side (and the zero counted in the average)."""
+    return F.avg_pool2d(t, kernel_size=2, padding=[s % 2 for s in t.shape[2:]])
+
+
+def _ms_ssim_chunk(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
+    """(SSIM, MS-SSIM) of fp32 images, each (N,): SSIM is the finest scale's full term."""
+    w = torch.tensor(MS_SSIM_WEIGHTS, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    terms, first = [], None
+    for level in range(len(MS_SSIM_WEIGHTS)):
+        s, cs = _ssim_cs(x, y, g, c1, c2)
+        if level == 0:
+            first = s
+        if level < len(MS_SSIM_WEIGHTS) - 1:
+            terms.append(torch.relu(cs))
+            x, y = _halve(x), _halve(y)
+    terms.append(torch.relu(s))
+    per_channel = torch.stack(terms).pow(w).prod(dim=0)  # (N, C)
+    return torch.stack([first.mean(dim=1), per_channel.mean(dim=1)])  # type: ignore[union-attr]
+
+
+def ms_ssim_fits(height: int, width: int) -> bool:
+    """Can MS-SSIM be computed for images of this size (shorter side > 160 px)?
+
+    >>> ms_ssim_fits(224, 336), ms_ssim_fits(160, 400)
+    (True, False)
+    """
+    return min(height, width) >= MS_SSIM_MIN_SIDE
+
+
+def ssim_and_ms_ssim(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`ssim` and :func:`ms_ssim` together, each (N,): MS-SSIM's finest scale is SSIM's
+    own computation, so both cost about 1.3 SSIMs. Raises :class:`InputError` for images too
+    small for MS-SSIM (see :func:`ms_ssim_fits`)."""
+    _check_pair(x, y)
+    if not ms_ssim_fits(*x.shape[-2:]):
+        raise InputError(
+            msg(
+                "MS-SSIM needs images whose shorter side is at least {px} px (five scales of the "
+                "{window}-px window); these are {h}×{w}",
+                px=MS_SSIM_MIN_SIDE,
+                window=SSIM_WINDOW,
+                h=x.shape[-2],
+                w=x.shape[-1],
+            )
+        )
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x, y = _fp32(x, y)
+        g = _gaussian_1d(SSIM_WINDOW, SSIM_SIGMA, str(x.device))
+        c1 = (SSIM_K1 * data_range) ** 2
+        c2 = (SSIM_K2 * data_range) ** 2
+        step = len(x)
+        if x.device.type == "cpu":
+            step = max(1, SSIM_CHUNK_PIXELS // (x.shape[-2] * x.shape[-1]))
+        both = torch.cat(
+            [_ms_ssim_chunk(x[i : i + step], y[i : i + step], g, c1, c2) for i in range(0, len(x), step)],
+            dim=1,
+        )
+        return both[0], both[1]
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) per image, (N,), in fp32.
+
+    SSIM's contrast-structure term at five scales (a 2 × 2 average pool between them) and its
+    luminance term only at the coarsest, each clipped at 0 and raised to the exponents
+    (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), multiplied, per channel, then averaged over the
+    channels: the same as pytorch-msssim's ``ms_ssim(x, y, data_range=1, size_average=False)``
+    (Gaussian 11 × 11, σ 1.5, valid region). Images need a shorter side of at least 161 px,
+    else :class:`InputError`.
+
+    >>> import torch
+    >>> x = torch.rand(2, 3, 176, 176, generator=torch.Generator().manual_seed(0))
+    >>> ms_ssim(x, x)
+    tensor([1., 1.])
+    >>> bool(ms_ssim(x, (x + 0.2).clamp(0, 1))[0] < 1)
+    True
+    >>> ms_ssim(x[..., :160, :], x[..., :160, :])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    perceptual_viz.errors.InputError: MS-SSIM needs images whose shorter side is at least 161 px ...
+    """
+    return ssim_and_ms_ssim(x, y, data_range)[1]
 
 
 # --------------------------------------------------------------------------- perceptual

@@ -48,11 +48,11 @@ LossName = Literal["mse", "l1", "perceptual", "perceptual+mse", "perceptual+styl
 LOSSES: tuple[LossName, ...] = get_args(LossName)
 
 # The equal-MSE gallery's ranking metric (lower = less damaged).
-RankMetric = Literal["LPIPS", "perceptual", "style", "1 − SSIM"]
+RankMetric = Literal["LPIPS", "DISTS", "perceptual", "style", "1 − SSIM", "1 − MS-SSIM"]
 RANK_METRICS: tuple[RankMetric, ...] = get_args(RankMetric)
 
 # The quiz: the metrics whose picks are compared with the class's votes.
-QuizMetric = Literal["mse", "ssim", "perceptual", "lpips"]
+QuizMetric = Literal["mse", "ssim", "ms_ssim", "perceptual", "lpips", "dists"]
 QUIZ_METRICS: tuple[QuizMetric, ...] = get_args(QuizMetric)
 
 # Why a long optimisation stopped before its last step ("" = it did not).

@@ -50,7 +50,8 @@ BLOCKS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 STRIDES = (1, 2, 4, 8, 16)
 RECEPTIVE_FIELDS = (5, 14, 40, 92, 196)
-SCORE_KEYS = {"mse", "psnr", "ssim", "perceptual", "style", "lpips", "device", "size", "seconds", "notes"}
+SCORE_KEYS = {"mse", "psnr", "ssim", "ms_ssim", "perceptual", "style", "lpips", "dists"}
+SCORE_KEYS |= {"device", "size", "seconds", "notes"}
 GRID_PAD = 2
 GRAM_PX = 384  # a Gram matrix is drawn top × (384 // top) px wide
 # Two renderings of the same map may differ where a value sits on a colour-map boundary (the app's
@@ -638,8 +639,18 @@ def test_compare_identical_upload_scores_perfectly(client):
     assert list(scores["perceptual"]["layers"].values()) == [0, 0, 0, 0]
     assert scores["device"] == "cpu" and scores["size"] == list(CHELSEA_HW) and scores["notes"] == []
     values = {r["metric"]: r["value"] for r in _rows(table)}
-    assert list(values) == ["MSE", "PSNR (dB)", "SSIM", "perceptual", "style", "LPIPS-VGG"]
+    assert list(values) == [
+        "MSE",
+        "PSNR (dB)",
+        "SSIM",
+        "MS-SSIM",
+        "perceptual",
+        "style",
+        "LPIPS-VGG",
+        "DISTS",
+    ]
     assert values["MSE"] == "0" and values["PSNR (dB)"] == "∞" and values["SSIM"] == "1"
+    assert scores["ms_ssim"] == pytest.approx(1.0, abs=1e-6) and scores["dists"] == pytest.approx(0, abs=1e-6)
     assert values["perceptual"] == "0" and values["style"] == "0"
     assert info.startswith("uploaded image · scored at 337×224 px on cpu in ")
     assert re.search(r" in \d+ ms", info)
@@ -676,8 +687,11 @@ def test_compare_degradation_outputs_are_consistent(client, vgg16):
         ("perceptual", scores["perceptual"]["total"]),
         ("style", scores["style"]["total"]),
         ("LPIPS-VGG", scores["lpips"]),
+        ("MS-SSIM", scores["ms_ssim"]),
+        ("DISTS", scores["dists"]),
     ):
         _assert_shown(values[metric], v)
+    assert 0 < scores["ms_ssim"] < 1 and scores["dists"] > 0
     assert info.startswith("JPEG compression, quality = 20 (seed 0) · scored at 337×224 px on cpu in ")
     assert " ms" in info
     # The maps and channel grids shown are the zip's, named there; the maps at the image's size

@@ -307,6 +307,7 @@ def test_sweep_offers_only_levels_that_work_and_draws_charts(page, errors):
     from playwright.sync_api import expect
 
     from perceptual_viz.degrade import lookup
+    from perceptual_viz.figures.sweep import METRICS
 
     _tab(page, "Sweep")
     _click_sample(page, "chelsea.png")
@@ -324,7 +325,7 @@ def test_sweep_offers_only_levels_that_work_and_draws_charts(page, errors):
     # read "degraded images" from an earlier result while the new one is still on its way.
     expect(page.locator("#s_thumbs img")).to_have_count(6, timeout=4 * TIMEOUT_MS)
     expect(page.locator("#s_info")).to_contain_text("degraded images")
-    expect(page.locator("#s_charts img")).to_have_count(5)
+    expect(page.locator("#s_charts img")).to_have_count(len(METRICS))  # one chart per metric
     _readable(page, "04_sweep.png")
     _no_errors(page, errors)
 

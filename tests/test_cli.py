@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -40,6 +41,17 @@ def test_compare_json_contract(capsys):
     assert 0 < d["ssim"] < 0.9
     assert d["perceptual"]["total"] == pytest.approx(sum(d["perceptual"]["layers"].values()), rel=1e-6)
     assert isinstance(d["lpips"], float) and d["lpips"] > 0
+    assert isinstance(d["dists"], float) and d["dists"] > 0
+    assert d["ms_ssim"] is None  # 64 px: too small for MS-SSIM's five scales
+
+
+def test_compare_reports_ms_ssim_and_dists(capsys):
+    code, out, _ = run_cli(capsys, "compare", str(SAMPLE), "--degrade", "blur=2", "--size", "176", "--json")
+    d = json.loads(out)
+    assert code == 0 and 0 < d["ms_ssim"] < 1 and d["dists"] > 0
+    code, out, _ = run_cli(capsys, "compare", str(SAMPLE), "--degrade", "blur=2", "--size", "64")
+    assert code == 0 and "DISTS" in out
+    assert re.search(r"MS-SSIM\s+MS-SSIM unavailable: .* at least 161 px", out), out
 
 
 def test_compare_two_files_of_different_sizes(tmp_path, capsys):
@@ -70,7 +82,7 @@ def test_vgg19_reports_lpips_unavailable(capsys):
     code, out, _ = run_cli(
         capsys, "compare", str(SAMPLE), "--degrade", "blur=2", "--size", "48", "--arch", "vgg19", "--json"
     )
-    assert json.loads(out)["lpips"] is None
+    assert json.loads(out)["lpips"] is None and json.loads(out)["dists"] is None
 
 
 def test_features_grid(tmp_path, capsys):

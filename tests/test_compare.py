@@ -8,10 +8,15 @@ import math
 import pytest
 import torch
 
-from perceptual_viz.compare import ScoreSettings, lpips_unavailable_reason, score_pairs
+from perceptual_viz.compare import (
+    ScoreSettings,
+    lpips_unavailable_reason,
+    ms_ssim_unavailable_reason,
+    score_pairs,
+)
 from perceptual_viz.degrade import degrade
 from perceptual_viz.features import FeatureCache, Resize, prepare
-from perceptual_viz.metrics import ssim
+from perceptual_viz.metrics import ms_ssim, ssim
 
 from .support import to_tensor
 
@@ -26,7 +31,10 @@ def test_identical_pair_scores_perfectly(vgg16, clean):
     assert sc.mse == 0 and math.isinf(sc.psnr) and sc.ssim == pytest.approx(1.0, abs=1e-6)
     assert sc.perceptual_total == 0 and sc.style_total == 0
     assert sc.lpips == pytest.approx(0.0, abs=1e-7)
+    assert sc.dists == pytest.approx(0.0, abs=1e-6)
+    assert sc.ms_ssim is None  # 96 px: too small for five scales
     d = sc.as_dict()
+    assert {"dists", "ms_ssim"} <= set(d) and d["ms_ssim"] is None
     assert d["psnr"] is None  # JSON has no infinity: null means identical images
     json.dumps(d, allow_nan=False)
 
@@ -100,3 +108,17 @@ def test_mismatched_pair_is_refused(vgg16, clean):
 def test_lpips_reasons():
     assert lpips_unavailable_reason("vgg16") is None
     assert "VGG16 only" in str(lpips_unavailable_reason("vgg19"))
+
+
+def test_ms_ssim_is_scored_from_161_px_and_its_absence_explained(vgg16, photos):
+    big = prepare(to_tensor(photos["coffee"]), Resize.parse("168"))  # 168 × 252
+    degs = torch.cat([degrade(big, "blur", 2.0), degrade(big, "noise", 0.1, seed=0)])
+    got = score_pairs(vgg16, big, degs, settings=ScoreSettings(lpips=False, dists=False)).scores
+    want = ms_ssim(big.expand(2, -1, -1, -1), degs)
+    assert [s.ms_ssim for s in got] == pytest.approx(want.tolist(), abs=1e-7)
+    assert [s.ssim for s in got] == pytest.approx(ssim(big.expand(2, -1, -1, -1), degs).tolist(), abs=1e-6)
+    assert got[0].as_dict()["ms_ssim"] == got[0].ms_ssim
+    off = score_pairs(vgg16, big, degs[:1], settings=ScoreSettings(ms_ssim=False)).scores[0]
+    assert off.ms_ssim is None
+    assert ms_ssim_unavailable_reason(168, 252) is None
+    assert "at least 161 px" in str(ms_ssim_unavailable_reason(160, 300))

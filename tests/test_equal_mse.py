@@ -36,9 +36,11 @@ TABLE_COLUMNS = [
     "MSE",
     "PSNR",
     "SSIM",
+    "MS-SSIM",
     "perceptual",
     "style",
     "LPIPS",
+    "DISTS",
     "within tolerance",
     "note",
 ]
@@ -290,6 +292,8 @@ def _ranked_values(g: Gallery, metric: str) -> list[float]:
         "perceptual": lambda s: s.perceptual_total,
         "style": lambda s: s.style_total,
         "1 − SSIM": lambda s: 1 - s.ssim,
+        "DISTS": lambda s: s.dists,
+        "1 − MS-SSIM": lambda s: None if s.ms_ssim is None else 1 - s.ms_ssim,
     }[metric]
     return [get(e.scores) for e in g.entries]
 
@@ -324,7 +328,7 @@ def test_gallery_one_forward_ranked_and_serialisable(vgg16, clean):
 
     t = g.table()
     assert [str(c) for c in t.columns] == TABLE_COLUMNS  # the headers in English
-    assert len(t.rows) == 7 and all(len(r) == 11 for r in t.rows)
+    assert len(t.rows) == 7 and all(len(r) == len(TABLE_COLUMNS) for r in t.rows)
     assert t.column("rank") == list(range(1, 8))
     assert t.column("degradation") == [e.match.label for e in g.entries]
     assert t.column("PSNR") == pytest.approx([mse_to_psnr(e.match.mse) for e in g.entries])
@@ -341,7 +345,7 @@ def test_gallery_one_forward_ranked_and_serialisable(vgg16, clean):
     assert first["scores"]["ssim"] == pytest.approx(g.entries[0].scores.ssim)
 
 
-@pytest.mark.parametrize("metric", ["1 − SSIM", "style"])
+@pytest.mark.parametrize("metric", ["1 − SSIM", "style", "DISTS"])
 def test_gallery_ranks_by_the_chosen_metric(vgg16, clean, metric):
     assert metric in RANK_METRICS
     g = gallery(vgg16, clean, 0.005, names=("noise", "blur", "jpeg", "brightness"), rank_by=metric)
@@ -360,6 +364,15 @@ def test_gallery_without_lpips_falls_back_to_perceptual(vgg16, clean):
     assert values == sorted(values)
     assert all(math.isnan(v) for v in g.table().column("LPIPS"))
     json.dumps(g.as_dict(), allow_nan=False)
+
+
+def test_gallery_by_ms_ssim_of_a_small_image_falls_back_to_ssim(vgg16, clean):
+    g = gallery(vgg16, clean, 0.005, names=("noise", "blur"), rank_by="1 − MS-SSIM")
+    assert g.rank_by == "1 − SSIM"  # 96 px is too small for MS-SSIM's five scales
+    assert any("161 px" in str(n) and "1 − SSIM" in str(n) for n in g.notes)
+    assert all(e.scores.ms_ssim is None for e in g.entries)
+    assert all(math.isnan(v) for v in g.table().column("MS-SSIM"))
+    assert _ranked_values(g, "1 − SSIM") == sorted(_ranked_values(g, "1 − SSIM"))
 
 
 def test_gallery_with_cache_keeps_only_the_clean_image(vgg16, clean):

@@ -1,4 +1,5 @@
-"""Metrics against independent references: scikit-image SSIM, the lpips package, hand-worked cases."""
+"""Metrics against independent references: scikit-image SSIM, pytorch-msssim, the lpips package,
+hand-worked cases."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from skimage.metrics import structural_similarity
 
 from perceptual_viz import metrics
 from perceptual_viz.degrade import degrade
+from perceptual_viz.errors import InputError
 from perceptual_viz.layers import block_outputs
 
 from .support import to_tensor
@@ -200,3 +202,54 @@ def test_chunked_feature_terms_equal_whole_tensor_autograd_path(monkeypatch, cri
         assert torch.allclose(d.double(), direct, rtol=1e-6)
         assert torch.allclose(d, ref_d, rtol=1e-6) and torch.allclose(lp, ref_lp, rtol=1e-6)
         assert ref_d.requires_grad and not d.requires_grad
+
+
+# --------------------------------------------------------------------------- MS-SSIM
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "chelsea", "coffee"])
+def test_ms_ssim_matches_pytorch_msssim(photos, photo):
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    clean = to_tensor(photos[photo])  # 512², 300 × 451 (odd sides: padded pools), 400 × 600
+    deg = torch.cat(
+        [
+            degrade(clean, n, s, seed=1)
+            for n, s in (("noise", 0.08), ("blur", 2.0), ("jpeg", 20), ("contrast", 0.6))
+        ]
+    )
+    both = clean.expand(len(deg), -1, -1, -1)
+    ref = pytorch_msssim.ms_ssim(both, deg, data_range=1, size_average=False)
+    ours = metrics.ms_ssim(both, deg)
+    assert ours.shape == (4,) and ours.dtype == torch.float32
+    assert (ours - ref).abs().max().item() <= 1e-4, (ours, ref)
+    assert ((ours > 0) & (ours < 1)).all()
+    # SSIM from the same pass equals the SSIM of its own.
+    ssim, ms = metrics.ssim_and_ms_ssim(both, deg)
+    torch.testing.assert_close(ms, ours, rtol=0, atol=1e-7)
+    torch.testing.assert_close(ssim, metrics.ssim(both, deg), rtol=0, atol=1e-6)
+
+
+def test_ms_ssim_identity_smallest_size_chunks_and_autocast(photos, monkeypatch):
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    a = torch.cat([to_tensor(photos[p])[..., :161, :175] for p in ("astronaut", "chelsea", "coffee")])
+    b = degrade(a, "noise", 0.1, seed=2)
+    assert metrics.ms_ssim(a, a).tolist() == pytest.approx([1.0] * 3, abs=1e-6)
+    whole = metrics.ms_ssim(a, b)
+    ref = pytorch_msssim.ms_ssim(a, b, data_range=1, size_average=False)
+    assert (whole - ref).abs().max().item() <= 1e-4
+    monkeypatch.setattr(metrics, "SSIM_CHUNK_PIXELS", 2 * 161 * 175)  # chunks of 2 images: 2 + 1
+    torch.testing.assert_close(metrics.ms_ssim(a, b), whole, rtol=0, atol=1e-7)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s = metrics.ms_ssim(a.bfloat16(), b.bfloat16())
+    assert s.dtype == torch.float32
+    torch.testing.assert_close(s, metrics.ms_ssim(a.bfloat16().float(), b.bfloat16().float()))
+
+
+def test_ms_ssim_refuses_images_too_small_for_five_scales():
+    assert metrics.MS_SSIM_MIN_SIDE == 161  # pytorch-msssim: the shorter side must exceed 160
+    assert metrics.ms_ssim_fits(161, 400) and not metrics.ms_ssim_fits(400, 160)
+    x = torch.rand(1, 3, 160, 300)
+    with pytest.raises(InputError, match="at least 161 px"):
+        metrics.ms_ssim(x, x)
+    with pytest.raises(InputError, match="same shape"):
+        metrics.ms_ssim(torch.rand(1, 3, 200, 200), torch.rand(1, 3, 200, 201))

@@ -29,6 +29,7 @@ from perceptual_viz.quiz.agreement import (
     pick,
     summary_json,
     tally,
+    unscored,
     votes_csv,
 )
 from perceptual_viz.quiz.store import (
@@ -65,7 +66,7 @@ def random_trials(n: int, seed: int = 0) -> list[Trial]:
     rng = random.Random(seed)
 
     def side() -> dict[str, float | None]:
-        return {"mse": rng.random(), "ssim": rng.random(), "perceptual": rng.random(), "lpips": rng.random()}
+        return {m: rng.random() for m in ("mse", "ssim", "ms_ssim", "perceptual", "lpips", "dists")}
 
     return [make_trial(i, side(), side()) for i in range(n)]
 
@@ -148,6 +149,15 @@ def test_picks_follow_each_metrics_direction_and_skip_ties_and_missing_values():
         pick("psnr", a, b)
 
 
+def test_ms_ssim_picks_the_larger_value_and_dists_the_smaller():
+    a, b = {"ms_ssim": 0.95, "dists": 0.12}, {"ms_ssim": 0.90, "dists": 0.08}
+    assert pick("ms_ssim", a, b) == "A"  # a similarity, like SSIM
+    assert pick("dists", a, b) == "B"  # a distance, like LPIPS
+    assert pick("ms_ssim", {"ms_ssim": None}, b) is None  # too small a picture: not computed
+    assert unscored({"ms_ssim": None, "dists": 0.1}, b) >= {"ms_ssim"}
+    assert "dists" not in unscored({"ms_ssim": None, "dists": 0.1}, b)
+
+
 def test_hand_worked_round_gives_the_exact_fractions(qs: QuizStore, hand_round):
     code, ids = hand_round
     res = qs.results(code)
@@ -170,8 +180,10 @@ def test_hand_worked_round_gives_the_exact_fractions(qs: QuizStore, hand_round):
 def test_vote_reports_each_metrics_pick_right_away(qs: QuizStore, hand_round):
     code, ids = hand_round
     r = qs.vote(code, "s9", ids[0], "B")
-    assert dict(r.picks) == {"mse": "A", "ssim": "A", "perceptual": "B", "lpips": None}
-    assert r.agrees() == {"mse": False, "ssim": False, "perceptual": True, "lpips": None}
+    unscored = {"ms_ssim": None, "dists": None}  # the hand-made trials have no MS-SSIM or DISTS
+    assert dict(r.picks) == {"mse": "A", "ssim": "A", "perceptual": "B", "lpips": None, **unscored}
+    assert r.agrees() == {"mse": False, "ssim": False, "perceptual": True, "lpips": None, **unscored}
+    assert r.unscored == {"lpips", "ms_ssim", "dists"}  # B has no LPIPS: not a tie
     assert (r.trial_index, r.replaced) == (0, False)
 
 
@@ -518,4 +530,4 @@ def test_the_store_and_the_maths_import_without_torch_and_trials_without_gradio_
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "[]"]
-    assert agreement.METRICS == ("mse", "ssim", "perceptual", "lpips")
+    assert agreement.METRICS == ("mse", "ssim", "ms_ssim", "perceptual", "lpips", "dists")

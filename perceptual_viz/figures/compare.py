@@ -16,7 +16,9 @@ from ..compare import (
     PERCEPTUAL_FORMULAS,
     PairScores,
     ScoreSettings,
+    dists_unavailable_reason,
     lpips_unavailable_reason,
+    ms_ssim_unavailable_reason,
     score_names,
     score_pairs,
 )
@@ -36,15 +38,39 @@ SOURCES = ("degrade", "upload")
 SCORE_COLUMNS: tuple[Text, ...] = (msg("metric"), msg("value"), msg("what it is"))
 
 
-def score_table(sc: PairScores, lpips_note: Text | None) -> Table:
-    """The six scores with what each one is."""
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a score is missing (``None`` where it is there), or a caveat on one that is."""
+
+    lpips: Text | None = None
+    dists: Text | None = None
+    ms_ssim: Text | None = None
+
+
+def score_table(sc: PairScores, why: Unavailable | None = None) -> Table:
+    """Every score with what each one is (``why``: why one is missing, or a caveat)."""
+    why = why or Unavailable()
     rows: list[tuple[Text, float | None, Text]] = [
         ("MSE", sc.mse, msg("mean (a − b)², lower is closer")),
         (msg("PSNR (dB)"), sc.psnr, msg("10·log10(1/MSE), higher is closer")),
         ("SSIM", sc.ssim, msg("Gaussian 11×11, σ 1.5; 1 = identical")),
+        (
+            "MS-SSIM",
+            sc.ms_ssim,
+            why.ms_ssim
+            or msg(
+                "SSIM's structure at 5 scales (2× smaller each), brightness at the coarsest; 1 = identical"
+            ),
+        ),
         (msg("perceptual"), sc.perceptual_total, sc.perceptual_label),
         (msg("style"), sc.style_total, sc.style_label),
-        ("LPIPS-VGG", sc.lpips, lpips_note or msg("learned weights over unit-normalised VGG16 features")),
+        ("LPIPS-VGG", sc.lpips, why.lpips or msg("learned weights over unit-normalised VGG16 features")),
+        (
+            "DISTS",
+            sc.dists,
+            why.dists
+            or msg("1 − learned mix of texture (feature means) and structure (correlations); 0 = identical"),
+        ),
     ]
 
     def shown(v: float | None) -> str:
@@ -165,11 +191,22 @@ def side_by_side(
     }
 
 
-def _lpips_note(model: VGGFeatures) -> Text | None:
-    reason = lpips_unavailable_reason(model.arch)
-    if reason is None and not model.status.trained:
-        reason = msg("LPIPS's learned weights on an UNTRAINED backbone: computed, but not calibrated")
-    return reason
+def _unavailable(model: VGGFeatures, sc: PairScores, size: tuple[int, int]) -> Unavailable:
+    """Why LPIPS, DISTS or MS-SSIM is missing, or that a learned one is uncalibrated here."""
+    untrained = not model.status.trained
+    lpips = lpips_unavailable_reason(model.arch)
+    if lpips is None and untrained:
+        lpips = msg("LPIPS's learned weights on an UNTRAINED backbone: computed, but not calibrated")
+    if sc.dists is None:
+        dists = dists_unavailable_reason(model.arch) or msg("DISTS is switched off in the score settings")
+    elif untrained:
+        dists = msg("DISTS's learned weights on an UNTRAINED backbone: computed, but not calibrated")
+    else:
+        dists = None
+    ms = None
+    if sc.ms_ssim is None:
+        ms = ms_ssim_unavailable_reason(*size) or msg("MS-SSIM is switched off in the score settings")
+    return Unavailable(lpips, dists, ms)
 
 
 CHART = "perceptual distance per layer"
@@ -252,7 +289,7 @@ def compare(
     return CompareFigure(
         pictures,
         {"settings": record_settings, "scores": scores},
-        table=score_table(sc, _lpips_note(model)),
+        table=score_table(sc, _unavailable(model, sc, clean.size)),
         layers=per_layer,
         what=what,
         notes=notes,

@@ -70,8 +70,9 @@ def _picture(rank: int, e: em.GalleryEntry) -> Image.Image:
     m, sc = e.match, e.scores
     off_target = None if m.within else msg("MSE {mse} (off target)", mse=chrome.num(m.mse))
     scores = msg(
-        "LPIPS {lpips} · SSIM {ssim:.2f} · perceptual {perceptual}",
+        "LPIPS {lpips} · DISTS {dists} · SSIM {ssim:.2f} · perceptual {perceptual}",
         lpips=chrome.num(sc.lpips),
+        dists=chrome.num(sc.dists),
         ssim=sc.ssim,
         perceptual=chrome.num(sc.perceptual_total),
     )

@@ -15,16 +15,16 @@ from PIL import Image
 
 from .. import chrome
 from ..backbone import VGGFeatures
-from ..compare import PairScores, ScoreSettings, score_pairs
+from ..compare import PairScores, ScoreSettings, score_pairs, unavailable_reasons
 from ..degrade import DEGRADATIONS, degrade, lookup
 from ..errors import InputError
 from ..features import FeatureCache
 from ..images import to_pil
-from ..messages import Text, msg
+from ..messages import Joined, Text, msg
 from ..plots import line_chart
 from . import AUTO, Analysis, Figure, Progress, Table, chunk_for
 
-METRICS = ("MSE", "1 − SSIM", "perceptual", "style", "LPIPS")
+METRICS = ("MSE", "1 − SSIM", "1 − MS-SSIM", "perceptual", "style", "LPIPS", "DISTS")
 # The metrics as a reader calls them (the others are the same in every language).
 METRIC_NAMES: dict[str, Text] = {"perceptual": msg("perceptual"), "style": msg("style")}
 LEVELS_RANGE = (2, 8)
@@ -46,6 +46,9 @@ COLUMNS: list[Text] = [
     msg("perceptual"),
     msg("style"),
     "LPIPS",
+    "MS-SSIM",
+    "1 − MS-SSIM",
+    "DISTS",
 ]
 TABLE_COLUMNS: tuple[Text, ...] = (msg("degradation"), msg("level"), msg("metric"), msg("relative value"))
 
@@ -79,8 +82,11 @@ def _row(n: str, lvl: int, s: float, sc: PairScores) -> list[Any]:
     nan = float("nan")
     psnr = sc.psnr if not math.isinf(sc.psnr) else nan
     lp = sc.lpips if sc.lpips is not None else nan
+    ms = sc.ms_ssim if sc.ms_ssim is not None else nan
+    ds = sc.dists if sc.dists is not None else nan
     d = lookup(n).short_name
-    return [d, lvl, s, sc.mse, psnr, sc.ssim, 1 - sc.ssim, sc.perceptual_total, sc.style_total, lp]
+    pixel = [sc.mse, psnr, sc.ssim, 1 - sc.ssim]
+    return [d, lvl, s, *pixel, sc.perceptual_total, sc.style_total, lp, ms, 1 - ms, ds]
 
 
 def charts(plot: Table) -> dict[str, Image.Image]:
@@ -182,21 +188,22 @@ def _thumbnails(meta: list[tuple[str, int, float]], batch: list[torch.Tensor]) -
     return thumbs
 
 
-def _info(images: int, per: int, device: str, seconds: float) -> Text:
-    """How the sweep was scored, and how to read its charts."""
+def _info(images: int, per: int, device: str, seconds: float, missing: list[Text]) -> Text:
+    """How the sweep was scored, how to read its charts, and which metrics are missing and why."""
     if per >= images:
         passes: Text = msg("one batched pass")
     else:
         passes = msg("{count} passes of ≤ {per}", count=math.ceil(images / per), per=per)
-    return msg(
+    said = msg(
         "{images} degraded images + the clean one scored in {passes} on {device} in {seconds:.2f} s. "
         "Plots: each metric divided by its largest value in this sweep, so all share a 0–1 scale "
-        "(MSE, 1 − SSIM, perceptual, style and LPIPS all grow with damage).",
+        "(MSE, 1 − SSIM, 1 − MS-SSIM, perceptual, style, LPIPS and DISTS all grow with damage).",
         images=images,
         passes=passes,
         device=device,
         seconds=seconds,
     )
+    return Joined((said, *missing), "\n\n") if missing else said
 
 
 def sweep(
@@ -239,7 +246,8 @@ def sweep(
     scores, device = _score(model, clean.tensor, batch, per, progress, deadline, len(names))
     table = Table(COLUMNS, [_row(n, lvl, s, sc) for (n, lvl, s), sc in zip(meta, scores, strict=True)])
     thumbs = _thumbnails(meta, batch)
-    info = _info(len(batch), per, device, time.perf_counter() - t0)
+    missing = list(unavailable_reasons(model.arch, *clean.size).values())  # why a chart is empty
+    info = _info(len(batch), per, device, time.perf_counter() - t0, missing)
     settings = {
         "analysis_size": str(size),
         "size_hw": list(clean.size),

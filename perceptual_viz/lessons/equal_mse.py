@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .. import metrics
-from ..compare import PairScores, ScoreSettings, lpips_unavailable_reason, score_pairs
+from ..compare import (
+    PairScores,
+    ScoreSettings,
+    dists_unavailable_reason,
+    lpips_unavailable_reason,
+    ms_ssim_unavailable_reason,
+    score_pairs,
+)
 from ..degrade import DEGRADATIONS, degrade
 from ..errors import InputError
 from ..export import jsonable
@@ -462,9 +469,11 @@ TABLE_COLUMNS: tuple[Text, ...] = (
     "MSE",
     "PSNR",
     "SSIM",
+    "MS-SSIM",
     msg("perceptual"),
     msg("style"),
     "LPIPS",
+    "DISTS",
     msg("within tolerance"),
     msg("note"),
 )
@@ -479,13 +488,15 @@ class GalleryEntry:
 
 
 def _metric_value(scores: PairScores, metric: RankMetric) -> float | None:
-    if metric == "LPIPS":
-        return scores.lpips
-    if metric == "perceptual":
-        return scores.perceptual_total
-    if metric == "style":
-        return scores.style_total
-    return 1.0 - scores.ssim  # "1 − SSIM"
+    if metric == "1 − MS-SSIM":
+        return None if scores.ms_ssim is None else 1.0 - scores.ms_ssim
+    values: dict[str, float | None] = {
+        "LPIPS": scores.lpips,
+        "DISTS": scores.dists,
+        "perceptual": scores.perceptual_total,
+        "style": scores.style_total,
+    }
+    return values.get(metric, 1.0 - scores.ssim)  # "1 − SSIM"
 
 
 def _rank_key(value: float | None) -> tuple[bool, float]:
@@ -493,15 +504,25 @@ def _rank_key(value: float | None) -> tuple[bool, float]:
     return (missing, 0.0 if missing else float(value))  # type: ignore[arg-type]
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
 def _ranking(
-    model: VGGFeatures, rank_by: RankMetric, scores: list[PairScores]
+    model: VGGFeatures, rank_by: RankMetric, scores: list[PairScores], size: tuple[int, int]
 ) -> tuple[RankMetric, list[Text]]:
-    """The metric to rank by: ``rank_by``, or "perceptual" (and a note why) when LPIPS is asked
-    for but missing."""
-    if rank_by == "LPIPS" and any(s.lpips is None for s in scores):
+    """The metric to rank by: ``rank_by``, or a stand-in (and a note why) when it is missing:
+    "perceptual" for LPIPS and DISTS, "1 − SSIM" for MS-SSIM (images too small)."""
+    if not any(_metric_value(s, rank_by) is None for s in scores):
+        return rank_by, []
+    if rank_by == "1 − MS-SSIM":
+        reason = ms_ssim_unavailable_reason(*size) or msg("MS-SSIM is switched off in the score settings")
+        return "1 − SSIM", [msg("{reason}; ranked by 1 − SSIM instead", reason=reason)]
+    if rank_by == "DISTS":
+        reason = dists_unavailable_reason(model.arch) or msg("DISTS is switched off in the score settings")
+    else:
         reason = lpips_unavailable_reason(model.arch) or msg("LPIPS is switched off in the score settings")
-        return "perceptual", [msg("{reason}; ranked by perceptual instead", reason=reason)]
-    return rank_by, []
+    return "perceptual", [msg("{reason}; ranked by perceptual instead", reason=reason)]
 
 
 @dataclass
@@ -526,9 +547,11 @@ class Gallery:
                 e.match.mse,
                 mse_to_psnr(e.match.mse),
                 e.scores.ssim,
+                _or_nan(e.scores.ms_ssim),
                 e.scores.perceptual_total,
                 e.scores.style_total,
-                float("nan") if e.scores.lpips is None else e.scores.lpips,
+                _or_nan(e.scores.lpips),
+                _or_nan(e.scores.dists),
                 e.match.within,
                 e.match.note,
             ]
@@ -631,7 +654,7 @@ def gallery(
         scores += score_pairs(
             model, clean, part, settings=settings, cache=cache, clean_key=clean_key, store_degraded=False
         ).scores
-    used, notes = _ranking(model, rank, scores)
+    used, notes = _ranking(model, rank, scores, (clean.shape[-2], clean.shape[-1]))
     entries = [GalleryEntry(m, s) for m, s in zip(matches, scores, strict=True)]
     entries.sort(key=lambda e: _rank_key(_metric_value(e.scores, used)))
     return Gallery(

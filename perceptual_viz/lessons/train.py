@@ -676,7 +676,9 @@ def evaluate(
     with torch.inference_mode():
         dev = model.device
         batch = torch.cat([outputs[n].to(dev, torch.float32) for n in names])
-        scores = score_pairs(model, truth.to(dev, torch.float32), batch, settings=ScoreSettings()).scores
+        # Only the scores this lesson shows: DISTS would cost another pass of every output.
+        shown = ScoreSettings(dists=False, ms_ssim=False)
+        scores = score_pairs(model, truth.to(dev, torch.float32), batch, settings=shown).scores
     out: dict[str, dict[str, float | None]] = {}
     for n, sc in zip(names, scores, strict=True):
         out[n] = {

@@ -2,9 +2,10 @@
 
 In a two-alternative forced choice ("which of A and B looks closer to the reference?") a metric
 *picks* the side it rates closer to the reference: the smaller distance for ``mse``,
-``perceptual`` and ``lpips``, the larger value for ``ssim`` (a similarity). Equal values or a
-missing value (``None``, NaN) pick neither, and such trials drop out of that metric's counts
-(BAPPS would score a tie as ½; here it is simply not counted).
+``perceptual``, ``lpips`` and ``dists``, the larger value for ``ssim`` and ``ms_ssim``
+(similarities). Equal values or a missing value (``None``, NaN: MS-SSIM of pictures of 160 px or
+less, a learned metric without its package) pick neither, and such trials drop out of that
+metric's counts (BAPPS would score a tie as ½; here it is simply not counted).
 
 For a round, :func:`tally` reports three agreement scores per metric, each with its numerator
 and denominator so a front end can say "12 of 15 trials":
@@ -34,7 +35,7 @@ Choice = Literal["A", "B"]
 CHOICES: tuple[Choice, Choice] = ("A", "B")
 METRICS = QUIZ_METRICS
 # Metrics whose larger value means "closer to the reference"; the others are distances.
-SIMILARITIES: frozenset[QuizMetric] = frozenset({"ssim"})
+SIMILARITIES: frozenset[QuizMetric] = frozenset({"ssim", "ms_ssim"})
 Scores = Mapping[str, float | None]  # metric name → value of one side against the reference
 
 
@@ -73,6 +74,16 @@ def pick(metric: str, a: Scores, b: Scores) -> Choice | None:
 def picks(a: Scores, b: Scores) -> dict[str, Choice | None]:
     """:func:`pick` of every metric in :data:`METRICS`, in that order."""
     return {m: pick(m, a, b) for m in METRICS}
+
+
+def unscored(a: Scores, b: Scores) -> frozenset[str]:
+    """The metrics of :data:`METRICS` with no value for A or for B (they pick neither side, and
+    not because of a tie): MS-SSIM of small pictures, say.
+
+    >>> sorted(unscored({"mse": 0.1, "ms_ssim": None}, {"mse": 0.2, "ms_ssim": 0.9}))
+    ['dists', 'lpips', 'ms_ssim', 'perceptual', 'ssim']
+    """
+    return frozenset(m for m in METRICS if _value(a, m) is None or _value(b, m) is None)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..messages import Text, msg
-from .agreement import METRICS, Choice, Results, Scores, VoteRow, picks, tally
+from .agreement import METRICS, Choice, Results, Scores, VoteRow, picks, tally, unscored
 
 SCHEMA_VERSION = 1
 MAX_TRIALS = 50  # per round
@@ -158,6 +158,7 @@ class VoteResult:
     choice: Choice
     previous: Choice | None  # the student's earlier choice on this trial, now replaced
     picks: Mapping[str, Choice | None] = field(default_factory=dict)
+    unscored: frozenset[str] = frozenset()  # metrics with no value on this trial (they pick neither)
 
     @property
     def replaced(self) -> bool:
@@ -622,7 +623,8 @@ class QuizStore:
             )
         t = _stored_trial(found)
         previous: Choice | None = None if prev is None else _check_choice(prev[0])
-        return VoteResult(c, tid, t.index, s, ch, previous, picks(t.scores_a, t.scores_b))
+        sa, sb = t.scores_a, t.scores_b
+        return VoteResult(c, tid, t.index, s, ch, previous, picks(sa, sb), unscored(sa, sb))
 
     @staticmethod
     def _check_room(con: sqlite3.Connection, code: str, student: str) -> None:

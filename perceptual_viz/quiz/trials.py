@@ -238,7 +238,14 @@ def enlarged(trial: Trial, pics: Sequence[Image.Image], px: int) -> list[Image.I
 
 
 def _scores(s: PairScores) -> dict[str, float | None]:
-    values = {"mse": s.mse, "ssim": s.ssim, "perceptual": s.perceptual_total, "lpips": s.lpips}
+    values = {
+        "mse": s.mse,
+        "ssim": s.ssim,
+        "ms_ssim": s.ms_ssim,
+        "perceptual": s.perceptual_total,
+        "lpips": s.lpips,
+        "dists": s.dists,
+    }
     return {m: v if v is not None and math.isfinite(v) else None for m, v in values.items() if m in METRICS}
 
 

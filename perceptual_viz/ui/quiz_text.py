@@ -9,7 +9,7 @@ every language.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ..messages import N_, Joined, Message, Text, joined, msg, msg_n
 from .text import pdn
@@ -18,8 +18,10 @@ from .text import pdn
 METRIC_NAMES: dict[str, Text] = {
     "mse": "MSE",
     "ssim": "SSIM",
+    "ms_ssim": "MS-SSIM",
     "perceptual": msg("Perceptual"),
     "lpips": "LPIPS",
+    "dists": "DISTS",
 }
 
 PDN_QUIZ = pdn(
@@ -40,8 +42,9 @@ That finding is why LPIPS exists.
 
 **The trials.** Both copies get a *different* kind of damage tuned to the **same MSE** (as in
 the Equal MSE tab), so MSE can only tell them apart by a few percent. Left and right are
-shuffled. Each metric *picks* the side it rates closer: the smaller MSE, perceptual distance or
-LPIPS, the larger SSIM.
+shuffled. Each metric *picks* the side it rates closer: the smaller MSE, perceptual distance,
+LPIPS or DISTS, the larger SSIM or MS-SSIM. MS-SSIM needs pictures larger than 160 px, so on the
+quiz's small pictures it picks no side.
 
 **The dashboard** counts, for each metric, the individual votes that chose its side, and the
 trials whose class majority (more votes for one side than the other) it picked. A trial whose
@@ -142,12 +145,17 @@ def done(n_trials: int) -> Message:
     )
 
 
-def feedback(choice: str, picks: Mapping[str, str | None]) -> Message:
-    """After a vote: the student's choice and the side each metric picked (✓ when it agrees)."""
+def feedback(
+    choice: str, picks: Mapping[str, str | None], unscored: Collection[str] = frozenset()
+) -> Message:
+    """After a vote: the student's choice and the side each metric picked (✓ when it agrees);
+    ``unscored``: the metrics not computed for this trial (MS-SSIM of small pictures, say)."""
     parts: list[Text] = []
     for metric, side in picks.items():
         name = METRIC_NAMES.get(metric, metric)
-        if side is None:
+        if metric in unscored:
+            parts.append(msg("{metric}: not computed for these pictures", metric=name))
+        elif side is None:
             parts.append(msg("{metric}: no pick (a tie)", metric=name))
         else:
             mark = "✓" if side == choice else "✗"

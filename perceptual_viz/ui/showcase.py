@@ -44,7 +44,7 @@ from .lanes import Lanes
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: typed figures, messages stored as data
+FORMAT = 3  # 2: typed figures, messages stored as data; 3: MS-SSIM and DISTS in the scores
 ENV_DIR = "PERCEPTUAL_VIZ_CACHE_DIR"
 FROM_SHOWCASE = msg(
     "⚡ *Served instantly from the showcase cache: this sample's default run, computed once for "

@@ -45,6 +45,25 @@ normalisation used is always shown.
 *Click a cell of G_A to see the two channels and their product: the cell is the sum of the product.*
 """
 
+GRAM_DISTS = r"""
+**DISTS** (Ding et al. 2020) turns this idea into an image-quality score. It takes six stages of
+VGG16 (the image itself, then relu1_2 … relu5_3, with each max-pool replaced by a smooth
+L2-pool) and compares two things for every channel of every stage:
+
+- **texture**: the channel's spatial means, as $\frac{2\mu_x\mu_y + c_1}{\mu_x^2 + \mu_y^2 + c_1}$;
+- **structure**: the covariance of the two maps against their variances,
+  $\frac{2\sigma_{xy} + c_2}{\sigma_x^2 + \sigma_y^2 + c_2}$ — a correlation, position by position.
+
+Means and variances are the first two moments of a channel, and a Gram matrix's diagonal holds
+exactly them: $G_{cc} / HW = \mu_c^2 + \sigma_c^2$. Like a Gram matrix they forget *where* things
+are — a close cousin. Only the covariance of the two images ties DISTS to the layout.
+
+Learned weights $\alpha, \beta$ (together summing to 1) mix the two terms:
+$\mathrm{DISTS} = 1 - \sum (\alpha \cdot \text{texture} + \beta \cdot \text{structure})$, so 0
+means identical. Because texture asks only for the same statistics, DISTS forgives grass or fur
+redrawn differently, which MSE and SSIM punish. Its score is in the **Compare** tab.
+"""
+
 COMPARE = r"""
 **Why do MSE and perception disagree?** MSE $=\frac{1}{N}\sum (a-b)^2$ adds up pixel errors
 one by one. A slight brightness shift changes every pixel (large MSE) but looks the same.
@@ -55,8 +74,15 @@ PSNR $= 10\log_{10}(1/\mathrm{MSE})$ is the same thing in decibels.
 **SSIM** compares local means, variances and covariance in a Gaussian window (11×11, σ = 1.5):
 $\frac{(2\mu_a\mu_b + C_1)(2\sigma_{ab} + C_2)}{(\mu_a^2+\mu_b^2+C_1)(\sigma_a^2+\sigma_b^2+C_2)}$.
 
+**MS-SSIM** repeats SSIM's contrast-structure term at five scales, halving the image each time,
+with the luminance term only at the coarsest, and multiplies them with the exponents
+(0.0448, 0.2856, 0.3001, 0.2363, 0.1333): coarse structure counts as well as fine. Its five
+scales need a shorter side of at least 161 px.
+
 **Perceptual** distances compare VGG features. **LPIPS** weights unit-normalised features with
-weights learned from human judgements.
+weights learned from human judgements. **DISTS** compares each VGG16 channel's spatial mean
+(texture) and its correlation with the other image (structure), mixed by learned weights:
+0 = identical (see the Gram matrices tab).
 """
 
 SWEEP = """

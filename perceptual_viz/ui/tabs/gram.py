@@ -178,6 +178,8 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
     )
     with gr.Accordion("Why Gram matrices measure style", open=False):
         md(text.GRAM)
+    with gr.Accordion("DISTS: texture and structure from the same features", open=False):
+        md(text.GRAM_DISTS)
     zipped = export_button("g_zip")
     return _UI(
         a,

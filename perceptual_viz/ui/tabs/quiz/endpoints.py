@@ -131,7 +131,7 @@ def quiz_vote(
         "trial_id": r.trial_id,
         "index": r.trial_index,
     }
-    return payload, quiz_text.feedback(r.choice, r.picks)
+    return payload, quiz_text.feedback(r.choice, r.picks, r.unscored)
 
 
 def results_payload(res: Results) -> dict[str, Any]:
