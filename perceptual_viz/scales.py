@@ -26,6 +26,7 @@ from .chrome import num
 from .messages import Text, msg
 
 ScaleKind = Literal["linear", "log"]
+HEAVY = 20.0  # max / median above which a map is drawn on a log scale (see Scale.auto)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,15 @@ class Scale:
         sizes = np.abs(finite[finite != 0])
         s = float(np.median(sizes)) / 2 if sizes.size else 1.0
         return cls(kind, low, max(high, low), s if s > 0 else 1.0)
+
+    @classmethod
+    def auto(cls, values: np.ndarray, lo: float | None = None) -> Scale:
+        """Log when a few values dwarf the rest (the largest over :data:`HEAVY` times the median
+        size), else linear: what a map whose range outliers could take over is drawn on."""
+        finite = np.abs(np.asarray(values, dtype=np.float64))
+        finite = finite[np.isfinite(finite) & (finite > 0)]
+        heavy = finite.size > 0 and float(finite.max()) > HEAVY * float(np.median(finite))
+        return cls.fit([values], "log" if heavy else "linear", lo)
 
     def forward(self, v: np.ndarray) -> np.ndarray:
         """Values → the numbers the colours are spread over."""

@@ -26,11 +26,12 @@ from ..degrade import degrade, lookup
 from ..errors import InputError
 from ..features import FeatureCache, image_key
 from ..images import to_pil
-from ..messages import Text, msg
+from ..messages import Joined, Text, msg
 from ..metrics import feature_distance_maps, squared_error_map, ssim
 from ..options import Criterion
 from ..plots import bar_chart
 from ..render import channel_grid, heatmap, rank_channels, to_numpy
+from ..scales import Scale
 from . import Analysis, Figure, Table, match_size
 from .features import GRID_TILE, tiles
 
@@ -106,10 +107,13 @@ def _degraded(
 
 
 def _map(values: np.ndarray, title: Text, sub: Text, label: Text, vmin: float | None = None) -> Image.Image:
-    lo = float(np.nanmin(values)) if vmin is None else vmin
-    hi = float(np.nanmax(values))
-    pic = heatmap(values, cmap="magma", vmin=lo, vmax=hi)
-    return chrome.titled(chrome.with_colour_bar(pic, "magma", lo, hi, label), title, sub)
+    """One difference map with its colour bar: on a log scale when a few pixels dwarf the rest
+    (a sharp edge's error beside a flat region's), which the colour bar's caption says."""
+    sc = Scale.auto(values, vmin)
+    pic = heatmap(sc.forward(values), cmap="magma", vmin=sc.t_lo, vmax=sc.t_hi)
+    caption = Joined((label, sc.said())) if sc.kind == "log" else label
+    bar = chrome.with_colour_bar(pic, "magma", sc.lo, sc.hi, caption, ticks=sc.ticks())
+    return chrome.titled(bar, title, sub)
 
 
 def _maps(
