@@ -20,7 +20,7 @@ from ..archs import ARCHS
 from ..figures import DEFAULT_SIZE, SIZES
 from ..messages import Text, word
 from ..render import COLORMAPS
-from . import i18n, present, text
+from . import i18n, linking, present, text
 from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
@@ -55,16 +55,30 @@ def _header(ctx: AppContext) -> Shared:
         size = gr.Dropdown(list(SIZES), value=DEFAULT_SIZE, label="Analysis size (shorter side, px)", scale=1)
         cmap = gr.Dropdown(list(COLORMAPS[:4]), value=COLORMAPS[0], label="Colour map", scale=1)
         language = i18n.selector()
-        projector = gr.Button("Projector mode", size="sm", scale=0, min_width=140, elem_id="pv_present_btn")
+        with gr.Column(scale=0, min_width=170):
+            projector = gr.Button("Projector mode", size="sm", elem_id="pv_present_btn")
+            copy_link = gr.Button("Copy link to this view", size="sm", elem_id="pv_copy_link")
     projector.click(None, None, None, js=present.TOGGLE_JS, **PRIVATE)
+    link_box = gr.Textbox(
+        label="Link to this view", interactive=False, buttons=["copy"], elem_id="pv_link", max_lines=1
+    )
+    link_note = gr.Markdown(elem_id="pv_link_note")
     device = str(ctx.pool.get(arch0).device)
     shared = Shared(arch, size, cmap, arch0, device, language=language, status=status)
+    shared.copy_link, shared.link_box, shared.link_note = copy_link, link_box, link_note
+    shared.link_state = gr.State(None)
+    shared.link("*", arch=arch, size=size, cmap=cmap)
     # A backbone switch waits for the load in the loader lane (the status says it is loading);
     # the tabs redraw once the model is there (on ``shared.loaded``).
     shared.loaded = arch.change(
         ctx.endpoint(backbone_status), [arch], [status], api_name="status", **ctx.lanes.events("loader")
     )
     return shared
+
+
+def tab_ids(demo: gr.Blocks) -> tuple[str, ...]:
+    """The ids of the app's tabs, in their order (what a link's ``tab`` may name)."""
+    return tuple(str(b.id) for b in demo.blocks.values() if isinstance(b, gr.Tab) and b.id is not None)
 
 
 def _one_long_job_per_person(shared: Shared) -> None:
@@ -99,10 +113,11 @@ def build_demo(
         # Every lesson's tab stays in view, in rows on a phone, rather than behind a "More tabs"
         # menu: a teacher can say "open Which looks closer?" and everyone sees it. Nothing but
         # tabs may be created in here (see test_layout): Gradio numbers the tabs by position.
-        with gr.Tabs(overflow_behavior="wrap"):
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             for tab in TABS:
                 tab.build(ctx, shared)
         _one_long_job_per_person(shared)
+        linking.wire(shared, demo, tabs, tab_ids(demo))
         worded = i18n.wire(demo, shared.language)
         # The status line is worded by the server: again, in the chosen language.
         worded.then(ctx.endpoint(status_line), [shared.arch], [shared.status], **PRIVATE)

@@ -184,3 +184,62 @@ def _text(name: str, v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A component a link sets and the copy button reads: on ``tab`` (``"*"``: every tab), as
+    parameter ``param``. ``apply(link)`` gives its value from a link (default: the parameter's,
+    a sample's file for an image; ``None``: left as it is); ``read(value)`` the parameters its
+    value stands for (default: ``{param: value}``). With ``always``, it is set whatever the tab."""
+
+    tab: str
+    param: str
+    component: Any
+    apply: Callable[[Link], Any] | None = None
+    read: Callable[[Any], dict[str, Any]] | None = None
+    always: bool = False
+
+    def value(self, link: Link, tab: str) -> Any:
+        """What a link sets this component to on ``tab`` (``None``: nothing)."""
+        if not (self.always or self.tab in ("*", tab)):
+            return None
+        if self.apply is not None:
+            return self.apply(link)
+        v = getattr(link, self.param, None)
+        return sample_path(v) if self.param in ("sample", "sample_b") else v
+
+    def settings(self, value: Any) -> dict[str, Any]:
+        """The parameters this component's ``value`` stands for in a link."""
+        if self.read is not None:
+            return self.read(value)
+        if self.param in ("sample", "sample_b"):
+            return {self.param: sample_of(value)}
+        return {self.param: value}
+
+
+def sample_path(name: str | None) -> str | None:
+    """The bundled sample ``name`` as a file a component can show (``upload``: nothing)."""
+    from ..assets import sample
+
+    return None if name in (None, UPLOAD) else str(sample(name))
+
+
+def sample_of(path: Any) -> str:
+    """What a link calls the image in a component: its bundled sample's name, else ``upload``."""
+    if not path:
+        return UPLOAD
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if name in SAMPLES else UPLOAD
+
+
+def settings_of(entries: list[Entry], tab: str, values: list[Any]) -> dict[str, Any]:
+    """The link of what the page shows on ``tab``: every entry of that tab (and of every tab)."""
+    out: dict[str, Any] = {"tab": tab}
+    for e, v in zip(entries, values, strict=True):
+        if e.tab in ("*", tab) and v is not None:
+            out.update(e.settings(v))
+    return out

@@ -34,10 +34,25 @@ class Shared:
     long_jobs: dict[gr.Button, Any] = field(default_factory=dict)
     language: Any = None  # the language selector (see :mod:`.i18n`)
     status: Any = None  # the status line (which weights, which device)
+    # Links (see .links and .linking): what a link sets, the value a tab applies once its
+    # picture is drawn, the header's copy button, its box and the note on what a link left out.
+    links: list[Any] = field(default_factory=list)
+    link_state: Any = None
+    copy_link: Any = None
+    link_box: Any = None
+    link_note: Any = None
 
     def named(self) -> dict[str, Any]:
         """The page-wide controls by the names endpoints give their parameters."""
         return {"arch": self.arch, "size": self.size, "cmap": self.cmap}
+
+    def link(self, tab: str, **components: Any) -> None:
+        """Components of ``tab`` a link sets and the copy button reads, by parameter name (a
+        component, or an :class:`~.links.Entry` for one with its own rules)."""
+        from .links import Entry
+
+        for param, c in components.items():
+            self.links.append(c if isinstance(c, Entry) else Entry(tab, param, c))
 
 
 # Parameters Gradio fills itself (by their annotations), never inputs of an event.

@@ -19,12 +19,14 @@ from ...messages import Joined, Text, msg
 from .. import i18n, text
 from ..context import AppContext, Upload
 from ..errors import UserError
+from ..links import Entry, Link
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import export_button, image_input, md
 from . import conventions
 from .features import frame, layer_choices
 
+DEFAULT_DEGRADATION = "jpeg"
 # (sample, degradation, strength): the examples under the controls, and their labels.
 EXAMPLES = (("chelsea.png", "jpeg", 10.0), ("astronaut.png", "blur", 3.0), ("coffee.png", "brightness", 0.2))
 
@@ -131,7 +133,7 @@ class _UI:
 
 
 def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
-    d0 = DEGRADATIONS["jpeg"]
+    d0 = DEGRADATIONS[DEFAULT_DEGRADATION]
     with gr.Row():
         with gr.Column():
             clean = image_input("Clean image", elem_id="c_clean")
@@ -167,6 +169,7 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
                 value=block_outputs(shared.arch0)[1],
                 label="Layer for side-by-side channels",
                 allow_custom_value=True,
+                elem_id="c_layer",
             )
             btn = gr.Button("Compare", variant="primary", elem_id="compare_btn")
     source.input(_show_source, [source], [degrade_box, up], **PRIVATE)
@@ -263,6 +266,14 @@ def _examples(clean: gr.Image, deg: gr.Dropdown, strength: gr.Slider, source_con
     )
 
 
+def _linked_strength(link: Link) -> Any:
+    """The strength slider as a page opens: for a link to Compare, its degradation and strength
+    (a strength out of range keeps the default); else JPEG's default."""
+    if link.tab != "compare":
+        return strength_slider(DEFAULT_DEGRADATION)
+    return strength_slider(link.degradation or DEFAULT_DEGRADATION, link.strength)
+
+
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("Compare", id="compare"):
@@ -275,7 +286,17 @@ def build(ctx: AppContext, shared: Shared) -> None:
     # .input (a user's choice), not .change: an example sets degradation and strength together.
     slider = i18n.localised(strength_slider)  # its label in the page's language
     ui.degradation.input(slider, [ui.degradation], [ui.strength], **PRIVATE)
-    shared.demo.load(slider, [ui.degradation], [ui.strength], **PRIVATE)
+    # On load the strength slider gets its degradation's range (and a link's strength): every
+    # page, whatever the tab, in the link's load handler (see ..linking).
+    strength = Entry("compare", "strength", ui.strength, apply=_linked_strength, always=True)
+    shared.link(
+        "compare",
+        sample=ui.clean,
+        degradation=ui.degradation,
+        strength=strength,
+        seed=ui.seed,
+        layer=ui.layer,
+    )
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[1]),
         [shared.arch],

@@ -140,6 +140,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
             data = gr.JSON(label="All scores (JSON)")
         zipped = export_button("e_zip")
     ctx.showcase.add(recipe(ctx))
+    shared.link("equal_mse", sample=img, seed=seed)
     kind.input(lambda k: gr.update(value=30.0 if k == "PSNR (dB)" else 0.005), [kind], [target], **PRIVATE)
     run = btn.click(
         ctx.endpoint(equal_mse, gpu_s=60),

@@ -28,6 +28,7 @@ from ...tables import Table
 from .. import text
 from ..context import AppContext, Upload, quiet_without_image
 from ..errors import shown_error
+from ..links import Entry
 from ..serve import png_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
 from ..widgets import image_input, md, shown
@@ -230,7 +231,26 @@ def _clicked(
 ) -> Clicked:
     """A click on the picture: follow that point through the blocks, mark it on every map."""
     x, y = evt.index
-    point = [int(x), int(y)]
+    return _at_point(ctx, image, arch, size, cmap, layer, k, sort, scope, alpha, index, int(x), int(y))
+
+
+def _at_point(
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    cmap: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    alpha: float,
+    index: float,
+    x: int,
+    y: int,
+) -> Clicked:
+    """Point (x, y) followed through the blocks and marked on every map."""
+    point = [x, y]
     located = locate(ctx, image, arch, size, x, y)
     over = overview(ctx, image, arch, size, cmap, point)
     g = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap, point)
@@ -238,6 +258,77 @@ def _clicked(
     return Clicked(
         point, located.point_picture, located.point_table, over.gallery, g.grid, g.state, c.detail, c.stats
     )
+
+
+class Followed(NamedTuple):
+    """What a link's channel and point make of the view once its picture is drawn."""
+
+    point: Any
+    point_picture: Any
+    point_table: Any
+    gallery: Any
+    grid: Any
+    state: Any
+    channel: Any
+    detail: Any
+    stats: Any
+    stats_json: Any
+    link_state: Any
+
+
+def _follow_link(
+    ctx: AppContext,
+    image: Upload,
+    arch: str,
+    size: str,
+    cmap: str,
+    layer: str,
+    k: float,
+    sort: str,
+    scope: str,
+    alpha: float,
+    link_state: dict[str, int] | None,
+) -> Followed:
+    """After a link's view is drawn: its channel enlarged, its point followed (once: the link's
+    wishes are then forgotten, and the page is the student's). Nothing when the link asked for
+    neither."""
+    if not link_state or not image:
+        return Followed(*(gr.skip() for _ in Followed._fields))
+    index = link_state.get("channel")
+    if index is None:
+        index = feature_grid(ctx, image, arch, size, layer, k, sort, scope, cmap).channel
+    c = channel(ctx, image, arch, size, layer, index, cmap, alpha)
+    if "x" in link_state and "y" in link_state:
+        p = _at_point(
+            ctx,
+            image,
+            arch,
+            size,
+            cmap,
+            layer,
+            k,
+            sort,
+            scope,
+            alpha,
+            index,
+            link_state["x"],
+            link_state["y"],
+        )
+        return Followed(
+            p.point,
+            p.point_picture,
+            p.point_table,
+            p.gallery,
+            p.grid,
+            p.state,
+            index,
+            p.detail,
+            p.stats,
+            c.stats_json,
+            None,
+        )
+    skip = gr.skip()
+    return Followed(skip, skip, skip, skip, skip, skip, index, c.detail, c.stats, c.stats_json, None)
 
 
 def _channel_from_click(state: dict | None, evt: gr.SelectData) -> Any:
@@ -460,8 +551,17 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     )
     forget_point = dict(fn=lambda: (None, None), inputs=None, outputs=[ui.point, ui.point_table], **PRIVATE)
     new_image = gr.on([ui.image.change, shared.size.change], **forget_point)
-    new_image.then(api_name="ui_image", trigger_mode="always_last", **show_over).success(
+    viewed = new_image.then(api_name="ui_image", trigger_mode="always_last", **show_over).success(
         api_name="ui_views", **show_views
+    )
+    followed = {**ui.named(shared), "link_state": shared.link_state}
+    viewed.success(
+        ctx.endpoint(_follow_link, interactive=True, gpu_s=20),
+        inputs_of(_follow_link, followed),
+        outputs_of(Followed, followed),
+        api_visibility="private",
+        api_name="ui_link",
+        **ctx.lanes.events("interactive"),
     )
     ui.image.upload(_remember_upload, [ui.image, ui.uploads], [ui.uploads], **PRIVATE)
     shared.loaded.success(
@@ -557,10 +657,26 @@ def _wire_point(ctx: AppContext, shared: Shared, ui: UI) -> None:
         )
 
 
+def _link(shared: Shared, ui: UI) -> None:
+    """What a link sets here (the channel and the point once the view is drawn: _follow_link)."""
+    later = {
+        "channel": Entry("features", "channel", ui.channel, apply=lambda link: None),
+        "point": Entry(
+            "features",
+            "point",
+            ui.point,
+            apply=lambda link: None,
+            read=lambda v: {"x": v[0], "y": v[1]} if v else {},
+        ),
+    }
+    shared.link("features", sample=ui.image, layer=ui.layer, k=ui.k, sort=ui.sort, scope=ui.scope, **later)
+
+
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events (inside the app's ``gr.Tabs``)."""
     with gr.Tab("Feature maps", id="features"):
         ui = _layout(ctx, shared)
+        _link(shared, ui)
         camera.build(ctx, shared)
         looks_for.build(ctx, shared, ui)
         _wire_views(ctx, shared, ui)  # inside the tab: its hidden API triggers belong to it

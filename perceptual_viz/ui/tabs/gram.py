@@ -208,6 +208,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events: every control redraws the matrices at once."""
     with gr.Tab("Gram matrices", id="gram"):
         ui = _layout(ctx, shared)
+        shared.link("gram", sample=ui.image_a, sample_b=ui.image_b, layer=ui.layer, norm=ui.norm)
         _wire(ctx, shared, ui)  # inside the tab: its hidden API trigger belongs to it
 
 

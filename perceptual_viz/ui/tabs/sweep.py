@@ -15,6 +15,7 @@ from ...messages import Joined, Text, msg
 from .. import i18n, text
 from ..context import AppContext, Upload, session_of
 from ..lanes import progress_checkpoint
+from ..links import Entry
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
@@ -86,6 +87,10 @@ def levels_slider(names: list[str], k: float) -> Any:
     return gr.update(maximum=top, value=top, label=label)
 
 
+def _levels_ok(k: int | None) -> bool:
+    return k is not None and fs.LEVELS_RANGE[0] <= k <= fs.LEVELS_RANGE[1]
+
+
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("Sweep", id="sweep"):
@@ -137,6 +142,8 @@ def build(ctx: AppContext, shared: Shared) -> None:
         )
         zipped = export_button("s_zip")
     ctx.showcase.add(recipe(ctx))
+    levels = Entry("sweep", "k", k, apply=lambda link: link.k if _levels_ok(link.k) else None)
+    shared.link("sweep", sample=clean, k=levels, seed=seed)
     names.change(i18n.localised(levels_slider), [names, k], [k], **PRIVATE)
     run = btn.click(
         ctx.endpoint(sweep, gpu_s=90),

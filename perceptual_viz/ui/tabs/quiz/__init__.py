@@ -32,6 +32,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events; the quiz store is opened on the first request that needs it."""
     quiz = QuizBackend.at_default()
     student, teacher, notice = tab(quiz)
+    shared.link("quiz", round=student["code"])
     student_events(ctx, quiz, student)
     teacher_events(ctx, shared, quiz, teacher)
     if notice is not None:
