@@ -1,5 +1,5 @@
 """Command line: ``python -m perceptual_viz compare | features | gram | sweep | equal-mse |
-reconstruct | train | weights``.
+reconstruct | style-transfer | train | weights``.
 
 Every command that draws a figure builds it with the same function as the app
 (:mod:`perceptual_viz.figures`), so ``--export`` writes the same bundle as the app's download
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .archs import ARCHS
 from .errors import InputError
-from .options import CHANNEL_SORTS, CRITERIA, GRAM_NORMS, RECONSTRUCT_MODES, SCOPES, TASKS
+from .options import CHANNEL_SORTS, CRITERIA, GRAM_NORMS, RECONSTRUCT_MODES, SCOPES, STYLE_INITS, TASKS
 
 EXIT_USAGE = 2
 ERROR_LOG = Path(tempfile.gettempdir()) / "perceptual-viz-errors.log"
@@ -157,6 +157,27 @@ def _add_reconstruct(r: argparse.ArgumentParser) -> None:
     _model_args(r)
 
 
+def _add_style_transfer(s: argparse.ArgumentParser) -> None:
+    # Defaults left out (None) are the library's (lessons.style_transfer.StyleSettings), as said here.
+    s.add_argument("content", help="the content photo (what is where)")
+    s.add_argument("style", help="the style photo (its texture: Gram matrices)")
+    s.add_argument("--out", required=True, help="output PNG path")
+    s.add_argument("--steps", type=int, help="optimisation steps (default depends on the device)")
+    s.add_argument("--px", type=int, help="longest side of the result and of the style photo (default 128)")
+    s.add_argument("--seed", type=int, help="seed of the starting noise with --init noise (default 0)")
+    s.add_argument("--content-weight", type=float, help="α, the content term's weight (default 1)")
+    s.add_argument("--style-weight", type=float, help="β, the style term's weight (default 10)")
+    s.add_argument("--tv-weight", type=float, help="γ, the total variation's weight (default 10)")
+    s.add_argument(
+        "--content-layer", help="the content term's layer (default relu3_3 on vgg16, relu4_2 on vgg19)"
+    )
+    s.add_argument("--init", choices=STYLE_INITS, help="start from the content photo (default) or noise")
+    s.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
+    _output_args(s, json_too=False)
+    s.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _model_args(s)
+
+
 def _add_train(t: argparse.ArgumentParser) -> None:
     t.add_argument(
         "train_images", nargs="+", metavar="TRAIN_IMAGE", help="images to cut training patches from"
@@ -208,6 +229,10 @@ COMMANDS = {
     "reconstruct": (
         "optimise noise to match one layer's features (or Gram matrices): what it keeps",
         _add_reconstruct,
+    ),
+    "style-transfer": (
+        "paint a content photo in a style photo's texture (Gatys et al.): content + style + TV loss",
+        _add_style_transfer,
     ),
     "train": (
         "train one small network per loss (MSE vs perceptual…) side by side and score them",

@@ -292,20 +292,58 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options among ``names`` that were given (one left out keeps the library's default)."""
+    return {n: v for n in names if (v := getattr(args, n)) is not None}
+
+
+def _style_settings(args: argparse.Namespace, model: VGGFeatures) -> Any:
+    from .lessons import style_transfer as st
+
+    weights = ("content_weight", "style_weight", "tv_weight")
+    given = _given(args, "steps", "px", "seed", *weights, "content_layer", "init")
+    return st.StyleSettings(**given).resolved(model.arch, model.device)
+
+
+def cmd_style_transfer(args: argparse.Namespace) -> int:
+    from .figures import style_transfer as fst
+
+    content = load(args.content, "content photo").tensor()
+    style = load(args.style, "style photo").tensor()
+    model = _model(args, warn=not args.json)
+    settings = _style_settings(args, model)
+    last, curve = None, []
+    for now, so_far in fst.run(model, content, style, settings):
+        last, curve = now, so_far
+        if not args.quiet and (now.done or now.step % max(1, now.total // 10) == 0):
+            d = now.distances
+            line = f"content {d['content']:.4g}  style {d['style']:.4g}  {now.seconds:6.1f} s"
+            print(f"step {now.step:4d}/{now.total}  loss {now.loss:.5g}  {line}", file=sys.stderr)
+    assert last is not None
+    fig = fst.figure(content, style, settings, last, curve)
+    _save(fig.pictures["result"], args.out)
+    _export(args, fig, model)
+    if args.json:
+        out = {"arch": model.arch, "device": str(model.device), "weights": model.status.as_dict()}
+        dump(
+            {
+                **out,
+                **fig.record["result"],
+                "seconds": last.seconds,
+                "out": args.out,
+                "settings": fig.record["settings"],
+            }
+        )
+        return 0
+    said = fst.measured(last.distances, fst.start_distances(curve))
+    print(f"{fst.what(settings)!s}: {said!s}, {last.seconds:.1f} s → {args.out}")
+    return 0
+
+
 def _train_settings(args: argparse.Namespace, model: VGGFeatures) -> Any:
     from .lessons import train as tl
 
-    optional = {
-        "steps": args.steps,
-        "patch": args.patch,
-        "batch": args.batch,
-        "pixel_weight": args.pixel_weight,
-        "noise": args.noise,
-        "blur": args.blur,
-        "eval_size": args.eval_size,
-        "layers": args.layers,
-    }
-    given = {k: v for k, v in optional.items() if v is not None}
+    given = _given(args, "steps", "patch", "batch", "pixel_weight", "noise", "blur", "eval_size", "layers")
     return tl.TrainSettings(task=args.task, losses=args.losses, seed=args.seed, **given).resolved(
         model.arch, model.device
     )
@@ -379,6 +417,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "equal-mse": cmd_equal_mse,
     "reconstruct": cmd_reconstruct,
+    "style-transfer": cmd_style_transfer,
     "train": cmd_train,
     "weights": cmd_weights,
 }

@@ -100,6 +100,20 @@ def grams_distance(ga: torch.Tensor, gb: torch.Tensor, norm: GramNorm, c: int, m
     return d.abs().mean(dim=(1, 2))
 
 
+def gatys_energy(ga: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
+    """Gatys' E_l of two images from their ``"chw"`` Grams Ĝ = G / (N·M), per image (N,):
+    ¼ Σ (Ĝ_a − Ĝ_b)² = 1/(4 N²) Σ (G_a/M_a − G_b/M_b)², which is the textbook
+    1/(4 N² M²) Σ (G_a − G_b)² when both have M = H·W positions, and stays meaningful when
+    they do not (a style photo of another size than the image). Differentiable.
+
+    >>> import torch
+    >>> f, g = torch.rand(1, 4, 6, 6), torch.rand(1, 4, 6, 6)
+    >>> bool(torch.allclose(gatys_energy(gram(f, "chw"), gram(g, "chw")), gram_distance(f, g, "gatys")))
+    True
+    """
+    return (ga - gb).pow(2).sum(dim=(1, 2)) / 4.0
+
+
 def style_distances(
     fa: Mapping[str, torch.Tensor],
     fb: Mapping[str, torch.Tensor],

@@ -41,6 +41,10 @@ WEIGHTS_SOURCES: tuple[WeightsSource, ...] = get_args(WeightsSource)
 ReconstructMode = Literal["content", "texture"]
 RECONSTRUCT_MODES: tuple[ReconstructMode, ...] = get_args(ReconstructMode)
 
+# Style transfer: where the optimised image starts (the content photo, or faint noise).
+StyleInit = Literal["content", "noise"]
+STYLE_INITS: tuple[StyleInit, ...] = get_args(StyleInit)
+
 # The training lesson: what the networks learn, and the loss each network is trained with.
 Task = Literal["sr4", "denoise", "deblur"]
 TASKS: tuple[Task, ...] = get_args(Task)

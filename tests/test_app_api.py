@@ -884,7 +884,7 @@ def test_events_run_in_their_lanes(pool):
         "ui_pair",
     ):
         assert lane[api] == ("interactive", 3), api
-    for api in ("sweep", "equal_mse", "reconstruct", "top_patches", "visualize"):
+    for api in ("sweep", "equal_mse", "reconstruct", "style_transfer", "top_patches", "visualize"):
         assert lane[api] == ("long", 1), api
     assert lane["status"] == ("loader", None)  # waiting for a backbone holds no compute slot
     # a view change (cached features, no VGG pass) skips the queue's round trip; the lanes'

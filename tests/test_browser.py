@@ -387,6 +387,46 @@ def test_equal_mse_reconstruction_and_stop_in_chromium(page, errors, tmp_path):
     assert time.monotonic() - t0 < 180, "the browser flow should take well under 3 minutes"
 
 
+def test_style_transfer_streams_and_stops_in_chromium(page, errors, tmp_path):
+    from playwright.sync_api import expect
+
+    from perceptual_viz.export import read_bundle
+
+    # A sample pair is a row of the examples table: the cat and the bricks fill both inputs.
+    _tab(page, "Style transfer")
+    page.locator("tr.tr-body:visible").filter(has=page.locator('img[src$="/brick.png"]')).first.click()
+    expect(page.locator("#st_content img")).to_be_visible()
+    expect(page.locator("#st_style img")).to_be_visible()
+    steps, px = page.locator("#st_steps input[type=number]"), page.locator("#st_px input[type=number]")
+    for box, value in ((steps, "10"), (px, "64")):
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#st_btn").click()
+    info = page.locator("#st_info")
+    expect(info).to_contain_text("step 10/10", timeout=2 * TIMEOUT_MS)
+    expect(info).to_contain_text("style distance")
+    expect(page.locator("#st_out img")).to_be_visible()
+    expect(page.locator("#st_curve img")).to_be_visible()
+    expect(page.locator("#st_runs img")).to_have_count(1)
+    with page.expect_download() as dl:
+        page.locator("#st_zip").click()
+    dl.value.save_as(tmp_path / "style.zip")
+    record, pics = read_bundle(tmp_path / "style.zip")
+    assert record["kind"] == "style-transfer" and record["result"]["steps_done"] == 10 and len(pics) == 4
+
+    # Stop: the run ends at its next step, says where, and stays in the runs row.
+    steps.fill("400")
+    steps.press("Enter")
+    page.locator("#st_btn").click()
+    expect(info).to_contain_text("/400", timeout=2 * TIMEOUT_MS)
+    page.locator("#st_stop").click()
+    expect(info).to_contain_text("stopped at step", timeout=TIMEOUT_MS)
+    expect(page.locator("#st_runs img")).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(page.locator("#st_runs")).to_contain_text("β 10, γ 10 · stopped at step")
+    _readable(page, "08_style_transfer.png")
+    _no_errors(page, errors)
+
+
 def test_phone_width_reaches_every_block(phone, errors):
     from playwright.sync_api import expect
 
@@ -476,7 +516,17 @@ def test_no_translation_key_is_shown_or_announced(contexts, app_url, errors, loc
     context.close()
 
 
-TAB_IDS = ("features", "gram", "compare", "sweep", "equal_mse", "train", "quiz", "reconstruct")
+TAB_IDS = (
+    "features",
+    "gram",
+    "compare",
+    "sweep",
+    "equal_mse",
+    "train",
+    "quiz",
+    "reconstruct",
+    "style_transfer",
+)
 # Three English words in a row: a sentence nobody translated (names like "VGG16" or "relu3_3" and
 # metric names are not words of a sentence).
 _ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,} [a-z]{2,}\b")

@@ -224,6 +224,66 @@ def test_reconstruct_writes_png_and_export(tmp_path, capsys):
     assert code == 2 and "nope" in err
 
 
+def test_style_transfer_writes_png_json_and_export(tmp_path, capsys):
+    from perceptual_viz.export import read_bundle
+
+    out_png, zipped = tmp_path / "s.png", tmp_path / "s.zip"
+    brick = str(SAMPLE.parent / "brick.png")
+    args = ["style-transfer", str(SAMPLE), brick, "--steps", "3", "--px", "40", "--style-weight", "10"]
+    code, out, err = run_cli(capsys, *args, "--out", str(out_png), "--export", str(zipped), "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["steps_done"] == 3 and d["settings"]["style_weight"] == 10.0 and d["settings"]["px"] == 40
+    assert d["distances"]["style"] < d["start_distances"]["style"] and d["start_distances"]["content"] == 0
+    assert d["weights"]["source"] == "untrained" and "step" in err
+    img = Image.open(out_png)
+    assert img.size == (40, 27) and img.mode == "RGB"
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "style-transfer" and record["result"]["distances"] == d["distances"]
+    assert np.array_equal(np.asarray(pics["03_result.png"]), np.asarray(img.convert("RGB")))
+    code, out, _ = run_cli(
+        capsys,
+        "style-transfer",
+        str(SAMPLE),
+        brick,
+        "--steps",
+        "1",
+        "--px",
+        "32",
+        "--quiet",
+        "--out",
+        str(out_png),
+    )
+    assert code == 0 and out.startswith("Content at relu3_3") and "style distance" in out
+    code, _out, err = run_cli(
+        capsys,
+        "style-transfer",
+        str(SAMPLE),
+        brick,
+        "--init",
+        "noise",
+        "--content-layer",
+        "nope",
+        "--out",
+        str(out_png),
+    )
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("error: ") and "nope" in last
+
+
+def test_style_transfer_help_says_the_librarys_defaults(capsys):
+    from perceptual_viz.lessons.style_transfer import CONTENT_LAYERS, StyleSettings
+
+    with pytest.raises(SystemExit):
+        main(["style-transfer", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    d = StyleSettings()
+    for default in (d.content_weight, d.style_weight, d.tv_weight, d.px, d.seed):
+        assert f"(default {default:g})" in said, default
+    assert f"(default {CONTENT_LAYERS['vgg16']} on vgg16, {CONTENT_LAYERS['vgg19']} on vgg19)" in said
+    assert "content photo (default)" in said
+
+
 def test_compare_export(tmp_path, capsys):
     from perceptual_viz.export import read_bundle
 

@@ -38,6 +38,7 @@ TAB_LABELS = {
     "train": "Train with it",
     "quiz": "Which looks closer?",
     "reconstruct": "What does a layer keep?",
+    "style_transfer": "Style transfer",
 }
 
 

@@ -132,6 +132,35 @@ def test_lesson_figures_are_the_same_from_app_and_cli(served, client, small, tmp
     )
     _same_apart_from_frontend(final[4], tmp_path / "r.zip")
 
+    style = handle_file(str(small[0]))
+    job = client.submit(
+        img, style, 1.0, 5.0, 2.0, "relu3_3", 10, 48, 0, "content", "vgg16", api_name="/style_transfer"
+    )
+    final = list(job)[-1]
+    st = [
+        "--style-weight",
+        "5",
+        "--tv-weight",
+        "2",
+        "--content-layer",
+        "relu3_3",
+        "--steps",
+        "10",
+        "--px",
+        "48",
+    ]
+    _cli(
+        "style-transfer",
+        str(small[1]),
+        str(small[0]),
+        *st,
+        "--out",
+        str(tmp_path / "s.png"),
+        "--export",
+        str(tmp_path / "s.zip"),
+    )
+    _same_apart_from_frontend(final[4], tmp_path / "s.zip")
+
 
 # --------------------------------------------------------------------------- one declaration
 
@@ -207,6 +236,7 @@ def test_the_library_imports_without_gradio_pandas_or_torchvision():
         "from perceptual_viz import PerceptualLoss, load_vgg, score_pairs\n"
         "import perceptual_viz.figures.compare, perceptual_viz.figures.sweep, perceptual_viz.figures.gram\n"
         "import perceptual_viz.figures.equal_mse, perceptual_viz.figures.reconstruct\n"
+        "import perceptual_viz.figures.style_transfer\n"
         "import perceptual_viz.commands\n"
         "load_vgg('vgg19', weights='untrained', device='cpu')\n"
         "print('ok')\n"

@@ -1,4 +1,5 @@
-"""The lesson endpoints over HTTP, as an API user calls them: ``/equal_mse`` and ``/reconstruct``.
+"""The lesson endpoints over HTTP, as an API user calls them: ``/equal_mse``, ``/reconstruct`` and
+``/style_transfer``.
 
 ``/equal_mse`` returns the gallery (each picture titled with its rank and scores), the readable
 table (3 significant digits), the info, the JSON summary and the export zip; ``/reconstruct``
@@ -28,7 +29,9 @@ from perceptual_viz.features import Resize, prepare  # noqa: E402
 from perceptual_viz.images import load_image  # noqa: E402
 from perceptual_viz.lessons import equal_mse as em  # noqa: E402
 
-from .support import CHELSEA, COFFEE, stays_unchanged  # noqa: E402
+from .support import CHELSEA, COFFEE, SAMPLES, stays_unchanged  # noqa: E402
+
+BRICK = SAMPLES / "brick.png"
 
 pytestmark = pytest.mark.slow
 
@@ -163,3 +166,60 @@ def test_reconstruct_endpoint_rejects_bad_settings(client):
         _reconstruct_job(client, steps=10**6).result()
     with pytest.raises(AppError, match="content"):
         _reconstruct_job(client, mode="dream").result()
+
+
+def _style_job(
+    client,
+    content=CHELSEA,
+    style=BRICK,
+    style_weight=10.0,
+    steps=10,
+    px=48,
+    init="content",
+    content_layer="relu3_3",
+):
+    return client.submit(
+        handle_file(str(content)),
+        handle_file(str(style)),
+        1.0,
+        style_weight,
+        10.0,
+        content_layer,
+        steps,
+        px,
+        0,
+        init,
+        "vgg16",
+        api_name="/style_transfer",
+    )
+
+
+def test_style_transfer_endpoint_streams_and_finishes(client):
+    outs = list(_style_job(client))
+    assert len(outs) >= 3, "intermediate results are streamed"
+    *_, (picture, curve, info, runs, zipped) = outs
+    assert "step 10/10" in info and "style distance" in info and "from the start" in info
+    assert all(Path(o[1]).is_file() for o in outs), "every update carries the loss curves"
+    assert len(runs) == 1 and runs[0]["caption"].startswith("relu3_3 · α 1, β 10, γ 10 · 10 steps · loss ")
+    record, pics = read_bundle(zipped)
+    assert record["kind"] == "style-transfer" and record["settings"]["style_weight"] == 10.0
+    assert list(pics) == ["01_content.png", "02_style.png", "03_result.png", "04_loss_curves.png"]
+    start, end = record["result"]["start_distances"], record["result"]["distances"]
+    assert end["style"] < start["style"] and start["content"] == 0.0 < end["content"]
+    result = np.asarray(pics["03_result.png"])
+    assert result.shape[:2] == (32, 48)
+    shown = np.asarray(Image.open(picture).convert("RGB"))  # enlarged with nearest neighbour
+    f = shown.shape[1] // result.shape[1]
+    assert np.array_equal(shown, np.repeat(np.repeat(result, f, axis=0), f, axis=1))
+    assert np.array_equal(
+        np.asarray(Image.open(curve).convert("RGB")), np.asarray(pics["04_loss_curves.png"])
+    )
+
+
+def test_style_transfer_endpoint_rejects_bad_settings(client):
+    with pytest.raises(AppError, match="400"):  # the CPU's step limit
+        _style_job(client, steps=10**6).result()
+    with pytest.raises(AppError, match="noise"):  # the radio's choices
+        _style_job(client, init="white").result()
+    with pytest.raises(AppError, match="relu9_9"):
+        _style_job(client, content_layer="relu9_9").result()

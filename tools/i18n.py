@@ -47,12 +47,16 @@ class Found:
     part: str
 
 
+# Modules outside lessons/ whose messages belong to a lesson (its figure, its tab).
+LESSON_STEMS = ("train", "reconstruct", "style_transfer", "equal_mse", "sweep", "visualize")
+
+
 def part_of(path: str) -> str:
     """The catalog part of a source file (a path relative to the package)."""
     p = Path(path)
     if "quiz" in p.parts or p.stem.startswith("quiz"):
         return "quiz"
-    if p.parts[0] == "lessons" or p.stem in ("train", "reconstruct", "equal_mse", "sweep", "visualize"):
+    if p.parts[0] == "lessons" or p.stem in LESSON_STEMS:
         return "lessons"
     if p.parts[0] == "ui":
         return "app"

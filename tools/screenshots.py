@@ -1,7 +1,7 @@
 """Take the README and docs/ screenshots of the app with real ImageNet VGG16 weights.
 
     python tools/screenshots.py [--weights PATH] [--out docs/img] [--port 0] [--only STEP …]
-                                [--quiz-db PATH --quiz-code CODE]
+                                [--quiz-db PATH --quiz-code CODE] [--width PX]
 
 Starts ``python app.py --port N --weights PATH`` as a subprocess (background showcase off, a
 temporary cache folder, so nothing else competes for the CPU), drives it with Playwright and
@@ -9,7 +9,9 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 700 KB:
 
 - ``tab_features.png``, ``tab_gram.png``, ``tab_compare.png``, ``tab_sweep.png``,
-  ``tab_equal_mse.png``, ``tab_train.png`` and ``tab_reconstruct.png``: the tabs, 1440 px wide;
+  ``tab_equal_mse.png``, ``tab_train.png``, ``tab_reconstruct.png`` and
+  ``tab_style_transfer.png``: the tabs, 1440 px wide (``--width`` another width, e.g. 390 to
+  look at a tab as a phone shows it);
 - ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
   ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
   made-up votes would show nothing true);
@@ -24,7 +26,11 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
 - ``phone_features.png`` (step ``phone``): the Feature maps tab at a phone's width (390 × 844),
   from the top of the page through the shallow → deep row;
 - ``channel_visualisations.png`` (step ``visualisations``): images optimised to excite a few
-  channels of relu3_3 and relu4_3, made in-process with the library (no app, no browser).
+  channels of relu3_3 and relu4_3, made in-process with the library (no app, no browser);
+- ``style_transfer.png`` (step ``stylised``): the sample pairs of the Style transfer tab, each
+  as content photo, style photo and result, made in-process with the library at the default
+  weights, larger than the app's CPU default (:data:`STYLISED_STEPS` steps at
+  :data:`STYLISED_PX` px).
 
 Before each shot every lazy picture is scrolled into view, and the page is checked for text cut
 off by its box and for component labels over pictures. Those are reported, and make the exit
@@ -84,6 +90,9 @@ CHANNELS = (
     ("relu4_3", 418),
 )
 VIS_STEPS, VIS_SIZE = 160, 112
+# The README's style transfers: the first two sample pairs of the tab, at the default weights.
+STYLISED_PAIRS = (("chelsea.png", "brick.png"), ("astronaut.png", "coffee.png"))
+STYLISED_STEPS, STYLISED_PX = 150, 192
 
 
 def free_port() -> int:
@@ -395,6 +404,22 @@ def reconstruct(s: Shooter) -> None:
     s.shot("tab_reconstruct.png", s.top(), s.page.locator("#r_runs"))
 
 
+def style_transfer(s: Shooter) -> None:
+    """The first two sample pairs at the default settings (Chelsea in bricks, the astronaut in
+    coffee): the last result, its loss curves and both runs in the runs row."""
+    s.tab("Style transfer")
+    for i in range(2):
+        before = s.page.locator("#st_style img")
+        src = (before.first.get_attribute("src") or "") if before.count() else ""
+        s.page.locator("tr.tr-body:visible").nth(i).click()
+        s.changed("#st_style img", src)
+        s.idle()
+        s.page.locator("#st_btn").click()
+        s.wait(s.page.locator("#st_runs img").nth(i))
+        s.idle()
+    s.shot("tab_style_transfer.png", s.top(), s.page.locator("#st_runs"))
+
+
 def phone(s: Shooter) -> None:
     """The Feature maps tab at a phone's width after the chelsea sample: the top of the page
     through the whole shallow → deep row (the five blocks wrap, none is cut off)."""
@@ -438,6 +463,47 @@ def visualisations(weights: Path, out: Path) -> None:
     framed = Image.new("RGB", (row.width + 16, row.height + 16), "white")
     framed.paste(row, (8, 8))
     save_png(framed, out / "channel_visualisations.png")
+
+
+def stylised(weights: Path, out: Path) -> None:
+    """A row per sample pair: content photo, style photo, result, titled."""
+    from perceptual_viz import chrome
+    from perceptual_viz.backbone import load_vgg
+    from perceptual_viz.figures import style_transfer as fst
+    from perceptual_viz.images import load_image
+    from perceptual_viz.lessons.style_transfer import StyleSettings
+
+    model = load_vgg("vgg16", str(weights), "cpu")
+    if not model.status.trained:
+        raise RuntimeError(f"{weights}: not trained ImageNet weights ({model.status.message})")
+    settings = StyleSettings(steps=STYLISED_STEPS, px=STYLISED_PX).resolved(model.arch, model.device)
+    rows = []
+    for content, style in STYLISED_PAIRS:
+        t0 = time.monotonic()
+        c, st = (load_image(SAMPLES / n).tensor() for n in (content, style))
+        fig = fst.run_to_end(model, c, st, settings)
+        print(
+            f"{content} × {style}: {time.monotonic() - t0:.0f} s; {fig.record['result']['distances']}",
+            flush=True,
+        )
+        d = fig.record["result"]
+        said = f"content distance {chrome.num(d['distances']['content'])}"
+        change = d["distances"]["style"] / d["start_distances"]["style"] - 1
+        pictures = [
+            chrome.titled(fig.pictures["content"], "content photo", content),
+            chrome.titled(fig.pictures["style"], "style photo", style),
+            chrome.titled(fig.pictures["result"], "result", f"{said} · style distance {change:+.0%}"),
+        ]
+        rows.append(chrome.side_by_side(pictures, gap=12))
+    width = max(r.width for r in rows)
+    framed = Image.new("RGB", (width + 16, sum(r.height for r in rows) + 12 * len(rows) + 4), "white")
+    y = 8
+    for r in rows:
+        framed.paste(r, (8, y))
+        y += r.height + 12
+    what = f"{fst.what(settings)!s}"
+    print(what, flush=True)
+    save_png(framed, out / "style_transfer.png")
 
 
 def quiz(s: Shooter) -> None:
@@ -510,7 +576,8 @@ LANG_STEPS: dict[str, tuple[Callable[[Shooter], None], str]] = {
 }
 
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
-    f.__name__: f for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
+    f.__name__: f
+    for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct, style_transfer)
 }
 
 
@@ -535,7 +602,8 @@ FRESH_STEPS: dict[str, tuple[Callable[[Shooter], None], str, dict[str, int], str
     ),
     "projector": (projector, "", {"width": 1920, "height": 1080}, "?present=1"),
 }
-ALL = [*PAGE_STEPS, "phone", *LANG_STEPS, *FRESH_STEPS, "visualisations"]
+IN_PROCESS = {"visualisations": visualisations, "stylised": stylised}  # the library alone, no browser
+ALL = [*PAGE_STEPS, "phone", *LANG_STEPS, *FRESH_STEPS, *IN_PROCESS]
 
 
 def _page(browser: Any, url: str, out: Path, viewport: dict[str, int], locale: str = "en-GB") -> Shooter:
@@ -546,10 +614,17 @@ def _page(browser: Any, url: str, out: Path, viewport: dict[str, int], locale: s
 
 
 def shoot_pages(
-    weights: Path, port: int, out: Path, steps: list[str], debug: bool, quiz: tuple[Path, str] | None = None
+    weights: Path,
+    port: int,
+    out: Path,
+    steps: list[str],
+    debug: bool,
+    quiz: tuple[Path, str] | None = None,
+    width: int = WIDTH,
 ) -> list[str]:
     """Run the browser steps against the app; the problems seen on its pages. ``quiz``: the
-    database and code of the round whose dashboard the quiz step shows."""
+    database and code of the round whose dashboard the quiz step shows; ``width``: of the page
+    the tabs are shot on."""
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
@@ -559,7 +634,7 @@ def shoot_pages(
         try:
             tabs = [n for n in steps if n in PAGE_STEPS]
             if tabs:
-                s = _page(browser, url, out, {"width": WIDTH, "height": 1000})
+                s = _page(browser, url, out, {"width": width, "height": 1000})
                 s.quiz_code = code
                 for name in tabs:
                     PAGE_STEPS[name](s)
@@ -597,20 +672,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", choices=ALL, help="only these steps (default: all)")
     p.add_argument("--quiz-db", type=Path, help="the quiz database holding a round voted by hand")
     p.add_argument("--quiz-code", help="that round's code (the quiz step is skipped without one)")
+    p.add_argument("--width", type=int, default=WIDTH, help=f"page width of the tab steps (default {WIDTH})")
     args = p.parse_args(argv)
     weights = args.weights.resolve()
     if not weights.is_file():
         p.error(f"weights file not found: {weights}")
     steps = list(args.only or ALL)
-    if any(n != "visualisations" for n in steps) and not Path(CHROMIUM).is_file():
+    in_browser = [n for n in steps if n not in IN_PROCESS]
+    if in_browser and not Path(CHROMIUM).is_file():
         p.error(f"{CHROMIUM} not found (apt-get install chromium)")
     args.out.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    if any(n != "visualisations" for n in steps):
+    if in_browser:
         quiz_round = (args.quiz_db.resolve(), args.quiz_code) if args.quiz_db and args.quiz_code else None
-        problems = shoot_pages(weights, args.port, args.out, steps, args.debug, quiz_round)
-    if "visualisations" in steps:
-        visualisations(weights, args.out)
+        problems = shoot_pages(weights, args.port, args.out, steps, args.debug, quiz_round, args.width)
+    for name in (n for n in steps if n in IN_PROCESS):
+        IN_PROCESS[name](weights, args.out)
     for line in problems:
         print(f"PROBLEM {line}", file=sys.stderr)
     return 1 if problems else 0

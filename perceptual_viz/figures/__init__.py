@@ -8,7 +8,8 @@ function with the same settings, so an exported figure is the same wherever it c
 Nothing here imports Gradio or pandas: tables are :class:`Table` values.
 
 Modules: :mod:`.features` (shallow → deep overview, channel grid, one channel), :mod:`.gram`,
-:mod:`.compare`, :mod:`.sweep`, :mod:`.equal_mse`, :mod:`.reconstruct`, :mod:`.train`.
+:mod:`.compare`, :mod:`.sweep`, :mod:`.equal_mse`, :mod:`.reconstruct`, :mod:`.style_transfer`,
+:mod:`.train`.
 """
 
 from __future__ import annotations

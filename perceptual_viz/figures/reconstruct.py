@@ -87,11 +87,11 @@ class ReconstructFigure(Figure):
     kind = "reconstruct"
 
 
-def ran(last: rc.ReconstructStep, settings: rc.ReconstructSettings) -> Text:
-    """How far a run went: "200 steps", or "stopped at step 57 of 200"."""
-    if last.stopped:
-        return msg("stopped at step {step} of {steps}", step=last.step, steps=settings.steps)
-    return msg_n("{n} step", "{n} steps", last.step)
+def ran(step: int, steps: int | None, stopped: str) -> Text:
+    """How far a run of ``steps`` went: "200 steps", or "stopped at step 57 of 200"."""
+    if stopped:
+        return msg("stopped at step {step} of {steps}", step=step, steps=steps)
+    return msg_n("{n} step", "{n} steps", step)
 
 
 def figure(
@@ -127,7 +127,9 @@ def figure(
         info=info or Joined((what(settings), steps, msg("loss {loss:.4g}", loss=last.loss))),
         seconds=last.seconds,
         run_title=Joined((MODE_NAMES.get(settings.mode, settings.mode), "+".join(settings.layers or ()))),
-        run_note=Joined((ran(last, settings), msg("loss {loss:.3g}", loss=last.loss))),
+        run_note=Joined(
+            (ran(last.step, settings.steps, last.stopped), msg("loss {loss:.3g}", loss=last.loss))
+        ),
     )
 
 

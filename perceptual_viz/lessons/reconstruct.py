@@ -90,28 +90,39 @@ LR_FLOOR = 0.05  # the cosine schedule ends at lr × LR_FLOOR
 TEXTURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 DEFAULT_TV: dict[ReconstructMode, float] = {"content": 1.0, "texture": 0.5}
 DEFAULT_LR: dict[ReconstructMode, float] = {"content": 0.1, "texture": 0.05}
-# (default steps, max steps, max size) per device type; anything not listed is treated like cpu.
-_DEVICE_BUDGET = {
-    "cpu": (200, 400, 192),
-    "mps": (200, 400, 192),
-    "cuda": (500, 2000, 512),
-}
 
 
-def _device_type(device: torch.device | str) -> str:
-    t = torch.device(device).type
-    return t if t in _DEVICE_BUDGET else "cpu"
+@dataclass(frozen=True)
+class Budget:
+    """A long optimisation's (default steps, max steps, max size in px) per device type; a
+    device type not listed is treated like cpu."""
+
+    table: Mapping[str, tuple[int, int, int]]
+
+    def device_type(self, device: torch.device | str) -> str:
+        t = torch.device(device).type
+        return t if t in self.table else "cpu"
+
+    def limits(self, device: torch.device | str) -> tuple[int, int]:
+        """(max steps, max size in px) allowed on ``device``."""
+        _, max_steps, max_size = self.table[self.device_type(device)]
+        return max_steps, max_size
+
+    def default_steps(self, device: torch.device | str) -> int:
+        return self.table[self.device_type(device)][0]
+
+
+BUDGET = Budget({"cpu": (200, 400, 192), "mps": (200, 400, 192), "cuda": (500, 2000, 512)})
 
 
 def limits(device: torch.device | str) -> tuple[int, int]:
     """(max_steps, max_size in px) allowed on ``device``: small on cpu/mps, larger on cuda."""
-    _, max_steps, max_size = _DEVICE_BUDGET[_device_type(device)]
-    return max_steps, max_size
+    return BUDGET.limits(device)
 
 
 def default_steps(device: torch.device | str) -> int:
     """Steps used when ``ReconstructSettings.steps`` is None."""
-    return _DEVICE_BUDGET[_device_type(device)][0]
+    return BUDGET.default_steps(device)
 
 
 def default_layers(mode: ReconstructMode, arch: Arch) -> tuple[str, ...]:
@@ -150,6 +161,37 @@ def _integer(name: str, value: object) -> int:
     raise InputError(msg("{name} must be a whole number, not {value}", name=name, value=repr(value)))
 
 
+def check_work(
+    steps: object, size: object, top: tuple[int, int], device: str, size_name: str = "size"
+) -> tuple[int, int]:
+    """(steps, size in px) as whole numbers within ``top`` = (max steps, max size) on the
+    ``device`` type, or an :class:`InputError` naming the bounds (and ``size_name``)."""
+    max_steps, max_size = top
+    steps = _integer("steps", steps)
+    if not 1 <= steps <= max_steps:
+        raise InputError(
+            msg(
+                "steps must be between 1 and {top} on {device}, not {value}",
+                top=max_steps,
+                device=device,
+                value=steps,
+            )
+        )
+    size = _integer(size_name, size)
+    if not MIN_SIZE <= size <= max_size:
+        raise InputError(
+            msg(
+                "{name} must be between {low} and {top} px on {device}, not {value}",
+                name=size_name,
+                low=MIN_SIZE,
+                top=max_size,
+                device=device,
+                value=size,
+            )
+        )
+    return steps, size
+
+
 @dataclass(frozen=True)
 class ReconstructSettings:
     """What to reconstruct and how hard to try; ``None`` fields get per-mode/per-device defaults."""
@@ -183,29 +225,8 @@ class ReconstructSettings:
             raise InputError(msg("choose at least one layer to reconstruct from"))
         for n in names:
             layer(arch, n)  # ValueError naming the valid layers
-        max_steps, max_size = limits(device)
-        dev = _device_type(device)
-        steps = default_steps(device) if self.steps is None else _integer("steps", self.steps)
-        if not 1 <= steps <= max_steps:
-            raise InputError(
-                msg(
-                    "steps must be between 1 and {top} on {device}, not {value}",
-                    top=max_steps,
-                    device=dev,
-                    value=steps,
-                )
-            )
-        size = _integer("size", self.size)
-        if not MIN_SIZE <= size <= max_size:
-            raise InputError(
-                msg(
-                    "size must be between {low} and {top} px on {device}, not {value}",
-                    low=MIN_SIZE,
-                    top=max_size,
-                    device=dev,
-                    value=size,
-                )
-            )
+        given = default_steps(device) if self.steps is None else self.steps
+        steps, size = check_work(given, self.size, limits(device), BUDGET.device_type(device))
         tv = DEFAULT_TV[self.mode] if self.tv_weight is None else self.tv_weight
         lr = DEFAULT_LR[self.mode] if self.lr is None else self.lr
         return replace(
@@ -428,37 +449,75 @@ def _run(
 ) -> Iterator[ReconstructStep]:
     t0 = time.monotonic()
     total = int(s.steps or 0)
-    lr = float(s.lr or 0.0)
-    dev = model.device
     tf = _features(model, t, s)
-    with _grad_mode(True):
-        x = initial_image((t.shape[-2], t.shape[-1]), s.seed, dev).requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=lr)
+    x0 = initial_image((t.shape[-2], t.shape[-1]), s.seed, model.device)
+    for r in optimise(
+        x0, lambda x: _objective(model, x, tf, s), total, float(s.lr or 0.0), every, should_stop, deadline
+    ):
+        yield ReconstructStep(
+            step=r.step,
+            total=total,
+            image=r.image,
+            loss=r.loss,
+            parts=r.values,
+            seconds=time.monotonic() - t0,
+            done=r.done,
+            stopped=r.stopped,
+        )
 
+
+@dataclass
+class Report:
+    """One report of :func:`optimise`: the image after ``step`` steps (a CPU snapshot), the
+    objective there and the values it reported (as floats)."""
+
+    step: int
+    image: torch.Tensor
+    loss: float
+    values: dict[str, float]
+    done: bool
+    stopped: StopReason
+
+
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def optimise(
+    x0: torch.Tensor,
+    objective: Objective,
+    total: int,
+    lr: float,
+    every: int,
+    should_stop: Callable[[], bool] | None,
+    deadline: float | None,
+) -> Iterator[Report]:
+    """Adam on the pixels of ``x0`` (a copy; clamped to [0, 1] after every step, the learning
+    rate cosine-decayed from ``lr`` to ``lr × LR_FLOOR`` over ``total`` steps), minimising
+    ``objective(x)`` → (0-d loss, {name: detached value}).
+
+    Reports step 0, every ``every`` steps, and a last one with ``done=True`` — early when
+    :func:`stop_reason` says so (checked before every step). Each report's loss and values
+    are the objective at its image. Grad mode is set around each piece of work, never held
+    across a ``yield``.
+    """
+    with _grad_mode(True):
+        x = x0.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=lr)
     step = 0
     while True:
         stopped = stop_reason(should_stop, deadline)
         last = bool(stopped) or step >= total
-        report = last or step % every == 0
         if last:
             with _grad_mode(False):
-                loss, parts = _objective(model, x.detach(), tf, s)
+                loss, values = objective(x.detach())
         else:
             with _grad_mode(True):
-                loss, parts = _objective(model, x, tf, s)
+                loss, values = objective(x)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-        if report:
-            yield ReconstructStep(
-                step=step,
-                total=total,
-                image=_snapshot(x),
-                loss=float(loss.detach()),
-                parts={k: float(v) for k, v in parts.items()},
-                seconds=time.monotonic() - t0,
-                done=last,
-                stopped=stopped,
-            )
+        if last or step % every == 0:
+            floats = {k: float(v) for k, v in values.items()}
+            yield Report(step, _snapshot(x), float(loss.detach()), floats, last, stopped)
         if last:
             return
         with _grad_mode(False):

@@ -3,7 +3,8 @@
 Public endpoints (callable with ``gradio_client``; each takes images and plain settings):
 ``/status``, ``/overview``, ``/feature_grid``, ``/channel``, ``/locate``, ``/top_patches``,
 ``/visualize``, ``/gram``, ``/gram_pair``, ``/compare``, ``/sweep``, ``/equal_mse``, ``/train``,
-``/quiz_new_round``, ``/quiz_next``, ``/quiz_vote``, ``/quiz_results``, ``/reconstruct``.
+``/quiz_new_round``, ``/quiz_next``, ``/quiz_vote``, ``/quiz_results``, ``/reconstruct``,
+``/style_transfer``.
 Everything else (sample clicks, grid clicks, slider ranges) is a private UI event. User mistakes
 surface as one sentence; anything else as "Internal error <id>" (see :mod:`.errors`).
 """
@@ -25,12 +26,12 @@ from .context import AppContext
 from .lanes import LaneLimits
 from .models import ModelPool
 from .shared import PRIVATE, Shared
-from .tabs import compare, equal_mse, features, gram, quiz, reconstruct, sweep, train
+from .tabs import compare, equal_mse, features, gram, quiz, reconstruct, style_transfer, sweep, train
 from .widgets import md
 
 log = logging.getLogger("perceptual_viz.app")
 
-TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct)
+TABS = (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct, style_transfer)
 
 
 def status_line(ctx: AppContext, arch: str) -> Text:

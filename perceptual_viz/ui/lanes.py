@@ -56,6 +56,7 @@ REASONS: dict[str, Message] = {
 KIND_NAMES: dict[str, Message] = {
     "sweep": msg("sweep"),
     "reconstruction": msg("reconstruction"),
+    "style transfer": msg("style transfer"),
     "training": msg("training"),
     "quiz round": msg("quiz round"),
     "patch search": msg("patch search"),

@@ -10,9 +10,9 @@ sample) and follow it through VGG: **Feature maps** shows what each layer respon
 **Gram matrices** shows where style lives, **Compare** scores a clean image against a damaged
 one with every metric, **Sweep** shows how the metrics disagree as the damage grows,
 **Equal MSE** makes the same pixel error seven different ways, **Train with it** trains small
-networks with each loss, **Which looks closer?** lets a class vote on pairs of damaged photos, and
+networks with each loss, **Which looks closer?** lets a class vote on pairs of damaged photos,
 **What does a layer keep?** rebuilds an image from nothing but one layer's features (or only its
-Gram matrices).
+Gram matrices), and **Style transfer** paints one photo in another's texture with the two losses.
 """
 
 FEATURES = r"""
@@ -158,6 +158,23 @@ filters keep — compare with trained weights.
 """
 
 
+STYLE_TRANSFER = r"""
+**Two losses, one picture** (Gatys, Ecker & Bethge 2016). Change the *pixels* of an image $x$,
+starting from the content photo $c$, to minimise
+$\;\alpha\,\frac{\lVert \phi_l(x) - \phi_l(c)\rVert^2}{\lVert \phi_l(c)\rVert^2}
++ \beta\,\frac{\sum_l w_l E_l(x, s)}{\sum_l w_l E_l(c, s)} + \gamma\,\mathrm{TV}(x)$.
+The content term keeps the features of one layer (relu3_3 on VGG16, relu4_2 on VGG19: *what is
+where*). The style term matches the Gram matrices of the style photo $s$ at relu1_1 … relu5_1,
+with Gatys' textbook $E_l = \frac{1}{4N_l^2M_l^2}\sum_{ij}(G_{ij}(x) - G_{ij}(s))^2$ and
+$w_l = 1/5$; it is divided by the content photo's own style distance, so it starts at 1 and β
+means the same for every pair of photos. Grams forget *where*: the style's texture spreads over
+the whole picture while the content layer holds the layout, and $\mathrm{TV}(x)$ keeps the
+result smooth. **Content distance** and **style distance** are the two terms before weighting
+(the style distance is $\sum_l w_l E_l$ itself). The style photo is resized to the result's
+longest side, which sets the scale of its texture.
+"""
+
+
 def pdn(predict: str, do: str, notice: str) -> str:
     """A lesson's Predict → Do → Notice box (Markdown)."""
     return f"**Predict:** {predict}\n\n**Do:** {do}\n\n**Notice:** {notice}"
@@ -200,6 +217,15 @@ PDN_RECONSTRUCT = pdn(
     "reconstruct from relu2_2, then from relu4_3 (or pick texture synthesis).",
     "shallow layers keep the photo; deep ones keep what is where, not how it looked; Grams keep the "
     "texture and lose the layout.",
+)
+PDN_STYLE_TRANSFER = pdn(
+    "a cat keeps its relu3_3 features while its Gram matrices are pulled towards a brick wall's. "
+    "What will be left of the cat: its outline, its eyes, its fur, its colours?",
+    "click the first sample pair and press Transfer the style; then run it again with the style "
+    "weight β at 3 and at 30.",
+    "the eyes, the nose and the outline stay where they were while fur and background turn into "
+    "bricks: the content layer keeps what is where, the Grams bring texture without a place. A "
+    "larger β trades the one for the other — the content distance rises as the style distance falls.",
 )
 
 PDN_TRAIN = pdn(

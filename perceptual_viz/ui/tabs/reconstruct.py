@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +92,54 @@ def _stream(
     settings = rc.ReconstructSettings(
         mode=mode, layers=tuple(layers) if layers else None, steps=int(steps), size=int(px), seed=int(seed)
     ).resolved(model.arch, model.device)
-    # Earlier runs of this session, minus any whose picture the cache clean-up already removed.
-    runs = [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
+    runs = kept_runs(history)
     key, keyed = image_key(target), _keyed(settings)
     stored = ctx.showcase.get("reconstruct", model, key, keyed)
     if isinstance(stored, fr.ReconstructFigure):
         yield _final(stored, runs, model, Joined((stored.info, FROM_SHOWCASE), "\n\n"))
         return
     deadline = time.monotonic() + ctx.time_limit_s
-    last, curve, info = None, [], Joined(())
-    for st, so_far in fr.run(model, target, settings, should_stop=job.should_stop, deadline=deadline):
-        last, curve = st, so_far
-        step = msg("step {step}/{total}", step=st.step, total=st.total)
-        progress(st.step / max(1, st.total), desc=word(step))
-        took = msg("{seconds:.1f} s on {device}", seconds=st.seconds, device=str(model.device))
-        info = Joined((fr.what(settings), step, msg("loss {loss:.4g}", loss=st.loss), took))
-        if not st.done:  # the runs row, the zip and the session's history change only at the end
-            yield display(st.image), fr.loss_chart(curve), info, gr.skip(), gr.skip(), gr.skip()
-    assert last is not None
-    why = why_stopped(job, last.stopped)
-    if why:
-        info = Joined((info, msg("**stopped at step {step}** ({why})", step=last.step, why=why)))
-    fig = fr.figure(target, settings, last, curve, stopped=why or None, info=info)
+    reports = fr.run(model, target, settings, should_stop=job.should_stop, deadline=deadline)
+    last, curve, info = yield from streamed(reports, model, progress, fr.what(settings), fr.loss_chart)
+    info, why = ended(job, last, info)
+    fig = fr.figure(target, settings, last, curve, stopped=why, info=info)
     if not last.stopped:
         ctx.showcase.put("reconstruct", model, key, keyed, fig)
     yield _final(fig, runs, model, info)
+
+
+def streamed(
+    steps: Iterator[tuple[Any, list[dict[str, Any]]]],
+    model: VGGFeatures,
+    progress: Any,
+    what: Text,
+    chart: Callable[[list[dict[str, Any]]], Image.Image],
+    said: Callable[[Any, list[dict[str, Any]]], Text] | None = None,
+) -> Generator[tuple[Any, ...], None, tuple[Any, list[dict[str, Any]], Text]]:
+    """A long optimisation's frames as it runs (picture, ``chart`` of the curve, info; the runs
+    row, the zip and the history left as they are), from its ``(step, curve so far)`` reports;
+    returns the last report, the curve and the info line (``what``, the step, the loss,
+    ``said(step, curve)``, the time)."""
+    last, curve, info = None, [], Joined(())
+    for now, so_far in steps:
+        last, curve = now, so_far
+        step = msg("step {step}/{total}", step=now.step, total=now.total)
+        progress(now.step / max(1, now.total), desc=word(step))
+        took = msg("{seconds:.1f} s on {device}", seconds=now.seconds, device=str(model.device))
+        extra = (said(now, curve),) if said else ()
+        info = Joined((what, step, msg("loss {loss:.4g}", loss=now.loss), *extra, took))
+        if not now.done:  # the runs row, the zip and the session's history change only at the end
+            yield display(now.image), chart(curve), info, gr.skip(), gr.skip(), gr.skip()
+    assert last is not None
+    return last, curve, info
+
+
+def ended(job: LongJob, last: Any, info: Text) -> tuple[Text, Text | None]:
+    """The info line with why a run stopped early added, and that reason (None if it did not)."""
+    why = why_stopped(job, last.stopped)
+    if why:
+        info = Joined((info, msg("**stopped at step {step}** ({why})", step=last.step, why=why)))
+    return info, why or None
 
 
 def _keyed(settings: rc.ReconstructSettings) -> dict[str, Any]:
@@ -124,14 +147,29 @@ def _keyed(settings: rc.ReconstructSettings) -> dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
+def kept_runs(history: list | None) -> list:
+    """Earlier runs of this session, minus any whose picture the cache clean-up already removed."""
+    return [(path, cap) for path, cap in (history or []) if Path(path).is_file()]
+
+
+def final_frame(
+    fig: Figure, names: tuple[str, str], caption: Text, runs: list, model: VGGFeatures, info: Text
+) -> tuple[Any, ...]:
+    """A long optimisation's last frame: its picture and its chart (``names`` in
+    ``fig.pictures``), the info, the runs row with this run added (under ``caption``), the zip
+    and the session's history."""
+    shown_files = publish(fig)
+    pic = display(fig.pictures[names[0]])
+    # The caption sits under the picture in full (see ui/style.py), never cut off.
+    runs = [*runs, (png_file(pic), caption)][-RUNS_KEPT:]
+    zipped = bundle_file(fig, shown_files, model)
+    return pic, fig.pictures[names[1]], info, runs, zipped, runs
+
+
 def _final(fig: fr.ReconstructFigure, runs: list, model: VGGFeatures, info: Text) -> tuple[Any, ...]:
     """The last frame: picture, loss chart, info, the runs row with this run added, zip, history."""
-    shown_files = publish(fig)
-    pic = display(fig.pictures["reconstruction"])
-    # The caption sits under the picture in full (see ui/style.py), never cut off.
-    runs = [*runs, (png_file(pic), Joined((fig.run_title, fig.run_note)))][-RUNS_KEPT:]
-    zipped = bundle_file(fig, shown_files, model)
-    return pic, fig.pictures["loss curve"], info, runs, zipped, runs
+    caption = Joined((fig.run_title, fig.run_note))
+    return final_frame(fig, ("reconstruction", "loss curve"), caption, runs, model, info)
 
 
 def recipes(ctx: AppContext, shared: Shared) -> list[Recipe]:
@@ -170,6 +208,44 @@ def stop_button(button: gr.Button, run: Any, ctx: AppContext, kind: str) -> None
     queued.change(None, None, None, cancels=[run], **PRIVATE)
 
 
+def run_controls(
+    prefix: str, top: tuple[int, int], start: tuple[int, int], button: str
+) -> tuple[gr.Slider, gr.Slider, gr.Number, gr.Button, gr.Button]:
+    """A long optimisation's steps, size and seed (``top``: their maxima, ``start``: the
+    defaults of steps and size), then its run button and Stop: ids ``{prefix}_steps``, …"""
+    with gr.Row():
+        steps = gr.Slider(10, top[0], value=start[0], step=10, label="Steps", elem_id=f"{prefix}_steps")
+        px = gr.Slider(
+            32, top[1], value=start[1], step=16, label="Size (longest side, px)", elem_id=f"{prefix}_px"
+        )
+        seed = gr.Number(value=0, precision=0, label="Seed")
+    with gr.Row():
+        btn = gr.Button(button, variant="primary", elem_id=f"{prefix}_btn")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}_stop")
+    return steps, px, seed, btn, stop
+
+
+def run_outputs(prefix: str, picture: str, chart: str) -> tuple[Any, ...]:
+    """What a long optimisation shows: the info line, its picture and chart side by side, the
+    runs so far and the export button (ids ``{prefix}_info``, ``_out``, ``_curve``, ``_runs``,
+    ``_zip``)."""
+    info = gr.Markdown(elem_id=f"{prefix}_info")
+    with gr.Row():
+        out = shown(picture, elem_id=f"{prefix}_out")
+        curve = gr.Image(label=chart, format="png", interactive=False, elem_id=f"{prefix}_curve")
+    runs = gr.Gallery(
+        label="Runs so far (this session)",
+        columns=6,
+        height="auto",
+        format="png",
+        object_fit="contain",
+        preview=False,
+        elem_id=f"{prefix}_runs",
+        elem_classes=["figure-row"],
+    )
+    return info, out, curve, runs, export_button(f"{prefix}_zip")
+
+
 def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
     max_steps, max_px = rc.limits(shared.device)
     defaults = rc.ReconstructSettings().resolved(shared.arch0, shared.device)
@@ -192,17 +268,9 @@ def _controls(ctx: AppContext, shared: Shared) -> list[Any]:
                 label="Layers (one for inversion; several for texture)",
                 elem_id="r_layers",
             )
-            with gr.Row():
-                steps = gr.Slider(
-                    10, max_steps, value=defaults.steps, step=10, label="Steps", elem_id="r_steps"
-                )
-                px = gr.Slider(
-                    32, max_px, value=defaults.size, step=16, label="Size (longest side, px)", elem_id="r_px"
-                )
-                seed = gr.Number(value=0, precision=0, label="Seed")
-            with gr.Row():
-                btn = gr.Button("Reconstruct", variant="primary", elem_id="r_btn")
-                stop = gr.Button("Stop", variant="stop", elem_id="r_stop")
+            steps, px, seed, btn, stop = run_controls(
+                "r", (max_steps, max_px), (int(defaults.steps or 0), defaults.size), "Reconstruct"
+            )
             md(text.RECONSTRUCT)
     return [img, mode, layers, steps, px, seed, btn, stop]
 
@@ -212,26 +280,9 @@ def build(ctx: AppContext, shared: Shared) -> None:
     with gr.Tab("What does a layer keep?", id="reconstruct"):
         gr.Markdown(text.PDN_RECONSTRUCT, elem_classes=["pdn"])
         img, mode, layers, steps, px, seed, btn, stop = _controls(ctx, shared)
-        info = gr.Markdown(elem_id="r_info")
-        with gr.Row():
-            out = shown("Optimised image (starts as noise)", elem_id="r_out")
-            curve = gr.Image(
-                label="Loss (log scale)",
-                format="png",
-                interactive=False,
-                elem_id="r_curve",
-            )
-        runs = gr.Gallery(
-            label="Runs so far (this session)",
-            columns=6,
-            height="auto",
-            format="png",
-            object_fit="contain",
-            preview=False,
-            elem_id="r_runs",
-            elem_classes=["figure-row"],
+        info, out, curve, runs, zipped = run_outputs(
+            "r", "Optimised image (starts as noise)", "Loss (log scale)"
         )
-        zipped = export_button("r_zip")
         history = gr.State([])
         for r in recipes(ctx, shared):
             ctx.showcase.add(r)
