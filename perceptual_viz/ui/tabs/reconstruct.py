@@ -29,6 +29,7 @@ from ...options import ReconstructMode
 from .. import text
 from ..context import AppContext, Upload, require, session_of
 from ..lanes import REASONS, LongJob
+from ..links import Entry
 from ..serve import bundle_file, png_file, publish
 from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
@@ -280,6 +281,14 @@ def build(ctx: AppContext, shared: Shared) -> None:
     with gr.Tab("What does a layer keep?", id="reconstruct"):
         gr.Markdown(text.PDN_RECONSTRUCT, elem_classes=["pdn"])
         img, mode, layers, steps, px, seed, btn, stop = _controls(ctx, shared)
+        one_layer = Entry(
+            "reconstruct",
+            "layer",
+            layers,
+            apply=lambda link: [link.layer] if link.layer else None,
+            read=lambda v: {"layer": v[0]} if v else {},
+        )
+        shared.link("reconstruct", sample=img, layer=one_layer, seed=seed)
         info, out, curve, runs, zipped = run_outputs(
             "r", "Optimised image (starts as noise)", "Loss (log scale)"
         )

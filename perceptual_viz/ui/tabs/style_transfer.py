@@ -200,6 +200,15 @@ def build(ctx: AppContext, shared: Shared) -> None:
     with gr.Tab("Style transfer", id="style_transfer"):
         gr.Markdown(text.PDN_STYLE_TRANSFER, elem_classes=["pdn"])
         c = _controls(ctx, shared)
+        # A link's sample is the content photo, its sample_b the style photo, its layer the
+        # content layer (see ..links).
+        shared.link(
+            "style_transfer",
+            sample=c["content"],
+            sample_b=c["style"],
+            layer=c["content_layer"],
+            seed=c["seed"],
+        )
         info, out, curve, runs, zipped = run_outputs(
             "st", "Result (streamed as it forms)", "Loss terms (log scale)"
         )
