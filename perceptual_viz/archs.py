@@ -35,6 +35,7 @@ class ArchSpec:
     hf_file: str = "model.safetensors"
     lpips: bool = False  # LPIPS-VGG's linear weights were calibrated on this network
     dists: bool = False  # so were DISTS's α and β
+    content_layer: str = "relu3_3"  # style transfer's content layer (Gatys et al. used relu4_2 of VGG19)
 
     @property
     def torchvision_file(self) -> str:
@@ -61,6 +62,7 @@ ARCHITECTURES: dict[Arch, ArchSpec] = {
         (2, 2, 4, 4, 4),
         "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
         "timm/vgg19.tv_in1k",
+        content_layer="relu4_2",
     ),
 }
 ARCHS: tuple[Arch, ...] = tuple(ARCHITECTURES)  # the same as ``Arch`` (a test checks)

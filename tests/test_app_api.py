@@ -448,13 +448,24 @@ def _gram_of(reference, path: Path, layer: str, norm: str, hw=None) -> torch.Ten
     return gram(reference(path, layer, hw)[None], "none" if norm == "gatys" else norm)[0]
 
 
+def _log_colours(maps: list[np.ndarray]) -> tuple[list[np.ndarray], float, float]:
+    """The colour numbers of maps on one log scale, as the captions define it: each value v is
+    coloured by log(1 + v / s), s half the median size of the non-zero values, from the scale's
+    minimum (0, or the smallest value if negative) to its maximum; (numbers per map, lo, hi)."""
+    values = np.concatenate([np.asarray(m, dtype=np.float64).ravel() for m in maps])
+    s = float(np.median(np.abs(values[values != 0]))) / 2
+    t = [np.sign(m) * np.log1p(np.abs(np.asarray(m, dtype=np.float64)) / s) for m in maps]
+    lo, hi = min(0.0, float(values.min())), float(values.max())
+    return t, float(np.sign(lo) * np.log1p(abs(lo) / s)), float(np.log1p(hi / s))
+
+
 def _assert_matrices(pictures: list[str], mats: list[torch.Tensor], top: int) -> None:
-    """Each picture holds its matrix, ``GRAM_PX // top`` px per cell, all on one colour scale."""
-    lo = min(0.0, *(float(m.min()) for m in mats))
-    hi = max(float(m.max()) for m in mats)
-    for k, (pic, m) in enumerate(zip(pictures, mats, strict=True)):
+    """Each picture holds its matrix, ``GRAM_PX // top`` px per cell, all on one log colour scale
+    (the default: a few bright cells do not flatten the rest)."""
+    numbers, lo, hi = _log_colours([m.double().numpy() for m in mats])
+    for k, (pic, m, t) in enumerate(zip(pictures, mats, numbers, strict=True)):
         assert m.shape == (top, top)
-        want = heatmap(m, cmap="viridis", vmin=lo, vmax=hi, scale=GRAM_PX // top)
+        want = heatmap(t, cmap="viridis", vmin=lo, vmax=hi, scale=GRAM_PX // top)
         assert want.size == (GRAM_PX, GRAM_PX)
         _find(_pixels(pic), want, f"matrix {k}")
 
@@ -701,7 +712,11 @@ def test_compare_degradation_outputs_are_consistent(client, vgg16):
     _assert_shown_pictures(maps, record, pics, map_captions)
     assert all(_size(m["image"])[0] == 337 and _size(m["image"])[1] > 224 + 20 for m in maps)
     err = ((x - y) ** 2).mean(dim=1)[0].numpy()
-    _find(_pixels(maps[0]["image"]), heatmap(err, cmap="magma", vmin=0.0, vmax=float(err.max())), "(a − b)²")
+    # drawn on a log scale when a few pixels dwarf the rest (the largest over 20 × the median), as
+    # JPEG's block edges do here
+    assert float(err.max()) > 20 * float(np.median(err[err > 0]))
+    (t,), lo, hi = _log_colours([err])
+    _find(_pixels(maps[0]["image"]), heatmap(t, cmap="magma", vmin=lo, vmax=hi), "(a − b)²")
     _assert_shown_pictures(side, record, pics, [f"{s} relu3_3" for s in ("clean", "degraded", "difference")])
     gw, gh = _grid_size(8, 56, 84, columns=4)  # the clean image's 8 strongest channels, 4 columns
     assert all(_size(s["image"])[0] == gw and _size(s["image"])[1] > gh for s in side)

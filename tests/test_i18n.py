@@ -180,7 +180,8 @@ def _words(text: str) -> list[str]:
     the same in every language)."""
     if re.search(r"[Σφ‖|]", text):  # a formula: the same in every language
         return []
-    return [w for w in re.findall(r"\b[a-z]{3,}\b", text) if w not in ("px",)]
+    # a word just before "(" is a formula's function (log, exp), the same in every language
+    return [w for w in re.findall(r"\b[a-z]{3,}\b(?!\()", text) if w not in ("px",)]
 
 
 def test_words_in_pictures_follow_the_language_being_spoken(vgg16):

@@ -120,6 +120,51 @@ class GramFigure(Figure):
     kind = "gram"
 
 
+def _grams(
+    model: VGGFeatures,
+    cache: FeatureCache,
+    a: Analysis,
+    b: Analysis | None,
+    layer: str,
+    norm: GramNorm,
+    top: int,
+) -> tuple[list[tuple[str, torch.Tensor, Text]], list[int], Table | None]:
+    """The matrices to draw (name, A's top-``top`` channels by energy, caption), those channels,
+    and with two images the style distance per layer."""
+    g_norm = "none" if norm == "gatys" else norm
+    ga = gram(activations(model, cache, a, [layer])[layer], g_norm)[0]
+    n = max(TOP_RANGE[0], min(int(top), TOP_RANGE[1], ga.shape[0]))
+    idx = top_channels_by_energy(ga, n)
+    mats: list[tuple[str, torch.Tensor, Text]] = [("G_A", ga[idx][:, idx], msg("image A"))]
+    distances = None
+    if b is not None:
+        gb = gram(activations(model, cache, b, [layer])[layer], g_norm)[0][idx][:, idx]
+        mats += [
+            ("G_B", gb, msg("image B, same channels")),
+            ("|G_A − G_B|", (mats[0][1] - gb).abs(), msg("where the styles differ")),
+        ]
+        distances = _distances(model, cache, a, b)
+    return mats, [int(i) for i in idx], distances
+
+
+def _settings(
+    a: Analysis, size: str, layer: str, norm: GramNorm, top: int, how: str, channels: list[int], two: bool
+) -> dict[str, object]:
+    """What a Gram figure was drawn with, for its export."""
+    return {
+        "analysis_size": str(size),
+        "size_hw": list(a.size),
+        "layer": layer,
+        "norm": norm,
+        "formula": FORMULAS[norm],
+        "top_channels": int(top),
+        "colour_scale": how,
+        "channels_shown": channels,
+        "image_b": two,
+        "style_distance": str(STYLE_DEFINITION),
+    }
+
+
 def matrices(
     model: VGGFeatures,
     cache: FeatureCache,
@@ -144,20 +189,8 @@ def matrices(
     model.info(layer)
     if b is not None and b.size != a.size:
         raise InputError(msg("both images must be analysed at the same size"))
-    g_norm = "none" if norm == "gatys" else norm
-    ga = gram(activations(model, cache, a, [layer])[layer], g_norm)[0]
-    n = max(TOP_RANGE[0], min(int(top), TOP_RANGE[1], ga.shape[0]))
-    idx = top_channels_by_energy(ga, n)
-    channels = [int(i) for i in idx]
-    mats: list[tuple[str, torch.Tensor, Text]] = [("G_A", ga[idx][:, idx], msg("image A"))]
-    distances = None
-    if b is not None:
-        gb = gram(activations(model, cache, b, [layer])[layer], g_norm)[0][idx][:, idx]
-        mats += [
-            ("G_B", gb, msg("image B, same channels")),
-            ("|G_A − G_B|", (mats[0][1] - gb).abs(), msg("where the styles differ")),
-        ]
-        distances = _distances(model, cache, a, b)
+    mats, channels, distances = _grams(model, cache, a, b, layer, norm, top)
+    n = len(channels)
     pictures = {"image A": to_pil(a.array), **({"image B": to_pil(b.array)} if b is not None else {})}
     drawn, origin = _draw(mats, layer, n, cmap, channels, norm, how)
     values = {t: to_numpy(m) for t, m, _ in mats}
@@ -167,18 +200,7 @@ def matrices(
     if distances is not None:
         chart = "style distance per layer"
         pictures[chart] = _style_chart(distances)
-    settings = {
-        "analysis_size": str(size),
-        "size_hw": list(a.size),
-        "layer": layer,
-        "norm": norm,
-        "formula": FORMULAS[norm],
-        "top_channels": int(top),
-        "colour_scale": how,
-        "channels_shown": channels,
-        "image_b": b is not None,
-        "style_distance": str(STYLE_DEFINITION),
-    }
+    settings = _settings(a, size, layer, norm, top, how, channels, b is not None)
     record = {"settings": settings, "style_distances": None if distances is None else distances.records()}
     names = [t for t, _, _ in mats]
     return GramFigure(

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..archs import Arch, check_arch
+from ..archs import ARCHITECTURES, Arch, check_arch
 from ..backbone import VGGFeatures
 from ..errors import InputError
 from ..gram import gatys_energy, gram
@@ -77,7 +77,7 @@ from .reconstruct import (
     total_variation,
 )
 
-CONTENT_LAYERS: dict[Arch, str] = {"vgg16": "relu3_3", "vgg19": "relu4_2"}
+CONTENT_LAYERS: dict[Arch, str] = {name: spec.content_layer for name, spec in ARCHITECTURES.items()}
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys' five, w_l = 1/5
 CONTENT_WEIGHT = 1.0
 STYLE_WEIGHT = 10.0

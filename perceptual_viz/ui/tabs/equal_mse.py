@@ -102,7 +102,7 @@ def _table() -> gr.Dataframe:
         label="Scores",
         interactive=False,
         wrap=True,
-        column_widths=[f"{w}px" for w in (50, 160, 90, 85, 70, 70, 85, 112, 85, 85, 85, 95, 288)],
+        column_widths=[f"{w}px" for w in (50, 110, 90, 85, 64, 64, 85, 112, 85, 85, 85, 95, 185)],
         elem_id="e_table",
     )
 

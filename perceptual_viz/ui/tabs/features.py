@@ -430,6 +430,25 @@ def _grid_controls(shared: Shared, layer0: str) -> tuple[gr.Dropdown, gr.Slider,
     return layer, k, sort, scope
 
 
+def _detail_column() -> tuple[gr.Number, gr.Slider, gr.Image, gr.Dataframe, gr.JSON]:
+    """The chosen channel enlarged over the image, and its statistics."""
+    with gr.Row():
+        channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
+        alpha = gr.Slider(0, 1, value=DEFAULT_ALPHA, step=0.05, label="Overlay opacity")
+    detail = shown("Channel over the image (click it: how a number is made)", elem_id="detail")
+    stats = gr.Dataframe(
+        headers=["statistic", "value"],
+        label="Statistics",
+        interactive=False,
+        wrap=True,
+        column_widths=["40%", "60%"],
+        elem_id="f_stats",
+    )
+    with gr.Accordion("Statistics (JSON)", open=False):
+        stats_json = gr.JSON(label="Statistics (JSON)")
+    return channel_no, alpha, detail, stats, stats_json
+
+
 def _layout(ctx: AppContext, shared: Shared) -> UI:
     outs = list(block_outputs(shared.arch0))
     gr.Markdown(text.PDN_FEATURES, elem_classes=["pdn"])
@@ -453,20 +472,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
             grid = shown("Channel grid (click a tile)", elem_id="grid")
             keys = gr.HTML(elem_id="grid_keys", elem_classes=["pv-hidden"], container=False)
         with gr.Column(scale=2, min_width=300):
-            with gr.Row():
-                channel_no = gr.Number(value=0, precision=0, label="Channel", minimum=0, elem_id="f_channel")
-                alpha = gr.Slider(0, 1, value=DEFAULT_ALPHA, step=0.05, label="Overlay opacity")
-            detail = shown("Channel over the image (click it: how a number is made)", elem_id="detail")
-            stats = gr.Dataframe(
-                headers=["statistic", "value"],
-                label="Statistics",
-                interactive=False,
-                wrap=True,
-                column_widths=["40%", "60%"],
-                elem_id="f_stats",
-            )
-            with gr.Accordion("Statistics (JSON)", open=False):
-                stats_json = gr.JSON(label="Statistics (JSON)")
+            channel_no, alpha, detail, stats, stats_json = _detail_column()
     unit_picture, unit_text, unit_json = _unit_view()
     return UI(
         img,
@@ -515,6 +521,19 @@ def _without_lane(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if not k.startswith("concurrency")}
 
 
+def _wire_link(ctx: AppContext, shared: Shared, ui: UI, viewed: Any) -> None:
+    """Once a link's image is drawn, its channel and point (they need the drawn view)."""
+    followed = {**ui.named(shared), "link_state": shared.link_state}
+    viewed.success(
+        ctx.endpoint(_follow_link, interactive=True, gpu_s=20),
+        inputs_of(_follow_link, followed),
+        outputs_of(Followed, followed),
+        api_visibility="private",
+        api_name="ui_link",
+        **ctx.lanes.events("interactive"),
+    )
+
+
 def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     """The page's own events: quiet while no image is there (the public endpoints are below)."""
     quick, named = ctx.lanes.events("interactive"), ui.named(shared)
@@ -554,15 +573,7 @@ def _wire_views(ctx: AppContext, shared: Shared, ui: UI) -> None:
     viewed = new_image.then(api_name="ui_image", trigger_mode="always_last", **show_over).success(
         api_name="ui_views", **show_views
     )
-    followed = {**ui.named(shared), "link_state": shared.link_state}
-    viewed.success(
-        ctx.endpoint(_follow_link, interactive=True, gpu_s=20),
-        inputs_of(_follow_link, followed),
-        outputs_of(Followed, followed),
-        api_visibility="private",
-        api_name="ui_link",
-        **ctx.lanes.events("interactive"),
-    )
+    _wire_link(ctx, shared, ui, viewed)
     ui.image.upload(_remember_upload, [ui.image, ui.uploads], [ui.uploads], **PRIVATE)
     shared.loaded.success(
         lambda a: gr.update(choices=layer_choices(a), value=block_outputs(a)[2]),

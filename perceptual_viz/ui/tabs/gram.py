@@ -130,6 +130,39 @@ class _UI:
         return {**fields, **shared.named(), "image": self.image_a}
 
 
+def _scale_radio() -> gr.Radio:
+    """How the matrices are coloured: one log scale, each its own, or one linear scale."""
+    return gr.Radio(
+        [
+            (N_("log, one scale for the three"), "log"),
+            (N_("log, each its own"), "log-own"),
+            (N_("linear, one scale"), "linear"),
+        ],
+        value="log",
+        label="Colour scale (log: a few bright cells do not hide the rest)",
+        elem_id="g_scale",
+    )
+
+
+def _pair_view() -> tuple[gr.Number, gr.Number, gr.Button, gr.Markdown, gr.Gallery]:
+    """One Gram cell taken apart: channels i and j and their product."""
+    with gr.Row():
+        i = gr.Number(value=DEFAULT_PAIR[0], precision=0, label="channel i", minimum=0)
+        j = gr.Number(value=DEFAULT_PAIR[1], precision=0, label="channel j", minimum=0)
+        pbtn = gr.Button("Show pair")
+    ptext = gr.Markdown(elem_id="g_ptext")
+    pair = gr.Gallery(
+        label="F_i, F_j and their product",
+        columns=3,
+        height="auto",
+        format="png",
+        elem_id="g_pair",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
+    return i, j, pbtn, ptext, pair
+
+
 def _layout(ctx: AppContext, shared: Shared) -> _UI:
     outs = list(block_outputs(shared.arch0))
     gr.Markdown(text.PDN_GRAM, elem_classes=["pdn"])
@@ -146,36 +179,14 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
             4, fg.TOP_RANGE[1], value=DEFAULT_TOP, step=4, label="Top-N channels by energy (G_ii)"
         )
         btn = gr.Button("Compute Gram matrices", variant="primary")
-    colour_scale = gr.Radio(
-        [
-            (N_("log, one scale for the three"), "log"),
-            (N_("log, each its own"), "log-own"),
-            (N_("linear, one scale"), "linear"),
-        ],
-        value="log",
-        label="Colour scale (log: a few bright cells do not hide the rest)",
-        elem_id="g_scale",
-    )
+    colour_scale = _scale_radio()
     formula = gr.Markdown(elem_id="g_formula")
     with gr.Row():
         ga = shown("G_A (click a cell)", elem_id="gram_a")
         gb = shown("G_B", elem_id="gram_b")
         gd = shown("|G_A − G_B|", elem_id="gram_d")
     chart = shown("Style distance per layer", elem_id="g_chart")
-    with gr.Row():
-        i = gr.Number(value=DEFAULT_PAIR[0], precision=0, label="channel i", minimum=0)
-        j = gr.Number(value=DEFAULT_PAIR[1], precision=0, label="channel j", minimum=0)
-        pbtn = gr.Button("Show pair")
-    ptext = gr.Markdown(elem_id="g_ptext")
-    pair = gr.Gallery(
-        label="F_i, F_j and their product",
-        columns=3,
-        height="auto",
-        format="png",
-        elem_id="g_pair",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    i, j, pbtn, ptext, pair = _pair_view()
     with gr.Accordion("Why Gram matrices measure style", open=False):
         md(text.GRAM)
     with gr.Accordion("DISTS: texture and structure from the same features", open=False):

@@ -91,6 +91,37 @@ def _levels_ok(k: int | None) -> bool:
     return k is not None and fs.LEVELS_RANGE[0] <= k <= fs.LEVELS_RANGE[1]
 
 
+def _results() -> tuple[gr.Markdown, gr.Gallery, gr.Dataframe, gr.Gallery]:
+    """What a sweep shows: a line, the charts, the raw values and the degraded images."""
+    info = gr.Markdown(elem_id="s_info")
+    charts = gr.Gallery(
+        label="Every metric against severity",
+        columns=3,
+        height="auto",
+        format="png",
+        elem_id="s_charts",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
+    table = gr.Dataframe(
+        headers=[str(c) for c in fs.COLUMNS],
+        label="Raw values",
+        interactive=False,
+        wrap=True,
+        elem_id="s_table",
+    )
+    thumbs = gr.Gallery(
+        label="The degraded images",
+        columns=6,
+        height="auto",
+        format="png",
+        elem_id="s_thumbs",
+        elem_classes=["figure-row"],
+        object_fit="contain",
+    )
+    return info, charts, table, thumbs
+
+
 def build(ctx: AppContext, shared: Shared) -> None:
     """The tab and its events."""
     with gr.Tab("Sweep", id="sweep"):
@@ -114,32 +145,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
                 btn = gr.Button("Run sweep", variant="primary", elem_id="s_btn")
                 with gr.Accordion("How to read the charts", open=False):
                     md(text.SWEEP)
-        info = gr.Markdown(elem_id="s_info")
-        charts = gr.Gallery(
-            label="Every metric against severity",
-            columns=3,
-            height="auto",
-            format="png",
-            elem_id="s_charts",
-            elem_classes=["figure-row"],
-            object_fit="contain",
-        )
-        table = gr.Dataframe(
-            headers=[str(c) for c in fs.COLUMNS],
-            label="Raw values",
-            interactive=False,
-            wrap=True,
-            elem_id="s_table",
-        )
-        thumbs = gr.Gallery(
-            label="The degraded images",
-            columns=6,
-            height="auto",
-            format="png",
-            elem_id="s_thumbs",
-            elem_classes=["figure-row"],
-            object_fit="contain",
-        )
+        info, charts, table, thumbs = _results()
         zipped = export_button("s_zip")
     ctx.showcase.add(recipe(ctx))
     levels = Entry("sweep", "k", k, apply=lambda link: link.k if _levels_ok(link.k) else None)
