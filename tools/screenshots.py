@@ -12,6 +12,8 @@ Debian's Chromium (``/usr/bin/chromium``; no browser is ever downloaded), and wr
   ``tab_equal_mse.png``, ``tab_train.png``, ``tab_reconstruct.png`` and
   ``tab_style_transfer.png``: the tabs, 1440 px wide (``--width`` another width, e.g. 390 to
   look at a tab as a phone shows it);
+- ``unit_arithmetic.png`` (step ``unit``): *How one number is made* after a click above Chelsea's eye
+  in relu3_3's strongest channel over the photo;
 - ``tab_quiz.png`` (step ``quiz``): the teacher's dashboard of a round people voted on, read from
   ``--quiz-db`` (``--quiz-code`` names the round; without it the step is skipped: a dashboard of
   made-up votes would show nothing true);
@@ -78,6 +80,7 @@ PHONE = {"width": 390, "height": 844}
 MAX_BYTES = 700 * 1024
 TIMEOUT_MS = 600_000  # real weights on a busy 2-core CPU: a 200-step reconstruction can take minutes
 EYE = (0.375, 0.385)  # the cat's left eye (as we look at it) in chelsea.png, as fractions of its size
+BROW = (0.387, 0.250)  # above it (under the title): relu3_3 channel 203 fires there, a unit worth reading
 # The visualisation row: strong channels of chelsea at relu3_3 and relu4_3 whose optimised
 # images read as textures (203 is the channel tab_features.png enlarges; 479 is relu4_3's
 # strongest). The library's default steps on a CPU, at its default size.
@@ -314,6 +317,22 @@ def features(s: Shooter) -> None:
     s.idle()
     row = s.page.locator("#detail").locator("xpath=ancestor::div[contains(@class, 'row')][1]")
     s.shot("tab_features.png", s.top(), row)
+
+
+def unit(s: Shooter) -> None:
+    """How one number is made: a click above the eye on relu3_3's enlarged channel over the photo."""
+    s.tab("Feature maps")
+    if not s.page.locator("#detail img").count():
+        s.sample("chelsea.png", "f_img")
+        s.wait(s.page.locator("#grid_caption").get_by_text("relu3_3"))
+    s.wait(s.page.locator("#detail img"))
+    s.idle()
+    s.click_at("detail", *BROW)
+    s.wait(s.page.locator("#f_unit img"))
+    s.wait(s.page.locator("#f_unit_text").get_by_text("conv3_3").first)
+    s.idle()
+    row = s.page.locator("#f_unit").locator("xpath=ancestor::div[contains(@class, 'row')][1]")
+    s.shot("unit_arithmetic.png", s.page.locator("#f_unit_head"), row)
 
 
 def gram(s: Shooter) -> None:
@@ -577,7 +596,7 @@ LANG_STEPS: dict[str, tuple[Callable[[Shooter], None], str]] = {
 
 PAGE_STEPS: dict[str, Callable[[Shooter], None]] = {
     f.__name__: f
-    for f in (features, gram, compare, sweep, equal_mse, train, quiz, reconstruct, style_transfer)
+    for f in (features, unit, gram, compare, sweep, equal_mse, train, quiz, reconstruct, style_transfer)
 }
 
 

@@ -24,7 +24,7 @@ from ..render import colorize
 from ..unit import IMAGE, Term, UnitSum, unit_sum
 from . import Analysis, Figure
 
-CELL = 40  # px per cell of a 3×3 grid
+CELL = 46  # px per cell of a 3×3 grid: room for a weight like -0.0025
 TOP = 4  # the terms drawn for a deep layer; the others are summed in one line
 RGB = ("R", "G", "B")
 

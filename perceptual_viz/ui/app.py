@@ -61,7 +61,12 @@ def _header(ctx: AppContext) -> Shared:
             copy_link = gr.Button("Copy link to this view", size="sm", elem_id="pv_copy_link")
     projector.click(None, None, None, js=present.TOGGLE_JS, **PRIVATE)
     link_box = gr.Textbox(
-        label="Link to this view", interactive=False, buttons=["copy"], elem_id="pv_link", max_lines=1
+        label="Link to this view",
+        interactive=False,
+        buttons=["copy"],
+        elem_id="pv_link",
+        max_lines=1,
+        visible=False,
     )
     link_note = gr.Markdown(elem_id="pv_link_note")
     device = str(ctx.pool.get(arch0).device)

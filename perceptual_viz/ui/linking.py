@@ -54,9 +54,10 @@ def wire(shared: Shared, demo: gr.Blocks, tabs: gr.Tabs, tab_ids: tuple[str, ...
 
     demo.load(i18n.localised(apply), None, outputs, **PRIVATE)
 
-    def copy(tab: str, *values: Any) -> str:
+    def copy(tab: str, *values: Any) -> Any:
         settings = settings_of(entries, tab or tab_ids[0], list(values))
-        return query({**settings, "lang": i18n.request_language()})
+        # The box stays hidden until there is a link to show.
+        return gr.update(value=query({**settings, "lang": i18n.request_language()}), visible=True)
 
     tab_box = gr.Textbox(visible=False)
     made = shared.copy_link.click(

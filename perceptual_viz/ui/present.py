@@ -19,11 +19,17 @@ CLASS = "pv-present"
 CSS = f"""
 /* Projector mode (perceptual_viz.ui.present): large type, full width, one teaching step at a time. */
 body.{CLASS} .gradio-container {{ max-width: 100% !important; padding: 0 24px !important; }}
-body.{CLASS} {{ --text-xxs: 13px; --text-xs: 15px; --text-sm: 18px; --text-md: 22px;
-  --text-lg: 26px; --text-xl: 32px; --text-xxl: 40px; --block-label-text-size: 18px;
-  --block-title-text-size: 20px; --input-text-size: 20px; --button-large-text-size: 22px; }}
+body.{CLASS}, body.{CLASS} .gradio-container {{ --text-xxs: 13px; --text-xs: 15px;
+  --text-sm: 18px; --text-md: 22px; --text-lg: 26px; --text-xl: 32px; --text-xxl: 40px;
+  --block-label-text-size: 18px; --block-title-text-size: 20px; --block-info-text-size: 18px;
+  --checkbox-label-text-size: 18px; --section-header-text-size: 20px; --input-text-size: 20px;
+  --button-small-text-size: 18px; --button-large-text-size: 22px; }}
 body.{CLASS} .pdn, body.{CLASS} .pdn p {{ font-size: 30px !important; line-height: 1.4 !important; }}
 body.{CLASS} .pdn[data-step] p:not(.pv-step-shown) {{ visibility: hidden; }}
+body.{CLASS} [role="tab"] {{
+  font-size: 22px !important; padding: 6px 16px !important; height: auto !important;
+}}
+body.{CLASS} .gallery-item, body.{CLASS} [data-testid="block-label"] {{ font-size: 18px !important; }}
 #pv_present_btn.pv-on {{ outline: 3px solid #0a5a9c; }}
 """
 
