@@ -10,6 +10,8 @@ from PIL import Image
 
 from perceptual_viz.ui.tabs import camera
 
+from .browser_support import accessible
+
 TIMEOUT_MS = 60_000
 
 
@@ -41,3 +43,5 @@ def test_the_row_follows_the_fake_camera(contexts, app_url):
             break
         page.wait_for_timeout(250)
     assert len(seen) >= 3, f"the live row was drawn {len(seen)} time(s)"
+    page.locator("#f_cam button").filter(has_text="Stop").first.click()  # the page at rest
+    accessible(page, "live camera")

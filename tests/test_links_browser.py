@@ -13,6 +13,8 @@ import pytest
 
 from perceptual_viz.messages import msg, word
 
+from .browser_support import accessible
+
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000
 
@@ -53,6 +55,11 @@ def test_a_feature_maps_link_opens_its_layer_and_channel_and_notes_a_bad_value(c
     expect(note).to_contain_text("k=999 was ignored")
     expect(note).to_contain_text("colour=red was ignored")
     assert _selected_tab(page) == "Feature maps"
+    # How one number is made: a click on the enlarged channel draws its unit's arithmetic
+    page.locator("#detail img").first.click()
+    expect(page.locator("#f_unit img").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#f_unit_text")).to_contain_text("conv4_3")
+    accessible(page, "link note and a unit's arithmetic")
     bad = _open(contexts, app_url + "?tab=features&layer=nope")
     expect(bad.locator("#pv_link_note")).to_contain_text("layer=nope was ignored")
     expect(bad.locator("#f_layer input").first).to_have_value("relu3_3")  # the default stays
@@ -75,6 +82,7 @@ def test_the_copied_link_opens_the_same_view(contexts, app_url):
     box = page.locator("#pv_link textarea, #pv_link input").first
     expect(box).to_have_value(re.compile(r"\?tab=gram&"), timeout=TIMEOUT_MS)
     link = box.input_value()
+    accessible(page, "the copied link")
     for part in ("sample=brick", "sample_b=coffee", "layer=relu2_2", "norm=gatys", "lang=en"):
         assert part in link, link
     again = _open(contexts, link)
@@ -97,6 +105,7 @@ def test_projector_mode_steps_through_the_teaching_and_switches_tabs(contexts, a
 
     page.wait_for_function("() => document.querySelector('.pdn[data-step]')")
     assert shown() == ["Predict"]
+    accessible(page, "projector mode")
     page.mouse.click(5, 5)
     page.keyboard.press("PageDown")
     assert shown() == ["Predict", "Do"]

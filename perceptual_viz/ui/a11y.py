@@ -249,7 +249,10 @@ _JS_TEMPLATE = r"""
         .replace("{place}", t.dataset.place);
       if (label !== name) t.setAttribute("aria-label", name);
     }
-    for (const u of document.querySelectorAll("button.upload-container[aria-label]")) {
+    // upload boxes and the webcam's record button: the visible words are the name
+    for (const u of document.querySelectorAll(
+      "button.upload-container[aria-label], button.capture-button[aria-label]"
+    )) {
       const text = u.innerText.replace(/\s+/g, " ").trim();
       if (text && u.getAttribute("aria-label") !== text) u.setAttribute("aria-label", text);
     }
