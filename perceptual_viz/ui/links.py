@@ -164,7 +164,8 @@ def _consistent(link: Link) -> Link:
     if link.strength is not None:
         d = DEGRADATIONS.get(link.degradation or "jpeg")
         if d is not None and not d.minimum <= link.strength <= d.maximum:
-            notes.append(msg("strength={value} was ignored (out of range)", value=f"{link.strength:g}"))
+            given = f"{link.strength:g}"
+            notes.append(msg("strength={value} was ignored (out of range)", value=given))
             values["strength"] = None
     present = values.pop("present")
     return Link(**values, present=None if present is None else present == "1", notes=tuple(notes))
