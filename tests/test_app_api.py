@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -825,13 +826,26 @@ def test_sweep_without_degradations_is_a_user_error(client):
 # --------------------------------------------------------------------------- cache reuse
 
 
+def _quiet(model, still_s: float = 1.0, limit_s: float = 60.0) -> int:
+    """The model's forward count once the shared server has finished what earlier tests left
+    queued (a closed page's last requests still run): unchanged for ``still_s``."""
+    deadline = time.monotonic() + limit_s
+    n = model.forward_count
+    while time.monotonic() < deadline:
+        time.sleep(still_s)
+        if model.forward_count == n:
+            return n
+        n = model.forward_count
+    raise AssertionError("the shared server never went quiet")
+
+
 def test_view_changes_do_not_run_vgg_again(client, pool):
     img = _img(ASTRONAUT)
     gallery, _, _ = client.predict(img, "vgg16", "224", "viridis", api_name="/overview")
     gw, gh = _grid_size(4, 224, 224, columns=2)  # relu1_2 of a 224×224 image: square tiles
     assert _size(gallery[0]["image"])[0] == gw and _size(gallery[0]["image"])[1] > gh
     model = pool.get("vgg16")
-    before = model.forward_count
+    before = _quiet(model)
     assert before >= 1
     for layer in ("conv1_1", "relu3_3", "pool4", "relu5_3"):
         _, caption, _ = client.predict(
@@ -853,7 +867,7 @@ def test_compare_new_strength_runs_vgg_once(client, pool):
     img = _img(COFFEE)
     client.predict(img, "vgg16", "224", "viridis", api_name="/overview")  # the clean image is cached
     model = pool.get("vgg16")
-    n0 = model.forward_count
+    n0 = _quiet(model)
     first = _compare_scores(client, COFFEE, deg="jpeg", strength=30)
     n = model.forward_count
     assert n == n0 + 1, f"{n - n0} forward passes for the first degraded image"
