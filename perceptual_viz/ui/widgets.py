@@ -80,6 +80,20 @@ def shown(label: str, **kw: Any) -> gr.Image:
     return gr.Image(label=label, format="png", interactive=False, buttons=["download", "fullscreen"], **kw)
 
 
+def figure_row(label: str, columns: int, elem_id: str, **kw: Any) -> gr.Gallery:
+    """Pictures side by side, each whole (lossless PNG, as tall as it needs, never cropped)."""
+    return gr.Gallery(
+        label=label,
+        columns=columns,
+        height="auto",
+        format="png",
+        elem_id=elem_id,
+        elem_classes=["figure-row"],
+        object_fit="contain",
+        **kw,
+    )
+
+
 def export_button(elem_id: str) -> gr.DownloadButton:
     """A one-click download of the figure on show (filled in by the endpoint that drew it)."""
     return gr.DownloadButton(

@@ -22,7 +22,7 @@ from ..errors import UserError
 from ..links import Entry, Link
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
-from ..widgets import export_button, image_input, md
+from ..widgets import export_button, figure_row, image_input, md
 from . import conventions
 from .features import frame, layer_choices
 
@@ -200,24 +200,8 @@ def _layout(ctx: AppContext, shared: Shared) -> _UI:
             chart = gr.Image(
                 label="Perceptual distance per layer", format="png", interactive=False, elem_id="c_chart"
             )
-    maps = gr.Gallery(
-        label="Where they differ",
-        columns=3,
-        height="auto",
-        format="png",
-        elem_id="c_maps",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
-    side = gr.Gallery(
-        label="The same channels, clean vs degraded",
-        columns=3,
-        height="auto",
-        format="png",
-        elem_id="c_side",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    maps = figure_row("Where they differ", 3, "c_maps")
+    side = figure_row("The same channels, clean vs degraded", 3, "c_side")
     with gr.Accordion("All scores (JSON)", open=False):
         json = gr.JSON(label="All scores (JSON)")
     zipped = export_button("c_zip")

@@ -22,7 +22,7 @@ from ..lanes import progress_checkpoint
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
-from ..widgets import export_button, image_input, md, readable
+from ..widgets import export_button, figure_row, image_input, md, readable
 
 SAMPLES_SHOWN = 6
 
@@ -126,15 +126,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
                 with gr.Accordion("How to read the gallery", open=False):
                     md(text.EQUAL_MSE)
         info = gr.Markdown(elem_id="e_info")
-        gallery = gr.Gallery(
-            label="Same MSE, ranked by the network (least damaged first)",
-            columns=4,
-            height="auto",
-            format="png",
-            object_fit="contain",
-            elem_id="e_gallery",
-            elem_classes=["figure-row"],
-        )
+        gallery = figure_row("Same MSE, ranked by the network (least damaged first)", 4, "e_gallery")
         table = _table()
         with gr.Accordion("All scores (JSON)", open=False):
             data = gr.JSON(label="All scores (JSON)")

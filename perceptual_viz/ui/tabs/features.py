@@ -31,7 +31,7 @@ from ..errors import shown_error
 from ..links import Entry
 from ..serve import png_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
-from ..widgets import image_input, md, shown
+from ..widgets import figure_row, image_input, md, shown
 from . import camera, looks_for
 
 MAX_UPLOADS = 12  # images of this session searched for a channel's top patches
@@ -454,16 +454,7 @@ def _layout(ctx: AppContext, shared: Shared) -> UI:
     gr.Markdown(text.PDN_FEATURES, elem_classes=["pdn"])
     img, notes, point_pic, point_table = _top(ctx)
     gr.Markdown("## Shallow → deep: the strongest channels of each block")
-    over = gr.Gallery(
-        label="Block outputs",
-        show_label=False,
-        columns=5,
-        height="auto",
-        format="png",
-        elem_id="overview",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    over = figure_row("Block outputs", 5, "overview", show_label=False)
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
             layer, k, sort, scope = _grid_controls(shared, outs[2])

@@ -19,7 +19,7 @@ from ..context import AppContext, Upload, quiet_without_image
 from ..errors import shown_error
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of, outputs_of
-from ..widgets import export_button, image_input, md, shown
+from ..widgets import export_button, figure_row, image_input, md, shown
 
 SAMPLES_SHOWN = 6  # the samples under the two inputs
 DEFAULT_NORM = "chw"
@@ -151,15 +151,7 @@ def _pair_view() -> tuple[gr.Number, gr.Number, gr.Button, gr.Markdown, gr.Galle
         j = gr.Number(value=DEFAULT_PAIR[1], precision=0, label="channel j", minimum=0)
         pbtn = gr.Button("Show pair")
     ptext = gr.Markdown(elem_id="g_ptext")
-    pair = gr.Gallery(
-        label="F_i, F_j and their product",
-        columns=3,
-        height="auto",
-        format="png",
-        elem_id="g_pair",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    pair = figure_row("F_i, F_j and their product", 3, "g_pair")
     return i, j, pbtn, ptext, pair
 
 

@@ -21,7 +21,7 @@ from ..context import AppContext, session_of
 from ..lanes import LongJob, progress_checkpoint
 from ..serve import bundle_file, publish
 from ..shared import Shared
-from ..widgets import export_button, md, shown
+from ..widgets import export_button, figure_row, md, shown
 from .reconstruct import stop_button, why_stopped
 
 PATCHES = 8
@@ -110,16 +110,7 @@ def build(ctx: AppContext, shared: Shared, ui: Any) -> None:
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
             find = gr.Button("Find the patches that excite it most", elem_id="f_patches_btn")
-            patches = gr.Gallery(
-                label="Patches that excite it most",
-                show_label=False,
-                columns=4,
-                height="auto",
-                format="png",
-                elem_id="f_patches",
-                elem_classes=["figure-row"],
-                object_fit="contain",
-            )
+            patches = figure_row("Patches that excite it most", 4, "f_patches", show_label=False)
             patches_json = gr.JSON(visible=False)
         with gr.Column(scale=2, min_width=300):
             with gr.Row():

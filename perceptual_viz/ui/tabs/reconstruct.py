@@ -33,7 +33,7 @@ from ..links import Entry
 from ..serve import bundle_file, png_file, publish
 from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
-from ..widgets import export_button, image_input, md, shown
+from ..widgets import export_button, figure_row, image_input, md, shown
 
 # Shown pictures of a reconstruction are enlarged (nearest neighbour) to at least this size.
 DISPLAY_PX = 320
@@ -234,16 +234,7 @@ def run_outputs(prefix: str, picture: str, chart: str) -> tuple[Any, ...]:
     with gr.Row():
         out = shown(picture, elem_id=f"{prefix}_out")
         curve = gr.Image(label=chart, format="png", interactive=False, elem_id=f"{prefix}_curve")
-    runs = gr.Gallery(
-        label="Runs so far (this session)",
-        columns=6,
-        height="auto",
-        format="png",
-        object_fit="contain",
-        preview=False,
-        elem_id=f"{prefix}_runs",
-        elem_classes=["figure-row"],
-    )
+    runs = figure_row("Runs so far (this session)", 6, f"{prefix}_runs", preview=False)
     return info, out, curve, runs, export_button(f"{prefix}_zip")
 
 

@@ -19,7 +19,7 @@ from ..links import Entry
 from ..serve import bundle_file, publish
 from ..shared import PRIVATE, Shared, inputs_of
 from ..showcase import FROM_SHOWCASE, Recipe, ShouldStop, sample_key
-from ..widgets import export_button, image_input, md, readable
+from ..widgets import export_button, figure_row, image_input, md, readable
 
 SAMPLES_SHOWN = 6
 
@@ -94,15 +94,7 @@ def _levels_ok(k: int | None) -> bool:
 def _results() -> tuple[gr.Markdown, gr.Gallery, gr.Dataframe, gr.Gallery]:
     """What a sweep shows: a line, the charts, the raw values and the degraded images."""
     info = gr.Markdown(elem_id="s_info")
-    charts = gr.Gallery(
-        label="Every metric against severity",
-        columns=3,
-        height="auto",
-        format="png",
-        elem_id="s_charts",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    charts = figure_row("Every metric against severity", 3, "s_charts")
     table = gr.Dataframe(
         headers=[str(c) for c in fs.COLUMNS],
         label="Raw values",
@@ -110,15 +102,7 @@ def _results() -> tuple[gr.Markdown, gr.Gallery, gr.Dataframe, gr.Gallery]:
         wrap=True,
         elem_id="s_table",
     )
-    thumbs = gr.Gallery(
-        label="The degraded images",
-        columns=6,
-        height="auto",
-        format="png",
-        elem_id="s_thumbs",
-        elem_classes=["figure-row"],
-        object_fit="contain",
-    )
+    thumbs = figure_row("The degraded images", 6, "s_thumbs")
     return info, charts, table, thumbs
 
 

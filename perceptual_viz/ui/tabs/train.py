@@ -25,7 +25,7 @@ from ..context import AppContext, UserError, session_of
 from ..lanes import LongJob
 from ..serve import bundle_file, png_file, publish
 from ..shared import Shared, inputs_of
-from ..widgets import export_button, md, readable, shown
+from ..widgets import export_button, figure_row, md, readable, shown
 from .reconstruct import display, stop_button, why_stopped
 
 KIND = "training"
@@ -220,16 +220,7 @@ def build(ctx: AppContext, shared: Shared) -> None:
         gr.Markdown(text.PDN_TRAIN, elem_classes=["pdn"])
         task, losses, steps, seed, photos, uploads, held_out, btn, stop = _controls(shared)
         info = gr.Markdown(elem_id="t_info")
-        outs = gr.Gallery(
-            label="The held-out photo: what each network makes of it",
-            columns=5,
-            height="auto",
-            format="png",
-            object_fit="contain",
-            preview=False,
-            elem_id="t_outs",
-            elem_classes=["figure-row"],
-        )
+        outs = figure_row("The held-out photo: what each network makes of it", 5, "t_outs", preview=False)
         with gr.Row():
             crops = shown("Zoomed crops (where the texture is)", elem_id="t_crops")
             curve = shown("Training loss (log scale)", elem_id="t_curve")

@@ -15,7 +15,7 @@ from ....messages import SOURCE, word
 from ....quiz.store import MAX_TRIALS
 from ....quiz.trials import DEFAULT_PSNR_RANGE, MAX_PSNR, MIN_PSNR, photo_names
 from ... import quiz_text
-from ...widgets import md, shown
+from ...widgets import figure_row, md, shown
 from .resource import QuizBackend
 
 TAB_LABEL = "Which looks closer?"
@@ -80,18 +80,7 @@ def _student_part() -> dict[str, Any]:
 
 def _figures(label: str, elem_id: str, show_label: bool = True) -> gr.Gallery:
     """Pictures side by side on a projector, one under the other on a phone (see style.py)."""
-    return gr.Gallery(
-        label=label,
-        show_label=show_label,
-        columns=2,
-        height="auto",
-        format="png",
-        object_fit="contain",
-        preview=False,
-        allow_preview=True,
-        elem_id=elem_id,
-        elem_classes=["figure-row"],
-    )
+    return figure_row(label, 2, elem_id, show_label=show_label, preview=False, allow_preview=True)
 
 
 def _teacher_part() -> dict[str, Any]:
