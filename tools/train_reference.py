@@ -15,8 +15,10 @@ out: the networks never saw them), with whether the lesson holds there (the MSE 
 best PSNR; a network trained with a VGG loss has the best LPIPS, and one the best DISTS).
 
 ``--tasks`` trains only some tasks: the others' networks and records are kept. ``--eval-only``
-re-scores what is there. Everything is seeded: the same command, weights and photos give the
-same networks on the same machine (floating-point sums may differ across CPUs and builds).
+re-scores what is there. A task whose lesson does not hold on every held-out photo is withdrawn:
+its networks are deleted, its record (and its scores) kept with the reason. Everything is seeded:
+the same command, weights and photos give the same networks on the same machine (floating-point
+sums may differ across CPUs and builds).
 """
 
 from __future__ import annotations
@@ -269,10 +271,30 @@ def main(argv: list[str] | None = None) -> int:
             (a.out / rf.PROVENANCE_FILE).write_text(json.dumps(record, indent=1) + "\n")  # after each task
     evaluation = evaluate(model, a.out, log)
     for task, per_photo in evaluation.items():
-        record["tasks"][task]["eval"] = per_photo
-        record["tasks"][task]["lesson_holds_on"] = sum(all(p[k] for k in LESSON) for p in per_photo.values())
+        entry = record["tasks"][task]
+        entry["eval"] = per_photo
+        entry["lesson_holds_on"] = sum(all(p[k] for k in LESSON) for p in per_photo.values())
+        if entry["lesson_holds_on"] < len(per_photo):
+            withdraw(entry, a.out, log, task)
     (a.out / rf.PROVENANCE_FILE).write_text(json.dumps(record, indent=1) + "\n")
     return 0
+
+
+def withdraw(entry: dict[str, Any], out: Path, log: Log, task: str) -> None:
+    """A task whose lesson does not hold on every held-out photo is not shipped: its networks are
+    deleted, its record stays (with its scores) and says why (``withdrawn``), and
+    :func:`perceptual_viz.lessons.reference.tasks` leaves it out."""
+    failed = {
+        name: [k for k in LESSON if not p[k]]
+        for name, p in entry["eval"].items()
+        if not all(p[k] for k in LESSON)
+    }
+    entry["withdrawn"] = "the lesson does not hold on " + "; ".join(
+        f"{name} ({', '.join(ks)} is false)" for name, ks in failed.items()
+    )
+    for net in entry["networks"].values():
+        (out / net["file"]).unlink(missing_ok=True)
+    log(f"{task}: withdrawn, networks deleted: {entry['withdrawn']}")
 
 
 if __name__ == "__main__":

@@ -55,13 +55,23 @@ def provenance(folder: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def tasks(folder: Path = REFERENCE_DIR) -> tuple[Task, ...]:
-    """The tasks whose reference networks are all present in ``folder``, in :data:`TASKS` order."""
+    """The tasks whose reference networks are all present in ``folder``, in :data:`TASKS` order;
+    never one withdrawn because its lesson did not hold (its record says where)."""
     shipped = provenance(folder).get("tasks", {})
     return tuple(
         t
         for t in TASKS
-        if t in shipped and all((folder / file_name(t, n)).is_file() for n in shipped[t]["losses"])
+        if t in shipped
+        and "withdrawn" not in shipped[t]
+        and all((folder / file_name(t, n)).is_file() for n in shipped[t]["losses"])
     )
+
+
+def withdrawn(folder: Path = REFERENCE_DIR) -> dict[str, str]:
+    """Task → why it was withdrawn (trained ahead, its lesson did not hold on every bundled photo)."""
+    return {
+        t: str(r["withdrawn"]) for t, r in provenance(folder).get("tasks", {}).items() if "withdrawn" in r
+    }
 
 
 def _entry(task: str, folder: Path) -> dict[str, Any]:
