@@ -180,10 +180,15 @@ def _add_style_transfer(s: argparse.ArgumentParser) -> None:
 
 def _add_train(t: argparse.ArgumentParser) -> None:
     t.add_argument(
-        "train_images", nargs="+", metavar="TRAIN_IMAGE", help="images to cut training patches from"
+        "train_images", nargs="*", metavar="TRAIN_IMAGE", help="images to cut training patches from"
     )
     t.add_argument(
         "--eval", required=True, metavar="EVAL_IMAGE", help="the held-out image (never trained on)"
+    )
+    t.add_argument(
+        "--reference",
+        action="store_true",
+        help="train nothing: score the shipped reference networks (trained ahead) on EVAL_IMAGE",
     )
     t.add_argument(
         "--task", default="sr4", help=f"one of {', '.join(TASKS)} (default sr4: ×4 super-resolution)"

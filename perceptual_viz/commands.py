@@ -10,7 +10,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backbone import VGGFeatures, load_vgg, resolve_weights
 from .compare import (
@@ -33,6 +33,9 @@ from .figures import sweep as fs
 from .messages import Text
 from .tables import Table
 from .terminal import CLIError, dump, fmt
+
+if TYPE_CHECKING:
+    from .figures.train import ReferenceFigure, TrainFigure
 
 
 def _model(args: argparse.Namespace, warn: bool = True) -> VGGFeatures:
@@ -375,9 +378,60 @@ def _train_json(fig: Figure, model: VGGFeatures) -> dict[str, Any]:
     return out
 
 
+def _reference_json(fig: Figure, model: VGGFeatures) -> dict[str, Any]:
+    r = fig.record
+    made = r["reference"]
+    out = {"task": r["task"], "reference": True, "weights": model.status.as_dict()}
+    out.update({"arch": model.arch, "device": str(model.device), "input": r["eval"]["input"]})
+    out["runs"] = {n: {"eval": sc} for n, sc in r["eval"]["runs"].items()}
+    out["trained"] = {k: made.get(k) for k in ("steps", "date", "final_loss") if k in made}
+    out["trained"].update(steps=made["settings"]["steps"], photos=len(r["training_photos"].get("photos", [])))
+    if not model.status.trained:
+        out["note"] = "UNTRAINED VGG weights: LPIPS and DISTS are computed on a random VGG"
+    return out
+
+
+def cmd_train_reference(args: argparse.Namespace) -> int:
+    """``train --reference``: the shipped reference networks scored on ``--eval``."""
+    from .figures import train as ft
+    from .lessons import reference as rf
+
+    if args.train_images:
+        raise CLIError("--reference trains nothing: give no TRAIN_IMAGE, only --eval")
+    if args.task not in rf.tasks():
+        shipped = ", ".join(rf.tasks()) or "none"
+        raise CLIError(f"no reference networks for task {args.task!r}; shipped: {shipped}")
+    eval_image = load(args.eval, "evaluation image").tensor()
+    model = _model(args)
+    fig = ft.reference_figure(model, args.task, eval_image, seed=args.seed)
+    return _train_output(
+        args, fig, model, _reference_json(fig, model), str(ft.verdict(fig.record["eval"]["runs"]))
+    )
+
+
+def _train_output(
+    args: argparse.Namespace, fig: TrainFigure | ReferenceFigure, model: VGGFeatures, as_json: Any, last: str
+) -> int:
+    """A train figure's pictures (``--out-dir``), export, and JSON or table (then ``last``)."""
+    if args.out_dir:
+        _save_pictures(fig, args.out_dir)
+    _export(args, fig, model)
+    if args.json:
+        dump(as_json)
+        return 0
+    print(f"{fig.what!s} · {model.arch} on {model.device} · {model.status.message}")
+    _print_table(fig.table)
+    print(last)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .figures import train as ft
 
+    if args.reference:
+        return cmd_train_reference(args)
+    if not args.train_images:
+        raise CLIError("give at least one TRAIN_IMAGE (or --reference to score the shipped networks)")
     train = [load(p, f"training image {i}").tensor() for i, p in enumerate(args.train_images, start=1)]
     eval_image = load(args.eval, "evaluation image").tensor()
     model = _model(args)
@@ -390,16 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"step {st.step:4d}/{st.total}  {losses}  {st.seconds:6.1f} s", file=sys.stderr)
     assert last is not None
     fig = ft.figure(model, eval_image, settings, last, curves)
-    if args.out_dir:
-        _save_pictures(fig, args.out_dir)
-    _export(args, fig, model)
-    if args.json:
-        dump(_train_json(fig, model))
-        return 0
-    print(f"{fig.what!s} · {model.arch} on {model.device} · {model.status.message}")
-    _print_table(fig.table)
-    print(f"({last.seconds:.1f} s)")
-    return 0
+    return _train_output(args, fig, model, _train_json(fig, model), f"({last.seconds:.1f} s)")
 
 
 def cmd_weights(args: argparse.Namespace) -> int:

@@ -448,6 +448,17 @@ def test_train_with_it_streams_and_scores_in_chromium(page, errors, tmp_path):
     from perceptual_viz.export import read_bundle
 
     _tab(page, "Train with it")
+    # At once, without training: the networks trained ahead on the held-out photo, scored; or,
+    # when every task trained ahead was withdrawn, the tab says so.
+    from perceptual_viz.lessons import reference as rf
+
+    if rf.tasks():
+        ahead = rf.trained_settings(rf.tasks()[0])
+        expect(page.locator("#t_ref_outs img")).to_have_count(2 + len(ahead.losses), timeout=TIMEOUT_MS)
+        expect(page.locator("#t_ref_info")).to_contain_text(f"trained for {ahead.steps} steps")
+        expect(page.locator("#t_ref_table")).to_contain_text("perceptual+mse network")
+    else:
+        expect(page.locator("#t_ref_none")).to_contain_text("Trained ahead: none shown")
     steps = page.locator("#t_steps input[type=number]")
     steps.fill("10")
     steps.press("Enter")

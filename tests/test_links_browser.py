@@ -65,6 +65,18 @@ def test_a_feature_maps_link_opens_its_layer_and_channel_and_notes_a_bad_value(c
     expect(bad.locator("#f_layer input").first).to_have_value("relu3_3")  # the default stays
 
 
+def test_a_train_link_sets_the_held_out_photo_and_the_seed(contexts, app_url):
+    from playwright.sync_api import expect
+
+    page = _open(contexts, app_url + "?tab=train&sample=coffee&seed=3")
+    expect(page.locator("#t_seed input")).to_have_value("3", timeout=TIMEOUT_MS)
+    assert _selected_tab(page) == "Train with it"
+    expect(page.locator("#t_eval input").first).to_have_value("coffee.png")
+    page.locator("#pv_copy_link").click()
+    box = page.locator("#pv_link textarea, #pv_link input").first
+    expect(box).to_have_value(re.compile(r"\?tab=train&sample=coffee&.*seed=3"), timeout=TIMEOUT_MS)
+
+
 def test_lang_ja_opens_the_page_in_japanese(contexts, app_url):
     page = _open(contexts, app_url + "?lang=ja&tab=gram", locale="en-GB")
     page.wait_for_function("() => /[\\u3040-\\u30ff]/.test(document.querySelector('.pdn')?.innerText || '')")

@@ -61,9 +61,11 @@ def test_an_installed_copy_far_from_the_checkout_loads_a_bundled_sample(tmp_path
     code = (
         "import perceptual_viz, perceptual_viz.assets as a\n"
         "from perceptual_viz.images import load_image\n"
+        "from perceptual_viz.lessons import reference as rf\n"
         "im = load_image(a.sample('chelsea.png'))\n"
+        "nets = {t: sorted(rf.networks(t)) for t in rf.tasks()}\n"
         "print(perceptual_viz.__file__, a.SAMPLES_DIR, len(a.samples()), im.array.shape,"
-        " (a.ASSETS_DIR / 'ATTRIBUTION.md').is_file())\n"
+        " (a.ASSETS_DIR / 'ATTRIBUTION.md').is_file(), rf.REFERENCE_DIR, repr(nets).replace(' ', ''))\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code],
@@ -81,4 +83,12 @@ def test_an_installed_copy_far_from_the_checkout_loads_a_bundled_sample(tmp_path
     from perceptual_viz.assets import samples
 
     assert int(count) == len(samples()) > 0
-    assert rest[0].strip() == "(300, 451, 3) True"
+    shape, attributed, reference, nets = rest[0].strip().rsplit(" ", 3)
+    assert (shape, attributed) == ("(300, 451, 3)", "True")
+    # The reference networks of "Train with it" (those shipped) and their record are installed,
+    # and load there.
+    from perceptual_viz.lessons import reference as rf
+
+    assert Path(reference) == target / "perceptual_viz" / "_assets" / "reference"
+    assert (Path(reference) / rf.PROVENANCE_FILE).is_file()
+    assert nets == repr({t: sorted(rf.networks(t)) for t in rf.tasks()}).replace(" ", "")

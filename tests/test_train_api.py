@@ -18,6 +18,7 @@ from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from perceptual_viz.export import read_bundle  # noqa: E402
+from perceptual_viz.lessons import reference as rf  # noqa: E402
 
 from .support import stays_unchanged  # noqa: E402
 
@@ -117,3 +118,36 @@ def test_cancel_stops_training_and_the_app_serves_the_next_request(client, serve
     assert stays_unchanged(lambda: model.forward_count), "the cancelled training kept running"
     *_, final = list(_train(client, steps=10))
     assert final[4]["data"], "the next run finished with its scores"
+
+
+@pytest.mark.skipif(
+    not rf.tasks(), reason="no reference networks shipped (every task trained ahead was withdrawn)"
+)
+def test_train_reference_answers_at_once_with_the_networks_trained_ahead(client):
+    """``/train_reference``: the reference networks of a task on a held-out bundled photo — no
+    training, so quickly — with their pictures, scores, the verdict and the export zip."""
+    task = rf.tasks()[0]
+    t0 = time.monotonic()
+    gallery, crops, info, table, zipped = client.predict(
+        task, "camera.png", 0, "vgg16", api_name="/train_reference"
+    )
+    assert time.monotonic() - t0 < 30
+    losses = rf.trained_settings(task).losses
+    names = [g["caption"].split(" · ")[0] for g in gallery]
+    assert names[1:] == ["ground truth", *(f"{n} network" for n in losses)]
+    assert all("PSNR" in g["caption"] and "LPIPS" in g["caption"] for g in gallery[2:])
+    steps = rf.trained_settings(task).steps
+    assert f"trained for {steps} steps" in info and "best PSNR: " in info and Path(crops).is_file()
+    assert [r["image"] for r in _rows(table)][1:] == [f"{n} network" for n in losses]
+    record, _ = read_bundle(zipped)
+    assert record["kind"] == "train-reference" and record["task"] == task
+    with pytest.raises(AppError, match=NOT_A_CHOICE):
+        client.predict(task, "cat.png", 0, "vgg16", api_name="/train_reference")
+
+
+@pytest.mark.skipif(bool(rf.tasks()), reason="reference networks are shipped")
+def test_without_reference_networks_there_is_no_train_reference_endpoint(client):
+    """Every task trained ahead was withdrawn (its lesson did not hold): the tab says so and
+    serves the live run alone."""
+    with pytest.raises(Exception, match="train_reference"):
+        client.predict("sr4", "camera.png", 0, "vgg16", api_name="/train_reference")

@@ -542,8 +542,13 @@ def quiz(s: Shooter) -> None:
 
 
 def train(s: Shooter) -> None:
-    """The default training run (×4 super-resolution; mse vs perceptual vs perceptual+mse)."""
+    """The networks trained ahead on the held-out photo (where any ship), then the default live
+    run (×4 super-resolution; mse vs perceptual vs perceptual+mse)."""
     s.tab("Train with it")
+    from perceptual_viz.lessons import reference as rf
+
+    if rf.tasks():  # input, truth and the three reference outputs
+        s.wait(s.page.locator("#t_ref_outs img").nth(4))
     s.page.locator("#t_btn").click()
     s.wait(s.page.locator("#t_outs img").nth(4))  # input, truth and the three networks' outputs
     s.page.wait_for_function(  # the scores table is filled once the run has ended

@@ -17,6 +17,7 @@ from .. import chrome
 from ..backbone import VGGFeatures
 from ..images import to_pil
 from ..lessons import reconstruct as rc
+from ..lessons import reference as rf
 from ..lessons import train as tl
 from ..messages import Joined, Text, joined, msg, msg_n
 from ..plots import line_chart
@@ -39,6 +40,8 @@ TABLE_COLUMNS: tuple[Text, ...] = (
     "LPIPS",
     msg("final training loss"),
 )
+# The reference networks' table: DISTS too (the lesson they are held to includes it).
+REFERENCE_COLUMNS: tuple[Text, ...] = (*TABLE_COLUMNS[:5], "DISTS", TABLE_COLUMNS[5])
 
 Curves = dict[str, list[dict[str, Any]]]
 
@@ -151,14 +154,19 @@ def loss_chart(curves: Curves, title: Text | None = None) -> Image.Image:
 
 
 def scores_table(
-    scores: dict[str, dict[str, float | None]], final: dict[str, float | None], label: Text
+    scores: dict[str, dict[str, float | None]],
+    final: dict[str, float | None],
+    label: Text,
+    dists: bool = False,
 ) -> Table:
-    """One row per image: the degraded input (the baseline), then each network's output."""
+    """One row per image: the degraded input (the baseline), then each network's output (with a
+    DISTS column when ``dists``: :data:`REFERENCE_COLUMNS`)."""
     rows = []
     for name, sc in scores.items():
         title = msg("input ({label})", label=label) if name == "input" else network_name(name)
-        rows.append([title, sc["mse"], sc["psnr"], sc["ssim"], sc["lpips"], final.get(name)])
-    return Table(list(TABLE_COLUMNS), rows)
+        metrics = [sc["mse"], sc["psnr"], sc["ssim"], sc["lpips"], *([sc.get("dists")] if dists else [])]
+        rows.append([title, *metrics, final.get(name)])
+    return Table(list(REFERENCE_COLUMNS if dists else TABLE_COLUMNS), rows)
 
 
 def _scores_line(sc: dict[str, float | None] | None) -> str:
@@ -341,3 +349,112 @@ def run_to_end(
             progress(st)
     assert last is not None
     return figure(model, eval_image, settings, last, curves)
+
+
+# --------------------------------------------------------------------------- trained ahead
+
+REFERENCE_UNTRAINED_NOTE = msg(
+    "⚠️ **Untrained weights:** the networks were trained ahead with ImageNet VGG16, so their "
+    "pictures and PSNR are theirs; LPIPS and DISTS, though, are computed on a *random* VGG here "
+    "and mean nothing. Load ImageNet weights to see the lesson."
+)
+
+
+def _best(scores: dict[str, dict[str, float | None]], key: str, lowest: bool) -> tuple[str, float] | None:
+    """The network (not the input) with the best score ``key``, and that score."""
+    have = {n: v for n, s in scores.items() if n != "input" and (v := s.get(key)) is not None}
+    if not have:
+        return None
+    name = (min if lowest else max)(have, key=lambda n: have[n])
+    return name, have[name]
+
+
+def verdict(scores: dict[str, dict[str, float | None]]) -> Text:
+    """Which network has the best PSNR, LPIPS and DISTS (where scored), with the numbers, e.g.
+    "best PSNR: mse network (27.31 dB) · best LPIPS: perceptual+mse network (0.152)"."""
+    parts: list[Text] = []
+    psnr = _best(scores, "psnr", lowest=False)
+    if psnr:
+        parts.append(msg("best PSNR: {net} ({value:.2f} dB)", net=network_name(psnr[0]), value=psnr[1]))
+    lpips = _best(scores, "lpips", lowest=True)
+    if lpips:
+        parts.append(msg("best LPIPS: {net} ({value:.3f})", net=network_name(lpips[0]), value=lpips[1]))
+    dists = _best(scores, "dists", lowest=True)
+    if dists:
+        parts.append(msg("best DISTS: {net} ({value:.3f})", net=network_name(dists[0]), value=dists[1]))
+    return Joined(tuple(parts))
+
+
+def trained_ahead(task: str) -> Text:
+    """How the reference networks of ``task`` were made, in two sentences (from their record)."""
+    made = rf.provenance().get("tasks", {}).get(task, {})
+    s = made.get("settings", {})
+    return msg(
+        "**Trained ahead:** the same networks, trained for {steps} steps of {batch} × {patch}-px "
+        "patches on {photos} openly licensed images (photos and drawn “dead leaves”) that are not "
+        "among the bundled photos (so every bundled photo is held out for them). Their VGG loss "
+        "compares {layers}.",
+        steps=s.get("steps", 0),
+        batch=s.get("batch", 0),
+        patch=s.get("patch", 0),
+        photos=len(rf.provenance().get("data", {}).get("photos", [])),
+        layers=", ".join(s.get("layers") or tl.DEFAULT_LAYERS),
+    )
+
+
+@dataclass(frozen=True)
+class ReferenceFigure(Figure):
+    """The reference networks of one task on one held-out image: the input, its truth, every
+    network's output, the zoomed crops. ``info``: how they were trained and which network won
+    what here (Markdown); ``table``: the scores (with each network's final training loss)."""
+
+    what: Text
+    info: Text
+    table: Table
+    kind = "train-reference"
+
+
+def _reference_record(model: VGGFeatures, run: rf.ReferenceRun, box: tuple[int, int, int]) -> dict[str, Any]:
+    made = rf.provenance()
+    task = str(run.settings.task)
+    return {
+        "task": task,
+        "reference": {k: v for k, v in made.get("tasks", {}).get(task, {}).items() if k != "eval"},
+        "training_photos": made.get("data", {}),
+        "vgg_used_in_training": made.get("vgg", {}),
+        "eval_settings": {"eval_size": run.settings.eval_size, "seed": run.settings.seed},
+        "weights": model.status.as_dict(),
+        "eval": {
+            "size_hw": list(run.truth.shape[-2:]),
+            "input": run.scores["input"],
+            "runs": {n: sc for n, sc in run.scores.items() if n != "input"},
+        },
+        "zoom": {"top": box[0], "left": box[1], "side": box[2]},
+    }
+
+
+def reference_figure(
+    model: VGGFeatures, task: str, eval_image: torch.Tensor, seed: int = 0
+) -> ReferenceFigure:
+    """``task``'s reference networks (:mod:`perceptual_viz.lessons.reference`) on the held-out
+    ``eval_image``: pictures, zoomed crops, scores (one VGG pass), and the verdict."""
+    run = rf.run(model, task, eval_image, seed=seed)
+    label = input_label(run.settings)
+    strip, box = zoom_strip(run.x, run.truth, run.outputs, label, run.scores)
+    final = rf.provenance()["tasks"][task].get("final_loss", {})
+    info: list[Text] = [trained_ahead(task), verdict(run.scores)]
+    if not model.status.trained:
+        info.append(REFERENCE_UNTRAINED_NOTE)
+    pictures = {
+        str(input_name(run.settings)): to_pil(run.x),
+        "ground truth": to_pil(run.truth),
+        **{str(network_name(n)): to_pil(o) for n, o in run.outputs.items()},
+        "zoomed crops": strip,
+    }
+    return ReferenceFigure(
+        pictures,
+        _reference_record(model, run, box),
+        what=what(rf.trained_settings(task)),
+        info=Joined(tuple(info), "\n\n"),
+        table=scores_table(run.scores, final, label, dists=True),
+    )

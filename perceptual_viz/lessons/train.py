@@ -133,6 +133,9 @@ _DEVICE_BUDGET = {
     "mps": _Budget(250, 1000, 32, 96, 8, 32, 48, 96, 300, 256, 384),
     "cuda": _Budget(1000, 5000, 96, 256, 16, 64, 64, 128, 600, 512, 1024),
 }
+# The bounds of a training run made ahead of time (tools/train_reference.py), on any device: the
+# networks themselves stay the live ones (the CPU default width), only the run is longer.
+OFFLINE_BUDGET = _Budget(250, 100_000, 32, 256, 8, 128, 48, 128, 1024, 256, 1024)
 
 
 def _device_type(device: torch.device | str) -> str:
@@ -248,10 +251,13 @@ class TrainSettings:
     eval_size: int | None = None  # the evaluation image's longest side, px
     seed: int = 0
 
-    def resolved(self, arch: Arch, device: torch.device | str) -> TrainSettings:
-        """A copy with every default filled in and every value checked (:class:`InputError`)."""
+    def resolved(
+        self, arch: Arch, device: torch.device | str, bounds: _Budget | None = None
+    ) -> TrainSettings:
+        """A copy with every default filled in and every value checked (:class:`InputError`);
+        ``bounds``: other defaults and bounds than ``device``'s (e.g. :data:`OFFLINE_BUDGET`)."""
         losses, names = _task_losses_layers(self, check_arch(arch))
-        b, dev = budget(device), _device_type(device)
+        b, dev = bounds or budget(device), _device_type(device)
         patch = _bounded(
             "patch", b.patch if self.patch is None else self.patch, MIN_PATCH, b.max_patch, dev, " px"
         )
@@ -616,6 +622,24 @@ class _Trainer:
             return {n: _snapshot(net(x).clamp(0, 1)) for n, net in self.nets.items()}
 
 
+def fit(
+    model: VGGFeatures,
+    train_images: Sequence[torch.Tensor],
+    settings: TrainSettings,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, ResidualCNN]:
+    """Train one network per loss for ``settings.steps`` steps (``settings`` resolved) and return
+    them, in eval mode on CPU — the loop of :func:`train` without an evaluation image (how the
+    reference networks are made, ``tools/train_reference.py``). ``progress(step, losses)`` is
+    called after every step with each network's loss on that step's batch."""
+    tr = _Trainer(model, training_images(train_images, settings), settings)
+    for i in range(int(settings.steps or 0)):
+        losses = tr.step(i)
+        if progress is not None:
+            progress(i + 1, losses)
+    return {n: net.to("cpu").eval() for n, net in tr.nets.items()}
+
+
 def _run(
     model: VGGFeatures,
     images: list[torch.Tensor],
@@ -663,12 +687,14 @@ def _run(
 
 
 def evaluate(
-    model: VGGFeatures, outputs: dict[str, torch.Tensor], truth: torch.Tensor
+    model: VGGFeatures, outputs: dict[str, torch.Tensor], truth: torch.Tensor, *, dists: bool = False
 ) -> dict[str, dict[str, float | None]]:
-    """name → {"mse", "psnr", "ssim", "lpips"} of each output against ``truth``, in one VGG pass.
+    """name → {"mse", "psnr", "ssim", "lpips"} of each output against ``truth``, in one VGG pass;
+    with ``dists``, "dists" too (one more pass: the reference networks are judged on it, the live
+    run is not).
 
-    PSNR is ``None`` for an output identical to the truth; LPIPS is ``None`` when it cannot be
-    computed (see :func:`perceptual_viz.compare.lpips_unavailable_reason`).
+    PSNR is ``None`` for an output identical to the truth; LPIPS (DISTS) is ``None`` when it
+    cannot be computed (see :func:`perceptual_viz.compare.lpips_unavailable_reason`).
     """
     if not outputs:
         return {}
@@ -676,8 +702,7 @@ def evaluate(
     with torch.inference_mode():
         dev = model.device
         batch = torch.cat([outputs[n].to(dev, torch.float32) for n in names])
-        # Only the scores this lesson shows: DISTS would cost another pass of every output.
-        shown = ScoreSettings(dists=False, ms_ssim=False)
+        shown = ScoreSettings(dists=dists, ms_ssim=False)
         scores = score_pairs(model, truth.to(dev, torch.float32), batch, settings=shown).scores
     out: dict[str, dict[str, float | None]] = {}
     for n, sc in zip(names, scores, strict=True):
@@ -687,4 +712,6 @@ def evaluate(
             "ssim": sc.ssim,
             "lpips": sc.lpips,
         }
+        if dists:
+            out[n]["dists"] = sc.dists
     return out
