@@ -826,6 +826,16 @@ def test_sweep_without_degradations_is_a_user_error(client):
 # --------------------------------------------------------------------------- cache reuse
 
 
+def _unseen(path: Path, tmp_path: Path) -> Path:
+    """A copy of the photo with one pixel changed: content no test has asked for, so neither
+    the shared result cache nor the feature cache already holds it, whatever ran before."""
+    a = np.array(Image.open(path).convert("RGB"))
+    a[0, 0, 0] ^= 1
+    out = tmp_path / f"unseen_{path.stem}.png"
+    Image.fromarray(a).save(out)
+    return out
+
+
 def _quiet(model, still_s: float = 1.0, limit_s: float = 60.0) -> int:
     """The model's forward count once the shared server has finished what earlier tests left
     queued (a closed page's last requests still run): unchanged for ``still_s``."""
@@ -839,8 +849,8 @@ def _quiet(model, still_s: float = 1.0, limit_s: float = 60.0) -> int:
     raise AssertionError("the shared server never went quiet")
 
 
-def test_view_changes_do_not_run_vgg_again(client, pool):
-    img = _img(ASTRONAUT)
+def test_view_changes_do_not_run_vgg_again(client, pool, tmp_path):
+    img = _img(_unseen(ASTRONAUT, tmp_path))  # its overview computes, and caches, its features
     gallery, _, _ = client.predict(img, "vgg16", "224", "viridis", api_name="/overview")
     gw, gh = _grid_size(4, 224, 224, columns=2)  # relu1_2 of a 224×224 image: square tiles
     assert _size(gallery[0]["image"])[0] == gw and _size(gallery[0]["image"])[1] > gh
@@ -863,15 +873,16 @@ def test_view_changes_do_not_run_vgg_again(client, pool):
     assert model.forward_count == before, "a view change ran VGG again"
 
 
-def test_compare_new_strength_runs_vgg_once(client, pool):
-    img = _img(COFFEE)
+def test_compare_new_strength_runs_vgg_once(client, pool, tmp_path):
+    clean = _unseen(COFFEE, tmp_path)
+    img = _img(clean)
     client.predict(img, "vgg16", "224", "viridis", api_name="/overview")  # the clean image is cached
     model = pool.get("vgg16")
     n0 = _quiet(model)
-    first = _compare_scores(client, COFFEE, deg="jpeg", strength=30)
+    first = _compare_scores(client, clean, deg="jpeg", strength=30)
     n = model.forward_count
     assert n == n0 + 1, f"{n - n0} forward passes for the first degraded image"
-    second = _compare_scores(client, COFFEE, deg="jpeg", strength=70)
+    second = _compare_scores(client, clean, deg="jpeg", strength=70)
     assert second["mse"] < first["mse"]
     assert model.forward_count == n + 1, f"{model.forward_count - n} forward passes for one new image"
 
