@@ -99,6 +99,22 @@ def test_networks_start_from_identical_weights(vgg16, images):
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_fit_can_start_from_a_trained_network_and_keep_parameters_fixed(vgg16, images):
+    """The warm start of tools/train_reference.py: every network a copy of ``start``; the
+    ``frozen`` parameters stay as they were, the others train."""
+    s = tl.TrainSettings(**TINY, steps=3, losses=("mse", "perceptual")).resolved("vgg16", "cpu")
+    start = tl.fit(
+        vgg16, images[0], tl.TrainSettings(**TINY, steps=3, losses=("mse",)).resolved("vgg16", "cpu")
+    )
+    start_state = {k: v.clone() for k, v in start["mse"].state_dict().items()}
+    nets = tl.fit(vgg16, images[0], s, start=start["mse"], frozen=("body.4.bias",))
+    for net in nets.values():
+        state = net.state_dict()
+        assert torch.equal(state["body.4.bias"], start_state["body.4.bias"]), "frozen"
+        assert not torch.equal(state["body.4.weight"], start_state["body.4.weight"]), "trained"
+        assert all(p.requires_grad == (n != "body.4.bias") for n, p in net.named_parameters())
+
+
 def test_same_seed_same_networks_other_seed_other(vgg16, images):
     a = _run(vgg16, images, steps=6, seed=2, task="denoise")[-1]
     b = _run(vgg16, images, steps=6, seed=2, task="denoise")[-1]

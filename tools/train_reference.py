@@ -14,6 +14,12 @@ fingerprint), the date, the library versions, the final training losses (the mea
 out: the networks never saw them), with whether the lesson holds there (the MSE network has the
 best PSNR; a network trained with a VGG loss has the best LPIPS, and one the best DISTS).
 
+``--warm-start-steps N`` starts the networks as SRGAN starts its VGG-loss network: the MSE
+network is trained alone for N steps, then every network (the MSE one too) starts as a copy of it
+and is trained ``--steps`` more with its own loss, at ``--fine-tune-lr`` — the loss is still the
+only difference between them, and a short fine-tuning leaves the VGG-loss networks no time to draw
+the grid that long training with a feature loss does.
+
 ``--tasks`` trains only some tasks: the others' networks and records are kept. ``--eval-only``
 re-scores what is there. A task whose lesson does not hold on every held-out photo is withdrawn:
 its networks are deleted, its record (and its scores) kept with the reason. Everything is seeded:
@@ -80,6 +86,22 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--patch", type=int, default=48, help="patch side in px (default 48)")
     ap.add_argument("--batch", type=int, default=16, help="patches per step (default 16)")
     ap.add_argument("--lr", type=float, default=tl.DEFAULT_LR)
+    ap.add_argument(
+        "--warm-start-steps",
+        type=int,
+        default=0,
+        help="warm start (as SRGAN's VGG-loss network starts from its MSE one): first train the MSE "
+        "network alone for this many steps at --lr, then every network (MSE included, so they "
+        "still differ only in their loss) starts as a copy of it for --steps more at --fine-tune-lr "
+        "(default 0: every network from the seed's new one)",
+    )
+    ap.add_argument("--fine-tune-lr", type=float, help="the lr after a warm start (default: --lr)")
+    ap.add_argument(
+        "--keep-last-bias",
+        action="store_true",
+        help="after a warm start, every network keeps the MSE network's last bias: through the "
+        "pixel_shuffle that bias is a constant 2-px pattern, the grid a VGG loss otherwise draws",
+    )
     ap.add_argument("--pixel-weight", type=float, default=tl.DEFAULT_PIXEL_WEIGHT)
     ap.add_argument("--tv-weight", type=float, default=tl.DEFAULT_TV_WEIGHT)
     ap.add_argument("--layers", default=",".join(tl.DEFAULT_LAYERS), help="of the perceptual loss")
@@ -157,10 +179,14 @@ def train_task(
         train_size=max(max(p.shape[-2:]) for p in photos),
         seed=a.seed,
     ).resolved(model.arch, "cpu", bounds=tl.OFFLINE_BUDGET)
+    t0 = time.monotonic()
+    start, warm = _warm_start(model, settings, a, photos, log)
+    if start is not None:
+        settings = dataclasses.replace(settings, lr=a.fine_tune_lr or a.lr)
     log(f"{task}: {settings}")
     progress, kept = _progress(log, int(settings.steps or 0), a.tail)
-    t0 = time.monotonic()
-    nets = tl.fit(model, photos, settings, progress)
+    frozen = [_last_bias(start)] if start is not None and a.keep_last_bias else []
+    nets = tl.fit(model, photos, settings, progress, start=start, frozen=frozen)
     seconds = time.monotonic() - t0
     from safetensors.torch import save_file
 
@@ -176,11 +202,35 @@ def train_task(
     return {
         "losses": list(settings.losses),
         "settings": record,
+        **({"warm_start": {**warm, "frozen": frozen}} if warm else {}),
         "seconds": round(seconds, 1),
         "networks": files,
         "final_loss": final,
         "parameters": tl.parameter_count(next(iter(nets.values()))),
     }
+
+
+def _warm_start(
+    model: VGGFeatures, settings: tl.TrainSettings, a: argparse.Namespace, photos: list, log: Log
+) -> tuple[tl.ResidualCNN | None, dict[str, Any]]:
+    """With ``--warm-start-steps``: the MSE network trained alone for that many steps at ``--lr``
+    (the same seed, start and patches as without), and its record; else (None, {})."""
+    steps = a.warm_start_steps
+    if steps <= 0:
+        return None, {}
+    first = dataclasses.replace(settings, losses=("mse",), steps=steps)
+    log(f"{settings.task}: warm start: {first}")
+    progress, kept = _progress(log, steps, a.tail)
+    t0 = time.monotonic()
+    net = tl.fit(model, photos, first, progress)["mse"]
+    final = sum(kept["mse"][-a.tail :]) / len(kept["mse"][-a.tail :])
+    log(f"{settings.task}: warm start done in {time.monotonic() - t0:.0f} s; final MSE {final:.5g}")
+    return net, {"loss": "mse", "steps": steps, "lr": first.lr, "final_loss": final}
+
+
+def _last_bias(net: torch.nn.Module) -> str:
+    """The name of the last convolution's bias of a :class:`ResidualCNN` (e.g. ``body.8.bias``)."""
+    return [n for n, _ in net.named_parameters() if n.endswith(".bias")][-1]
 
 
 def _scaled(x: torch.Tensor, k: float) -> torch.Tensor:

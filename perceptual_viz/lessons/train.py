@@ -627,12 +627,23 @@ def fit(
     train_images: Sequence[torch.Tensor],
     settings: TrainSettings,
     progress: Callable[[int, dict[str, float]], None] | None = None,
+    start: nn.Module | None = None,
+    frozen: Sequence[str] = (),
 ) -> dict[str, ResidualCNN]:
     """Train one network per loss for ``settings.steps`` steps (``settings`` resolved) and return
     them, in eval mode on CPU — the loop of :func:`train` without an evaluation image (how the
     reference networks are made, ``tools/train_reference.py``). ``progress(step, losses)`` is
-    called after every step with each network's loss on that step's batch."""
+    called after every step with each network's loss on that step's batch. ``start``: a trained
+    :class:`ResidualCNN` every network starts as a copy of, instead of the seed's new network (a
+    warm start, as SRGAN's VGG-loss network starts from its MSE one); ``frozen``: names of
+    parameters (``net.named_parameters()``) no network changes, e.g. ``"body.8.bias"``."""
     tr = _Trainer(model, training_images(train_images, settings), settings)
+    with torch.no_grad():
+        for net in tr.nets.values():
+            if start is not None:
+                net.load_state_dict(start.state_dict())
+            for name, p in net.named_parameters():
+                p.requires_grad_(name not in frozen)
     for i in range(int(settings.steps or 0)):
         losses = tr.step(i)
         if progress is not None:
