@@ -325,6 +325,7 @@ def unit(s: Shooter) -> None:
     if not s.page.locator("#detail img").count():
         s.sample("chelsea.png", "f_img")
         s.wait(s.page.locator("#grid_caption").get_by_text("relu3_3"))
+    s.page.locator("#detail").scroll_into_view_if_needed()  # lazy: a phone loads it once in view
     s.wait(s.page.locator("#detail img"))
     s.idle()
     s.click_at("detail", *BROW)
