@@ -513,6 +513,30 @@ def relative_perceptual_distance(
     return torch.stack([relative_l2(fa[n], ft[n]) for n in names]).mean()
 
 
+def normalized_feature_distance(
+    fa: Mapping[str, torch.Tensor], ft: Mapping[str, torch.Tensor], names: Sequence[str]
+) -> torch.Tensor:
+    """LPIPS's distance without its learned weights (Zhang et al. 2018's unweighted baseline),
+    0-d and differentiable: at every position each layer's features are unit-normalised over the
+    channels (+1e-10), their squared differences summed over the channels, averaged over the
+    positions and the batch, and the layers ``names`` summed. A loss the reference networks of
+    the Train lesson can be trained with: unlike :func:`relative_perceptual_distance`, every
+    position counts alike, however weak its features.
+
+    >>> import torch
+    >>> f = {"a": torch.ones(1, 2, 4, 4)}
+    >>> g = {"a": torch.cat([torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)], dim=1)}
+    >>> round(float(normalized_feature_distance(f, g, ["a"])), 4)  # (1 - 1/√2)² + (1/√2)²
+    0.5858
+    """
+
+    def unit(x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        return x / (x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+
+    return torch.stack([(unit(fa[n]) - unit(ft[n])).pow(2).sum(dim=1).mean() for n in names]).sum()
+
+
 # --------------------------------------------------------------------------- LPIPS
 
 

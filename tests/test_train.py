@@ -115,6 +115,40 @@ def test_fit_can_start_from_a_trained_network_and_keep_parameters_fixed(vgg16, i
         assert all(p.requires_grad == (n != "body.4.bias") for n, p in net.named_parameters())
 
 
+def test_feature_norm_loss_is_lpips_unweighted_distance(vgg16, images):
+    """``feature_norm`` (tools/train_reference.py --feature-norm): the perceptual loss is LPIPS's
+    distance with every linear weight 1 — per layer, Σ_c of the squared difference of the
+    channel-normalised features, averaged over positions — summed over the layers; it trains."""
+    from perceptual_viz.metrics import normalized_feature_distance
+
+    names = ("relu1_2", "relu3_3")
+    s = tl.TrainSettings(**TINY, steps=3, losses=("perceptual",), layers=names, feature_norm=True)
+    s = s.resolved("vgg16", "cpu")
+    x, t = tl.PatchSampler(tl.training_images(images[0], s), s)()
+    y = (x + 0.05 * torch.randn_like(x)).clamp(0, 1).requires_grad_(True)
+    loss = tl.step_losses(vgg16, {"perceptual": y}, t, s, shift=(0, 0))["perceptual"]
+    h, w = t.shape[-2] - tl.JITTER, t.shape[-1] - tl.JITTER  # what VGG sees: shifted by (0, 0)
+    f = vgg16(torch.cat([y, t]).detach()[..., :h, :w], names)
+    by_hand = 0.0
+    for n in names:
+        a, b = f[n][: len(t)].double(), f[n][len(t) :].double()
+        a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        by_hand += float((a - b).pow(2).sum(1).mean())
+    assert float(loss.detach()) == pytest.approx(by_hand, rel=1e-5) and by_hand > 0
+    loss.backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
+    # Features 100× larger (Caffe-like weights) give the same distance.
+    fa = {n: f[n][: len(t)] for n in names}
+    ft = {n: f[n][len(t) :] for n in names}
+    scaled = normalized_feature_distance(
+        {n: 100 * v for n, v in fa.items()}, {n: 100 * v for n, v in ft.items()}, names
+    )
+    assert float(scaled) == pytest.approx(by_hand, rel=1e-4)
+    last = tl.fit(vgg16, images[0], s)["perceptual"].body[-1].weight
+    assert float(last.detach().abs().sum()) > 0, "it trains: the last convolution left zero"
+
+
 def test_same_seed_same_networks_other_seed_other(vgg16, images):
     a = _run(vgg16, images, steps=6, seed=2, task="denoise")[-1]
     b = _run(vgg16, images, steps=6, seed=2, task="denoise")[-1]

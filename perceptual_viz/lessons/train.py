@@ -77,7 +77,7 @@ from ..features import resize_images
 from ..gram import gram
 from ..layers import layer
 from ..messages import Text, msg
-from ..metrics import psnr, relative_perceptual_distance
+from ..metrics import normalized_feature_distance, psnr, relative_perceptual_distance
 from ..options import LOSSES, TASKS, LossName, StopReason, Task, is_one_of
 from .reconstruct import _grad_mode, _integer, _number, _snapshot, check_loop, stop_reason, total_variation
 
@@ -242,6 +242,9 @@ class TrainSettings:
     depth: int = DEFAULT_DEPTH  # 3×3 convolutions in the network
     lr: float = DEFAULT_LR  # Adam, cosine-decayed to lr / 20
     layers: tuple[str, ...] | None = None  # VGG layers of the perceptual loss; None → relu2_2
+    # The perceptual loss compares features unit-normalised over channels at each position
+    # (metrics.normalized_feature_distance, LPIPS's normalisation) instead of relative_l2 per layer.
+    feature_norm: bool = False
     pixel_weight: float = DEFAULT_PIXEL_WEIGHT  # weight of MSE in "perceptual+mse"
     style_weight: float = DEFAULT_STYLE_WEIGHT  # weight of the Gram term in "perceptual+style"
     tv_weight: float = DEFAULT_TV_WEIGHT  # total variation added to every loss that uses VGG
@@ -297,6 +300,7 @@ class TrainSettings:
                 " px",
             ),
             seed=_integer("seed", self.seed),
+            feature_norm=bool(self.feature_norm),
         )
 
 
@@ -535,7 +539,8 @@ def step_losses(
         elif n == "l1":
             out[n] = (y - target).abs().mean()
         else:
-            loss = relative_perceptual_distance(fy[n], ft, s.layers or ())
+            distance = normalized_feature_distance if s.feature_norm else relative_perceptual_distance
+            loss = distance(fy[n], ft, s.layers or ())
             if n == "perceptual+mse":
                 loss = loss + float(s.pixel_weight) * (y - target).pow(2).mean()
             elif n == "perceptual+style":
