@@ -31,6 +31,8 @@ def test_compare_conventions_panel_in_japanese(contexts, app_url):
     pg.goto(app_url)
     pg.wait_for_selector("button.gallery-item:visible")  # drawn, and in Japanese
     tab = pg.locator('[role="tab"][data-tab-id="compare"]').filter(visible=True).first
+    # The page's words switch to Japanese after it is drawn: read the tab's name once they have.
+    expect(tab).not_to_have_text("Compare", timeout=TIMEOUT_MS)
     open_tab(pg, tab.inner_text().strip())
     item = pg.locator("button.gallery-item:visible").filter(has=pg.locator('img[src$="/chelsea.png"]'))
     item.first.click()
