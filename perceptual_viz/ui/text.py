@@ -267,7 +267,7 @@ TRAIN_NO_REFERENCE = r"""
 **Trained ahead: none shown.** Networks trained ahead for thousands of steps
 (`tools/train_reference.py`, on 16 openly licensed images that are not among the bundled photos)
 were to show the lesson at once, on any bundled photo. With ImageNet VGG16 weights they did not
-teach it on every one, so none is shown. In 21 runs of ×4 super-resolution the MSE network had
+teach it on every one, so none is shown. In 22 runs of ×4 super-resolution the MSE network had
 the best PSNR, but a VGG-loss network had the best LPIPS on at most four photos of six: on the
 coffee cup and the brick wall the MSE network kept the best LPIPS too, whichever VGG layers the
 loss compared and however large the patches, and on the brick wall every network scored worse
