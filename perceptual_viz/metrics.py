@@ -529,12 +529,13 @@ def normalized_feature_distance(
     >>> round(float(normalized_feature_distance(f, g, ["a"])), 4)  # (1 - 1/√2)² + (1/√2)²
     0.5858
     """
-
-    def unit(x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        return x / (x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
-
-    return torch.stack([(unit(fa[n]) - unit(ft[n])).pow(2).sum(dim=1).mean() for n in names]).sum()
+    terms = []
+    for n in names:
+        ones = torch.ones(fa[n].shape[1], device=fa[n].device)  # LPIPS with every weight 1
+        lp = _layer_terms(fa[n], ft[n], None, ones)[1]
+        assert lp is not None
+        terms.append(lp.mean())
+    return torch.stack(terms).sum()
 
 
 # --------------------------------------------------------------------------- LPIPS
@@ -558,8 +559,10 @@ def _lpips_lin_cpu(version: str = "v0.1") -> tuple[torch.Tensor, ...] | None:
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
-    """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10) on the (N, P, C) row view."""
-    return x / (x.pow(2).sum(dim=-1, keepdim=True).sqrt_().add_(1e-10))
+    """LPIPS's channel normalisation x / (‖x‖₂ over channels + 1e-10) on the (N, P, C) row view.
+
+    Out of place: autograd keeps the square root's output for the backward pass."""
+    return x / (x.pow(2).sum(dim=-1, keepdim=True).sqrt() + 1e-10)
 
 
 def lpips_vgg(
